@@ -1,0 +1,188 @@
+/**
+ * @module broker
+ * The message broker: inboxes in sqlite, long-polls woken by commits.
+ *
+ * `send` inserts a row and commits before it returns, so an acknowledged message survives a crash.
+ * `recv` pops the caller's oldest undelivered message (marks it delivered and returns it). With a
+ * positive wait it parks the caller; the next `send` to that inbox hands its message straight to
+ * the longest-waiting caller, in the same tick as the commit. There is no polling loop: a parked
+ * caller costs one timer and one map entry. Recipient checks and send policy are the caller's job
+ * (see `core/service.ts`); the broker stores what it is given.
+ */
+import type { Database, Statement } from 'bun:sqlite';
+import type { MessageRecord } from '../../shared/wire.ts';
+import { MAX_WAIT_SECONDS } from '../../shared/wire.ts';
+import type { EventBus } from '../events.ts';
+
+interface Row {
+  id: number;
+  sender: string;
+  recipient: string;
+  body: string;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+const toRecord = (r: Row): MessageRecord => ({
+  id: r.id,
+  from: r.sender,
+  to: r.recipient,
+  body: r.body,
+  created_at: r.created_at,
+  delivered_at: r.delivered_at,
+});
+
+interface Waiter {
+  resolve: (m: MessageRecord | null) => void;
+  timer: ReturnType<typeof setTimeout>;
+  cleanup: () => void;
+}
+
+/** Filters for {@link Broker.list}. */
+export interface ListOptions {
+  /** Only messages sent by or to this name. */
+  agent?: string;
+  /** Newest N, returned oldest first; default 100. */
+  limit?: number;
+  /** Only messages with id greater than this (for catch-up after a reconnect). */
+  afterId?: number;
+}
+
+/** Inboxes with durable send and commit-woken long-poll receive. */
+export class Broker {
+  private waiters = new Map<string, Waiter[]>();
+  private insert: Statement<Row, [string, string, string, number]>;
+  private pop: Statement<Row, [number, string]>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly bus: EventBus,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.insert = db.query(
+      'INSERT INTO messages (sender, recipient, body, created_at) VALUES (?, ?, ?, ?) RETURNING *',
+    );
+    this.pop = db.query(
+      `UPDATE messages SET delivered_at = ?1 WHERE id = (
+         SELECT id FROM messages WHERE recipient = ?2 AND delivered_at IS NULL ORDER BY id LIMIT 1
+       ) RETURNING *`,
+    );
+  }
+
+  /**
+   * Stores a message and wakes a long-polling receiver of `to`, if any.
+   * @returns the stored message; it is committed when this returns.
+   */
+  send(from: string, to: string, body: string): MessageRecord {
+    const row = this.insert.get(from, to, body, this.now());
+    if (!row) throw new Error('insert returned no row');
+    const msg = toRecord(row);
+    this.bus.emit({ type: 'message', message: msg });
+    this.wake(to);
+    return msg;
+  }
+
+  /**
+   * Pops the oldest undelivered message for `recipient`.
+   * @param waitSeconds 0 or absent: return at once (null when empty). Positive: wait up to that
+   *   many seconds (capped at {@link MAX_WAIT_SECONDS}) for a message to arrive.
+   * @param signal aborting it ends the wait with null and guarantees no message is popped for it.
+   */
+  recv(recipient: string, waitSeconds = 0, signal?: AbortSignal): Promise<MessageRecord | null> {
+    const got = this.popOne(recipient);
+    if (got || !(waitSeconds > 0) || signal?.aborted) return Promise.resolve(got);
+    const ms = Math.min(waitSeconds, MAX_WAIT_SECONDS) * 1000;
+    return new Promise((resolve) => {
+      const list = this.waiters.get(recipient) ?? [];
+      this.waiters.set(recipient, list);
+      const onAbort = () => {
+        waiter.cleanup();
+        resolve(null);
+      };
+      const waiter: Waiter = {
+        resolve,
+        timer: setTimeout(() => {
+          waiter.cleanup();
+          resolve(null);
+        }, ms),
+        cleanup: () => {
+          clearTimeout(waiter.timer);
+          signal?.removeEventListener('abort', onAbort);
+          const l = this.waiters.get(recipient);
+          if (!l) return;
+          const i = l.indexOf(waiter);
+          if (i >= 0) l.splice(i, 1);
+          if (l.length === 0) this.waiters.delete(recipient);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      list.push(waiter);
+    });
+  }
+
+  /** Number of callers currently long-polling `recipient`'s inbox. */
+  waiting(recipient: string): number {
+    return this.waiters.get(recipient)?.length ?? 0;
+  }
+
+  /** Undelivered messages per recipient. */
+  depths(): Map<string, number> {
+    const rows = this.db
+      .query<{ recipient: string; n: number }, []>(
+        'SELECT recipient, count(*) AS n FROM messages WHERE delivered_at IS NULL GROUP BY recipient',
+      )
+      .all();
+    return new Map(rows.map((r) => [r.recipient, r.n]));
+  }
+
+  /** Recent messages, oldest first. */
+  list(opts: ListOptions = {}): MessageRecord[] {
+    const limit = Math.max(1, Math.min(opts.limit ?? 100, 1000));
+    const after = opts.afterId ?? 0;
+    const rows = opts.agent
+      ? this.db
+          .query<Row, [number, string, string, number]>(
+            `SELECT * FROM messages WHERE id > ? AND (sender = ? OR recipient = ?) ORDER BY id DESC LIMIT ?`,
+          )
+          .all(after, opts.agent, opts.agent, limit)
+      : this.db
+          .query<Row, [number, number]>('SELECT * FROM messages WHERE id > ? ORDER BY id DESC LIMIT ?')
+          .all(after, limit);
+    return rows.reverse().map(toRecord);
+  }
+
+  /** Newest message id, 0 when there are none. */
+  lastId(): number {
+    return this.db.query<{ id: number | null }, []>('SELECT max(id) AS id FROM messages').get()?.id ?? 0;
+  }
+
+  /** Ends every long-poll with null (used at shutdown). */
+  closeAll(): void {
+    for (const list of [...this.waiters.values()]) {
+      for (const w of [...list]) {
+        w.cleanup();
+        w.resolve(null);
+      }
+    }
+  }
+
+  private popOne(recipient: string): MessageRecord | null {
+    const row = this.pop.get(this.now(), recipient);
+    if (!row) return null;
+    const msg = toRecord(row);
+    this.bus.emit({ type: 'delivered', message: msg });
+    return msg;
+  }
+
+  /** Hands queued messages to parked receivers, oldest waiter first. */
+  private wake(recipient: string): void {
+    const list = this.waiters.get(recipient);
+    while (list && list.length > 0) {
+      const msg = this.popOne(recipient);
+      if (!msg) return;
+      const waiter = list[0]!;
+      waiter.cleanup();
+      waiter.resolve(msg);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * @module db
+ * Opens the core's sqlite file (`hive.db`) and brings its schema up to date. The core process is
+ * the only writer; WAL lets readers (the CLI, tests) look while it writes. `synchronous = FULL`
+ * makes a commit durable against power loss, so an acknowledged `send` survives anything short of
+ * a lost disk. Migrations are append-only and tracked in `PRAGMA user_version`.
+ */
+import { Database } from 'bun:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Append-only schema migrations; index + 1 is the `user_version` after applying it. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE messages (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     sender TEXT NOT NULL,
+     recipient TEXT NOT NULL,
+     body TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     delivered_at INTEGER
+   );
+   CREATE INDEX messages_inbox ON messages (recipient, id) WHERE delivered_at IS NULL;
+   CREATE INDEX messages_sender ON messages (sender, id);
+   CREATE TABLE agents (
+     name TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     runtime TEXT NOT NULL,
+     desired TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     model TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE turns (
+     id TEXT PRIMARY KEY,
+     agent TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     ended_at INTEGER,
+     trigger_message_id INTEGER,
+     status TEXT NOT NULL,
+     exit_code INTEGER,
+     duration_ms INTEGER,
+     cost_usd REAL,
+     input_tokens INTEGER,
+     output_tokens INTEGER,
+     tools TEXT NOT NULL DEFAULT '[]',
+     result TEXT
+   );
+   CREATE INDEX turns_agent ON turns (agent, started_at);`,
+];
+
+/**
+ * Opens (creating if needed) the sqlite file at `path` and migrates it.
+ * @throws when the file cannot be opened or a migration fails (the transaction is rolled back).
+ */
+export function openCoreDb(path: string): Database {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec('PRAGMA foreign_keys = ON');
+  migrate(db, MIGRATIONS);
+  return db;
+}
+
+/** Applies the migrations past the file's `user_version`, each in its own immediate transaction. */
+export function migrate(db: Database, migrations: readonly string[]): void {
+  const row = db.query<{ user_version: number }, []>('PRAGMA user_version').get();
+  const current = row?.user_version ?? 0;
+  for (let v = current; v < migrations.length; v++) {
+    const sql = migrations[v]!;
+    db.transaction(() => {
+      db.exec(sql);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    }).immediate();
+  }
+}

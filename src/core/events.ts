@@ -1,0 +1,47 @@
+/**
+ * @module events
+ * The core's in-process event bus. Every state change that someone may be waiting on is emitted
+ * here after it has been committed: broker long-polls, the dashboard's SSE streams and the
+ * supervisor all listen. Listeners run synchronously in emit order; a throwing listener is
+ * reported and does not stop the others.
+ */
+import type { AgentRecord, MessageRecord, TurnRecord } from '../shared/wire.ts';
+
+/** Everything the bus carries. */
+export type HiveEvent =
+  | { type: 'message'; message: MessageRecord }
+  | { type: 'delivered'; message: MessageRecord }
+  | { type: 'agent'; agent: AgentRecord }
+  | { type: 'agent_removed'; name: string }
+  | { type: 'turn'; turn: TurnRecord };
+
+export type Listener = (event: HiveEvent) => void;
+
+/** A synchronous fan-out of {@link HiveEvent}s. */
+export class EventBus {
+  private listeners = new Set<Listener>();
+
+  constructor(private readonly onListenerError: (err: unknown) => void = (e) => console.error(e)) {}
+
+  /** Adds a listener; returns the function that removes it. */
+  on(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Delivers `event` to every listener, in registration order. */
+  emit(event: HiveEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+
+  /** Number of listeners (for leak checks in tests). */
+  get size(): number {
+    return this.listeners.size;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * @module names
+ * The one place agent names are validated. A name becomes a directory, a socket path, a container
+ * name and a broker recipient, so it is checked once here before any of those is built from it.
+ *
+ * Rules: 1–9 characters, lowercase ASCII letters, digits and `-`, starting with a letter and not
+ * ending with `-`. Nine characters leave room for a runtime prefix (`h-`) inside the 11-character
+ * container-name budget that the sandboxed runtimes work with. Reserved words are refused because
+ * they are broker recipients or system senders in their own right.
+ */
+import { HiveError } from './errors.ts';
+
+/** Longest accepted agent name, in characters. */
+export const MAX_NAME_LENGTH = 9;
+
+/** Inbox key of the manager agent. Its dashboard label is `hm1nd`. */
+export const MANAGER = 'manager';
+/** Inbox key of the human operator. */
+export const OPERATOR = 'operator';
+/** Sender name the core uses for its own notices (crashes, lifecycle). */
+export const SYSTEM = 'hive';
+
+/** Names no agent may take: recipients, senders and words that read as paths or roles. */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  MANAGER,
+  OPERATOR,
+  SYSTEM,
+  'hm1nd',
+  'system',
+  'core',
+  'admin',
+  'root',
+  'all',
+  'host',
+  'run',
+  'meta',
+]);
+
+const NAME_RE = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * Checks an agent name and returns it unchanged.
+ * @throws HiveError `bad_name` naming the rule that failed.
+ * @example validateAgentName('alice') // 'alice'
+ */
+export function validateAgentName(name: string): string {
+  if (typeof name !== 'string' || name.length === 0) throw new HiveError('bad_name', 'agent name is empty');
+  if (name.length > MAX_NAME_LENGTH)
+    throw new HiveError('bad_name', `agent name "${name.slice(0, 32)}" is longer than ${MAX_NAME_LENGTH} characters`);
+  if (!NAME_RE.test(name))
+    throw new HiveError(
+      'bad_name',
+      `agent name "${name}" must start with a lowercase letter and use only a-z, 0-9 and "-"`,
+    );
+  if (name.endsWith('-')) throw new HiveError('bad_name', `agent name "${name}" must not end with "-"`);
+  if (RESERVED_NAMES.has(name)) throw new HiveError('bad_name', `agent name "${name}" is reserved`);
+  return name;
+}
+
+/** True when `name` passes {@link validateAgentName}. */
+export function isAgentName(name: string): boolean {
+  try {
+    validateAgentName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a broker recipient: an agent name, `manager` or `operator`.
+ * @throws HiveError `bad_name` when it is none of those.
+ */
+export function validateRecipient(to: string): string {
+  if (to === MANAGER || to === OPERATOR) return to;
+  return validateAgentName(to);
+}
