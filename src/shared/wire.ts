@@ -113,11 +113,14 @@ export const AgentOps = {
   ),
   /** The harness reports that a turn began (the agent is now thinking). */
   turn_start: op(
-    Type.Object({ id: TurnRecord.properties.id, trigger_message_id: TurnRecord.properties.trigger_message_id }),
+    Type.Object({ turn_id: TurnRecord.properties.id, trigger_message_id: TurnRecord.properties.trigger_message_id }),
     Empty,
   ),
   /** The harness reports a finished turn with its usage. */
-  turn_end: op(Type.Omit(TurnRecord, ['agent', 'started_at']), Empty),
+  turn_end: op(
+    Type.Composite([Type.Object({ turn_id: TurnRecord.properties.id }), Type.Omit(TurnRecord, ['id', 'agent', 'started_at'])]),
+    Empty,
+  ),
   /** The agent's own page forwards the operator's prompt: a message from `operator` to this agent. */
   operator_send: op(Type.Object({ body: Body }), Type.Object({ id: Type.Integer() })),
 } as const;
@@ -218,10 +221,10 @@ export function parseRequest(table: OpTable, value: unknown): { op: string; req:
   const v = value as Record<string, unknown>;
   if (!Number.isSafeInteger(v.id)) throw new HiveError('bad_request', 'request needs an integer "id"');
   if (typeof v.op !== 'string') throw new HiveError('bad_request', 'request needs a string "op"');
-  const checks = compileOps(table);
-  const check = checks.args.get(v.op);
+  const op = v.op;
+  const check = compileOps(table).args.get(op);
   if (!check)
-    throw new HiveError('bad_request', `unknown op "${v.op.slice(0, 40)}"; known: ${Object.keys(table).join(', ')}`);
-  if (!check.Check(v)) throw new HiveError('bad_request', `${v.op}: ${describeFirstError(check, v)}`);
-  return { op: v.op, req: v };
+    throw new HiveError('bad_request', `unknown op "${op.slice(0, 40)}"; known: ${Object.keys(table).join(', ')}`);
+  if (!check.Check(v)) throw new HiveError('bad_request', `${op}: ${describeFirstError(check, v)}`);
+  return { op, req: v };
 }

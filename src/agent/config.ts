@@ -1,0 +1,45 @@
+/**
+ * @module agent/config
+ * Agent mode's settings, read from the environment the runtime provides. This is the only place
+ * `hive agent serve` reads `process.env`.
+ *
+ * | variable           | meaning                                    | default                     |
+ * |--------------------|--------------------------------------------|-----------------------------|
+ * | HIVE_SOCKET        | the agent's own core socket                | /run/hive/mcp.sock          |
+ * | HIVE_STATE_DIR     | durable notes and history                  | /state                      |
+ * | CLAUDE_CONFIG_DIR  | claude's config, credentials, transcripts  | ~/.claude                   |
+ * | HIVE_CLAUDE_BIN    | the claude binary                          | the pinned one, else PATH   |
+ * | HIVE_PAGE_HOST     | address the agent's page binds             | 127.0.0.1                   |
+ * The name, role, model and page port come from the core (`hello`), so they cannot drift.
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { defaultClaudeBin } from '../shared/version.ts';
+
+/** Where an agent finds its socket, state and claude. */
+export interface AgentEnv {
+  socket: string;
+  stateDir: string;
+  claudeDir: string;
+  claudeBin: string;
+  pageHost: string;
+  /** Environment handed on to claude (credentials, PATH, proxies). */
+  passEnv: Record<string, string>;
+}
+
+const PASS = ['PATH', 'LANG', 'TZ', 'TMPDIR', 'HOME', 'ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'];
+
+/** Reads agent mode's environment. */
+export function loadAgentEnv(env: Record<string, string | undefined> = process.env): AgentEnv {
+  const passEnv: Record<string, string> = {};
+  for (const k of PASS) if (env[k]) passEnv[k] = env[k]!;
+  return {
+    socket: env.HIVE_SOCKET || '/run/hive/mcp.sock',
+    stateDir: env.HIVE_STATE_DIR || '/state',
+    claudeDir: env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), '.claude'),
+    claudeBin: defaultClaudeBin(env),
+    pageHost: env.HIVE_PAGE_HOST || '127.0.0.1',
+    passEnv,
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * @module core/config
+ * The daemon's settings: flags first, then environment, then defaults. This is the only place
+ * the core reads `process.env`; everything else receives a {@link CoreConfig}.
+ *
+ * | flag          | env                 | default                                        |
+ * |---------------|---------------------|------------------------------------------------|
+ * | --data-dir    | HIVE_DATA_DIR       | /var/lib/hyperhive (root), XDG state otherwise |
+ * | --listen      | HIVE_LISTEN         | 127.0.0.1:7000                                 |
+ * | --runtime     | HIVE_RUNTIME        | process                                        |
+ * | --model       | HIVE_DEFAULT_MODEL  | haiku                                          |
+ * | --claude      | HIVE_CLAUDE_BIN     | the package's pinned claude, else PATH         |
+ * | --page-ports  | HIVE_PAGE_PORTS     | 8100-8999 (agent pages, hashed from the name)  |
+ * | --no-manager  | HIVE_NO_MANAGER=1   | the manager is created and started             |
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { HiveError } from '../shared/errors.ts';
+import { resolveDataDir } from '../shared/paths.ts';
+import { parsePortRange, type PortRange } from '../shared/ports.ts';
+import { defaultClaudeBin } from '../shared/version.ts';
+
+/** Environment variables handed through to every agent's claude (documented in docs/running.md). */
+export const PASSTHROUGH_ENV = [
+  'ANTHROPIC_BASE_URL',
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'NO_PROXY',
+] as const;
+
+/** Runtimes this build knows. */
+export const RUNTIMES = ['process'] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+/** Validated daemon settings. */
+export interface CoreConfig {
+  dataDir: string;
+  /** Dashboard listen host and port. */
+  listen: { host: string; port: number };
+  runtime: RuntimeName;
+  /** Model for agents whose config names none. */
+  defaultModel: string;
+  claudeBin: string;
+  /** Range the agents' page ports are hashed into. */
+  pagePorts: PortRange;
+  /** Create and run the manager agent. */
+  manager: boolean;
+  /** Values of {@link PASSTHROUGH_ENV} present in the core's environment. */
+  passEnv: Record<string, string>;
+}
+
+/** Raw flag values as parsed from the command line. */
+export interface CoreFlags {
+  'data-dir'?: string;
+  listen?: string;
+  runtime?: string;
+  model?: string;
+  claude?: string;
+  'page-ports'?: string;
+  'no-manager'?: boolean;
+}
+
+/**
+ * Builds the core's settings.
+ * @throws HiveError `bad_request` naming the flag or variable that is malformed.
+ */
+export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | undefined> = process.env): CoreConfig {
+  const dataDir = resolve(resolveDataDir(flags['data-dir'], env));
+  const listen = parseListen(flags.listen ?? env.HIVE_LISTEN ?? '127.0.0.1:7000');
+  const runtime = flags.runtime ?? env.HIVE_RUNTIME ?? 'process';
+  if (!(RUNTIMES as readonly string[]).includes(runtime))
+    throw new HiveError('bad_request', `--runtime ${runtime}: unknown runtime; this build has: ${RUNTIMES.join(', ')}`);
+  const claudeBin = flags.claude ?? defaultClaudeBin(env);
+  const passEnv: Record<string, string> = {};
+  for (const k of PASSTHROUGH_ENV) {
+    const v = env[k];
+    if (v !== undefined && v !== '') passEnv[k] = v;
+  }
+  let pagePorts: PortRange;
+  try {
+    pagePorts = parsePortRange(flags['page-ports'] ?? env.HIVE_PAGE_PORTS ?? '8100-8999');
+  } catch (err) {
+    throw new HiveError('bad_request', `--page-ports: ${(err as Error).message}`);
+  }
+  return {
+    dataDir,
+    pagePorts,
+    listen,
+    runtime: runtime as RuntimeName,
+    defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',
+    claudeBin: isAbsolute(claudeBin) || !claudeBin.includes('/') ? claudeBin : resolve(claudeBin),
+    manager: !(flags['no-manager'] || env.HIVE_NO_MANAGER === '1'),
+    passEnv,
+  };
+}
+
+/**
+ * Parses `host:port`, `:port` or `port`.
+ * @throws HiveError `bad_request` when the port is not 0–65535.
+ */
+export function parseListen(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const host = i >= 0 ? value.slice(0, i) || '127.0.0.1' : '127.0.0.1';
+  const portText = i >= 0 ? value.slice(i + 1) : value;
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535)
+    throw new HiveError('bad_request', `--listen ${value}: expected host:port with a port from 0 to 65535`);
+  return { host: host.replace(/^\[(.*)\]$/, '$1'), port };
+}

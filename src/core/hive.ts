@@ -1,0 +1,266 @@
+/**
+ * @module hive
+ * The core, assembled: database, event bus, broker, registry, turn records, runtime, supervisor
+ * and sockets. Every surface (admin socket, agent sockets, dashboard) calls the operations here, so
+ * validation and policy live in one place. Lifecycle is explicit: {@link Hive.open} builds and
+ * starts it, {@link Hive.close} stops agents, closes sockets and the database.
+ */
+import type { Database } from 'bun:sqlite';
+import net from 'node:net';
+import { mkdirSync, rmSync } from 'node:fs';
+import { HiveError } from '../shared/errors.ts';
+import { MANAGER, OPERATOR, validateAgentName, validateRecipient } from '../shared/names.ts';
+import { DataLayout, MAX_SOCKET_PATH } from '../shared/paths.ts';
+import { agentPort } from '../shared/ports.ts';
+import { VERSION } from '../shared/version.ts';
+import { serveJsonLines, type JsonLineServer } from '../shared/jsonl.ts';
+import { AgentOps, HostOps, type AgentRecord, type MessageRecord, type TurnRecord } from '../shared/wire.ts';
+import { Broker } from './broker/broker.ts';
+import type { CoreConfig } from './config.ts';
+import { openCoreDb } from './db.ts';
+import { EventBus } from './events.ts';
+import { Supervisor } from './lifecycle/supervisor.ts';
+import { Registry } from './registry/registry.ts';
+import { ProcessRuntime } from './runtime/process.ts';
+import type { Runtime } from './runtime/runtime.ts';
+import { agentHandler } from './sockets/agent.ts';
+import { hostHandler } from './sockets/host.ts';
+import { Turns, type TurnEnd } from './turns/turns.ts';
+
+/** The running core. */
+export class Hive {
+  readonly bus: EventBus;
+  readonly broker: Broker;
+  readonly registry: Registry;
+  readonly turns: Turns;
+  readonly supervisor: Supervisor;
+  readonly layout: DataLayout;
+  readonly startedAt = Date.now();
+  private agentSockets = new Map<string, JsonLineServer>();
+  private hostSocket: JsonLineServer | null = null;
+
+  private constructor(
+    readonly config: CoreConfig,
+    readonly db: Database,
+    readonly runtime: Runtime,
+    readonly log: (line: string) => void,
+  ) {
+    this.layout = new DataLayout(config.dataDir);
+    this.bus = new EventBus((err) => log(`event listener failed: ${(err as Error).stack ?? err}`));
+    this.broker = new Broker(db, this.bus);
+    this.registry = new Registry(db, this.bus);
+    this.turns = new Turns(db, this.bus);
+    this.supervisor = new Supervisor({
+      registry: this.registry,
+      runtime,
+      broker: this.broker,
+      turns: this.turns,
+      layout: this.layout,
+      agentEnv: (name) => this.agentEnv(name),
+      log,
+    });
+  }
+
+  /**
+   * Opens the data dir, the sockets, creates the manager on first start and starts every agent
+   * the operator left running.
+   * @throws HiveError `conflict` when another core already serves this data dir.
+   */
+  static async open(config: CoreConfig, log: (line: string) => void = console.log): Promise<Hive> {
+    const layout = new DataLayout(config.dataDir);
+    const longest = layout.agent('x'.repeat(9)).socket;
+    if (longest.length > MAX_SOCKET_PATH)
+      throw new HiveError('bad_request', `data dir ${config.dataDir} is too deep: socket paths would exceed ${MAX_SOCKET_PATH} bytes`);
+    mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
+    if (await socketAnswers(layout.hostSocket))
+      throw new HiveError('conflict', `another hive core is already serving ${config.dataDir} (${layout.hostSocket} answers)`);
+    const db = openCoreDb(layout.db);
+    const hive = new Hive(config, db, new ProcessRuntime(), log);
+    try {
+      await hive.boot();
+    } catch (err) {
+      await hive.close();
+      throw err;
+    }
+    return hive;
+  }
+
+  private async boot(): Promise<void> {
+    this.turns.interrupt(null, 'interrupted: core restarted');
+    this.hostSocket = await serveJsonLines({
+      path: this.layout.hostSocket,
+      table: HostOps,
+      handle: hostHandler(this),
+      onError: (e) => this.log(`host socket: ${(e as Error).stack ?? e}`),
+    });
+    if (this.config.manager && !this.registry.has(MANAGER)) {
+      this.registry.create({
+        name: MANAGER,
+        role: 'manager',
+        runtime: this.runtime.name,
+        port: agentPort(MANAGER, this.config.pagePorts),
+        model: this.config.defaultModel,
+      });
+      this.registry.setDesired(MANAGER, 'running');
+      this.log('created the manager agent');
+    }
+    for (const a of this.registry.list()) await this.openAgentSocket(a.name);
+    for (const a of this.registry.list()) {
+      if (a.desired === 'running' && (a.role !== 'manager' || this.config.manager)) {
+        await this.supervisor.start(a.name).catch((e) => this.log(`agent ${a.name}: ${(e as Error).message}`));
+      }
+    }
+  }
+
+  /** Stops every agent and closes sockets and the database. */
+  async close(): Promise<void> {
+    await this.supervisor.stopAll(5000);
+    this.broker.closeAll();
+    await Promise.all([...this.agentSockets.values()].map((s) => s.close()));
+    this.agentSockets.clear();
+    await this.hostSocket?.close();
+    this.hostSocket = null;
+    this.db.close();
+  }
+
+  /** Core facts for `hive ctl status` and the dashboard. */
+  status() {
+    return {
+      version: VERSION,
+      data_dir: this.config.dataDir,
+      runtime: this.runtime.name,
+      dashboard: `http://${this.config.listen.host}:${this.config.listen.port}`,
+      started_at: this.startedAt,
+    };
+  }
+
+  // ── lifecycle ──────────────────────────────────────────────────────────────
+
+  /**
+   * Creates and starts a new agent.
+   * @throws HiveError `bad_name`, `exists`, or `conflict` when its hashed page port is taken by another agent.
+   */
+  async spawn(name: string): Promise<AgentRecord> {
+    validateAgentName(name);
+    if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
+    const port = agentPort(name, this.config.pagePorts);
+    const owner = this.registry.list().find((a) => a.port === port);
+    if (owner)
+      throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which agent "${owner.name}" already uses; pick another name`);
+    this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port, model: this.config.defaultModel });
+    await this.openAgentSocket(name);
+    return this.start(name);
+  }
+
+  /** Marks the agent wanted and starts it. @throws HiveError `not_found`. */
+  async start(name: string): Promise<AgentRecord> {
+    this.registry.require(name);
+    this.registry.setDesired(name, 'running');
+    this.registry.setLive(name, { restarts: 0 });
+    await this.supervisor.start(name);
+    return this.registry.require(name);
+  }
+
+  /** Marks the agent unwanted and stops it. @throws HiveError `not_found`. */
+  async stop(name: string): Promise<AgentRecord> {
+    this.registry.require(name);
+    this.registry.setDesired(name, 'stopped');
+    await this.supervisor.stop(name);
+    return this.registry.require(name);
+  }
+
+  /**
+   * Stops the agent and removes its sandbox and socket. Its state and claude dirs are kept.
+   * @throws HiveError `not_found`, or `forbidden` for the manager.
+   */
+  async destroy(name: string): Promise<void> {
+    if (name === MANAGER) throw new HiveError('forbidden', 'the manager cannot be destroyed; stop it instead');
+    validateAgentName(name);
+    this.registry.require(name);
+    this.registry.setDesired(name, 'stopped');
+    await this.supervisor.stop(name);
+    this.supervisor.forget(name);
+    await this.agentSockets.get(name)?.close();
+    this.agentSockets.delete(name);
+    rmSync(this.layout.agent(name).socketDir, { recursive: true, force: true });
+    this.registry.remove(name);
+  }
+
+  // ── messaging ──────────────────────────────────────────────────────────────
+
+  /**
+   * Sends `body` from `from` to `to`.
+   * @throws HiveError `bad_name` / `not_found` for an unknown recipient.
+   */
+  send(from: string, to: string, body: string): MessageRecord {
+    validateRecipient(to);
+    if (to !== OPERATOR && !this.registry.has(to))
+      throw new HiveError('not_found', `no agent named "${to}"; recipients are agent names, "manager" and "operator"`);
+    return this.broker.send(from, to, body);
+  }
+
+  /** Long-poll receive for `name`'s inbox; see {@link Broker.recv}. */
+  recv(name: string, waitSeconds: number | undefined, signal?: AbortSignal): Promise<MessageRecord | null> {
+    return this.broker.recv(name, waitSeconds ?? 0, signal);
+  }
+
+  // ── harness reports ────────────────────────────────────────────────────────
+
+  /** The harness of `name` is up and waiting for messages. */
+  hello(name: string, pid: number): AgentRecord {
+    return this.registry.setLive(name, { status: 'idle', pid: this.registry.require(name).pid ?? pid });
+  }
+
+  turnStart(name: string, id: string, trigger: number | null): TurnRecord {
+    this.registry.setLive(name, { status: 'thinking' });
+    return this.turns.start(name, id, trigger);
+  }
+
+  turnEnd(name: string, turn: TurnEnd): TurnRecord {
+    const rec = this.turns.end(name, turn);
+    this.registry.setLive(name, { status: 'idle' });
+    return rec;
+  }
+
+  // ── internals ──────────────────────────────────────────────────────────────
+
+  private async openAgentSocket(name: string): Promise<void> {
+    if (this.agentSockets.has(name)) return;
+    const paths = this.layout.agent(name);
+    const server = await serveJsonLines({
+      path: paths.socket,
+      table: AgentOps,
+      handle: agentHandler(this, name),
+      onError: (e) => this.log(`socket of ${name}: ${(e as Error).stack ?? e}`),
+    });
+    this.agentSockets.set(name, server);
+  }
+
+  private agentEnv(name: string): Record<string, string> {
+    const a = this.registry.require(name);
+    const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR'];
+    const base: Record<string, string> = {};
+    for (const k of keep) if (process.env[k]) base[k] = process.env[k]!;
+    return {
+      ...base,
+      ...this.config.passEnv,
+      HIVE_AGENT_NAME: name,
+      HIVE_ROLE: a.role,
+      HIVE_MODEL: a.model,
+      HIVE_PAGE_PORT: String(a.port),
+      HIVE_CLAUDE_BIN: this.config.claudeBin,
+    };
+  }
+}
+
+/** True when something accepts connections on the unix socket at `path`. */
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * @module supervisor
+ * Keeps each agent's sandbox in the state the operator asked for. `start` launches it through the
+ * runtime; when it exits on its own, the supervisor marks it `crashed`, tells the manager, and
+ * starts it again after a backoff (1 s doubling to 60 s; the count resets once a run lasts 60 s).
+ * `stop` ends it without a restart. Only the entry point handles signals; it calls `stopAll`.
+ */
+import { mkdirSync } from 'node:fs';
+import type { DataLayout } from '../../shared/paths.ts';
+import { MANAGER, SYSTEM } from '../../shared/names.ts';
+import { selfCommand } from '../../shared/version.ts';
+import type { Broker } from '../broker/broker.ts';
+import type { Registry } from '../registry/registry.ts';
+import { describeExit, type ExitInfo, type RunningSandbox, type Runtime } from '../runtime/runtime.ts';
+import type { Turns } from '../turns/turns.ts';
+
+/** First crash-restart delay, ms. */
+export const BACKOFF_FIRST_MS = 1000;
+/** Longest crash-restart delay, ms. */
+export const BACKOFF_MAX_MS = 60_000;
+/** A run at least this long resets the crash count, ms. */
+export const STABLE_RUN_MS = 60_000;
+
+/** What the supervisor needs from the rest of the core. */
+export interface SupervisorDeps {
+  registry: Registry;
+  runtime: Runtime;
+  broker: Broker;
+  turns: Turns;
+  layout: DataLayout;
+  /** Environment every agent gets (passthrough credentials, claude binary, ports…). */
+  agentEnv: (name: string) => Record<string, string>;
+  log: (line: string) => void;
+  now?: () => number;
+}
+
+interface Slot {
+  sandbox: RunningSandbox | null;
+  startedAt: number;
+  /** Set while an operator stop is in progress: the exit is not a crash. */
+  stopping: boolean;
+  restartTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/** Crash-restarting owner of every agent's sandbox. */
+export class Supervisor {
+  private slots = new Map<string, Slot>();
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: SupervisorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** True while the agent's sandbox process exists. */
+  isRunning(name: string): boolean {
+    return !!this.slots.get(name)?.sandbox;
+  }
+
+  /**
+   * Starts the agent's sandbox if it is not running (a pending crash restart happens now).
+   * @throws when the runtime cannot start it; the agent is then marked `crashed`.
+   */
+  async start(name: string): Promise<void> {
+    const slot = this.slot(name);
+    if (slot.restartTimer) {
+      clearTimeout(slot.restartTimer);
+      slot.restartTimer = null;
+    }
+    if (slot.sandbox || this.closed) return;
+    const { registry, runtime, layout } = this.deps;
+    const agent = registry.require(name);
+    const paths = layout.agent(name);
+    for (const dir of [paths.state, paths.claude, paths.socketDir]) mkdirSync(dir, { recursive: true });
+    registry.setLive(name, { status: 'starting', pid: null });
+    let sandbox: RunningSandbox;
+    try {
+      sandbox = await runtime.start({
+        name,
+        role: agent.role,
+        paths,
+        command: [...selfCommand(), 'agent', 'serve'],
+        env: this.deps.agentEnv(name),
+      });
+    } catch (err) {
+      registry.setLive(name, { status: 'crashed', last_exit: `start failed: ${(err as Error).message}` });
+      throw err;
+    }
+    slot.sandbox = sandbox;
+    slot.startedAt = this.now();
+    slot.stopping = false;
+    registry.setLive(name, { pid: sandbox.pid });
+    this.deps.log(`agent ${name}: started (${runtime.name}, pid ${sandbox.pid ?? '?'})`);
+    void sandbox.exited.then((exit) => this.onExit(name, sandbox, exit));
+  }
+
+  /** Stops the agent's sandbox (no restart) and waits for it to exit. */
+  async stop(name: string, graceMs = 10_000): Promise<void> {
+    const slot = this.slots.get(name);
+    if (!slot) return;
+    if (slot.restartTimer) {
+      clearTimeout(slot.restartTimer);
+      slot.restartTimer = null;
+    }
+    const sb = slot.sandbox;
+    if (sb) {
+      slot.stopping = true;
+      await sb.stop(graceMs);
+    }
+    if (this.deps.registry.has(name)) this.deps.registry.setLive(name, { status: 'offline', pid: null });
+  }
+
+  /** Stops every sandbox; no restarts happen afterwards. */
+  async stopAll(graceMs = 10_000): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.slots.keys()].map((n) => this.stop(n, graceMs)));
+  }
+
+  /** Forgets an agent (after destroy). */
+  forget(name: string): void {
+    const slot = this.slots.get(name);
+    if (slot?.restartTimer) clearTimeout(slot.restartTimer);
+    this.slots.delete(name);
+  }
+
+  private slot(name: string): Slot {
+    let s = this.slots.get(name);
+    if (!s) {
+      s = { sandbox: null, startedAt: 0, stopping: false, restartTimer: null };
+      this.slots.set(name, s);
+    }
+    return s;
+  }
+
+  private onExit(name: string, sandbox: RunningSandbox, exit: ExitInfo): void {
+    const slot = this.slots.get(name);
+    if (!slot || slot.sandbox !== sandbox) return;
+    slot.sandbox = null;
+    const { registry, turns, broker, log } = this.deps;
+    turns.interrupt(name, `interrupted: agent ${describeExit(exit)}`);
+    if (!registry.has(name)) return;
+    const desired = registry.get(name)?.desired;
+    if (slot.stopping || this.closed || desired !== 'running') {
+      registry.setLive(name, { status: 'offline', pid: null, last_exit: describeExit(exit) });
+      return;
+    }
+    const ranFor = this.now() - slot.startedAt;
+    const prev = registry.require(name).restarts;
+    const restarts = ranFor >= STABLE_RUN_MS ? 1 : prev + 1;
+    const delay = Math.min(BACKOFF_FIRST_MS * 2 ** (restarts - 1), BACKOFF_MAX_MS);
+    registry.setLive(name, { status: 'crashed', pid: null, restarts, last_exit: describeExit(exit) });
+    const notice =
+      `agent ${name} crashed (${describeExit(exit)}) after ${Math.round(ranFor / 1000)}s; ` +
+      `restart #${restarts} in ${Math.round(delay / 1000)}s. Log: ${this.deps.layout.agent(name).log}`;
+    log(notice);
+    broker.send(SYSTEM, MANAGER, notice);
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      this.start(name).catch((err) => log(`agent ${name}: restart failed: ${(err as Error).message}`));
+    }, delay);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * @module registry
+ * The agents the hive knows: the durable part (name, role, runtime, desired state, port, model)
+ * in sqlite, the live part (status, pid, crash count) in memory. Every change is published on the
+ * bus as a full {@link AgentRecord}, which is what the dashboard renders.
+ */
+import type { Database } from 'bun:sqlite';
+import { HiveError } from '../../shared/errors.ts';
+import type { AgentRecord, AgentStatus } from '../../shared/wire.ts';
+import type { EventBus } from '../events.ts';
+
+interface Row {
+  name: string;
+  role: 'agent' | 'manager';
+  runtime: string;
+  desired: 'running' | 'stopped';
+  port: number;
+  model: string;
+  created_at: number;
+}
+
+/** The in-memory part of an agent's record. */
+export interface LiveState {
+  status: AgentStatus;
+  status_since: number;
+  pid: number | null;
+  restarts: number;
+  last_exit: string | null;
+}
+
+/** Durable fields given when an agent is created. */
+export type NewAgent = Pick<Row, 'name' | 'role' | 'runtime' | 'port' | 'model'>;
+
+/** Agent records: durable rows plus live state. */
+export class Registry {
+  private live = new Map<string, LiveState>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly bus: EventBus,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Every agent, manager first, then by name. */
+  list(): AgentRecord[] {
+    const rows = this.db.query<Row, []>("SELECT * FROM agents ORDER BY role = 'manager' DESC, name").all();
+    return rows.map((r) => this.toRecord(r));
+  }
+
+  get(name: string): AgentRecord | undefined {
+    const row = this.db.query<Row, [string]>('SELECT * FROM agents WHERE name = ?').get(name);
+    return row ? this.toRecord(row) : undefined;
+  }
+
+  /** @throws HiveError `not_found` when there is no such agent. */
+  require(name: string): AgentRecord {
+    const a = this.get(name);
+    if (!a) throw new HiveError('not_found', `no agent named "${name}"; see \`hive ctl list\``);
+    return a;
+  }
+
+  /** True when `name` is a registered agent. */
+  has(name: string): boolean {
+    return this.db.query<{ n: number }, [string]>('SELECT 1 AS n FROM agents WHERE name = ?').get(name) !== null;
+  }
+
+  /**
+   * Registers a new agent in the `stopped` desired state.
+   * @throws HiveError `exists` when the name is taken.
+   */
+  create(agent: NewAgent): AgentRecord {
+    if (this.has(agent.name)) throw new HiveError('exists', `agent "${agent.name}" already exists`);
+    this.db
+      .query('INSERT INTO agents (name, role, runtime, desired, port, model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(agent.name, agent.role, agent.runtime, 'stopped', agent.port, agent.model, this.now());
+    return this.publish(agent.name);
+  }
+
+  /** Removes the agent's row and live state. */
+  remove(name: string): void {
+    this.db.query('DELETE FROM agents WHERE name = ?').run(name);
+    this.live.delete(name);
+    this.bus.emit({ type: 'agent_removed', name });
+  }
+
+  /** Records whether the operator wants the agent running. */
+  setDesired(name: string, desired: 'running' | 'stopped'): AgentRecord {
+    this.db.query('UPDATE agents SET desired = ? WHERE name = ?').run(desired, name);
+    return this.publish(name);
+  }
+
+  /** Updates the live state; `status_since` moves only when the status changes. */
+  setLive(name: string, patch: Partial<Omit<LiveState, 'status_since'>>): AgentRecord {
+    const cur = this.liveOf(name);
+    const next = { ...cur, ...patch };
+    if (patch.status && patch.status !== cur.status) next.status_since = this.now();
+    this.live.set(name, next);
+    return this.publish(name);
+  }
+
+  private liveOf(name: string): LiveState {
+    let l = this.live.get(name);
+    if (!l) {
+      l = { status: 'offline', status_since: this.now(), pid: null, restarts: 0, last_exit: null };
+      this.live.set(name, l);
+    }
+    return l;
+  }
+
+  private toRecord(r: Row): AgentRecord {
+    return { ...r, ...this.liveOf(r.name) };
+  }
+
+  private publish(name: string): AgentRecord {
+    const agent = this.require(name);
+    this.bus.emit({ type: 'agent', agent });
+    return agent;
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * @module runtime
+ * How a sandbox is made. A runtime starts one agent's `hive agent serve` in isolation and reports
+ * when it exits; the supervisor (`lifecycle/supervisor.ts`) decides what to do about it.
+ *
+ * Every runtime exposes the same three places to the agent: its socket dir, its state dir and its
+ * claude dir. Runtimes that can mount put them at `/run/hive`, `/state` and `/root/.claude`;
+ * runtimes that cannot (process) pass the host paths in the environment, so the harness never
+ * cares which runtime it runs in.
+ */
+import type { AgentPaths } from '../../shared/paths.ts';
+
+/** What a runtime needs to start one agent. */
+export interface SandboxSpec {
+  name: string;
+  role: 'agent' | 'manager';
+  paths: AgentPaths;
+  /** The command to run inside, e.g. `[bun, src/main.ts, agent, serve]`. */
+  command: string[];
+  /** Environment for the command, without the location variables the runtime adds. */
+  env: Record<string, string>;
+}
+
+/** How a sandbox ended. */
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A started sandbox. */
+export interface RunningSandbox {
+  /** Host pid of the sandbox's main process, when the runtime knows it. */
+  pid: number | null;
+  /** Resolves once, when the sandbox has exited for any reason. */
+  exited: Promise<ExitInfo>;
+  /**
+   * Asks the sandbox to stop (SIGTERM), then kills it after `graceMs`.
+   * Resolves when it has exited. Safe to call more than once.
+   */
+  stop(graceMs?: number): Promise<ExitInfo>;
+}
+
+/** One way of making sandboxes. */
+export interface Runtime {
+  /** Name shown to the operator (`process`, `nspawn`, `bwrap`). */
+  readonly name: string;
+  /** False for runtimes that give the agent the host's full view (the operator is warned). */
+  readonly sandboxed: boolean;
+  /**
+   * Starts the agent.
+   * @throws when the sandbox cannot be created (the message says why).
+   */
+  start(spec: SandboxSpec): Promise<RunningSandbox>;
+}
+
+/** Formats an {@link ExitInfo} for people: `exit 3`, `signal SIGKILL`. */
+export function describeExit(e: ExitInfo): string {
+  return e.signal ? `signal ${e.signal}` : `exit ${e.code ?? '?'}`;
+}

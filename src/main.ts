@@ -1,0 +1,181 @@
+#!/usr/bin/env bun
+/**
+ * @module main
+ * The `hive` executable: one binary for the core daemon, agent mode inside sandboxes, the stdio MCP
+ * server claude spawns, and the operator's CLI. This is the only module that handles signals and
+ * calls `process.exit`.
+ */
+import { parseArgs } from 'node:util';
+import { toErrorInfo } from './shared/errors.ts';
+import { resolveDataDir } from './shared/paths.ts';
+import { VERSION } from './shared/version.ts';
+
+const HELP = `hive ${VERSION} — a swarm of Claude Code agents on one host
+
+usage: hive <command> [options]
+
+commands:
+  core serve      run the core daemon: broker, agents, sockets, dashboard
+  agent serve     run agent mode (the turn loop and the agent's page); started by the core in each sandbox
+  mcp             the stdio MCP server claude spawns inside a sandbox; forwards tools to the agent's socket
+  ctl             the operator's CLI over the admin socket (hive ctl --help)
+  version         print the version
+
+Run \`hive <command> --help\` for a command's options.
+`;
+
+const CORE_HELP = `hive core serve — run the hive core daemon
+
+It keeps the broker (sqlite), supervises agents through a runtime, serves the sockets agents and
+\`hive ctl\` talk to, and the dashboard. The manager agent is created on first start.
+
+options (flag, env, default):
+  --data-dir DIR     HIVE_DATA_DIR       /var/lib/hyperhive as root, else $XDG_STATE_HOME/hyperhive
+  --listen H:P       HIVE_LISTEN         127.0.0.1:7000 (dashboard)
+  --runtime NAME     HIVE_RUNTIME        process (unsandboxed child processes)
+  --model MODEL      HIVE_DEFAULT_MODEL  haiku
+  --claude PATH      HIVE_CLAUDE_BIN     the pinned claude from node_modules, else claude on PATH
+  --page-ports A-B   HIVE_PAGE_PORTS     8100-8999 (agent pages, port hashed from the name)
+  --no-manager       HIVE_NO_MANAGER=1   do not create or run the manager
+
+claude credentials are handed to agents from the core's environment: ANTHROPIC_API_KEY,
+CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL (and HTTP(S)_PROXY, NO_PROXY).
+`;
+
+const AGENT_HELP = `hive agent serve — run agent mode (normally started by the core, not by hand)
+
+Long-polls the agent's inbox over its socket; runs one claude turn per message; keeps history in
+the state dir; serves the agent's page on the port the core assigned.
+
+environment:
+  HIVE_SOCKET        the agent's socket (default /run/hive/mcp.sock)
+  HIVE_STATE_DIR     durable state (default /state)
+  CLAUDE_CONFIG_DIR  claude's config and credentials (default ~/.claude)
+  HIVE_CLAUDE_BIN    the claude binary
+  HIVE_PAGE_HOST     address the page binds (default 127.0.0.1)
+`;
+
+const MCP_HELP = `hive mcp — the hive's stdio MCP server (claude starts it; not for interactive use)
+
+Serves the tools send and recv on stdin/stdout and forwards each call to the agent's socket.
+
+environment:
+  HIVE_SOCKET        the agent's socket (default /run/hive/mcp.sock)
+`;
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`hive: ${message}\n`);
+  process.exit(code);
+}
+
+function wantsHelp(args: string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+/** Runs `fn` until SIGINT/SIGTERM, then calls the returned stop function and exits. */
+async function serveUntilSignal(start: () => Promise<{ stop(): Promise<void>; done?: Promise<void> }>): Promise<void> {
+  const handle = await start();
+  let stopping = false;
+  const shutdown = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`hive: ${sig}, shutting down\n`);
+    await handle.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  if (handle.done) {
+    await handle.done;
+    if (!stopping) {
+      await handle.stop();
+      process.exit(0);
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, sub, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  if (cmd === 'version' || cmd === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (cmd === 'core') {
+    if (sub !== 'serve') {
+      if (sub === undefined || wantsHelp([sub])) return void process.stdout.write(CORE_HELP);
+      fail(`unknown command "core ${sub}"; try: hive core serve --help`);
+    }
+    if (wantsHelp(rest)) return void process.stdout.write(CORE_HELP);
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        'data-dir': { type: 'string' },
+        listen: { type: 'string' },
+        runtime: { type: 'string' },
+        model: { type: 'string' },
+        claude: { type: 'string' },
+        'page-ports': { type: 'string' },
+        'no-manager': { type: 'boolean' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    const { loadCoreConfig } = await import('./core/config.ts');
+    const { startCore } = await import('./core/serve.ts');
+    const config = loadCoreConfig(values);
+    return serveUntilSignal(() => startCore(config));
+  }
+  if (cmd === 'agent') {
+    if (sub !== 'serve' || wantsHelp(rest)) {
+      if (sub === undefined || wantsHelp([sub]) || wantsHelp(rest)) return void process.stdout.write(AGENT_HELP);
+      fail(`unknown command "agent ${sub}"; try: hive agent serve --help`);
+    }
+    const { startAgent } = await import('./agent/serve.ts');
+    return serveUntilSignal(() => startAgent());
+  }
+  if (cmd === 'mcp') {
+    if (sub !== undefined && wantsHelp([sub, ...rest])) return void process.stdout.write(MCP_HELP);
+    const { runMcpStdio } = await import('./mcp/server.ts');
+    await runMcpStdio(process.env.HIVE_SOCKET || '/run/hive/mcp.sock');
+    return;
+  }
+  if (cmd === 'ctl') {
+    const { CTL_HELP, runCtl } = await import('./ctl/ctl.ts');
+    const args = argv.slice(1);
+    if (args.length === 0 || wantsHelp(args)) return void process.stdout.write(CTL_HELP);
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        json: { type: 'boolean' },
+        'data-dir': { type: 'string' },
+        agent: { type: 'string' },
+        limit: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+    const [command, ...pos] = positionals;
+    const limit = values.limit === undefined ? undefined : Number(values.limit);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) fail('--limit must be a positive integer');
+    const code = await runCtl({
+      command: command!,
+      positionals: pos,
+      json: !!values.json,
+      dataDir: resolveDataDir(values['data-dir']),
+      agent: values.agent,
+      limit,
+    });
+    process.exit(code);
+  }
+  fail(`unknown command "${cmd}"; run hive --help`);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  const { code, message } = toErrorInfo(err);
+  const isArgError = (err as { code?: string }).code?.startsWith?.('ERR_PARSE_ARGS');
+  fail(isArgError ? `${(err as Error).message}; see --help` : `${code}: ${message}`, isArgError ? 2 : 1);
+});

@@ -1,0 +1,82 @@
+/**
+ * @module paths
+ * The data-dir layout, in one place. Every path is built from a validated agent name (see
+ * `names.ts`), so nothing here can point outside the data dir.
+ *
+ * ```
+ * <data>/hive.db                      broker, registry, turns (sqlite, WAL)
+ * <data>/agents/<name>/state/         durable notes and the turn history (/state in a sandbox)
+ * <data>/agents/<name>/claude/        claude config, credentials and session transcripts
+ * <data>/logs/<name>.log              the agent process's stdout/stderr
+ * <data>/run/host.sock                admin socket
+ * <data>/run/manager/mcp.sock         the manager's socket
+ * <data>/run/agents/<name>/mcp.sock   each agent's socket
+ * ```
+ */
+import { join } from 'node:path';
+import { MANAGER } from './names.ts';
+
+/** Longest unix socket path Linux accepts (sun_path is 108 bytes including the NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+/** Paths of one agent. */
+export interface AgentPaths {
+  /** Root of the agent's kept data. */
+  root: string;
+  state: string;
+  claude: string;
+  /** Directory holding the agent's socket; mounted at /run/hive in a sandbox. */
+  socketDir: string;
+  socket: string;
+  log: string;
+}
+
+/** Paths under one data dir. */
+export class DataLayout {
+  constructor(readonly dataDir: string) {}
+
+  get db(): string {
+    return join(this.dataDir, 'hive.db');
+  }
+  get runDir(): string {
+    return join(this.dataDir, 'run');
+  }
+  get hostSocket(): string {
+    return join(this.runDir, 'host.sock');
+  }
+  get agentsDir(): string {
+    return join(this.dataDir, 'agents');
+  }
+  get logsDir(): string {
+    return join(this.dataDir, 'logs');
+  }
+
+  /** Paths of agent `name` (already validated, or `manager`). */
+  agent(name: string): AgentPaths {
+    const root = join(this.agentsDir, name);
+    const socketDir = name === MANAGER ? join(this.runDir, MANAGER) : join(this.runDir, 'agents', name);
+    return {
+      root,
+      state: join(root, 'state'),
+      claude: join(root, 'claude'),
+      socketDir,
+      socket: join(socketDir, 'mcp.sock'),
+      log: join(this.logsDir, `${name}.log`),
+    };
+  }
+}
+
+/**
+ * The data dir when none is given: `/var/lib/hyperhive` for root, else
+ * `$XDG_STATE_HOME/hyperhive` (default `~/.local/state/hyperhive`), per the XDG base-directory spec.
+ */
+export function defaultDataDir(env: Record<string, string | undefined> = process.env, uid = process.getuid?.() ?? 0): string {
+  if (uid === 0) return '/var/lib/hyperhive';
+  const state = env.XDG_STATE_HOME || join(env.HOME || '/tmp', '.local', 'state');
+  return join(state, 'hyperhive');
+}
+
+/** The data dir from a `--data-dir` flag, then `HIVE_DATA_DIR`, then {@link defaultDataDir}. */
+export function resolveDataDir(flag: string | undefined, env: Record<string, string | undefined> = process.env): string {
+  return flag || env.HIVE_DATA_DIR || defaultDataDir(env);
+}

@@ -1,0 +1,96 @@
+/**
+ * @module sse
+ * Server-sent events as a `Response`, per the WHATWG HTML "server-sent events" section. Event
+ * names and ids may not contain newlines (they would end the field), so {@link SseSink.send}
+ * refuses them; data is split into one `data:` line per line. A comment line every 15 s keeps
+ * proxies from closing an idle stream. The stream always closes its listeners in `finally`.
+ */
+
+/** One event to send. */
+export interface SseEvent {
+  event?: string;
+  id?: string | number;
+  data: string;
+}
+
+/** What a stream's producer writes to. */
+export interface SseSink {
+  /** @throws Error when `event` or `id` contains a newline. */
+  send(ev: SseEvent): void;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+/** Heartbeat comment interval, ms. */
+export const SSE_HEARTBEAT_MS = 15_000;
+
+/**
+ * Opens an SSE response. `start` runs once with the sink and may return a cleanup function that
+ * runs when the client disconnects.
+ */
+export function sseResponse(start: (sink: SseSink) => (() => void) | void, headers: Record<string, string> = {}): Response {
+  const enc = new TextEncoder();
+  const abort = new AbortController();
+  let cleanup: (() => void) | void;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  const finish = () => {
+    if (abort.signal.aborted) return;
+    abort.abort();
+    clearInterval(heartbeat);
+    try {
+      cleanup?.();
+    } finally {
+      cleanup = undefined;
+    }
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (text: string) => {
+        if (abort.signal.aborted) return;
+        try {
+          controller.enqueue(enc.encode(text));
+        } catch {
+          finish();
+        }
+      };
+      const sink: SseSink = {
+        signal: abort.signal,
+        send(ev) {
+          let out = '';
+          if (ev.event !== undefined) {
+            if (/[\r\n]/.test(ev.event)) throw new Error('SSE event name contains a newline');
+            out += `event: ${ev.event}\n`;
+          }
+          if (ev.id !== undefined) {
+            if (/[\r\n]/.test(String(ev.id))) throw new Error('SSE id contains a newline');
+            out += `id: ${ev.id}\n`;
+          }
+          for (const line of ev.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
+          write(out + '\n');
+        },
+      };
+      write(': connected\n\n');
+      heartbeat = setInterval(() => write(': ping\n\n'), SSE_HEARTBEAT_MS);
+      try {
+        cleanup = start(sink);
+      } catch (err) {
+        finish();
+        controller.error(err);
+      }
+    },
+    cancel() {
+      finish();
+    },
+  });
+  return new Response(stream, {
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...headers },
+  });
+}
+
+/**
+ * Makes an HTML fragment safe to send as one `data:` line: newlines become character references,
+ * which HTML decodes back to the same characters in text and attribute values.
+ */
+export function oneLine(html: string): string {
+  return html.replace(/\r/g, '&#13;').replace(/\n/g, '&#10;');
+}

@@ -1,0 +1,54 @@
+/**
+ * @module web
+ * Pieces both web surfaces (the dashboard and each agent's page) share: serving the vendored
+ * `static/` files, the same-origin check for state-changing requests, and toast headers.
+ */
+import { Elysia } from 'elysia';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from './version.ts';
+
+/** Directory of the vendored static files. */
+export const STATIC_DIR = join(PACKAGE_ROOT, 'static');
+
+const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', png: 'image/png', svg: 'image/svg+xml' };
+
+/** Serves the files in `static/` under `/static/<file>`; only names present at startup are served. */
+export function staticFiles() {
+  const files = new Set(readdirSync(STATIC_DIR));
+  return new Elysia({ name: 'static' }).get('/static/:file', ({ params, status }) => {
+    if (!files.has(params.file)) return status(404, 'not found');
+    const ext = params.file.split('.').pop() ?? '';
+    return new Response(Bun.file(join(STATIC_DIR, params.file)), {
+      headers: { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache' },
+    });
+  });
+}
+
+/**
+ * True when a state-changing request may proceed: it carries no `Origin` (a non-browser client) or
+ * its `Origin` is the host it was sent to. Browsers always send `Origin` on cross-site POSTs, so a
+ * page elsewhere cannot drive the dashboard through the operator's browser.
+ */
+export function sameOrigin(request: Request): boolean {
+  const origin = request.headers.get('origin');
+  if (!origin) return request.headers.get('sec-fetch-site') !== 'cross-site';
+  const host = request.headers.get('host');
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** An `HX-Trigger` header value that raises a toast on the page. */
+export function toastHeader(text: string, ok = true): string {
+  return JSON.stringify({ toast: { text, ok } });
+}
+
+/** An HTML response. */
+export function htmlResponse(body: string, init: ResponseInit = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set('content-type', 'text/html; charset=utf-8');
+  return new Response(body, { ...init, headers });
+}

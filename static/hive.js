@@ -1,0 +1,36 @@
+// hyperhive page glue (no build step): toasts from HX-Trigger, the live-link indicator, form reset.
+(() => {
+  function toast(text, ok) {
+    const box = document.getElementById('toasts');
+    if (!box) return;
+    const el = document.createElement('div');
+    el.className = 'toast' + (ok ? '' : ' bad');
+    el.setAttribute('role', 'status');
+    el.textContent = text;
+    box.appendChild(el);
+    setTimeout(() => el.remove(), 4000);
+  }
+  document.addEventListener('toast', (e) => {
+    const d = e.detail || {};
+    toast(String(d.text ?? d.value ?? ''), d.ok !== false);
+  });
+  function live(up) {
+    const el = document.getElementById('live');
+    if (!el) return;
+    el.textContent = up ? '● live' : '○ reconnecting';
+    el.classList.toggle('down', !up);
+  }
+  document.addEventListener('htmx:sse:after:connection', () => live(true));
+  document.addEventListener('htmx:sse:error', () => live(false));
+  document.addEventListener('htmx:sse:close', () => live(false));
+  // A request that failed outright (network, 5xx without a body we swap): say so where the user looks.
+  document.addEventListener('htmx:error', (e) => toast('request failed: ' + (e.detail?.error?.message || 'see the server log'), false));
+  // Reset a form once its request succeeded.
+  document.addEventListener('htmx:after:request', (e) => {
+    const form = e.target;
+    const status = e.detail?.ctx?.response?.status;
+    if (form instanceof HTMLFormElement && form.dataset.reset !== undefined && status >= 200 && status < 300) {
+      form.querySelectorAll('textarea').forEach((t) => (t.value = ''));
+    }
+  });
+})();

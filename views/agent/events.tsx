@@ -1,0 +1,64 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module views/agent/events
+ * One history event of an agent as a line of its live tail.
+ */
+import type { HistoryEvent } from '../../src/agent/history.ts';
+import { blocksOf, isInit, isMessage, isResult, type ClaudeEvent } from '../../src/agent/claude/events.ts';
+import { clock, preview, usd } from '../format.ts';
+
+const line = (id: number, ts: number, kind: string, cls: string, text: string) => (
+  <li id={`ev-${id}`} data-kind={kind}>
+    <span class="dim">{clock(ts).slice(11)}</span> <span class={`k ${cls}`} safe>{kind}</span> <span safe>{text}</span>
+  </li>
+);
+
+const json = (v: unknown) => {
+  const s = JSON.stringify(v) ?? '';
+  return s.length > 300 ? s.slice(0, 300) + '…' : s;
+};
+
+function contentText(c: unknown): string {
+  if (typeof c === 'string') return c;
+  if (Array.isArray(c)) return c.map((b) => (b && typeof b === 'object' && 'text' in b ? String(b.text) : '')).join(' ');
+  return json(c);
+}
+
+/** Renders one event (claude message events may become several lines). */
+export function EventLines({ ev }: { ev: HistoryEvent }): JSX.Element {
+  const { id, ts } = ev;
+  const d = ev.data as Record<string, unknown>;
+  switch (ev.kind) {
+    case 'wake':
+      return line(id, ts, 'wake', 'wake', `#${d.id} from ${d.from}: ${preview(String(d.body ?? ''), 400)}`);
+    case 'note':
+      return line(id, ts, 'note', d.level === 'error' ? 'error' : '', String(d.text ?? ''));
+    case 'raw':
+      return line(id, ts, String(d.stream ?? 'raw'), 'error', String(d.line ?? ''));
+    case 'turn_end':
+      return line(id, ts, 'turn end', d.status === 'ok' ? 'text' : 'error',
+        `${d.status} in ${((Number(d.duration_ms) || 0) / 1000).toFixed(1)}s, ${usd((d.cost_usd as number | null) ?? null)}`);
+    case 'claude': {
+      const e = ev.data as ClaudeEvent;
+      if (isInit(e)) {
+        const mcp = (e.mcp_servers ?? []).map((s) => `${s.name} ${s.status}`).join(', ');
+        return line(id, ts, 'session', '', `${e.session_id} · ${e.model ?? ''} · mcp: ${mcp || 'none'}`);
+      }
+      if (isResult(e)) return line(id, ts, 'result', e.is_error ? 'error' : 'text', preview(e.result ?? e.subtype, 400));
+      if (isMessage(e)) {
+        return (
+          <>
+            {blocksOf(e).map((b) => {
+              if (b.type === 'text') return line(id, ts, e.type === 'assistant' ? 'says' : 'user', 'text', b.text ?? '');
+              if (b.type === 'tool_use') return line(id, ts, 'tool', 'tool', `${b.name}(${json(b.input)})`);
+              if (b.type === 'tool_result') return line(id, ts, b.is_error ? 'tool error' : 'tool result', b.is_error ? 'error' : '', preview(contentText(b.content), 400));
+              if (b.type === 'thinking') return line(id, ts, 'thinks', '', preview(String((b as { thinking?: string }).thinking ?? ''), 200));
+              return line(id, ts, b.type, '', json(b));
+            })}
+          </>
+        );
+      }
+      return line(id, ts, e.type, '', json(e));
+    }
+  }
+}

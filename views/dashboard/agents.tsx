@@ -1,0 +1,42 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module views/dashboard/agents
+ * The swarm table: one row per agent with its live state badge and the age of that state.
+ */
+import type { AgentRecord } from '../../src/shared/wire.ts';
+import { age, label } from '../format.ts';
+
+/** The table body `#agents-body`; re-rendered whole on every agent event. */
+export function AgentRows({ agents, sandboxed, now = Date.now() }: { agents: AgentRecord[]; sandboxed: boolean; now?: number }): JSX.Element {
+  if (agents.length === 0)
+    return (
+      <tr>
+        <td colspan="6" class="dim">no agents yet: spawn one with `hive ctl spawn NAME`</td>
+      </tr>
+    );
+  return <>{agents.map((a) => <AgentRow agent={a} sandboxed={sandboxed} now={now} />)}</>;
+}
+
+function AgentRow({ agent: a, sandboxed, now }: { agent: AgentRecord; sandboxed: boolean; now: number }): JSX.Element {
+  return (
+    <tr id={`agent-${a.name}`} data-status={a.status}>
+      <td>
+        <a href={`http://127.0.0.1:${a.port}/`} target="_blank" rel="noopener" safe>
+          {label(a.name)}
+        </a>
+        {a.role === 'manager' ? <span class="dim"> manager</span> : ''}
+      </td>
+      <td>
+        <span class={`badge ${a.status}`}>{a.status}</span> <span class="dim" title="time in this state">{age(a.status_since, now)}</span>
+        {a.restarts > 0 ? <span class="dim" safe>{` ↻${a.restarts} (${a.last_exit ?? ''})`}</span> : ''}
+      </td>
+      <td safe>{a.model}</td>
+      <td>
+        <span safe>{a.runtime}</span>
+        {sandboxed ? '' : <span class="badge unsandboxed" title="this runtime gives the agent the host's full view"> unsandboxed</span>}
+      </td>
+      <td>{String(a.port)}</td>
+      <td class="dim" safe>{a.desired}</td>
+    </tr>
+  );
+}

@@ -1,0 +1,106 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module views/dashboard/page
+ * The operator's dashboard: swarm, message flow with the operator's send form, recent turns.
+ * Everything below the chrome is updated in place by the `/events` SSE stream.
+ */
+import type { AgentRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
+import { Header, Layout } from '../layout.tsx';
+import { AgentRows } from './agents.tsx';
+import { MessageItems } from './flow.tsx';
+import { TurnRows } from './turns.tsx';
+import { label } from '../format.ts';
+
+/** Everything the page shows at load. */
+export interface DashboardData {
+  version: string;
+  runtime: string;
+  sandboxed: boolean;
+  dataDir: string;
+  agents: AgentRecord[];
+  messages: MessageRecord[];
+  turns: TurnRecord[];
+  lastMessageId: number;
+}
+
+/** The whole dashboard document. */
+export function DashboardPage(d: DashboardData): JSX.Element {
+  const recipients = [...d.agents.map((a) => a.name)];
+  return (
+    <Layout
+      title="hyperhive"
+      chrome={
+        <>
+          <span safe>{`v${d.version}`}</span>
+          <span safe>{`runtime: ${d.runtime}`}</span>
+          <span class="dim" safe>{d.dataDir}</span>
+        </>
+      }
+    >
+      <div hx-sse:connect={`/events`} hx-swap="none" id="sse" data-last-id={String(d.lastMessageId)}></div>
+      <main>
+        <section class="panel wide" aria-labelledby="swarm-h">
+          <div id="swarm-h">
+            <Header glyph="◆" name="SW4RM" sub="agents and their state" />
+          </div>
+          <table>
+            <thead>
+              <tr>
+                <th>agent</th>
+                <th>state</th>
+                <th>model</th>
+                <th>runtime</th>
+                <th>page</th>
+                <th>wanted</th>
+              </tr>
+            </thead>
+            <tbody id="agents-body">
+              <AgentRows agents={d.agents} sandboxed={d.sandboxed} />
+            </tbody>
+          </table>
+        </section>
+        <section class="panel" aria-labelledby="flow-h">
+          <div id="flow-h">
+            <Header glyph="▚" name="M4TR1X" sub="message flow" />
+          </div>
+          <form class="send" hx-post="/send" hx-swap="none" data-reset>
+            <select name="to" aria-label="recipient" required>
+              {recipients.map((n) => (
+                <option value={n} safe>
+                  {label(n)}
+                </option>
+              ))}
+            </select>
+            <textarea name="body" aria-label="message" placeholder="message as operator" required></textarea>
+            <button type="submit">
+              <span class="spin">◐</span> send
+            </button>
+          </form>
+          <ul class="flow" id="flow">
+            <MessageItems messages={d.messages} />
+          </ul>
+        </section>
+        <section class="panel" aria-labelledby="turns-h">
+          <div id="turns-h">
+            <Header glyph="▞" name="TURN5" sub="recent claude turns" />
+          </div>
+          <table>
+            <thead>
+              <tr>
+                <th>started</th>
+                <th>agent</th>
+                <th>status</th>
+                <th>woke by</th>
+                <th>tools</th>
+                <th>result</th>
+              </tr>
+            </thead>
+            <tbody id="turns-body">
+              <TurnRows turns={d.turns} />
+            </tbody>
+          </table>
+        </section>
+      </main>
+    </Layout>
+  );
+}

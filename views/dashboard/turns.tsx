@@ -1,0 +1,36 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module views/dashboard/turns
+ * Recent claude turns across the swarm: agent, status, what woke it, tools called, cost, result.
+ */
+import type { TurnRecord } from '../../src/shared/wire.ts';
+import { clock, label, preview, usd } from '../format.ts';
+
+/** Rows for `#turns-body`, newest first. */
+export function TurnRows({ turns }: { turns: TurnRecord[] }): JSX.Element {
+  if (turns.length === 0)
+    return (
+      <tr>
+        <td colspan="6" class="dim">no turns yet</td>
+      </tr>
+    );
+  return (
+    <>
+      {turns.map((t) => (
+        <tr id={`turn-${t.id}`} data-agent={t.agent} data-status={t.status}>
+          <td class="dim">{clock(t.started_at)}</td>
+          <td safe>{label(t.agent)}</td>
+          <td>
+            <span class={`badge ${t.status}`}>{t.status}</span>
+          </td>
+          <td class="dim">{t.trigger_message_id === null ? '—' : `#${t.trigger_message_id}`}</td>
+          <td safe>{t.tools.length ? t.tools.map((n) => n.replace(/^mcp__hyperhive__/, '')).join(', ') : '—'}</td>
+          <td>
+            <span class="dim">{t.duration_ms === null ? '' : `${(t.duration_ms / 1000).toFixed(1)}s `}{usd(t.cost_usd)}</span>{' '}
+            <span safe>{preview(t.result ?? '', 80)}</span>
+          </td>
+        </tr>
+      ))}
+    </>
+  );
+}

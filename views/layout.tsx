@@ -1,0 +1,54 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module views/layout
+ * The page shell shared by the dashboard and the agent pages: vendored htmx and its SSE
+ * extension, the stylesheet, the fixed chrome strip and the toast area.
+ */
+import type { Children } from '@kitajs/html';
+
+/** Props of {@link Layout}. */
+export interface LayoutProps {
+  title: string;
+  /** Text of the chrome strip's left side (already safe: fixed strings only). */
+  chrome: JSX.Element | string;
+  children: Children;
+}
+
+/** A full HTML document. */
+export function Layout({ title, chrome, children }: LayoutProps): JSX.Element {
+  return (
+    <>
+      {'<!doctype html>'}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title safe>{title}</title>
+          <link rel="stylesheet" href="/static/hive.css" />
+          <script src="/static/htmx.min.js"></script>
+          <script src="/static/hx-sse.min.js"></script>
+          <script src="/static/hive.js" defer></script>
+        </head>
+        <body>
+          <div class="chrome">
+            <span class="brand">░▒▓ HYPERHIVE ▓▒░</span>
+            {chrome}
+            <span id="live" class="live down" aria-live="polite">○ connecting</span>
+          </div>
+          {children}
+          <div id="toasts" aria-live="polite"></div>
+        </body>
+      </html>
+    </>
+  );
+}
+
+/** A glyph-framed, lowercase section header with its obscured name. */
+export function Header({ glyph, name, sub }: { glyph: string; name: string; sub?: string }): JSX.Element {
+  return (
+    <h2>
+      <span class="glyph">{glyph}</span> {name} <span class="glyph">{glyph}</span>
+      {sub ? <span class="sub" safe>{sub}</span> : ''}
+    </h2>
+  );
+}
