@@ -1,0 +1,71 @@
+import { describe, expect, test } from 'bun:test';
+import { isAgentName, validateAgentName, validateRecipient, MAX_NAME_LENGTH } from '../../src/shared/names.ts';
+import { agentPort, parsePortRange } from '../../src/shared/ports.ts';
+import { HiveError } from '../../src/shared/errors.ts';
+
+describe('agent names', () => {
+  test.each(['a', 'alice', 'bob-2', 'x1', 'abcdefghi'])('accepts %p', (n) => {
+    expect(validateAgentName(n)).toBe(n);
+  });
+
+  test.each([
+    ['', /empty/],
+    ['..', /must start with a lowercase letter/],
+    ['.', /must start/],
+    ['a/b', /only a-z/],
+    ['../etc', /must start/],
+    ['Alice', /must start/],
+    ['al ice', /only a-z/],
+    ['al_ice', /only a-z/],
+    ['-a', /must start/],
+    ['a-', /must not end/],
+    ['abcdefghij', /longer than 9/],
+    ['manager', /reserved/],
+    ['operator', /reserved/],
+    ['hm1nd', /reserved/],
+    ['hive', /reserved/],
+    ['ali\u0000ce', /only a-z/],
+    ['ålice', /must start/],
+  ])('refuses %p', (n, why) => {
+    expect(() => validateAgentName(n)).toThrow(why);
+    try {
+      validateAgentName(n);
+    } catch (err) {
+      expect(err).toBeInstanceOf(HiveError);
+      expect((err as HiveError).code).toBe('bad_name');
+    }
+    expect(isAgentName(n)).toBe(false);
+  });
+
+  test('the length limit leaves room for a runtime prefix in an 11-character container name', () => {
+    expect(`h-${'x'.repeat(MAX_NAME_LENGTH)}`.length).toBeLessThanOrEqual(11);
+  });
+
+  test('recipients: agent names plus manager and operator', () => {
+    expect(validateRecipient('manager')).toBe('manager');
+    expect(validateRecipient('operator')).toBe('operator');
+    expect(validateRecipient('alice')).toBe('alice');
+    expect(() => validateRecipient('hive')).toThrow(/reserved/);
+    expect(() => validateRecipient('../x')).toThrow();
+  });
+});
+
+describe('page ports', () => {
+  test('hashed stably into the range', () => {
+    const p = agentPort('alice');
+    expect(p).toBe(agentPort('alice'));
+    for (const n of ['a', 'b', 'alice', 'bob', 'manager', 'zzzzzzzzz']) {
+      const q = agentPort(n);
+      expect(q).toBeGreaterThanOrEqual(8100);
+      expect(q).toBeLessThanOrEqual(8999);
+    }
+    expect(agentPort('alice', { first: 20000, last: 20000 })).toBe(20000);
+  });
+
+  test('ranges are validated', () => {
+    expect(parsePortRange('8100-8999')).toEqual({ first: 8100, last: 8999 });
+    expect(() => parsePortRange('9000-8000')).toThrow(/first-last/);
+    expect(() => parsePortRange('80-90')).toThrow();
+    expect(() => parsePortRange('abc')).toThrow();
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * Test harness: a real core in a temp data dir, in-process ({@link openTestHive}) or as the real
+ * `hive core serve` subprocess ({@link startCoreProcess}), plus small waiting helpers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadCoreConfig, type CoreFlags } from '../../src/core/config.ts';
+import { Hive } from '../../src/core/hive.ts';
+import { ENTRY } from '../../src/shared/version.ts';
+
+/** A fresh temp dir (short, so socket paths stay under 107 bytes). */
+export function tempDir(prefix = 'hv-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Opens a real Hive in a temp dir. The manager is off unless `flags['no-manager']` is false. */
+export async function openTestHive(flags: CoreFlags = {}, env: Record<string, string> = {}) {
+  const dir = tempDir();
+  const logs: string[] = [];
+  const config = loadCoreConfig({ 'no-manager': true, 'page-ports': '20000-29999', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
+  const hive = await Hive.open(config, (l) => logs.push(l));
+  return {
+    hive,
+    dir,
+    logs,
+    async close() {
+      await hive.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls `fn` every 50 ms until it returns a truthy value or `ms` pass. */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, ms = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** Runs `hive <args>` to completion and returns its output. */
+export function hive(args: string[], env: Record<string, string | undefined> = {}) {
+  const r = Bun.spawnSync([process.execPath, ENTRY, ...args], { env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' });
+  return { code: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+}
+
+/** `hive ctl <args> --json --data-dir <dir>`, parsed. */
+export function ctlJson<T = any>(dir: string, ...args: string[]): T {
+  const r = hive(['ctl', ...args, '--json', '--data-dir', dir]);
+  if (r.code !== 0) throw new Error(`hive ctl ${args.join(' ')} exited ${r.code}: ${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** Starts the real `hive core serve` as a subprocess and waits for its admin socket. */
+export async function startCoreProcess(dir: string, flags: string[], env: Record<string, string>) {
+  const port = 17000 + Math.floor(Math.random() * 2000);
+  const proc = Bun.spawn([process.execPath, ENTRY, 'core', 'serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, ...flags], {
+    env: { PATH: process.env.PATH!, HOME: dir, ...env },
+    stdout: Bun.file(join(dir, 'core.out')),
+    stderr: Bun.file(join(dir, 'core.err')),
+  });
+  await waitFor('the core to answer', () => hive(['ctl', 'status', '--data-dir', dir]).code === 0, 20_000);
+  return {
+    proc,
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      proc.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+}
