@@ -1,0 +1,92 @@
+/**
+ * The dashboard in real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core):
+ * live agent state, the operator's send form with its toast, and the SSE reconnect indicator.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { join } from 'node:path';
+import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import { PACKAGE_ROOT } from '../../src/shared/version.ts';
+import { openTestHive, waitFor } from '../support/hive.ts';
+
+let t: Awaited<ReturnType<typeof openTestHive>>;
+let app: ReturnType<typeof createDashboard>;
+let browser: Browser;
+let page: Page;
+let url: string;
+
+beforeAll(async () => {
+  t = await openTestHive({ 'no-manager': false });
+  await t.hive.stop('manager');
+  app = createDashboard(t.hive);
+  app.listen({ hostname: '127.0.0.1', port: 0 });
+  url = `http://127.0.0.1:${app.server!.port}`;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
+  expect(errors).toEqual([]);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop(true);
+  await t?.close();
+});
+
+describe('dashboard in a browser', () => {
+  test('an agent spawned elsewhere appears and its state changes live, without a reload', async () => {
+    await page.evaluate(() => ((window as any).__marker = 'same page'));
+    await t.hive.spawn('alice');
+    const row = page.locator('#agent-alice');
+    await row.waitFor({ timeout: 10_000 });
+    await page.locator('#agent-alice[data-status="idle"]').waitFor({ timeout: 15_000 });
+    await t.hive.stop('alice');
+    await page.locator('#agent-alice[data-status="offline"]').waitFor({ timeout: 10_000 });
+    expect(await page.evaluate(() => (window as any).__marker)).toBe('same page');
+  });
+
+  test('a message sent by another agent shows up in the flow live, escaped', async () => {
+    const m = t.hive.send('alice', 'manager', '<b>not bold</b> from alice');
+    const item = page.locator(`#msg-${m.id}`);
+    await item.waitFor({ timeout: 10_000 });
+    expect(await item.locator('.preview').textContent()).toBe('<b>not bold</b> from alice');
+    expect(await item.locator('b').count()).toBe(0);
+  });
+
+  test('the operator sends from the form: toast, the message in the flow, the form cleared', async () => {
+    await page.selectOption('select[name="to"]', 'manager');
+    await page.fill('textarea[name="body"]', 'hello from the browser\nsecond line');
+    await page.click('form.send button[type="submit"]');
+    await page.locator('.toast', { hasText: 'sent #' }).waitFor({ timeout: 10_000 });
+    const stored = await waitFor('the message stored', () => t.hive.broker.list({ agent: 'manager' }).find((m) => m.body.startsWith('hello from the browser')));
+    expect(stored).toMatchObject({ from: 'operator', to: 'manager', body: 'hello from the browser\nsecond line' });
+    const item = page.locator(`#msg-${stored.id}`);
+    await item.waitFor({ timeout: 10_000 });
+    await item.locator('summary').click();
+    expect(await item.locator('.body').textContent()).toBe('hello from the browser\nsecond line');
+    expect(await page.inputValue('textarea[name="body"]')).toBe('');
+    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard.png'), fullPage: true });
+  });
+
+  test('a refused send shows the reason as a toast and stores nothing', async () => {
+    const before = t.hive.broker.lastId();
+    await page.evaluate(() => {
+      const sel = document.querySelector('select[name="to"]') as HTMLSelectElement;
+      const o = document.createElement('option');
+      o.value = 'ghost';
+      o.textContent = 'ghost';
+      sel.appendChild(o);
+    });
+    await page.selectOption('select[name="to"]', 'ghost');
+    await page.fill('textarea[name="body"]', 'boo');
+    await page.click('form.send button[type="submit"]');
+    await page.locator('.toast.bad', { hasText: 'no agent named "ghost"' }).waitFor({ timeout: 10_000 });
+    expect(t.hive.broker.lastId()).toBe(before);
+  });
+});
