@@ -137,10 +137,10 @@ export class Hive {
   // ── lifecycle ──────────────────────────────────────────────────────────────
 
   /**
-   * Creates and starts a new agent.
+   * Creates a new agent and its socket, and starts it unless `opts.start` is false.
    * @throws HiveError `bad_name`, `exists`, or `conflict` when its hashed page port is taken by another agent.
    */
-  async spawn(name: string): Promise<AgentRecord> {
+  async spawn(name: string, opts: { start?: boolean } = {}): Promise<AgentRecord> {
     validateAgentName(name);
     if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
     const port = agentPort(name, this.config.pagePorts);
@@ -149,7 +149,7 @@ export class Hive {
       throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which agent "${owner.name}" already uses; pick another name`);
     this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port, model: this.config.defaultModel });
     await this.openAgentSocket(name);
-    return this.start(name);
+    return opts.start === false ? this.registry.require(name) : this.start(name);
   }
 
   /** Marks the agent wanted and starts it. @throws HiveError `not_found`. */
