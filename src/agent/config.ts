@@ -10,6 +10,7 @@
  * | CLAUDE_CONFIG_DIR  | claude's config, credentials, transcripts  | ~/.claude                   |
  * | HIVE_CLAUDE_BIN    | the claude binary                          | the pinned one, else PATH   |
  * | HIVE_PAGE_HOST     | address the agent's page binds             | 127.0.0.1                   |
+ * | HIVE_EXIT_WITH_CORE| 1: exit when stdin (a pipe from the core) ends | unset                   |
  * The name, role, model and page port come from the core (`hello`), so they cannot drift.
  */
 import { homedir } from 'node:os';
@@ -23,6 +24,8 @@ export interface AgentEnv {
   claudeDir: string;
   claudeBin: string;
   pageHost: string;
+  /** Exit when stdin ends: the process runtime's way of tying the agent's life to the core's. */
+  exitWithCore: boolean;
   /** Environment handed on to claude (credentials, PATH, proxies). */
   passEnv: Record<string, string>;
 }
@@ -40,6 +43,7 @@ export function loadAgentEnv(env: Record<string, string | undefined> = process.e
     claudeDir: env.CLAUDE_CONFIG_DIR || join(env.HOME || homedir(), '.claude'),
     claudeBin: defaultClaudeBin(env),
     pageHost: env.HIVE_PAGE_HOST || '127.0.0.1',
+    exitWithCore: env.HIVE_EXIT_WITH_CORE === '1',
     passEnv,
   };
 }

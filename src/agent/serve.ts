@@ -41,7 +41,18 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
   void listenWithRetry(app, { hostname: env.pageHost, port: identity.port, log, signal: pageAbort.signal })
     .then(() => log(`page on http://${env.pageHost}:${identity.port}/`))
     .catch((err) => log(`page: ${(err as Error).message}`));
-  const done = loop.run();
+  // Under the process runtime stdin is a pipe from the core: its end means the core is gone.
+  const coreGone = env.exitWithCore
+    ? new Promise<void>((resolve) => {
+        process.stdin.on('end', () => {
+          log('the core went away; exiting');
+          resolve();
+        });
+        process.stdin.on('error', () => resolve());
+        process.stdin.resume();
+      })
+    : new Promise<void>(() => {});
+  const done = Promise.race([loop.run(), coreGone]);
   return {
     identity,
     done,

@@ -165,3 +165,45 @@ describe('a hive on a fresh data dir', () => {
     expect(gone.stderr).toContain('not_found');
   });
 });
+
+describe('core restarts', () => {
+  test('a message queued for a stopped agent survives a core restart and is handled after it', async () => {
+    ctlJson(dir, 'stop', 'bob');
+    const queued = ctlJson(dir, 'send', 'bob', 'queued across a restart');
+    await core.stop();
+    core = await startCoreProcess(dir, ['--page-ports', '21000-28999'], { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'test-key' });
+    const kept = (ctlJson(dir, 'messages', '--agent', 'bob').messages as any[]).find((m) => m.id === queued.id);
+    expect(kept).toMatchObject({ body: 'queued across a restart', delivered_at: null });
+    ctlJson(dir, 'start', 'bob');
+    const turn = await waitFor('bob handles the queued message', () =>
+      (ctlJson(dir, 'turns', '--agent', 'bob').turns as any[]).find((t) => t.trigger_message_id === queued.id && t.status === 'ok'),
+      60_000,
+    );
+    expect(turn.result).toContain('bob got it');
+  });
+
+  test('when the core is killed outright its process-runtime agents exit with it', async () => {
+    const pids = (ctlJson(dir, 'list').agents as any[]).map((a) => a.pid).filter(Boolean) as number[];
+    expect(pids.length).toBeGreaterThan(0);
+    core.proc.kill('SIGKILL');
+    await core.proc.exited;
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('every agent process to exit', () => pids.every((p) => !alive(p)), 15_000);
+    // a new core takes over the data dir and brings the agents back
+    core = await startCoreProcess(dir, ['--page-ports', '21000-28999'], { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'test-key' });
+    await waitFor('the manager idle again', () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name === 'manager' && a.status === 'idle'));
+  });
+
+  test('a second core on the same data dir is refused', () => {
+    const r = hive(['core', 'serve', '--data-dir', dir, '--listen', '127.0.0.1:0']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('another hive core is already serving');
+  });
+});

@@ -4,6 +4,10 @@
  * It is for development and for hosts where no sandbox is available, and the dashboard and
  * `hive ctl list` say so. Its output goes to the agent's log file; agent locations are passed by
  * environment (`HIVE_SOCKET`, `HIVE_STATE_DIR`, `CLAUDE_CONFIG_DIR`).
+ *
+ * The child's stdin is a pipe the core never writes to. When the core dies, however it dies, the
+ * kernel closes that pipe and the agent (told by `HIVE_EXIT_WITH_CORE=1`) exits, so a restarted
+ * core never finds a second, orphaned harness on an agent's socket.
  */
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -27,8 +31,9 @@ export class ProcessRuntime implements Runtime {
           HIVE_STATE_DIR: spec.paths.state,
           CLAUDE_CONFIG_DIR: spec.paths.claude,
           HOME: spec.paths.state,
+          HIVE_EXIT_WITH_CORE: '1',
         },
-        stdin: 'ignore',
+        stdin: 'pipe',
         stdout: logFd,
         stderr: logFd,
       });
