@@ -47,7 +47,7 @@ export function Layout({ title, chrome, children }: LayoutProps): JSX.Element {
 export function Header({ glyph, name, sub }: { glyph: string; name: string; sub?: string }): JSX.Element {
   return (
     <h2>
-      <span class="glyph">{glyph}</span> {name} <span class="glyph">{glyph}</span>
+      <span class="glyph" safe>{glyph}</span> <span safe>{name}</span> <span class="glyph" safe>{glyph}</span>
       {sub ? <span class="sub" safe>{sub}</span> : ''}
     </h2>
   );

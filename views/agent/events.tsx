@@ -9,7 +9,7 @@ import { clock, preview, usd } from '../format.ts';
 
 const line = (id: number, ts: number, kind: string, cls: string, text: string) => (
   <li id={`ev-${id}`} data-kind={kind}>
-    <span class="dim">{clock(ts).slice(11)}</span> <span class={`k ${cls}`} safe>{kind}</span> <span safe>{text}</span>
+    <span class="dim" safe>{clock(ts).slice(11)}</span> <span class={`k ${cls}`} safe>{kind}</span> <span safe>{text}</span>
   </li>
 );
 

@@ -27,7 +27,7 @@ function AgentRow({ agent: a, sandboxed, now }: { agent: AgentRecord; sandboxed:
         {a.role === 'manager' ? <span class="dim"> manager</span> : ''}
       </td>
       <td>
-        <span class={`badge ${a.status}`}>{a.status}</span> <span class="dim" title="time in this state">{age(a.status_since, now)}</span>
+        <span class={`badge ${a.status}`} safe>{a.status}</span> <span class="dim" title="time in this state" safe>{age(a.status_since, now)}</span>
         {a.restarts > 0 ? <span class="dim" safe>{` ↻${a.restarts} (${a.last_exit ?? ''})`}</span> : ''}
       </td>
       <td safe>{a.model}</td>
@@ -35,8 +35,8 @@ function AgentRow({ agent: a, sandboxed, now }: { agent: AgentRecord; sandboxed:
         <span safe>{a.runtime}</span>
         {sandboxed ? '' : <span class="badge unsandboxed" title="this runtime gives the agent the host's full view"> unsandboxed</span>}
       </td>
-      <td>{String(a.port)}</td>
-      <td class="dim" safe>{a.desired}</td>
+      <td safe>{String(a.port)}</td>
+      <td class="dim">{a.desired}</td>
     </tr>
   );
 }

@@ -12,7 +12,7 @@ export function MessageItem({ m }: { m: MessageRecord }): JSX.Element {
     <li id={`msg-${m.id}`} data-from={m.from} data-to={m.to}>
       <details>
         <summary>
-          <span class="dim">{clock(m.created_at)}</span> <span class="who" safe>{label(m.from)}</span>
+          <span class="dim" safe>{clock(m.created_at)}</span> <span class="who" safe>{label(m.from)}</span>
           <span class="arrow"> → </span>
           <span class="who" safe>{label(m.to)}</span>{' '}
           <span class="dim state">{m.delivered_at ? '✓' : '…'}</span> <span class="preview" safe>{preview(m.body)}</span>

@@ -6,6 +6,11 @@
 import type { TurnRecord } from '../../src/shared/wire.ts';
 import { clock, label, preview, usd } from '../format.ts';
 
+/** Tool names of a turn, the hive's own without their `mcp__hyperhive__` prefix. */
+function toolList(tools: string[]): string {
+  return tools.length ? tools.map((n) => n.replace(/^mcp__hyperhive__/, '')).join(', ') : '—';
+}
+
 /** Rows for `#turns-body`, newest first. */
 export function TurnRows({ turns }: { turns: TurnRecord[] }): JSX.Element {
   if (turns.length === 0)
@@ -18,15 +23,15 @@ export function TurnRows({ turns }: { turns: TurnRecord[] }): JSX.Element {
     <>
       {turns.map((t) => (
         <tr id={`turn-${t.id}`} data-agent={t.agent} data-status={t.status}>
-          <td class="dim">{clock(t.started_at)}</td>
+          <td class="dim" safe>{clock(t.started_at)}</td>
           <td safe>{label(t.agent)}</td>
           <td>
             <span class={`badge ${t.status}`}>{t.status}</span>
           </td>
-          <td class="dim">{t.trigger_message_id === null ? '—' : `#${t.trigger_message_id}`}</td>
-          <td safe>{t.tools.length ? t.tools.map((n) => n.replace(/^mcp__hyperhive__/, '')).join(', ') : '—'}</td>
+          <td class="dim" safe>{t.trigger_message_id === null ? '—' : `#${t.trigger_message_id}`}</td>
+          <td safe>{toolList(t.tools)}</td>
           <td>
-            <span class="dim">{t.duration_ms === null ? '' : `${(t.duration_ms / 1000).toFixed(1)}s `}{usd(t.cost_usd)}</span>{' '}
+            <span class="dim" safe>{`${t.duration_ms === null ? '' : `${(t.duration_ms / 1000).toFixed(1)}s `}${usd(t.cost_usd)}`}</span>{' '}
             <span safe>{preview(t.result ?? '', 80)}</span>
           </td>
         </tr>
