@@ -105,6 +105,7 @@ export class TurnLoop {
     let sessionId: string | null = null;
     let exitCode: number | null = null;
     let error: string | null = null;
+    let cost: number | null = null;
     try {
       const session = this.session();
       const argv = buildClaudeArgv({
@@ -145,6 +146,7 @@ export class TurnLoop {
       } else if (sessionId) {
         this.history.setKv('session', sessionId);
       }
+      cost = this.turnCost(session.resume, r?.total_cost_usd);
     } catch (err) {
       error = `could not run claude: ${(err as Error).message}`;
     } finally {
@@ -158,7 +160,7 @@ export class TurnLoop {
       status: (error ? 'error' : 'ok') as 'ok' | 'error',
       exit_code: exitCode,
       duration_ms: Date.now() - started,
-      cost_usd: r?.total_cost_usd ?? null,
+      cost_usd: cost,
       input_tokens: r?.usage?.input_tokens ?? null,
       output_tokens: r?.usage?.output_tokens ?? null,
       session_id: sessionId,
@@ -169,6 +171,17 @@ export class TurnLoop {
     const { session_id: _s, id, ...rest } = summary;
     await this.report('turn_end', { ...rest, turn_id: id, trigger_message_id: msg.id, tools: tools.slice(0, 1000) });
     if (error) this.log(`turn ${turnId} failed: ${error.slice(0, 500)}`);
+  }
+
+  /**
+   * This turn's cost in USD. Claude reports `total_cost_usd` for the whole session, accumulating
+   * across `--resume`, so the turn's share is the difference from the previous turn's total.
+   */
+  private turnCost(resumed: boolean, total: number | undefined): number | null {
+    if (total === undefined) return null;
+    const before = resumed ? Number(this.history.getKv('session_cost') ?? 0) || 0 : 0;
+    this.history.setKv('session_cost', String(total));
+    return Math.max(0, total - before);
   }
 
   private session(): { id: string; resume: boolean } {

@@ -4,7 +4,7 @@
  * The agent's own web page, served by agent mode on the port the core assigned (8100–8999).
  * Routes: `GET /` page with the last 200 history events · `GET /events` SSE of new events (replays
  * what a reconnecting client missed, by `Last-Event-ID`) · `POST /send` operator prompt ·
- * `POST /cancel` abort the running turn.
+ * `POST /cancel` abort the running turn · `GET /healthz` name and busy flag as JSON.
  *
  * Binding retries forever with backoff capped at 2 s: a previous instance's socket can hold the port
  * for a while after a restart, and an agent must never end up without its page. The first dozen

@@ -1,8 +1,8 @@
 /**
  * @module events
  * The core's in-process event bus. Every state change that someone may be waiting on is emitted
- * here after it has been committed: broker long-polls, the dashboard's SSE streams and the
- * supervisor all listen. Listeners run synchronously in emit order; a throwing listener is
+ * here after it has been committed; the dashboard's SSE streams listen. (Broker long-polls keep
+ * their own waiter list, woken directly by `Broker.send`.) Listeners run synchronously in emit order; a throwing listener is
  * reported and does not stop the others.
  */
 import type { AgentRecord, MessageRecord, TurnRecord } from '../shared/wire.ts';

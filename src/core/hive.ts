@@ -14,7 +14,7 @@ import { DataLayout, MAX_SOCKET_PATH } from '../shared/paths.ts';
 import { agentPort } from '../shared/ports.ts';
 import { VERSION } from '../shared/version.ts';
 import { serveJsonLines, type JsonLineServer } from '../shared/jsonl.ts';
-import { AgentOps, HostOps, type AgentRecord, type MessageRecord, type TurnRecord } from '../shared/wire.ts';
+import { AgentOps, HostOps, MAX_BODY_CHARS, type AgentRecord, type MessageRecord, type TurnRecord } from '../shared/wire.ts';
 import { Broker } from './broker/broker.ts';
 import type { CoreConfig } from './config.ts';
 import { openCoreDb } from './db.ts';
@@ -190,10 +190,14 @@ export class Hive {
 
   /**
    * Sends `body` from `from` to `to`.
-   * @throws HiveError `bad_name` / `not_found` for an unknown recipient.
+   * @throws HiveError `bad_name` / `not_found` for an unknown recipient, `too_large` for a body over
+   *   {@link MAX_BODY_CHARS}, `bad_request` for a message to oneself.
    */
   send(from: string, to: string, body: string): MessageRecord {
     validateRecipient(to);
+    if (body.length > MAX_BODY_CHARS)
+      throw new HiveError('too_large', `message body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
+    if (from === to) throw new HiveError('bad_request', `"${to}" cannot send a message to itself`);
     if (to !== OPERATOR && !this.registry.has(to))
       throw new HiveError('not_found', `no agent named "${to}"; recipients are agent names, "manager" and "operator"`);
     return this.broker.send(from, to, body);

@@ -44,7 +44,7 @@ export function createHiveMcpServer(client: JsonLineClient<typeof AgentOps>): Mc
       description:
         'Queue a message for another agent (by name), for "manager", or for "operator" (the human). ' +
         `The message is stored durably before this returns. Body: 1 to ${MAX_BODY_CHARS} characters. ` +
-        'Fails with not_found for an unknown recipient and forbidden when your policy does not allow that recipient.',
+        'Fails with not_found for an unknown recipient and too_large for an over-long body.',
       inputSchema: {
         to: z.string().min(1).describe('recipient: an agent name, "manager" or "operator"'),
         body: z.string().min(1).max(MAX_BODY_CHARS).describe('the message text'),

@@ -13,7 +13,7 @@ import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { HiveError } from './errors.ts';
 
-/** Largest accepted request or reply line, in bytes (including the newline). */
+/** Largest accepted request or reply line, in bytes (not counting the newline). */
 export const MAX_LINE_BYTES = 1024 * 1024;
 /** Largest message body, in characters. */
 export const MAX_BODY_CHARS = 64 * 1024;

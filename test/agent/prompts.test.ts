@@ -42,7 +42,8 @@ describe('claude command line', () => {
     expect(argv.slice(0, 5)).toEqual(['/bin/claude', '-p', '--output-format', 'stream-json', '--verbose']);
     expect(argv).toContain('--strict-mcp-config');
     expect(argv[argv.indexOf('--mcp-config') + 1]).toBe('/state/.hive/mcp.json');
-    expect(argv[argv.indexOf('--allowedTools') + 1]).toBe('mcp__hyperhive__*');
+    const tools = argv.slice(argv.indexOf('--allowedTools') + 1, argv.indexOf('--append-system-prompt'));
+    expect(tools).toEqual(['mcp__hyperhive__*', 'Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash']);
     expect(argv[argv.indexOf('--model') + 1]).toBe('haiku');
     expect(argv[argv.indexOf('--session-id') + 1]).toBe('u1');
     expect(argv).not.toContain('--resume');

@@ -77,6 +77,8 @@ describe('dashboard', () => {
       [{ to: '../x', body: 'x' }, 400, /agent name/],
       [{ to: 'manager', body: '   ' }, 400, /empty/],
       [{ to: '', body: 'x' }, 400, /recipient/],
+      [{ to: 'manager', body: 'x'.repeat(64 * 1024 + 1) }, 413, /limit is 65536/],
+      [{ to: 'operator', body: 'note to self' }, 400, /cannot send a message to itself/],
     ];
     for (const [form, status, msg] of cases) {
       const res = await post('/send', form);

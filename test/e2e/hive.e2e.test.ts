@@ -21,6 +21,8 @@ beforeAll(async () => {
     const results = toolResults(req.body);
     if (results.length) return [{ type: 'text', text: `relayed; tool said: ${results[0]!.content.split('\n')[0]}` }];
     const prompt = lastUserPrompt(req.body);
+    if (prompt.includes('WRITE NOTES'))
+      return [{ type: 'tool_use', name: 'Write', input: { file_path: join(dir, 'agents', 'bob', 'state', 'notes.md'), content: '# bob\n- met alice\n' } }];
     if (prompt.includes('from operator') && prompt.includes('RELAY'))
       return [{ type: 'tool_use', name: 'mcp__hyperhive__send', input: { to: 'bob', body: 'hello bob, alice here' } }];
     return [{ type: 'text', text: `bob got it: ${prompt.includes('hello bob, alice here') ? 'the relay' : 'something else'}` }];
@@ -137,6 +139,23 @@ describe('a hive on a fresh data dir', () => {
     const history = JSON.stringify(second.body.messages);
     expect(history).toContain('hello bob, alice here');
     expect(history).toContain('bob got it: the relay');
+    // cost is per turn, not claude's running session total
+    const [latest, first] = ctlJson(dir, 'turns', '--agent', 'bob').turns as any[];
+    expect(latest.cost_usd).toBeGreaterThan(0);
+    expect(latest.cost_usd).toBeLessThan(first.cost_usd * 3);
+    const db = new Database(join(dir, 'agents', 'bob', 'state', '.hive', 'history.db'), { readonly: true });
+    const results = db.query<{ data: string }, []>(`SELECT data FROM events WHERE data LIKE '{"type":"result"%' OR data LIKE '%"type":"result"%' ORDER BY id`).all()
+      .map((r) => JSON.parse(r.data)).filter((e) => e.type === 'result');
+    db.close();
+    expect(results.at(-1).total_cost_usd).toBeCloseTo(first.cost_usd + latest.cost_usd, 6);
+  });
+
+  test('an agent can keep notes in its state dir with claude\'s file tools', async () => {
+    const sent = ctlJson(dir, 'send', 'bob', 'WRITE NOTES please');
+    const turn = await waitFor('the notes turn', () =>
+      (ctlJson(dir, 'turns', '--agent', 'bob').turns as any[]).find((t) => t.trigger_message_id === sent.id && t.status !== 'running'), 60_000);
+    expect(turn).toMatchObject({ status: 'ok', tools: ['Write'] });
+    expect(await Bun.file(join(dir, 'agents', 'bob', 'state', 'notes.md')).text()).toBe('# bob\n- met alice\n');
   });
 
   test('a crashed agent is restarted with backoff and the manager is told', async () => {

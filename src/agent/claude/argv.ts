@@ -34,9 +34,15 @@ export function renderMcpConfig(self: string[], socket: string): { mcpServers: R
   };
 }
 
-/** The `--allowedTools` entries every agent gets: all of the hive's own MCP tools. */
+/** Claude Code's built-in tools an agent may use unattended by default: files and a shell. */
+export const DEFAULT_BUILTIN_TOOLS = ['Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash'] as const;
+
+/**
+ * The `--allowedTools` entries of an agent: every tool of the hive's own MCP server plus the
+ * default built-ins (so the agent can keep its notes and work in its sandbox).
+ */
 export function hiveAllowedTools(): string[] {
-  return [`mcp__${HIVE_MCP_KEY}__*`];
+  return [`mcp__${HIVE_MCP_KEY}__*`, ...DEFAULT_BUILTIN_TOOLS];
 }
 
 /** Inputs of one claude run. */

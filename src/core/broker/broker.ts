@@ -7,7 +7,7 @@
  * positive wait it parks the caller; the next `send` to that inbox hands its message straight to
  * the longest-waiting caller, in the same tick as the commit. There is no polling loop: a parked
  * caller costs one timer and one map entry. Recipient checks and send policy are the caller's job
- * (see `core/service.ts`); the broker stores what it is given.
+ * (see `Hive.send` in `core/hive.ts`); the broker stores what it is given.
  */
 import type { Database, Statement } from 'bun:sqlite';
 import type { MessageRecord } from '../../shared/wire.ts';

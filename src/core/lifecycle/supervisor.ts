@@ -153,7 +153,7 @@ export class Supervisor {
       `agent ${name} crashed (${describeExit(exit)}) after ${Math.round(ranFor / 1000)}s; ` +
       `restart #${restarts} in ${Math.round(delay / 1000)}s. Log: ${this.deps.layout.agent(name).log}`;
     log(notice);
-    broker.send(SYSTEM, MANAGER, notice);
+    if (registry.has(MANAGER)) broker.send(SYSTEM, MANAGER, notice);
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;
       this.start(name).catch((err) => log(`agent ${name}: restart failed: ${(err as Error).message}`));
