@@ -12,9 +12,9 @@
  */
 import { Elysia } from 'elysia';
 import { html } from '@elysiajs/html';
-import { HiveError, toErrorInfo } from '../shared/errors.ts';
-import { oneLine, sseResponse } from '../shared/sse.ts';
-import { htmlResponse, sameOrigin, staticFiles, toastHeader } from '../shared/web.ts';
+import { HiveError } from '../shared/errors.ts';
+import { sseResponse } from '../shared/sse.ts';
+import { errorResponder, htmlResponse, htmxPartial, sameOrigin, staticFiles, toastHeader } from '../shared/web.ts';
 import type { History, HistoryEvent } from './history.ts';
 import type { TurnLoop } from './loop.ts';
 import { AgentPage, StateBadge } from '../../views/agent/page.tsx';
@@ -24,20 +24,14 @@ import { EventLines } from '../../views/agent/events.tsx';
 const BACKFILL = 200;
 
 /** Builds the agent page app. */
-export function createAgentPage(loop: TurnLoop, history: History) {
-  const eventPartial = (ev: HistoryEvent) =>
-    oneLine(`<hx-partial hx-target="#tail" hx-swap="beforeend">${String(<EventLines ev={ev} />)}</hx-partial>`);
-  const badgePartial = () => oneLine(`<hx-partial hx-target="#state" hx-swap="outerHTML">${String(<StateBadge busy={loop.busy} />)}</hx-partial>`);
+export function createAgentPage(loop: TurnLoop, history: History, log: (line: string) => void = console.log) {
+  const eventPartial = (ev: HistoryEvent) => htmxPartial('#tail', 'beforeend', String(<EventLines ev={ev} />));
+  const badgePartial = () => htmxPartial('#state', 'outerHTML', String(<StateBadge busy={loop.busy} />));
 
   return new Elysia({ name: 'agent-page' })
     .use(html())
     .use(staticFiles())
-    .onError(({ error, code }) => {
-      if (code === 'NOT_FOUND') return new Response('not found', { status: 404 });
-      const info = toErrorInfo(error);
-      const status = error instanceof HiveError ? error.status : 500;
-      return new Response(info.message, { status, headers: { 'HX-Trigger': toastHeader(info.message, false) } });
-    })
+    .onError(errorResponder(log))
     .get('/', () =>
       htmlResponse(String(<AgentPage name={loop.identity.name} model={loop.model} busy={loop.busy} events={history.recent(BACKFILL)} />)),
     )

@@ -36,7 +36,7 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
   log(`agent ${identity.name} (${identity.role}) up; model ${identity.model}; page port ${identity.port}`);
   const history = new History(env.stateDir);
   const loop = new TurnLoop(env, identity, client, history, log);
-  const app = createAgentPage(loop, history);
+  const app = createAgentPage(loop, history, log);
   const pageAbort = new AbortController();
   void listenWithRetry(app, { hostname: env.pageHost, port: identity.port, log, signal: pageAbort.signal })
     .then(() => log(`page on http://${env.pageHost}:${identity.port}/`))

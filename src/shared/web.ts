@@ -6,6 +6,8 @@
 import { Elysia } from 'elysia';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { HiveError, toErrorInfo } from './errors.ts';
+import { oneLine } from './sse.ts';
 import { PACKAGE_ROOT } from './version.ts';
 
 /** Directory of the vendored static files. */
@@ -51,4 +53,27 @@ export function htmlResponse(body: string, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers);
   headers.set('content-type', 'text/html; charset=utf-8');
   return new Response(body, { ...init, headers });
+}
+
+/**
+ * The one mapping of thrown errors to HTTP responses for both web surfaces: `HiveError`s keep their
+ * status, Elysia's validation errors are 400, anything else is 500 and is logged. The message is
+ * the body and also a failure toast (`HX-Trigger`), so the operator sees it where they look.
+ */
+export function errorResponder(log: (line: string) => void) {
+  return ({ error, code }: { error: unknown; code: unknown }): Response => {
+    if (code === 'NOT_FOUND') return new Response('not found', { status: 404 });
+    const info = toErrorInfo(error);
+    const status = error instanceof HiveError ? error.status : code === 'VALIDATION' ? 400 : 500;
+    if (status >= 500) log(`web: ${(error as Error).stack ?? error}`);
+    return new Response(info.message, { status, headers: { 'HX-Trigger': toastHeader(info.message, false) } });
+  };
+}
+
+/**
+ * An htmx 4 `<hx-partial>` that swaps `inner` into `target` with `swap`, on one line so it can
+ * travel as a single SSE `data:` line.
+ */
+export function htmxPartial(target: string, swap: string, inner: string): string {
+  return oneLine(`<hx-partial hx-target="${target}" hx-swap="${swap}">${inner}</hx-partial>`);
 }

@@ -10,10 +10,10 @@
  */
 import { Elysia } from 'elysia';
 import { html } from '@elysiajs/html';
-import { HiveError, toErrorInfo } from '../../shared/errors.ts';
+import { HiveError } from '../../shared/errors.ts';
 import { OPERATOR } from '../../shared/names.ts';
-import { oneLine, sseResponse } from '../../shared/sse.ts';
-import { htmlResponse, sameOrigin, staticFiles, toastHeader } from '../../shared/web.ts';
+import { sseResponse } from '../../shared/sse.ts';
+import { errorResponder, htmlResponse, htmxPartial, sameOrigin, staticFiles, toastHeader } from '../../shared/web.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { HiveEvent } from '../events.ts';
 import type { Hive } from '../hive.ts';
@@ -27,9 +27,6 @@ const FLOW_LIMIT = 200;
 /** Turns shown. */
 const TURN_LIMIT = 30;
 
-const partial = (target: string, swap: string, inner: string) =>
-  oneLine(`<hx-partial hx-target="${target}" hx-swap="${swap}">${inner}</hx-partial>`);
-
 /** Builds the dashboard app for `hive`. Call `.listen()` on it, or `.handle()` in tests. */
 export function createDashboard(hive: Hive) {
   const sandboxed = hive.runtime.sandboxed;
@@ -39,13 +36,7 @@ export function createDashboard(hive: Hive) {
   return new Elysia({ name: 'dashboard' })
     .use(html())
     .use(staticFiles())
-    .onError(({ error, code }) => {
-      if (code === 'NOT_FOUND') return new Response('not found', { status: 404 });
-      const info = toErrorInfo(error);
-      const status = error instanceof HiveError ? error.status : code === 'VALIDATION' ? 400 : 500;
-      if (status >= 500) hive.log(`dashboard: ${(error as Error).stack ?? error}`);
-      return new Response(info.message, { status, headers: { 'HX-Trigger': toastHeader(info.message, false) } });
-    })
+    .onError(errorResponder(hive.log))
     .get('/', () =>
       htmlResponse(
         String(
@@ -71,26 +62,26 @@ export function createDashboard(hive: Hive) {
       const lastSeen = Number(request.headers.get('last-event-id') ?? '');
       return sseResponse((sink) => {
         // Catch up: agents and turns are re-rendered whole; messages after the last one seen are replayed.
-        sink.send({ data: partial('#agents-body', 'innerHTML', agentsFragment()) });
-        sink.send({ data: partial('#turns-body', 'innerHTML', turnsFragment()) });
+        sink.send({ data: htmxPartial('#agents-body', 'innerHTML', agentsFragment()) });
+        sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
         if (Number.isSafeInteger(lastSeen) && lastSeen > 0) {
           for (const m of hive.broker.list({ afterId: lastSeen, limit: FLOW_LIMIT }))
-            sink.send({ id: m.id, data: partial('#flow', 'afterbegin', String(<MessageItem m={m} />)) });
+            sink.send({ id: m.id, data: htmxPartial('#flow', 'afterbegin', String(<MessageItem m={m} />)) });
         }
         const onEvent = (ev: HiveEvent) => {
           switch (ev.type) {
             case 'message':
-              sink.send({ id: ev.message.id, data: partial('#flow', 'afterbegin', String(<MessageItem m={ev.message} />)) });
+              sink.send({ id: ev.message.id, data: htmxPartial('#flow', 'afterbegin', String(<MessageItem m={ev.message} />)) });
               break;
             case 'delivered':
-              sink.send({ data: partial(`#msg-${ev.message.id} .state`, 'innerHTML', '✓') });
+              sink.send({ data: htmxPartial(`#msg-${ev.message.id} .state`, 'innerHTML', '✓') });
               break;
             case 'agent':
             case 'agent_removed':
-              sink.send({ data: partial('#agents-body', 'innerHTML', agentsFragment()) });
+              sink.send({ data: htmxPartial('#agents-body', 'innerHTML', agentsFragment()) });
               break;
             case 'turn':
-              sink.send({ data: partial('#turns-body', 'innerHTML', turnsFragment()) });
+              sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
               break;
           }
         };
