@@ -52,3 +52,16 @@ export function Header({ glyph, name, sub }: { glyph: string; name: string; sub?
     </h2>
   );
 }
+
+/** A table's header row from fixed column names. */
+export function TableHead({ columns }: { columns: string[] }): JSX.Element {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th safe>{c}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

@@ -49,6 +49,11 @@ function usage(msg: string): never {
   throw new HiveError('bad_request', `${msg}\n\n${CTL_HELP}`);
 }
 
+/** The `--agent`/`--limit` filters of `messages` and `turns`, omitting those not given. */
+function filters(args: CtlArgs): { agent?: string; limit?: number } {
+  return { ...(args.agent ? { agent: args.agent } : {}), ...(args.limit ? { limit: args.limit } : {}) };
+}
+
 function need(args: CtlArgs, n: number, what: string): string[] {
   if (args.positionals.length < n) usage(`${args.command} needs ${what}`);
   return args.positionals;
@@ -94,12 +99,12 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         break;
       }
       case 'messages': {
-        const r = await client.call('messages', { ...(args.agent ? { agent: args.agent } : {}), ...(args.limit ? { limit: args.limit } : {}) });
+        const r = await client.call('messages', filters(args));
         print(r, () => messageList(r.messages));
         break;
       }
       case 'turns': {
-        const r = await client.call('turns', { ...(args.agent ? { agent: args.agent } : {}), ...(args.limit ? { limit: args.limit } : {}) });
+        const r = await client.call('turns', filters(args));
         print(r, () => turnList(r.turns));
         break;
       }

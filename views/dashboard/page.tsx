@@ -5,7 +5,7 @@
  * Everything below the chrome is updated in place by the `/events` SSE stream.
  */
 import type { AgentRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
-import { Header, Layout } from '../layout.tsx';
+import { Header, Layout, TableHead } from '../layout.tsx';
 import { AgentRows } from './agents.tsx';
 import { MessageItems } from './flow.tsx';
 import { TurnRows } from './turns.tsx';
@@ -44,16 +44,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
             <Header glyph="◆" name="SW4RM" sub="agents and their state" />
           </div>
           <table>
-            <thead>
-              <tr>
-                <th>agent</th>
-                <th>state</th>
-                <th>model</th>
-                <th>runtime</th>
-                <th>page</th>
-                <th>wanted</th>
-              </tr>
-            </thead>
+            <TableHead columns={['agent', 'state', 'model', 'runtime', 'page', 'wanted']} />
             <tbody id="agents-body">
               <AgentRows agents={d.agents} sandboxed={d.sandboxed} />
             </tbody>
@@ -85,16 +76,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
             <Header glyph="▞" name="TURN5" sub="recent claude turns" />
           </div>
           <table>
-            <thead>
-              <tr>
-                <th>started</th>
-                <th>agent</th>
-                <th>status</th>
-                <th>woke by</th>
-                <th>tools</th>
-                <th>result</th>
-              </tr>
-            </thead>
+            <TableHead columns={['started', 'agent', 'status', 'woke by', 'tools', 'result']} />
             <tbody id="turns-body">
               <TurnRows turns={d.turns} />
             </tbody>

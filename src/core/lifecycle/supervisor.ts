@@ -42,6 +42,12 @@ interface Slot {
   restartTimer: ReturnType<typeof setTimeout> | null;
 }
 
+/** Drops a pending crash restart, if any. */
+function cancelRestart(slot: Slot): void {
+  if (slot.restartTimer) clearTimeout(slot.restartTimer);
+  slot.restartTimer = null;
+}
+
 /** Crash-restarting owner of every agent's sandbox. */
 export class Supervisor {
   private slots = new Map<string, Slot>();
@@ -63,10 +69,7 @@ export class Supervisor {
    */
   async start(name: string): Promise<void> {
     const slot = this.slot(name);
-    if (slot.restartTimer) {
-      clearTimeout(slot.restartTimer);
-      slot.restartTimer = null;
-    }
+    cancelRestart(slot);
     if (slot.sandbox || this.closed) return;
     const { registry, runtime, layout } = this.deps;
     const agent = registry.require(name);
@@ -98,10 +101,7 @@ export class Supervisor {
   async stop(name: string, graceMs = 10_000): Promise<void> {
     const slot = this.slots.get(name);
     if (!slot) return;
-    if (slot.restartTimer) {
-      clearTimeout(slot.restartTimer);
-      slot.restartTimer = null;
-    }
+    cancelRestart(slot);
     const sb = slot.sandbox;
     if (sb) {
       slot.stopping = true;
@@ -119,7 +119,7 @@ export class Supervisor {
   /** Forgets an agent (after destroy). */
   forget(name: string): void {
     const slot = this.slots.get(name);
-    if (slot?.restartTimer) clearTimeout(slot.restartTimer);
+    if (slot) cancelRestart(slot);
     this.slots.delete(name);
   }
 
