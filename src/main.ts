@@ -140,7 +140,7 @@ async function main(argv: string[]): Promise<void> {
   if (cmd === 'mcp') {
     if (sub !== undefined && wantsHelp([sub, ...rest])) return void process.stdout.write(MCP_HELP);
     const { runMcpStdio } = await import('./mcp/server.ts');
-    await runMcpStdio(process.env.HIVE_SOCKET || '/run/hive/mcp.sock');
+    await runMcpStdio(process.env.HIVE_SOCKET || '/run/hive/mcp.sock', process.env.HIVE_ROLE || 'agent');
     return;
   }
   if (cmd === 'ctl') {

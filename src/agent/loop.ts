@@ -15,12 +15,14 @@ import { HiveError } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { selfCommand } from '../shared/version.ts';
 import { AgentOps, MAX_WAIT_SECONDS, type MessageRecord } from '../shared/wire.ts';
-import { buildClaudeArgv, claudeEnv, hiveAllowedTools, renderMcpConfig, HIVE_MCP_KEY } from './claude/argv.ts';
+import { HIVE_MCP_KEY, type AgentConfig } from '../shared/agent-config.ts';
+import { describeMessage } from '../shared/messages.ts';
+import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig } from './claude/argv.ts';
 import { isInit, isResult, toolCalls, type ClaudeEvent, type ResultEvent } from './claude/events.ts';
 import { runClaude } from './claude/run.ts';
 import type { AgentEnv } from './config.ts';
 import type { History } from './history.ts';
-import { renderPrompt } from './prompts.ts';
+import { renderPrompt, renderSystemPrompt } from './prompts.ts';
 
 /** Who the core says this agent is. */
 export interface Identity {
@@ -28,6 +30,9 @@ export interface Identity {
   role: string;
   model: string;
   port: number;
+  /** The agent's config as the core read it at start. */
+  config: AgentConfig;
+  config_warnings: string[];
 }
 
 /** Longest result text kept in a turn summary, in characters. */
@@ -37,7 +42,7 @@ const RESULT_CHARS = 4000;
 export class TurnLoop {
   private stopped = false;
   private current: AbortController | null = null;
-  /** The model for the next turn; the operator may switch it from the page. */
+  /** The model of the current (or last) turn; the core names it at each turn start. */
   model: string;
 
   constructor(
@@ -98,7 +103,8 @@ export class TurnLoop {
     const h = this.history;
     h.startTurn({ id: turnId, trigger_message_id: msg.id, trigger_from: msg.from });
     h.append(turnId, 'wake', msg);
-    await this.report('turn_start', { turn_id: turnId, trigger_message_id: msg.id });
+    const begun = await this.report('turn_start', { turn_id: turnId, trigger_message_id: msg.id });
+    if (begun) this.model = begun.model;
 
     const tools: string[] = [];
     let result: ResultEvent | null = null;
@@ -114,7 +120,7 @@ export class TurnLoop {
         prompt: this.wakePrompt(msg),
         systemPrompt: this.systemPrompt(),
         mcpConfigPath: this.writeMcpConfig(),
-        allowedTools: hiveAllowedTools(),
+        allowedTools: allowedToolsFor(this.identity.config),
         session,
       });
       const exit = await runClaude({
@@ -126,9 +132,14 @@ export class TurnLoop {
           h.append(turnId, 'claude', e);
           if (isInit(e)) {
             sessionId = e.session_id;
-            const hive = e.mcp_servers?.find((s) => s.name === HIVE_MCP_KEY);
-            if (hive && hive.status !== 'connected')
-              h.append(turnId, 'note', { level: 'error', text: `the hyperhive MCP server is ${hive.status}: tools unavailable this turn` });
+            for (const s of e.mcp_servers ?? []) {
+              if (s.status === 'connected') continue;
+              const core = s.name === HIVE_MCP_KEY;
+              h.append(turnId, 'note', {
+                level: core ? 'error' : 'warn',
+                text: `the ${s.name} MCP server is ${s.status}: ${core ? 'hive tools' : 'its tools are'} unavailable this turn`,
+              });
+            }
           }
           tools.push(...toolCalls(e));
           if (isResult(e)) result = e;
@@ -190,9 +201,10 @@ export class TurnLoop {
   }
 
   private wakePrompt(msg: MessageRecord): string {
+    const { heading, hint } = describeMessage(msg);
     return renderPrompt('wake', {
-      id: msg.id,
-      from: msg.from,
+      heading,
+      hint: hint ? `${hint}\n` : '',
       time: new Date(msg.created_at).toISOString(),
       body: msg.body,
       pending: 'Call `recv` to see whether more messages are waiting.',
@@ -200,23 +212,29 @@ export class TurnLoop {
   }
 
   private systemPrompt(): string {
-    const vars = { name: this.identity.name, model: this.model, state_dir: this.env.stateDir };
-    return renderPrompt(this.identity.role === 'manager' ? 'manager' : 'agent', vars);
+    const { name, role, config } = this.identity;
+    return renderSystemPrompt({ name, role, config, stateDir: this.env.stateDir });
   }
 
   private writeMcpConfig(): string {
     const dir = join(this.env.stateDir, '.hive');
     mkdirSync(dir, { recursive: true });
     const path = join(dir, 'mcp.json');
-    writeFileSync(path, JSON.stringify(renderMcpConfig(selfCommand(), this.env.socket), null, 2));
+    const { config } = renderMcpConfig(selfCommand(), this.env.socket, this.identity.role, this.identity.config.extraMcpServers);
+    writeFileSync(path, JSON.stringify(config, null, 2));
     return path;
   }
 
-  private async report<K extends 'turn_start' | 'turn_end'>(op: K, args: Parameters<typeof this.client.call<K>>[1]): Promise<void> {
+  /** Reports to the core; a failure is logged, never thrown. @returns the reply, or null on failure. */
+  private async report<K extends 'turn_start' | 'turn_end'>(
+    op: K,
+    args: Parameters<typeof this.client.call<K>>[1],
+  ): Promise<Awaited<ReturnType<typeof this.client.call<K>>> | null> {
     try {
-      await this.client.call(op, args);
+      return await this.client.call(op, args);
     } catch (err) {
       if (!(err instanceof HiveError && err.code === 'unavailable')) this.log(`${op} report refused: ${(err as Error).message}`);
+      return null;
     }
   }
 }

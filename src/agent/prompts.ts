@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { partitionExtraServers, type AgentConfig } from '../shared/agent-config.ts';
 import { PACKAGE_ROOT } from '../shared/version.ts';
 
 /** Directory holding the prompt templates. */
@@ -39,4 +40,41 @@ export function renderTemplate(template: string, vars: Record<string, string | n
 export function renderPrompt(name: string, vars: Record<string, string | number>, dir = PROMPTS_DIR): string {
   const text = readFileSync(join(dir, `${name}.md`), 'utf8');
   return renderTemplate(text, vars, `prompts/${name}.md`);
+}
+
+/** What the system prompt needs to know about the agent. */
+export interface PromptContext {
+  name: string;
+  role: string;
+  stateDir: string;
+  config: AgentConfig;
+}
+
+/**
+ * The variables of `agent.md` / `manager.md` for an agent: who it may reach (from
+ * `allowedRecipients`), a note on extra MCP servers' tools, and the config's own instructions.
+ */
+export function systemPromptVars(ctx: PromptContext): Record<string, string> {
+  const allowed = ctx.config.allowedRecipients;
+  const recipients =
+    allowed === null
+      ? 'any agent by name, `manager`, and `operator`.'
+      : `\`manager\`${allowed.filter((r) => r !== 'manager').map((r) => `, \`${r}\``).join('')} only; your configuration refuses other recipients.`;
+  const { kept } = partitionExtraServers(ctx.config.extraMcpServers);
+  const keys = Object.keys(kept);
+  const extra = keys.length
+    ? `\n## More tools\n\nYour configuration adds MCP servers beyond hyperhive; their tools appear as \`mcp__<server>__<tool>\`: ${keys
+        .map((k) => `\`${k}\` (\`mcp__${k}__…\`)`)
+        .join(', ')}.\n`
+    : '';
+  const instructions = ctx.config.prompt ? `\n## Your role\n\n${ctx.config.prompt}\n` : '';
+  return { name: ctx.name, state_dir: ctx.stateDir, recipients, extra_tools: extra, instructions };
+}
+
+/**
+ * The system prompt of an agent: `manager.md` for the manager, `agent.md` otherwise.
+ * @throws Error when a template variable has no value.
+ */
+export function renderSystemPrompt(ctx: PromptContext, dir = PROMPTS_DIR): string {
+  return renderPrompt(ctx.role === 'manager' ? 'manager' : 'agent', systemPromptVars(ctx), dir);
 }

@@ -46,6 +46,50 @@ const MIGRATIONS: string[] = [
      result TEXT
    );
    CREATE INDEX turns_agent ON turns (agent, started_at);`,
+  // 2: message kinds, questions, reminders, approvals, per-agent model override and config hash.
+  `ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'message';
+   ALTER TABLE messages ADD COLUMN ref INTEGER;
+   ALTER TABLE agents ADD COLUMN model_override TEXT;
+   ALTER TABLE agents ADD COLUMN config_hash TEXT;
+   CREATE TABLE questions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     asker TEXT NOT NULL,
+     recipient TEXT NOT NULL,
+     question TEXT NOT NULL,
+     options TEXT,
+     multi INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     answered_at INTEGER,
+     answered_by TEXT,
+     answer_text TEXT,
+     answer_choices TEXT
+   );
+   CREATE INDEX questions_open_to ON questions (recipient, id) WHERE answered_at IS NULL;
+   CREATE INDEX questions_open_from ON questions (asker, id) WHERE answered_at IS NULL;
+   CREATE TABLE reminders (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     owner TEXT NOT NULL,
+     recipient TEXT NOT NULL,
+     body TEXT NOT NULL,
+     due_at INTEGER NOT NULL,
+     created_at INTEGER NOT NULL,
+     fired_at INTEGER,
+     cancelled_at INTEGER,
+     message_id INTEGER
+   );
+   CREATE INDEX reminders_due ON reminders (due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL;
+   CREATE TABLE approvals (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL,
+     agent TEXT NOT NULL,
+     requested_by TEXT NOT NULL,
+     sha TEXT,
+     status TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     decided_at INTEGER,
+     note TEXT
+   );
+   CREATE INDEX approvals_pending ON approvals (id) WHERE status = 'pending';`,
 ];
 
 /**

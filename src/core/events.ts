@@ -5,7 +5,7 @@
  * their own waiter list, woken directly by `Broker.send`.) Listeners run synchronously in emit order; a throwing listener is
  * reported and does not stop the others.
  */
-import type { AgentRecord, MessageRecord, TurnRecord } from '../shared/wire.ts';
+import type { AgentRecord, ApprovalRecord, MessageRecord, QuestionRecord, ReminderRecord, TurnRecord } from '../shared/wire.ts';
 
 /** Everything the bus carries. */
 export type HiveEvent =
@@ -13,7 +13,10 @@ export type HiveEvent =
   | { type: 'delivered'; message: MessageRecord }
   | { type: 'agent'; agent: AgentRecord }
   | { type: 'agent_removed'; name: string }
-  | { type: 'turn'; turn: TurnRecord };
+  | { type: 'turn'; turn: TurnRecord }
+  | { type: 'question'; question: QuestionRecord }
+  | { type: 'reminder'; reminder: ReminderRecord }
+  | { type: 'approval'; approval: ApprovalRecord };
 
 export type Listener = (event: HiveEvent) => void;
 

@@ -9,13 +9,28 @@ import type { Database } from 'bun:sqlite';
 import net from 'node:net';
 import { mkdirSync, rmSync } from 'node:fs';
 import { HiveError } from '../shared/errors.ts';
-import { MANAGER, OPERATOR, validateAgentName, validateRecipient } from '../shared/names.ts';
+import { MANAGER, OPERATOR, SYSTEM, validateAgentName, validateRecipient } from '../shared/names.ts';
 import { DataLayout, MAX_SOCKET_PATH } from '../shared/paths.ts';
 import { agentPort } from '../shared/ports.ts';
 import { VERSION } from '../shared/version.ts';
 import { serveJsonLines, type JsonLineServer } from '../shared/jsonl.ts';
-import { AgentOps, HostOps, MAX_BODY_CHARS, type AgentRecord, type MessageRecord, type TurnRecord } from '../shared/wire.ts';
+import {
+  AgentOps,
+  HostOps,
+  MAX_BODY_CHARS,
+  type AgentRecord,
+  type ApprovalRecord,
+  type MessageRecord,
+  type QuestionRecord,
+  type ReminderRecord,
+  type TurnRecord,
+} from '../shared/wire.ts';
+import type { LoadedAgentConfig } from '../shared/agent-config.ts';
+import { Approvals } from './approvals/approvals.ts';
 import { Broker } from './broker/broker.ts';
+import { AgentConfigs } from './configs/configs.ts';
+import { Questions, type AnswerInput } from './questions/questions.ts';
+import { Reminders, resolveDue, type DueSpec } from './reminders/reminders.ts';
 import type { CoreConfig } from './config.ts';
 import { openCoreDb } from './db.ts';
 import { EventBus } from './events.ts';
@@ -34,7 +49,13 @@ export class Hive {
   readonly registry: Registry;
   readonly turns: Turns;
   readonly supervisor: Supervisor;
+  readonly configs: AgentConfigs;
+  readonly questions: Questions;
+  readonly reminders: Reminders;
+  readonly approvals: Approvals;
   readonly layout: DataLayout;
+  /** Approvals being carried out, so a double click cannot deploy one twice. */
+  private deciding = new Set<number>();
   readonly startedAt = Date.now();
   private agentSockets = new Map<string, JsonLineServer>();
   private hostSocket: JsonLineServer | null = null;
@@ -50,6 +71,10 @@ export class Hive {
     this.broker = new Broker(db, this.bus);
     this.registry = new Registry(db, this.bus);
     this.turns = new Turns(db, this.bus);
+    this.configs = new AgentConfigs(this.layout);
+    this.questions = new Questions(db, this.broker, this.bus);
+    this.reminders = new Reminders(db, this.broker, this.bus, log);
+    this.approvals = new Approvals(db, this.bus);
     this.supervisor = new Supervisor({
       registry: this.registry,
       runtime,
@@ -57,6 +82,7 @@ export class Hive {
       turns: this.turns,
       layout: this.layout,
       agentEnv: (name) => this.agentEnv(name),
+      prepare: (name) => void this.loadConfig(name),
       log,
     });
   }
@@ -102,8 +128,10 @@ export class Hive {
         model: this.config.defaultModel,
       });
       this.registry.setDesired(MANAGER, 'running');
+      this.configs.ensureDefault(MANAGER);
       this.log('created the manager agent');
     }
+    this.reminders.start();
     for (const a of this.registry.list()) await this.openAgentSocket(a.name);
     for (const a of this.registry.list()) {
       if (a.desired === 'running' && (a.role !== 'manager' || this.config.manager)) {
@@ -114,6 +142,7 @@ export class Hive {
 
   /** Stops every agent and closes sockets and the database. */
   async close(): Promise<void> {
+    this.reminders.stop();
     await this.supervisor.stopAll(5000);
     this.broker.closeAll();
     await Promise.all([...this.agentSockets.values()].map((s) => s.close()));
@@ -148,6 +177,7 @@ export class Hive {
     if (owner)
       throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which agent "${owner.name}" already uses; pick another name`);
     this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port, model: this.config.defaultModel });
+    this.configs.ensureDefault(name);
     await this.openAgentSocket(name);
     return opts.start === false ? this.registry.require(name) : this.start(name);
   }
@@ -159,6 +189,25 @@ export class Hive {
     this.registry.setLive(name, { restarts: 0 });
     await this.supervisor.start(name);
     return this.registry.require(name);
+  }
+
+  /**
+   * Stops and starts the agent: a fresh process that re-reads its config and resumes its session.
+   * @throws HiveError `not_found`, or `bad_config` when its config is now invalid (it stays stopped).
+   */
+  async restart(name: string): Promise<AgentRecord> {
+    this.registry.require(name);
+    await this.supervisor.stop(name);
+    return this.start(name);
+  }
+
+  /**
+   * Switches the agent's model from its next turn on, until its config next changes; `null`
+   * returns to the configured model.
+   * @throws HiveError `not_found`.
+   */
+  setModel(name: string, model: string | null): AgentRecord {
+    return this.registry.setModelOverride(name, model);
   }
 
   /** Marks the agent unwanted and stops it. @throws HiveError `not_found`. */
@@ -180,6 +229,7 @@ export class Hive {
     this.registry.setDesired(name, 'stopped');
     await this.supervisor.stop(name);
     this.supervisor.forget(name);
+    this.configs.forget(name);
     await this.agentSockets.get(name)?.close();
     this.agentSockets.delete(name);
     rmSync(this.layout.agent(name).socketDir, { recursive: true, force: true });
@@ -194,13 +244,136 @@ export class Hive {
    *   {@link MAX_BODY_CHARS}, `bad_request` for a message to oneself.
    */
   send(from: string, to: string, body: string): MessageRecord {
-    validateRecipient(to);
+    this.checkRecipient(from, to);
     if (body.length > MAX_BODY_CHARS)
       throw new HiveError('too_large', `message body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
+    return this.broker.send(from, to, body);
+  }
+
+  /**
+   * Checks that `from` may address `to`: a known recipient other than itself, allowed by the
+   * sender's `allowedRecipients`. The manager may address anyone and anyone may address the
+   * manager; the operator and the hive itself are not restricted.
+   * @throws HiveError `bad_name` / `not_found` for an unknown recipient, `bad_request` for oneself,
+   *   `forbidden` naming the policy when the sender's config does not allow `to`.
+   */
+  checkRecipient(from: string, to: string): void {
+    validateRecipient(to);
     if (from === to) throw new HiveError('bad_request', `"${to}" cannot send a message to itself`);
     if (to !== OPERATOR && !this.registry.has(to))
       throw new HiveError('not_found', `no agent named "${to}"; recipients are agent names, "manager" and "operator"`);
-    return this.broker.send(from, to, body);
+    if (from === MANAGER || from === OPERATOR || from === SYSTEM || to === MANAGER) return;
+    const allowed = this.configs.get(from).config.allowedRecipients;
+    if (allowed && !allowed.includes(to))
+      throw new HiveError(
+        'forbidden',
+        `send policy: ${from}'s allowedRecipients (${allowed.length ? allowed.join(', ') : 'empty'}) do not include "${to}"; ` +
+          'the manager can always be reached, and can pass the message on or propose a config change',
+      );
+  }
+
+  // ── questions ──────────────────────────────────────────────────────────────
+
+  /**
+   * `from` asks `to` (an agent or the manager) a question; it lands in their inbox.
+   * @throws as {@link checkRecipient}; `bad_request` for a question to the operator (that is
+   *   `ask_operator`, the manager's), `conflict` when `from` has too many open questions.
+   */
+  ask(from: string, to: string, question: string): { question: QuestionRecord; message: MessageRecord } {
+    if (to === OPERATOR)
+      throw new HiveError('bad_request', from === MANAGER ? 'ask the operator with ask_operator' : 'questions for the operator go through the manager: ask "manager"');
+    this.checkRecipient(from, to);
+    const r = this.questions.ask(from, to, question);
+    return { question: r.question, message: r.message! };
+  }
+
+  /**
+   * The manager queues a question for the operator: free text, or a choice among `options`
+   * (several with `multi`).
+   * @throws HiveError `bad_request` for a bad shape (fewer than 2 options, duplicates, blank ones, multi without options).
+   */
+  askOperator(question: string, options?: string[], multi?: boolean): QuestionRecord {
+    return this.questions.ask(MANAGER, OPERATOR, question, { options: options ?? null, multi: multi ?? false }).question;
+  }
+
+  /**
+   * `by` answers question `id`; the answer reaches the asker's inbox.
+   * @throws see {@link Questions.answer}.
+   */
+  answer(by: string, id: number, input: AnswerInput): { question: QuestionRecord; message: MessageRecord } {
+    return this.questions.answer(by, id, input);
+  }
+
+  // ── reminders ──────────────────────────────────────────────────────────────
+
+  /**
+   * Schedules `body` for `to` (default: `owner`) at a time given by `due`.
+   * @throws HiveError `bad_request` for a time in the past, malformed or too far ahead; as
+   *   {@link checkRecipient} for another recipient; `too_large` for an over-long body.
+   */
+  remind(owner: string, due: DueSpec, body: string, to?: string): ReminderRecord {
+    const dueAt = resolveDue(due, Date.now());
+    if (to !== undefined && to !== owner) this.checkRecipient(owner, to);
+    if (body.length > MAX_BODY_CHARS)
+      throw new HiveError('too_large', `reminder body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
+    return this.reminders.add(owner, to ?? owner, body, dueAt);
+  }
+
+  // ── approvals ──────────────────────────────────────────────────────────────
+
+  /**
+   * The manager asks to spawn `name`; the operator decides.
+   * @throws HiveError `bad_name`, `exists` when the agent exists, `conflict` when already requested.
+   */
+  requestSpawn(by: string, name: string): ApprovalRecord {
+    validateAgentName(name);
+    if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
+    const approval = this.approvals.request('spawn', name, by);
+    this.log(`approval #${approval.id}: ${by} asks to spawn ${name}`);
+    return approval;
+  }
+
+  /**
+   * Approves and carries out a pending approval; the manager is told the outcome.
+   * @returns the approval, `deployed` or `failed` (with the error in `note`).
+   * @throws HiveError `not_found`, `conflict` when it is not pending or already being carried out.
+   */
+  async approve(id: number): Promise<ApprovalRecord> {
+    const a = this.approvals.get(id);
+    if (a.status !== 'pending') throw new HiveError('conflict', `approval #${id} is already ${a.status}`);
+    if (this.deciding.has(id)) throw new HiveError('conflict', `approval #${id} is being carried out`);
+    this.deciding.add(id);
+    try {
+      let done: ApprovalRecord;
+      try {
+        if (a.kind !== 'spawn') throw new HiveError('conflict', `approvals of kind ${a.kind} cannot be carried out by this core`);
+        await this.spawn(a.agent);
+        done = this.approvals.decide(id, 'deployed');
+      } catch (err) {
+        done = this.approvals.decide(id, 'failed', (err as Error).message);
+      }
+      this.notifyDecision(done);
+      return done;
+    } finally {
+      this.deciding.delete(id);
+    }
+  }
+
+  /** Denies a pending approval; the manager is told. @throws HiveError `not_found`, `conflict`. */
+  deny(id: number, reason?: string): ApprovalRecord {
+    if (this.deciding.has(id)) throw new HiveError('conflict', `approval #${id} is being carried out`);
+    const done = this.approvals.decide(id, 'denied', reason?.trim() || null);
+    this.notifyDecision(done);
+    return done;
+  }
+
+  private notifyDecision(a: ApprovalRecord): void {
+    const what = a.kind === 'spawn' ? `spawn ${a.agent}` : `apply ${a.sha ?? ''} to ${a.agent}`;
+    const outcome =
+      a.status === 'deployed' ? 'approved and done' : a.status === 'failed' ? `approved but failed: ${a.note}` : `denied${a.note ? `: ${a.note}` : ''}`;
+    this.log(`approval #${a.id} (${what}): ${outcome}`);
+    if (this.registry.has(MANAGER) && a.requested_by === MANAGER)
+      this.broker.send(SYSTEM, MANAGER, `approval #${a.id} (${what}) was ${outcome}`, { kind: 'notice', ref: a.id });
   }
 
   /** Long-poll receive for `name`'s inbox; see {@link Broker.recv}. */
@@ -211,13 +384,15 @@ export class Hive {
   // ── harness reports ────────────────────────────────────────────────────────
 
   /** The harness of `name` is up and waiting for messages. */
-  hello(name: string, pid: number): AgentRecord {
-    return this.registry.setLive(name, { status: 'idle', pid: this.registry.require(name).pid ?? pid });
+  hello(name: string, pid: number): { agent: AgentRecord; config: LoadedAgentConfig } {
+    const agent = this.registry.setLive(name, { status: 'idle', pid: this.registry.require(name).pid ?? pid });
+    return { agent, config: this.configs.get(name) };
   }
 
-  turnStart(name: string, id: string, trigger: number | null): TurnRecord {
-    this.registry.setLive(name, { status: 'thinking' });
-    return this.turns.start(name, id, trigger);
+  /** A turn of `name` began. @returns the model the turn must use. */
+  turnStart(name: string, id: string, trigger: number | null): { turn: TurnRecord; model: string } {
+    const agent = this.registry.setLive(name, { status: 'thinking' });
+    return { turn: this.turns.start(name, id, trigger), model: agent.model };
   }
 
   turnEnd(name: string, turn: TurnEnd): TurnRecord {
@@ -227,6 +402,16 @@ export class Hive {
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
+
+  /** Reads the agent's config before a start and records its model and warnings. */
+  private loadConfig(name: string): LoadedAgentConfig {
+    const loaded = this.configs.load(name);
+    const changed = this.registry.applyConfig(name, loaded.config.model ?? this.config.defaultModel, loaded.hash);
+    if (changed) this.log(`agent ${name}: config changed; runtime model override cleared`);
+    for (const w of loaded.warnings) this.log(`agent ${name}: config warning: ${w}`);
+    this.registry.setLive(name, { config_warnings: loaded.warnings });
+    return loaded;
+  }
 
   private async openAgentSocket(name: string): Promise<void> {
     if (this.agentSockets.has(name)) return;
@@ -250,7 +435,6 @@ export class Hive {
       ...this.config.passEnv,
       HIVE_AGENT_NAME: name,
       HIVE_ROLE: a.role,
-      HIVE_MODEL: a.model,
       HIVE_PAGE_PORT: String(a.port),
       HIVE_CLAUDE_BIN: this.config.claudeBin,
     };

@@ -10,6 +10,7 @@
 export type ErrorCode =
   | 'bad_request' // the request did not match its schema
   | 'bad_name' // an agent name failed validation
+  | 'bad_config' // an agent's config file failed to parse or validate
   | 'too_large' // a request line or a field exceeded its size limit
   | 'not_found' // the named agent / message / object does not exist
   | 'exists' // create of something that already exists
@@ -21,6 +22,7 @@ export type ErrorCode =
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
   bad_name: 400,
+  bad_config: 422,
   too_large: 413,
   not_found: 404,
   exists: 409,

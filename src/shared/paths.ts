@@ -7,6 +7,7 @@
  * <data>/hive.db                      broker, registry, turns (sqlite, WAL)
  * <data>/agents/<name>/state/         durable notes and the turn history (/state in a sandbox)
  * <data>/agents/<name>/claude/        claude config, credentials and session transcripts
+ * <data>/agents/<name>/config/        the agent's config dir: agent.toml (see agent-config.ts)
  * <data>/logs/<name>.log              the agent process's stdout/stderr
  * <data>/run/host.sock                admin socket
  * <data>/run/manager/mcp.sock         the manager's socket
@@ -14,6 +15,7 @@
  * ```
  */
 import { join } from 'node:path';
+import { AGENT_CONFIG_FILE } from './agent-config.ts';
 import { MANAGER } from './names.ts';
 
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes including the NUL). */
@@ -25,6 +27,9 @@ export interface AgentPaths {
   root: string;
   state: string;
   claude: string;
+  /** The agent's config dir and its `agent.toml`. */
+  config: string;
+  configFile: string;
   /** Directory holding the agent's socket; mounted at /run/hive in a sandbox. */
   socketDir: string;
   socket: string;
@@ -59,6 +64,8 @@ export class DataLayout {
       root,
       state: join(root, 'state'),
       claude: join(root, 'claude'),
+      config: join(root, 'config'),
+      configFile: join(root, 'config', AGENT_CONFIG_FILE),
       socketDir,
       socket: join(socketDir, 'mcp.sock'),
       log: join(this.logsDir, `${name}.log`),

@@ -12,6 +12,7 @@
 import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { HiveError } from './errors.ts';
+import { ModelName } from './agent-config.ts';
 
 /** Largest accepted request or reply line, in bytes (not counting the newline). */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -24,12 +25,23 @@ const Name = Type.String({ minLength: 1, maxLength: 64, description: 'agent name
 const Body = Type.String({ minLength: 1, maxLength: MAX_BODY_CHARS });
 const Millis = Type.Integer({ minimum: 0, description: 'unix time, milliseconds' });
 
+/**
+ * What a message is: a plain `message`; a `question` (ref = question id) the recipient may
+ * `answer`; an `answer` (ref = the question answered); a `reminder` (ref = reminder id); or a
+ * `notice` from the hive itself (crashes, approval decisions; ref = approval id when there is one).
+ */
+export const MessageKind = Type.Union(['message', 'question', 'answer', 'reminder', 'notice'].map((k) => Type.Literal(k)));
+export type MessageKind = 'message' | 'question' | 'answer' | 'reminder' | 'notice';
+
 /** One broker message as stored and returned. Times are unix milliseconds. */
 export const MessageRecord = Type.Object({
   id: Type.Integer({ minimum: 1 }),
   from: Type.String(),
   to: Type.String(),
   body: Type.String(),
+  kind: MessageKind,
+  /** The question, reminder or approval this message is about (see {@link MessageKind}). */
+  ref: Type.Union([Type.Integer(), Type.Null()]),
   created_at: Millis,
   delivered_at: Type.Union([Millis, Type.Null()]),
 });
@@ -37,9 +49,10 @@ export type MessageRecord = Static<typeof MessageRecord>;
 
 /** Lifecycle states an agent can be in, as the dashboard shows them. */
 export const AgentStatus = Type.Union(
-  ['starting', 'idle', 'thinking', 'offline', 'crashed'].map((s) => Type.Literal(s)),
+  ['starting', 'idle', 'thinking', 'offline', 'crashed', 'failed'].map((s) => Type.Literal(s)),
 );
-export type AgentStatus = 'starting' | 'idle' | 'thinking' | 'offline' | 'crashed';
+/** `crashed`: the process died and a restart is pending; `failed`: it cannot start (see `problem`). */
+export type AgentStatus = 'starting' | 'idle' | 'thinking' | 'offline' | 'crashed' | 'failed';
 
 /** One agent in the registry, with its live state. */
 export const AgentRecord = Type.Object({
@@ -54,7 +67,14 @@ export const AgentRecord = Type.Object({
   pid: Type.Union([Type.Integer(), Type.Null()]),
   /** Port of the agent's own page (8100–8999). */
   port: Type.Integer(),
+  /** The model the next turn uses: the operator's override, else the config's, else the core's default. */
   model: Type.String(),
+  /** Set by the operator at runtime; cleared when the agent's config changes. */
+  model_override: Type.Union([Type.String(), Type.Null()]),
+  /** Why the agent cannot run (e.g. an invalid config), or null. */
+  problem: Type.Union([Type.String(), Type.Null()]),
+  /** Config warnings the operator should see (e.g. a dropped MCP server). */
+  config_warnings: Type.Array(Type.String()),
   /** Crash restarts since the agent was last started by hand. */
   restarts: Type.Integer({ minimum: 0 }),
   /** How the last run ended (exit code or signal), if it did. */
@@ -83,7 +103,77 @@ export const TurnRecord = Type.Object({
 });
 export type TurnRecord = Static<typeof TurnRecord>;
 
+/** A question from one party to another; `options` makes it a choice (`multi`: several). */
+export const QuestionRecord = Type.Object({
+  id: Type.Integer({ minimum: 1 }),
+  from: Type.String(),
+  to: Type.String(),
+  question: Type.String(),
+  /** null: free text. Otherwise the choices, in order. */
+  options: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  multi: Type.Boolean(),
+  created_at: Millis,
+  answered_at: Type.Union([Millis, Type.Null()]),
+  /** The answer: `text` for free text, `choices` for option questions. */
+  answer: Type.Union([Type.Object({ text: Type.Optional(Type.String()), choices: Type.Optional(Type.Array(Type.String())) }), Type.Null()]),
+});
+export type QuestionRecord = Static<typeof QuestionRecord>;
+
+/** A scheduled message. `message_id` is set once it fired. */
+export const ReminderRecord = Type.Object({
+  id: Type.Integer({ minimum: 1 }),
+  owner: Type.String(),
+  to: Type.String(),
+  body: Type.String(),
+  due_at: Millis,
+  created_at: Millis,
+  fired_at: Type.Union([Millis, Type.Null()]),
+  cancelled_at: Type.Union([Millis, Type.Null()]),
+  message_id: Type.Union([Type.Integer(), Type.Null()]),
+});
+export type ReminderRecord = Static<typeof ReminderRecord>;
+
+/** Kinds of change that wait for the operator. */
+export const ApprovalKind = Type.Union([Type.Literal('spawn'), Type.Literal('apply_commit')]);
+/** Where an approval is: waiting, refused, or approved and then carried out (or not). */
+export const ApprovalStatus = Type.Union(['pending', 'denied', 'deployed', 'failed'].map((k) => Type.Literal(k)));
+export type ApprovalStatus = 'pending' | 'denied' | 'deployed' | 'failed';
+
+/** A change the manager asked for and the operator decides on. */
+export const ApprovalRecord = Type.Object({
+  id: Type.Integer({ minimum: 1 }),
+  kind: ApprovalKind,
+  agent: Type.String(),
+  requested_by: Type.String(),
+  sha: Type.Union([Type.String(), Type.Null()]),
+  status: ApprovalStatus,
+  created_at: Millis,
+  decided_at: Type.Union([Millis, Type.Null()]),
+  /** The deny reason or the failure. */
+  note: Type.Union([Type.String(), Type.Null()]),
+});
+export type ApprovalRecord = Static<typeof ApprovalRecord>;
+
+/** An agent's config as the core hands it to the harness (defaults applied; see `agent-config.ts`). */
+export const AgentConfigWire = Type.Object({
+  model: Type.Union([Type.String(), Type.Null()]),
+  allowedRecipients: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  allowedTools: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  extraMcpServers: Type.Record(
+    Type.String(),
+    Type.Object({
+      command: Type.String(),
+      args: Type.Array(Type.String()),
+      env: Type.Record(Type.String(), Type.String()),
+      allowedTools: Type.Array(Type.String()),
+    }),
+  ),
+  prompt: Type.String(),
+});
+
 const Empty = Type.Object({});
+const Question = Type.String({ minLength: 1, maxLength: 8192 });
+const AgentResult = Type.Object({ agent: AgentRecord });
 
 /** An operation: the schema of its arguments and of its result. */
 interface OpSpec<A extends TObject, R extends TSchema> {
@@ -106,15 +196,22 @@ export const AgentOps = {
     Type.Object({ wait_seconds: Type.Optional(Type.Number({ minimum: 0 })) }),
     Type.Object({ message: Type.Union([MessageRecord, Type.Null()]) }),
   ),
-  /** The harness announces itself; the reply tells it who it is. */
+  /** The harness announces itself; the reply tells it who it is and how it is configured. */
   hello: op(
     Type.Object({ pid: Type.Integer() }),
-    Type.Object({ name: Type.String(), role: Type.String(), model: Type.String(), port: Type.Integer() }),
+    Type.Object({
+      name: Type.String(),
+      role: Type.String(),
+      model: Type.String(),
+      port: Type.Integer(),
+      config: AgentConfigWire,
+      config_warnings: Type.Array(Type.String()),
+    }),
   ),
-  /** The harness reports that a turn began (the agent is now thinking). */
+  /** The harness reports that a turn began (the agent is now thinking); the reply is the turn's model. */
   turn_start: op(
     Type.Object({ turn_id: TurnRecord.properties.id, trigger_message_id: TurnRecord.properties.trigger_message_id }),
-    Empty,
+    Type.Object({ model: Type.String() }),
   ),
   /** The harness reports a finished turn with its usage. */
   turn_end: op(
@@ -123,7 +220,50 @@ export const AgentOps = {
   ),
   /** The agent's own page forwards the operator's prompt: a message from `operator` to this agent. */
   operator_send: op(Type.Object({ body: Body }), Type.Object({ id: Type.Integer() })),
+  /** Ask `to` a question; it arrives as a `question` message the recipient can `answer`. */
+  ask: op(Type.Object({ to: Name, question: Question }), Type.Object({ question: QuestionRecord, message_id: Type.Integer() })),
+  /** Answer a question put to the caller; the answer reaches the asker as an `answer` message. */
+  answer: op(Type.Object({ id: Type.Integer({ minimum: 1 }), text: Body }), Type.Object({ question: QuestionRecord, message_id: Type.Integer() })),
+  /** Unanswered questions the caller asked and was asked. */
+  questions: op(Empty, Type.Object({ asked: Type.Array(QuestionRecord), to_answer: Type.Array(QuestionRecord) })),
+  /** Schedule a message: `at` (ISO 8601) or `in_seconds` from now; to the caller unless `to` is given. */
+  remind: op(
+    Type.Object({
+      body: Body,
+      at: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      in_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+      to: Type.Optional(Name),
+    }),
+    Type.Object({ reminder: ReminderRecord }),
+  ),
+  /** The caller's pending reminders, soonest first. */
+  reminders: op(Empty, Type.Object({ reminders: Type.Array(ReminderRecord) })),
+  /** Cancel one of the caller's pending reminders. */
+  cancel_reminder: op(Type.Object({ id: Type.Integer({ minimum: 1 }) }), Type.Object({ reminder: ReminderRecord })),
+
+  // Manager only: served on every agent socket but refused unless the socket is the manager's.
+  /** Every agent with its state. */
+  agents: op(Empty, Type.Object({ agents: Type.Array(AgentRecord) })),
+  /** Ask the operator to approve a new agent. */
+  request_spawn: op(Type.Object({ name: Name }), Type.Object({ approval: ApprovalRecord })),
+  /** Stop an agent (it stays registered and can be started again). */
+  kill: op(Type.Object({ name: Name }), AgentResult),
+  start: op(Type.Object({ name: Name }), AgentResult),
+  /** Stop and start an agent: a fresh process with its state, session and config re-read. */
+  restart: op(Type.Object({ name: Name }), AgentResult),
+  /** Queue a question for the operator: free text, or a single (radio) or `multi` (checkbox) choice. */
+  ask_operator: op(
+    Type.Object({
+      question: Question,
+      options: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 50 })),
+      multi: Type.Optional(Type.Boolean()),
+    }),
+    Type.Object({ question: QuestionRecord }),
+  ),
 } as const;
+
+/** Ops of {@link AgentOps} that only the manager's socket may call. */
+export const MANAGER_OPS: ReadonlySet<string> = new Set(['agents', 'request_spawn', 'kill', 'start', 'restart', 'ask_operator']);
 
 /** Operations on the admin socket `run/host.sock` (the operator's CLI). */
 export const HostOps = {
@@ -158,6 +298,29 @@ export const HostOps = {
     }),
     Type.Object({ turns: Type.Array(TurnRecord) }),
   ),
+  restart: op(Type.Object({ name: Name }), AgentResult),
+  /** Switch an agent's model until its config next changes; `null` returns to the configured model. */
+  set_model: op(Type.Object({ name: Name, model: Type.Union([ModelName, Type.Null()]) }), AgentResult),
+  /** Questions put to the operator: the unanswered ones, or all with `all`. */
+  questions: op(Type.Object({ all: Type.Optional(Type.Boolean()) }), Type.Object({ questions: Type.Array(QuestionRecord) })),
+  /** Answer a question put to the operator: `text` for free text, `choices` for option questions. */
+  answer: op(
+    Type.Object({
+      id: Type.Integer({ minimum: 1 }),
+      text: Type.Optional(Body),
+      choices: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 50 })),
+    }),
+    Type.Object({ question: QuestionRecord }),
+  ),
+  /** Approvals: the pending ones, or the most recent with `all`. */
+  approvals: op(Type.Object({ all: Type.Optional(Type.Boolean()) }), Type.Object({ approvals: Type.Array(ApprovalRecord) })),
+  approve: op(Type.Object({ id: Type.Integer({ minimum: 1 }) }), Type.Object({ approval: ApprovalRecord })),
+  deny: op(
+    Type.Object({ id: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) }),
+    Type.Object({ approval: ApprovalRecord }),
+  ),
+  /** Pending reminders, of one agent or all. */
+  reminders: op(Type.Object({ agent: Type.Optional(Name) }), Type.Object({ reminders: Type.Array(ReminderRecord) })),
 } as const;
 
 export type OpTable = Record<string, OpSpec<TObject, TSchema>>;

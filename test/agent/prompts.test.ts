@@ -1,7 +1,11 @@
 import { describe, expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
-import { renderPrompt, renderTemplate, PROMPTS_DIR } from '../../src/agent/prompts.ts';
-import { buildClaudeArgv, renderMcpConfig, hiveAllowedTools, claudeEnv } from '../../src/agent/claude/argv.ts';
+import { renderPrompt, renderSystemPrompt, renderTemplate, systemPromptVars, PROMPTS_DIR } from '../../src/agent/prompts.ts';
+import { allowedToolsFor, buildClaudeArgv, renderMcpConfig, claudeEnv } from '../../src/agent/claude/argv.ts';
+import { DEFAULT_AGENT_CONFIG, parseAgentConfig, type AgentConfig } from '../../src/shared/agent-config.ts';
+
+const cfg = (over: Partial<AgentConfig> = {}): AgentConfig => ({ ...DEFAULT_AGENT_CONFIG, ...over });
+const matrix = { command: '/bin/mx', args: ['--room', '#ops'], env: { T: '1' }, allowedTools: ['send_message', 'join_*'] };
 
 describe('prompt templates', () => {
   test('substitutes variables', () => {
@@ -13,7 +17,8 @@ describe('prompt templates', () => {
   });
 
   test('every shipped prompt renders with the variables the harness gives it', () => {
-    const vars = { name: 'alice', model: 'haiku', state_dir: '/state', id: 1, from: 'bob', time: 't', body: 'b', pending: 'p' };
+    const sys = systemPromptVars({ name: 'alice', role: 'agent', stateDir: '/state', config: cfg() });
+    const vars = { ...sys, heading: 'New message #1 from bob', hint: '', time: 't', body: 'b', pending: 'p' };
     const names = readdirSync(PROMPTS_DIR).filter((f) => f.endsWith('.md')).map((f) => f.slice(0, -3));
     expect(names.sort()).toEqual(['agent', 'manager', 'wake']);
     for (const n of names) expect(renderPrompt(n, vars)).not.toContain('{{');
@@ -21,9 +26,36 @@ describe('prompt templates', () => {
     expect(renderPrompt('wake', vars)).toContain('from bob');
   });
 
-  test('the agent prompt names its tools and its notes', () => {
-    const text = renderPrompt('agent', { name: 'alice', model: 'm', state_dir: '/state' });
-    for (const needle of ['`send(to, body)`', '`recv(wait_seconds?)`', '/state/notes.md', 'operator', 'manager']) expect(text).toContain(needle);
+  test('a prompt missing a variable of the system prompt fails loudly', () => {
+    const { recipients: _r, ...partial } = systemPromptVars({ name: 'alice', role: 'agent', stateDir: '/state', config: cfg() });
+    expect(() => renderPrompt('agent', partial)).toThrow('prompts/agent.md: no value for {{recipients}}');
+  });
+
+  test('the agent prompt names its tools, its notes and who it can reach', () => {
+    const text = renderSystemPrompt({ name: 'alice', role: 'agent', stateDir: '/state', config: cfg() });
+    for (const needle of ['`send(to, body)`', '`recv(wait_seconds?)`', '`ask(to, question)`', '`answer(id, text)`', '`remind(', '/state/notes.md', 'any agent by name'])
+      expect(text).toContain(needle);
+    expect(text).not.toContain('request_spawn');
+    expect(text).not.toContain('mcp__<server>__<tool>');
+  });
+
+  test('the prompt follows the config: recipients, extra servers, instructions', () => {
+    const text = renderSystemPrompt({
+      name: 'alice',
+      role: 'agent',
+      stateDir: '/state',
+      config: cfg({ allowedRecipients: ['bob', 'operator'], extraMcpServers: { matrix }, prompt: 'You review patches.' }),
+    });
+    expect(text).toContain('`manager`, `bob`, `operator` only');
+    expect(text).toContain('`mcp__<server>__<tool>`');
+    expect(text).toContain('`matrix` (`mcp__matrix__…`)');
+    expect(text).toContain('## Your role\n\nYou review patches.');
+  });
+
+  test("the manager's prompt names its lifecycle tools and ask_operator", () => {
+    const text = renderSystemPrompt({ name: 'manager', role: 'manager', stateDir: '/state', config: cfg() });
+    for (const needle of ['request_spawn(name)', 'kill(name)', 'restart(name)', 'ask_operator(question, options?, multi?)', 'agents()'])
+      expect(text).toContain(needle);
   });
 });
 
@@ -34,7 +66,7 @@ describe('claude command line', () => {
     prompt: '--not-a-flag and words',
     systemPrompt: 'sys',
     mcpConfigPath: '/state/.hive/mcp.json',
-    allowedTools: hiveAllowedTools(),
+    allowedTools: allowedToolsFor(cfg()),
   };
 
   test('headless stream-json with the hive MCP server only, prompt after --', () => {
@@ -58,10 +90,44 @@ describe('claude command line', () => {
     expect(argv).toContain('--mcp-config');
   });
 
-  test('the MCP config runs `hive mcp` with the agent socket', () => {
-    expect(renderMcpConfig(['/bun', '/src/main.ts'], '/run/hive/mcp.sock')).toEqual({
-      mcpServers: { hyperhive: { type: 'stdio', command: '/bun', args: ['/src/main.ts', 'mcp'], env: { HIVE_SOCKET: '/run/hive/mcp.sock' } } },
+  test('the MCP config runs `hive mcp` with the agent socket and role', () => {
+    expect(renderMcpConfig(['/bun', '/src/main.ts'], '/run/hive/mcp.sock', 'agent')).toEqual({
+      config: {
+        mcpServers: {
+          hyperhive: { type: 'stdio', command: '/bun', args: ['/src/main.ts', 'mcp'], env: { HIVE_SOCKET: '/run/hive/mcp.sock', HIVE_ROLE: 'agent' } },
+        },
+      },
+      warnings: [],
     });
+  });
+
+  test('extra MCP servers are merged into the config and their tools allowed', () => {
+    const { config, warnings } = renderMcpConfig(['/bun', '/m.ts'], '/s', 'agent', { matrix, plain: { command: 'p', args: [], env: {}, allowedTools: ['*'] } });
+    expect(warnings).toEqual([]);
+    expect(Object.keys(config.mcpServers)).toEqual(['hyperhive', 'matrix', 'plain']);
+    expect(config.mcpServers.matrix).toEqual({ type: 'stdio', command: '/bin/mx', args: ['--room', '#ops'], env: { T: '1' } });
+    expect(config.mcpServers.plain).toEqual({ type: 'stdio', command: 'p', args: [] });
+    const tools = allowedToolsFor(cfg({ extraMcpServers: { matrix, plain: { command: 'p', args: [], env: {}, allowedTools: ['*'] } } }));
+    expect(tools).toEqual(['mcp__hyperhive__*', 'Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash', 'mcp__matrix__send_message', 'mcp__matrix__join_*', 'mcp__plain__*']);
+  });
+
+  test('an extra server keyed like the built-in one is dropped with a warning', () => {
+    const hijack = { command: '/evil', args: [], env: {}, allowedTools: ['*'] };
+    const { config, warnings } = renderMcpConfig(['/bun', '/m.ts'], '/s', 'agent', { hyperhive: hijack, matrix });
+    expect(config.mcpServers.hyperhive!.command).toBe('/bun');
+    expect(Object.keys(config.mcpServers)).toEqual(['hyperhive', 'matrix']);
+    expect(warnings).toEqual([expect.stringContaining('extraMcpServers.hyperhive was dropped')]);
+    expect(allowedToolsFor(cfg({ extraMcpServers: { hyperhive: hijack } }))).toEqual(['mcp__hyperhive__*', 'Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash']);
+    // the same warning is what the operator sees when the config is read
+    expect(parseAgentConfig('[extraMcpServers.hyperhive]\ncommand = "/evil"\n').warnings).toEqual(warnings);
+  });
+
+  test('a tool allow-list replaces blanket shell access', () => {
+    const tools = allowedToolsFor(cfg({ allowedTools: ['Read', 'Edit', 'Bash(git *)', 'Bash(nix build *)'] }));
+    expect(tools).toEqual(['mcp__hyperhive__*', 'Read', 'Edit', 'Bash(git *)', 'Bash(nix build *)']);
+    expect(tools).not.toContain('Bash');
+    const argv = buildClaudeArgv({ ...base, allowedTools: tools, session: { id: 'u1', resume: false } });
+    expect(argv.slice(argv.indexOf('--allowedTools') + 1, argv.indexOf('--append-system-prompt'))).toEqual(tools);
   });
 
   test('claude runs quiet, with MCP tools visible', () => {

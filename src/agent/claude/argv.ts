@@ -8,9 +8,13 @@
  * - With a custom `ANTHROPIC_BASE_URL`, `ENABLE_TOOL_SEARCH=false` keeps MCP tools visible to the
  *   model instead of behind a search tool.
  */
-
-/** Key of the hive's own MCP server in the config; its tools are `mcp__hyperhive__<tool>`. */
-export const HIVE_MCP_KEY = 'hyperhive';
+import {
+  DEFAULT_BUILTIN_TOOLS,
+  HIVE_MCP_KEY,
+  partitionExtraServers,
+  type AgentConfig,
+  type ExtraMcpServer,
+} from '../../shared/agent-config.ts';
 
 /** One stdio MCP server entry, as Claude Code's `--mcp-config` reads it. */
 export interface McpServerEntry {
@@ -21,28 +25,39 @@ export interface McpServerEntry {
 }
 
 /**
- * The `--mcp-config` document naming `hive mcp` (and any extra servers).
+ * The `--mcp-config` document: `hive mcp` under {@link HIVE_MCP_KEY}, then the agent's extra
+ * servers. An extra server keyed like the hive's own is dropped, with a warning.
  * @param self the command that runs this hive binary, e.g. `[bun, /…/src/main.ts]`.
  * @param socket the agent's socket, handed to `hive mcp` as `HIVE_SOCKET`.
+ * @param role `manager` makes `hive mcp` offer the manager's tools too (`HIVE_ROLE`).
  */
-export function renderMcpConfig(self: string[], socket: string): { mcpServers: Record<string, McpServerEntry> } {
+export function renderMcpConfig(
+  self: string[],
+  socket: string,
+  role: string,
+  extra: Record<string, ExtraMcpServer> = {},
+): { config: { mcpServers: Record<string, McpServerEntry> }; warnings: string[] } {
   const [command, ...args] = self;
-  return {
-    mcpServers: {
-      [HIVE_MCP_KEY]: { type: 'stdio', command: command!, args: [...args, 'mcp'], env: { HIVE_SOCKET: socket } },
-    },
+  const { kept, warnings } = partitionExtraServers(extra);
+  const mcpServers: Record<string, McpServerEntry> = {
+    [HIVE_MCP_KEY]: { type: 'stdio', command: command!, args: [...args, 'mcp'], env: { HIVE_SOCKET: socket, HIVE_ROLE: role } },
   };
+  for (const [key, s] of Object.entries(kept)) {
+    mcpServers[key] = { type: 'stdio', command: s.command, args: s.args, ...(Object.keys(s.env).length ? { env: s.env } : {}) };
+  }
+  return { config: { mcpServers }, warnings };
 }
 
-/** Claude Code's built-in tools an agent may use unattended by default: files and a shell. */
-export const DEFAULT_BUILTIN_TOOLS = ['Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash'] as const;
-
 /**
- * The `--allowedTools` entries of an agent: every tool of the hive's own MCP server plus the
- * default built-ins (so the agent can keep its notes and work in its sandbox).
+ * The `--allowedTools` entries of an agent: every tool of the hive's own MCP server; the config's
+ * built-in tool patterns (default {@link DEFAULT_BUILTIN_TOOLS}, so the agent can keep its notes);
+ * and `mcp__<key>__<tool>` for each allowed tool of each extra server (`*` = all its tools).
  */
-export function hiveAllowedTools(): string[] {
-  return [`mcp__${HIVE_MCP_KEY}__*`, ...DEFAULT_BUILTIN_TOOLS];
+export function allowedToolsFor(config: Pick<AgentConfig, 'allowedTools' | 'extraMcpServers'>): string[] {
+  const out = [`mcp__${HIVE_MCP_KEY}__*`, ...(config.allowedTools ?? DEFAULT_BUILTIN_TOOLS)];
+  const { kept } = partitionExtraServers(config.extraMcpServers);
+  for (const [key, s] of Object.entries(kept)) for (const t of s.allowedTools) out.push(`mcp__${key}__${t}`);
+  return out;
 }
 
 /** Inputs of one claude run. */

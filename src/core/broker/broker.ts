@@ -10,7 +10,7 @@
  * (see `Hive.send` in `core/hive.ts`); the broker stores what it is given.
  */
 import type { Database, Statement } from 'bun:sqlite';
-import type { MessageRecord } from '../../shared/wire.ts';
+import type { MessageKind, MessageRecord } from '../../shared/wire.ts';
 import { MAX_WAIT_SECONDS } from '../../shared/wire.ts';
 import type { EventBus } from '../events.ts';
 
@@ -19,6 +19,8 @@ interface Row {
   sender: string;
   recipient: string;
   body: string;
+  kind: MessageKind;
+  ref: number | null;
   created_at: number;
   delivered_at: number | null;
 }
@@ -28,9 +30,17 @@ const toRecord = (r: Row): MessageRecord => ({
   from: r.sender,
   to: r.recipient,
   body: r.body,
+  kind: r.kind,
+  ref: r.ref,
   created_at: r.created_at,
   delivered_at: r.delivered_at,
 });
+
+/** What a message is about, beyond its text; see {@link MessageKind}. */
+export interface MessageMeta {
+  kind?: MessageKind;
+  ref?: number | null;
+}
 
 interface Waiter {
   resolve: (m: MessageRecord | null) => void;
@@ -51,7 +61,7 @@ export interface ListOptions {
 /** Inboxes with durable send and commit-woken long-poll receive. */
 export class Broker {
   private waiters = new Map<string, Waiter[]>();
-  private insert: Statement<Row, [string, string, string, number]>;
+  private insertStmt: Statement<Row, [string, string, string, MessageKind, number | null, number]>;
   private pop: Statement<Row, [number, string]>;
 
   constructor(
@@ -59,8 +69,8 @@ export class Broker {
     private readonly bus: EventBus,
     private readonly now: () => number = Date.now,
   ) {
-    this.insert = db.query(
-      'INSERT INTO messages (sender, recipient, body, created_at) VALUES (?, ?, ?, ?) RETURNING *',
+    this.insertStmt = db.query(
+      'INSERT INTO messages (sender, recipient, body, kind, ref, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *',
     );
     this.pop = db.query(
       `UPDATE messages SET delivered_at = ?1 WHERE id = (
@@ -73,13 +83,26 @@ export class Broker {
    * Stores a message and wakes a long-polling receiver of `to`, if any.
    * @returns the stored message; it is committed when this returns.
    */
-  send(from: string, to: string, body: string): MessageRecord {
-    const row = this.insert.get(from, to, body, this.now());
-    if (!row) throw new Error('insert returned no row');
-    const msg = toRecord(row);
-    this.bus.emit({ type: 'message', message: msg });
-    this.wake(to);
+  send(from: string, to: string, body: string, meta: MessageMeta = {}): MessageRecord {
+    const msg = this.insert(from, to, body, meta);
+    this.publish(msg);
     return msg;
+  }
+
+  /**
+   * Stores a message without announcing it, for callers that write it in a transaction together
+   * with other rows. Call {@link publish} once the transaction has committed.
+   */
+  insert(from: string, to: string, body: string, meta: MessageMeta = {}): MessageRecord {
+    const row = this.insertStmt.get(from, to, body, meta.kind ?? 'message', meta.ref ?? null, this.now());
+    if (!row) throw new Error('insert returned no row');
+    return toRecord(row);
+  }
+
+  /** Announces a committed message on the bus and hands it to a waiting receiver, if any. */
+  publish(msg: MessageRecord): void {
+    this.bus.emit({ type: 'message', message: msg });
+    this.wake(msg.to);
   }
 
   /**

@@ -30,6 +30,8 @@ export interface SupervisorDeps {
   layout: DataLayout;
   /** Environment every agent gets (passthrough credentials, claude binary, ports…). */
   agentEnv: (name: string) => Record<string, string>;
+  /** Runs before every start (reads the agent's config); a throw keeps the agent from starting. */
+  prepare: (name: string) => void;
   log: (line: string) => void;
   now?: () => number;
 }
@@ -65,7 +67,8 @@ export class Supervisor {
 
   /**
    * Starts the agent's sandbox if it is not running (a pending crash restart happens now).
-   * @throws when the runtime cannot start it; the agent is then marked `crashed`.
+   * @throws HiveError `bad_config` when its config is invalid (the agent is marked `failed` with the
+   *   reason); whatever the runtime throws when it cannot start it (the agent is marked `crashed`).
    */
   async start(name: string): Promise<void> {
     const slot = this.slot(name);
@@ -75,7 +78,13 @@ export class Supervisor {
     const agent = registry.require(name);
     const paths = layout.agent(name);
     for (const dir of [paths.state, paths.claude, paths.socketDir]) mkdirSync(dir, { recursive: true });
-    registry.setLive(name, { status: 'starting', pid: null });
+    try {
+      this.deps.prepare(name);
+    } catch (err) {
+      registry.setLive(name, { status: 'failed', pid: null, problem: (err as Error).message });
+      throw err;
+    }
+    registry.setLive(name, { status: 'starting', pid: null, problem: null });
     let sandbox: RunningSandbox;
     try {
       sandbox = await runtime.start({
@@ -153,7 +162,7 @@ export class Supervisor {
       `agent ${name} crashed (${describeExit(exit)}) after ${Math.round(ranFor / 1000)}s; ` +
       `restart #${restarts} in ${Math.round(delay / 1000)}s. Log: ${this.deps.layout.agent(name).log}`;
     log(notice);
-    if (registry.has(MANAGER)) broker.send(SYSTEM, MANAGER, notice);
+    if (registry.has(MANAGER)) broker.send(SYSTEM, MANAGER, notice, { kind: 'notice' });
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;
       this.start(name).catch((err) => log(`agent ${name}: restart failed: ${(err as Error).message}`));

@@ -15,7 +15,10 @@ interface Row {
   runtime: string;
   desired: 'running' | 'stopped';
   port: number;
+  /** The configured model (the config's, else the core's default), as of the last start. */
   model: string;
+  model_override: string | null;
+  config_hash: string | null;
   created_at: number;
 }
 
@@ -26,6 +29,8 @@ export interface LiveState {
   pid: number | null;
   restarts: number;
   last_exit: string | null;
+  problem: string | null;
+  config_warnings: string[];
 }
 
 /** Durable fields given when an agent is created. */
@@ -89,6 +94,29 @@ export class Registry {
     return this.publish(name);
   }
 
+  /**
+   * Records the config an agent starts with: its configured model, and its hash. A config that
+   * differs from the one recorded last clears the operator's model override.
+   * @returns whether the config changed.
+   */
+  applyConfig(name: string, model: string, hash: string): boolean {
+    const row = this.db.query<Row, [string]>('SELECT * FROM agents WHERE name = ?').get(name);
+    if (!row) throw new HiveError('not_found', `no agent named "${name}"`);
+    const changed = row.config_hash !== null && row.config_hash !== hash;
+    this.db
+      .query('UPDATE agents SET model = ?, config_hash = ?, model_override = CASE WHEN ? THEN NULL ELSE model_override END WHERE name = ?')
+      .run(model, hash, changed ? 1 : 0, name);
+    this.publish(name);
+    return changed;
+  }
+
+  /** Sets (or with null clears) the operator's runtime model for the agent. */
+  setModelOverride(name: string, model: string | null): AgentRecord {
+    this.require(name);
+    this.db.query('UPDATE agents SET model_override = ? WHERE name = ?').run(model, name);
+    return this.publish(name);
+  }
+
   /** Updates the live state; `status_since` moves only when the status changes. */
   setLive(name: string, patch: Partial<Omit<LiveState, 'status_since'>>): AgentRecord {
     const cur = this.liveOf(name);
@@ -101,14 +129,15 @@ export class Registry {
   private liveOf(name: string): LiveState {
     let l = this.live.get(name);
     if (!l) {
-      l = { status: 'offline', status_since: this.now(), pid: null, restarts: 0, last_exit: null };
+      l = { status: 'offline', status_since: this.now(), pid: null, restarts: 0, last_exit: null, problem: null, config_warnings: [] };
       this.live.set(name, l);
     }
     return l;
   }
 
   private toRecord(r: Row): AgentRecord {
-    return { ...r, ...this.liveOf(r.name) };
+    const { config_hash: _hash, ...rest } = r;
+    return { ...rest, ...this.liveOf(r.name), model: r.model_override ?? r.model };
   }
 
   private publish(name: string): AgentRecord {

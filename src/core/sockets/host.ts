@@ -12,26 +12,45 @@ type Args = Record<string, unknown>;
 /** Builds the admin-socket handler for `hive`. Requests arrive validated against `HostOps`. */
 export function hostHandler(hive: Hive): OpHandler {
   return async (op, req: Args) => {
+    const name = req.name as string;
     switch (op) {
       case 'status':
         return hive.status();
       case 'list':
         return { agents: hive.registry.list() };
       case 'spawn':
-        return { agent: await hive.spawn(req.name as string) };
+        return { agent: await hive.spawn(name) };
       case 'start':
-        return { agent: await hive.start(req.name as string) };
+        return { agent: await hive.start(name) };
       case 'stop':
-        return { agent: await hive.stop(req.name as string) };
+        return { agent: await hive.stop(name) };
+      case 'restart':
+        return { agent: await hive.restart(name) };
       case 'destroy':
-        await hive.destroy(req.name as string);
-        return { name: req.name as string };
+        await hive.destroy(name);
+        return { name };
       case 'send':
         return { id: hive.send(OPERATOR, req.to as string, req.body as string).id };
       case 'messages':
         return { messages: hive.broker.list({ agent: req.agent as string | undefined, limit: req.limit as number | undefined }) };
       case 'turns':
         return { turns: hive.turns.list({ agent: req.agent as string | undefined, limit: req.limit as number | undefined }) };
+      case 'set_model':
+        return { agent: hive.setModel(name, req.model as string | null) };
+      case 'questions':
+        return { questions: hive.questions.listFor(OPERATOR, req.all === true) };
+      case 'answer':
+        return {
+          question: hive.answer(OPERATOR, req.id as number, { text: req.text as string | undefined, choices: req.choices as string[] | undefined }).question,
+        };
+      case 'approvals':
+        return { approvals: hive.approvals.list(req.all === true) };
+      case 'approve':
+        return { approval: await hive.approve(req.id as number) };
+      case 'deny':
+        return { approval: hive.deny(req.id as number, req.reason as string | undefined) };
+      case 'reminders':
+        return { reminders: hive.reminders.pending(req.agent as string | undefined) };
       default:
         throw new Error(`host op ${op} has no handler`);
     }

@@ -1,0 +1,228 @@
+/**
+ * @module agent-config
+ * An agent's config file, `agent.toml`, in its config dir (`<data>/agents/<name>/config/`). TOML
+ * (parsed with smol-toml, which reports the line and column of a syntax error) so the operator and
+ * the manager can comment what they change. The file is validated against {@link AgentConfigSchema};
+ * an invalid file is refused with a message naming the field, and the agent does not start with it.
+ * Every option, with its default, is documented in `docs/agent-config.md`.
+ *
+ * ```toml
+ * model = "sonnet"                              # default: the core's --model (haiku)
+ * allowedRecipients = ["manager", "alice"]      # default: unrestricted
+ * allowedTools = ["Read", "Edit", "Bash(git *)"] # default: Read Write Edit Glob Grep Bash
+ * prompt = "You review alice's patches."        # default: none
+ *
+ * [extraMcpServers.matrix]
+ * command = "/usr/local/bin/matrix-mcp"
+ * args = ["--room", "#ops"]
+ * env = { MATRIX_TOKEN_FILE = "/state/matrix-token" }
+ * allowedTools = ["send_message"]               # default: ["*"]
+ * ```
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { createHash } from 'node:crypto';
+import { HiveError } from './errors.ts';
+import { MANAGER, OPERATOR, isAgentName } from './names.ts';
+
+/** Name of the config file inside an agent's config dir. */
+export const AGENT_CONFIG_FILE = 'agent.toml';
+
+/** Key of the hive's own MCP server; its tools are `mcp__hyperhive__<tool>`. Extra servers may not use it. */
+export const HIVE_MCP_KEY = 'hyperhive';
+
+/** Claude Code's built-in tools an agent may use unattended when its config names none. */
+export const DEFAULT_BUILTIN_TOOLS: readonly string[] = ['Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash'];
+
+/**
+ * A Claude Code `--allowedTools` entry: a tool name, optionally with a rule in parentheses, e.g.
+ * `Read`, `Bash(git *)`, `WebFetch(domain:example.com)` (grammar per the Claude Code permissions
+ * docs, https://docs.claude.com/en/docs/claude-code/iam#tool-specific-permission-rules).
+ */
+const ToolPattern = Type.String({
+  pattern: '^[A-Za-z][A-Za-z0-9_]*(\\([^()]*\\))?$',
+  maxLength: 200,
+  description: 'a tool name, optionally with a rule in parentheses, like Read or Bash(git *)',
+});
+/** A tool name (or `*`) of an extra MCP server; becomes `mcp__<key>__<tool>`. */
+const McpToolPattern = Type.String({
+  pattern: '^(\\*|[A-Za-z0-9_-]+\\*?)$',
+  maxLength: 128,
+  description: 'a tool name of that server, a name prefix ending in *, or *',
+});
+/** A Claude model name or alias, as `claude --model` takes it. */
+export const ModelName = Type.String({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9._:\\[\\]-]*$',
+  maxLength: 100,
+  description: 'a model name or alias, like haiku or claude-sonnet-4-5',
+});
+/** Key of an extra MCP server: it becomes part of tool names, so the MCP name alphabet only. */
+const ServerKey = '^[A-Za-z0-9_-]{1,64}$';
+
+/** One extra stdio MCP server for an agent. */
+export const ExtraMcpServerSchema = Type.Object(
+  {
+    command: Type.String({ minLength: 1, maxLength: 4096, description: 'executable, absolute or on PATH' }),
+    args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
+    env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 16384 }))),
+    allowedTools: Type.Optional(Type.Array(McpToolPattern, { minItems: 1, maxItems: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The schema of `agent.toml`. Every field is optional; see the module comment for defaults. */
+export const AgentConfigSchema = Type.Object(
+  {
+    model: Type.Optional(ModelName),
+    allowedRecipients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000 })),
+    allowedTools: Type.Optional(Type.Array(ToolPattern, { maxItems: 256 })),
+    extraMcpServers: Type.Optional(Type.Record(Type.String(), ExtraMcpServerSchema)),
+    prompt: Type.Optional(Type.String({ maxLength: 16384 })),
+  },
+  { additionalProperties: false },
+);
+export type AgentConfigFile = Static<typeof AgentConfigSchema>;
+const check = TypeCompiler.Compile(AgentConfigSchema);
+
+/** One extra MCP server with its defaults filled in. */
+export interface ExtraMcpServer {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Tool names or patterns; `*` means every tool of the server. */
+  allowedTools: string[];
+}
+
+/** An agent's config with defaults applied (`null` = the field was not set). */
+export interface AgentConfig {
+  /** Model for every turn; `null` = the core's default. */
+  model: string | null;
+  /** Who the agent may `send`/`ask` to besides the manager; `null` = anyone. */
+  allowedRecipients: string[] | null;
+  /** Claude built-in tool patterns; `null` = {@link DEFAULT_BUILTIN_TOOLS}. */
+  allowedTools: string[] | null;
+  extraMcpServers: Record<string, ExtraMcpServer>;
+  /** Extra instructions appended to the agent's system prompt. */
+  prompt: string;
+}
+
+/** The config of an agent with no `agent.toml`. */
+export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
+  model: null,
+  allowedRecipients: null,
+  allowedTools: null,
+  extraMcpServers: {},
+  prompt: '',
+});
+
+/** A parsed config, the warnings the operator should see, and a hash of the file's text. */
+export interface LoadedAgentConfig {
+  config: AgentConfig;
+  warnings: string[];
+  /** sha256 of the file text (`''` when there is no file); tells a changed config from the same one. */
+  hash: string;
+}
+
+/**
+ * Splits extra MCP servers into those that may run and warnings for those that may not: a server
+ * keyed like the hive's own ({@link HIVE_MCP_KEY}) would shadow the built-in tools, so it is dropped.
+ */
+export function partitionExtraServers(servers: Record<string, ExtraMcpServer>): { kept: Record<string, ExtraMcpServer>; warnings: string[] } {
+  const kept: Record<string, ExtraMcpServer> = {};
+  const warnings: string[] = [];
+  for (const [key, server] of Object.entries(servers)) {
+    if (key === HIVE_MCP_KEY) warnings.push(`extraMcpServers.${key} was dropped: "${HIVE_MCP_KEY}" is the hive's own MCP server and cannot be replaced`);
+    else kept[key] = server;
+  }
+  return { kept, warnings };
+}
+
+/**
+ * Parses and validates the text of an `agent.toml`.
+ * @param source the file's name for messages, e.g. `agents/alice/config/agent.toml`.
+ * @throws HiveError `bad_config` naming the line (syntax) or the field (schema) at fault.
+ */
+export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): LoadedAgentConfig {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const reason = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      throw new HiveError('bad_config', `${source}: line ${err.line}, column ${err.column}: ${reason}`);
+    }
+    throw new HiveError('bad_config', `${source}: ${(err as Error).message}`);
+  }
+  if (!check.Check(raw)) {
+    const first = check.Errors(raw).First()!;
+    const field = first.path.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+    const described = first.schema.description as string | undefined;
+    const message =
+      first.message === 'Unexpected property'
+        ? 'is not a known option (see docs/agent-config.md)'
+        : first.message === 'Expected required property'
+          ? 'is required'
+          : described && first.message.startsWith('Expected string to match')
+            ? `must be ${described}`
+            : first.message.replace(/^Expected/, 'expected');
+    throw new HiveError('bad_config', `${source}: ${field}: ${message}`);
+  }
+  const file = raw as AgentConfigFile;
+  const fail = (field: string, why: string): never => {
+    throw new HiveError('bad_config', `${source}: ${field}: ${why}`);
+  };
+  const recipients = file.allowedRecipients ?? null;
+  recipients?.forEach((r, i) => {
+    if (r !== MANAGER && r !== OPERATOR && !isAgentName(r)) fail(`allowedRecipients.${i}`, `"${r}" is not an agent name, "manager" or "operator"`);
+    if (recipients.indexOf(r) !== i) fail(`allowedRecipients.${i}`, `"${r}" is listed twice`);
+  });
+  const extra: Record<string, ExtraMcpServer> = {};
+  for (const [key, s] of Object.entries(file.extraMcpServers ?? {})) {
+    if (!new RegExp(ServerKey).test(key)) fail(`extraMcpServers.${key}`, 'the key must be 1-64 characters of A-Z, a-z, 0-9, "_" and "-"');
+    extra[key] = { command: s.command, args: s.args ?? [], env: s.env ?? {}, allowedTools: s.allowedTools ?? ['*'] };
+  }
+  const { warnings } = partitionExtraServers(extra);
+  return {
+    config: {
+      model: file.model ?? null,
+      allowedRecipients: recipients,
+      allowedTools: file.allowedTools ?? null,
+      extraMcpServers: extra,
+      prompt: file.prompt?.trim() ?? '',
+    },
+    warnings,
+    hash: createHash('sha256').update(text).digest('hex'),
+  };
+}
+
+/**
+ * The commented `agent.toml` a new agent starts with: every option shown with its default, all
+ * commented out, so the file documents itself.
+ */
+export function defaultAgentConfigText(name: string): string {
+  return `# agent.toml of ${name}: options and defaults are in docs/agent-config.md.
+# Unset options take their defaults; a change takes effect when the agent restarts.
+
+# Model for every turn (default: the core's --model).
+# model = "haiku"
+
+# Who this agent may send to or ask, besides the manager (default: anyone).
+# allowedRecipients = ["manager", "operator"]
+
+# Claude Code built-in tools allowed without asking (default: Read Write Edit Glob Grep Bash).
+# allowedTools = ["Read", "Write", "Edit", "Glob", "Grep", "Bash(git *)"]
+
+# Extra instructions appended to the system prompt (default: none).
+# prompt = """
+# You review patches for the team.
+# """
+
+# Extra MCP servers; their tools appear as mcp__<key>__<tool>.
+# [extraMcpServers.example]
+# command = "/usr/local/bin/example-mcp"
+# args = []
+# env = {}
+# allowedTools = ["*"]
+`;
+}
