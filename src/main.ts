@@ -154,6 +154,10 @@ async function main(argv: string[]): Promise<void> {
         'data-dir': { type: 'string' },
         agent: { type: 'string' },
         limit: { type: 'string' },
+        all: { type: 'boolean' },
+        choice: { type: 'string', multiple: true },
+        reason: { type: 'string' },
+        reset: { type: 'boolean' },
       },
       strict: true,
       allowPositionals: true,
@@ -168,6 +172,10 @@ async function main(argv: string[]): Promise<void> {
       dataDir: resolveDataDir(values['data-dir']),
       agent: values.agent,
       limit,
+      all: !!values.all,
+      choices: values.choice,
+      reason: values.reason,
+      reset: !!values.reset,
     });
     process.exit(code);
   }

@@ -7,7 +7,7 @@
 import { HiveError, toErrorInfo } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { DataLayout } from '../shared/paths.ts';
-import { HostOps, type AgentRecord, type MessageRecord, type TurnRecord } from '../shared/wire.ts';
+import { HostOps, type AgentRecord, type ApprovalRecord, type MessageRecord, type QuestionRecord, type TurnRecord } from '../shared/wire.ts';
 
 /** Help for `hive ctl`. */
 export const CTL_HELP = `hive ctl — control a running hive core over its admin socket
@@ -21,7 +21,18 @@ commands:
   start NAME             start a stopped agent
   stop NAME              stop an agent (it stays registered)
   destroy NAME           remove an agent's sandbox; its state and claude dirs are kept
+  restart NAME           stop and start an agent (re-reads its agent.toml)
+  model NAME MODEL       switch an agent's model until its config changes
+  model NAME --reset     go back to the model its config names
   send NAME TEXT...      send TEXT to NAME (an agent or "manager") as the operator
+  questions [--all]      questions for the operator (unanswered, or all recent)
+  answer ID TEXT...      answer a free-text question
+  answer ID --choice C [--choice C2]
+                         answer a choice question (repeat --choice for several)
+  approvals [--all]      pending approvals (or all recent)
+  approve ID             approve and carry out an approval
+  deny ID [--reason R]   deny an approval; the manager is told
+  reminders [--agent N]  pending reminders
   messages [--agent N] [--limit K]
                          recent broker messages, oldest first
   turns [--agent N] [--limit K]
@@ -40,6 +51,10 @@ export interface CtlArgs {
   dataDir: string;
   agent?: string;
   limit?: number;
+  all?: boolean;
+  choices?: string[];
+  reason?: string;
+  reset?: boolean;
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length));
@@ -80,7 +95,8 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
       }
       case 'spawn':
       case 'start':
-      case 'stop': {
+      case 'stop':
+      case 'restart': {
         const [name] = need(args, 1, 'an agent NAME');
         const r = await client.call(args.command, { name: name! });
         print(r, () => `${args.command}: ${r.agent.name} is ${r.agent.status} (wanted ${r.agent.desired})\n`);
@@ -96,6 +112,45 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         const [to, ...words] = need(args, 2, 'NAME and TEXT');
         const r = await client.call('send', { to: to!, body: words.join(' ') });
         print(r, () => `sent message #${r.id} to ${to}\n`);
+        break;
+      }
+      case 'model': {
+        const [name, model] = need(args, 1, 'an agent NAME');
+        if (!args.reset && !model) usage('model needs NAME and MODEL, or NAME --reset');
+        const r = await client.call('set_model', { name: name!, model: args.reset ? null : model! });
+        print(r, () => `${r.agent.name} now uses ${r.agent.model}${r.agent.model_override ? ' (operator override until its config changes)' : ' (from its config)'}\n`);
+        break;
+      }
+      case 'questions': {
+        const r = await client.call('questions', { all: !!args.all });
+        print(r, () => questionList(r.questions));
+        break;
+      }
+      case 'answer': {
+        const [id, ...words] = need(args, 1, 'a question ID');
+        const answer = words.length ? { text: words.join(' ') } : { choices: args.choices ?? [] };
+        const r = await client.call('answer', { question_id: positiveInt(id!), ...answer });
+        print(r, () => `answered question #${r.question.id}; the answer is in ${r.question.from}'s inbox\n`);
+        break;
+      }
+      case 'approvals': {
+        const r = await client.call('approvals', { all: !!args.all });
+        print(r, () => approvalList(r.approvals));
+        break;
+      }
+      case 'approve':
+      case 'deny': {
+        const [id] = need(args, 1, 'an approval ID');
+        const approval_id = positiveInt(id!);
+        const r = args.command === 'approve'
+          ? await client.call('approve', { approval_id })
+          : await client.call('deny', { approval_id, ...(args.reason ? { reason: args.reason } : {}) });
+        print(r, () => approvalList([r.approval]));
+        break;
+      }
+      case 'reminders': {
+        const r = await client.call('reminders', args.agent ? { agent: args.agent } : {});
+        print(r, () => (r.reminders.length ? r.reminders.map((m) => `#${m.id} due ${time(m.due_at)} ${m.owner} → ${m.to}: ${m.body}\n`).join('') : 'no pending reminders\n'));
         break;
       }
       case 'messages': {
@@ -125,6 +180,30 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
   }
 }
 
+function positiveInt(s: string): number {
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 1) usage(`"${s}" is not an id (a positive integer)`);
+  return n;
+}
+
+function questionList(qs: QuestionRecord[]): string {
+  if (qs.length === 0) return 'no pending questions\n';
+  return qs
+    .map((q) => {
+      const how = q.options ? `${q.multi ? 'choose any' : 'choose one'} (--choice): ${q.options.join(' | ')}` : 'free text';
+      const ans = q.answer ? `\n  answered: ${q.answer.choices ? q.answer.choices.join(', ') || '(none)' : q.answer.text}` : '';
+      return `#${q.id} ${time(q.created_at)} from ${q.from}: ${q.question}\n  ${how}${ans}\n`;
+    })
+    .join('');
+}
+
+function approvalList(as: ApprovalRecord[]): string {
+  if (as.length === 0) return 'no pending approvals\n';
+  return as
+    .map((a) => `#${a.id} ${time(a.created_at)} ${a.kind} ${a.agent}${a.sha ? ` @${a.sha.slice(0, 12)}` : ''} by ${a.requested_by}: ${a.status}${a.note ? ` (${a.note})` : ''}\n`)
+    .join('');
+}
+
 function agentTable(agents: AgentRecord[]): string {
   if (agents.length === 0) return 'no agents\n';
   const head = pad('NAME', 11) + pad('STATE', 10) + pad('WANTED', 9) + pad('MODEL', 12) + pad('RUNTIME', 22) + 'PORT\n';
@@ -134,7 +213,9 @@ function agentTable(agents: AgentRecord[]): string {
       .map((a) => {
         const rt = a.runtime === 'process' ? 'process (unsandboxed)' : a.runtime;
         const crash = a.restarts ? `  ↻${a.restarts} ${a.last_exit ?? ''}` : '';
-        return pad(a.name, 11) + pad(a.status, 10) + pad(a.desired, 9) + pad(a.model, 12) + pad(rt, 22) + a.port + crash + '\n';
+        const problem = a.problem ? `\n  ! ${a.problem}` : '';
+        const warn = a.config_warnings.map((w) => `\n  warning: ${w}`).join('');
+        return pad(a.name, 11) + pad(a.status, 10) + pad(a.desired, 9) + pad(a.model + (a.model_override ? '*' : ''), 12) + pad(rt, 22) + a.port + crash + problem + warn + '\n';
       })
       .join('')
   );

@@ -139,7 +139,7 @@ export function createHiveMcpServer(client: JsonLineClient<typeof AgentOps>, rol
     },
     ({ id, text }) =>
       tool(async () => {
-        const r = await client.call('answer', { id, text });
+        const r = await client.call('answer', { question_id: id, text });
         return `answered question #${id} from ${r.question.from} (message #${r.message_id})`;
       }),
   );
@@ -200,7 +200,7 @@ export function createHiveMcpServer(client: JsonLineClient<typeof AgentOps>, rol
       description: 'Cancel one of your pending reminders by id. Fails with not_found for an id that is not yours, conflict when it already fired.',
       inputSchema: { id: z.number().int().min(1).describe('the reminder id') },
     },
-    ({ id }) => tool(async () => `cancelled ${formatReminder((await client.call('cancel_reminder', { id })).reminder)}`),
+    ({ id }) => tool(async () => `cancelled ${formatReminder((await client.call('cancel_reminder', { reminder_id: id })).reminder)}`),
   );
 
   if (role === 'manager') registerManagerTools(server, client);

@@ -223,7 +223,7 @@ export const AgentOps = {
   /** Ask `to` a question; it arrives as a `question` message the recipient can `answer`. */
   ask: op(Type.Object({ to: Name, question: Question }), Type.Object({ question: QuestionRecord, message_id: Type.Integer() })),
   /** Answer a question put to the caller; the answer reaches the asker as an `answer` message. */
-  answer: op(Type.Object({ id: Type.Integer({ minimum: 1 }), text: Body }), Type.Object({ question: QuestionRecord, message_id: Type.Integer() })),
+  answer: op(Type.Object({ question_id: Type.Integer({ minimum: 1 }), text: Body }), Type.Object({ question: QuestionRecord, message_id: Type.Integer() })),
   /** Unanswered questions the caller asked and was asked. */
   questions: op(Empty, Type.Object({ asked: Type.Array(QuestionRecord), to_answer: Type.Array(QuestionRecord) })),
   /** Schedule a message: `at` (ISO 8601) or `in_seconds` from now; to the caller unless `to` is given. */
@@ -239,7 +239,7 @@ export const AgentOps = {
   /** The caller's pending reminders, soonest first. */
   reminders: op(Empty, Type.Object({ reminders: Type.Array(ReminderRecord) })),
   /** Cancel one of the caller's pending reminders. */
-  cancel_reminder: op(Type.Object({ id: Type.Integer({ minimum: 1 }) }), Type.Object({ reminder: ReminderRecord })),
+  cancel_reminder: op(Type.Object({ reminder_id: Type.Integer({ minimum: 1 }) }), Type.Object({ reminder: ReminderRecord })),
 
   // Manager only: served on every agent socket but refused unless the socket is the manager's.
   /** Every agent with its state. */
@@ -306,7 +306,7 @@ export const HostOps = {
   /** Answer a question put to the operator: `text` for free text, `choices` for option questions. */
   answer: op(
     Type.Object({
-      id: Type.Integer({ minimum: 1 }),
+      question_id: Type.Integer({ minimum: 1 }),
       text: Type.Optional(Body),
       choices: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 50 })),
     }),
@@ -314,9 +314,9 @@ export const HostOps = {
   ),
   /** Approvals: the pending ones, or the most recent with `all`. */
   approvals: op(Type.Object({ all: Type.Optional(Type.Boolean()) }), Type.Object({ approvals: Type.Array(ApprovalRecord) })),
-  approve: op(Type.Object({ id: Type.Integer({ minimum: 1 }) }), Type.Object({ approval: ApprovalRecord })),
+  approve: op(Type.Object({ approval_id: Type.Integer({ minimum: 1 }) }), Type.Object({ approval: ApprovalRecord })),
   deny: op(
-    Type.Object({ id: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) }),
+    Type.Object({ approval_id: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) }),
     Type.Object({ approval: ApprovalRecord }),
   ),
   /** Pending reminders, of one agent or all. */
@@ -341,6 +341,8 @@ export function compileOps(table: OpTable): CompiledOps {
   if (!c) {
     c = { args: new Map(), result: new Map() };
     for (const [name, spec] of Object.entries(table)) {
+      for (const reserved of ['id', 'op'])
+        if (reserved in spec.args.properties) throw new Error(`op ${name}: argument "${reserved}" would collide with the request envelope`);
       // Requests may carry `id` and `op` beside the arguments.
       const withEnvelope = Type.Composite([spec.args, Type.Object({ id: Type.Integer(), op: Type.String() })], {
         additionalProperties: false,

@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const post = (path: string, form: Record<string, string>, origin: string | null = ORIGIN) =>
+const post = (path: string, form: Record<string, string> | Array<[string, string]>, origin: string | null = ORIGIN) =>
   app.handle(
     new Request(ORIGIN + path, {
       method: 'POST',
@@ -24,6 +24,7 @@ const post = (path: string, form: Record<string, string>, origin: string | null 
       body: new URLSearchParams(form).toString(),
     }),
   );
+const fragment = async (name: string) => (await app.handle(new Request(`${ORIGIN}/fragments/${name}`))).text();
 
 describe('dashboard', () => {
   test('the page renders the swarm, flow and turns, with hostile text escaped', async () => {
@@ -42,7 +43,7 @@ describe('dashboard', () => {
   });
 
   test('fragments render on their own', async () => {
-    for (const f of ['agents', 'turns', 'flow']) {
+    for (const f of ['agents', 'turns', 'flow', 'questions', 'approvals']) {
       const res = await app.handle(new Request(`${ORIGIN}/fragments/${f}`));
       expect(res.status).toBe(200);
       expect(await res.text()).not.toContain('<html');
@@ -94,6 +95,102 @@ describe('dashboard', () => {
     const res = await post('/send', { to: 'manager', body: 'csrf' }, 'http://evil.example');
     expect(res.status).toBe(403);
     expect(t.hive.broker.list({ agent: 'manager' }).some((m) => m.body === 'csrf')).toBe(false);
+  });
+
+  test('operator questions render as the form they ask for, with hostile text escaped', async () => {
+    expect(await fragment('questions')).toContain('no pending questions');
+    const free = t.hive.askOperator(`free ${HOSTILE}`);
+    const radio = t.hive.askOperator('which db?', ['postgres', HOSTILE]);
+    const boxes = t.hive.askOperator('which regions?', ['eu', 'us', 'ap'], true);
+    const html = await fragment('questions');
+    expect(html).not.toContain('<script>alert');
+    expect(html).toContain(`hx-post="/questions/${free.id}/answer"`);
+    const form = (id: number) => html.slice(html.indexOf(`id="question-${id}"`)).split('</form>')[0]!;
+    expect(form(free.id)).toContain('<textarea name="text"');
+    expect(form(radio.id)).toContain('type="radio" name="choice" value="0"');
+    expect(form(radio.id)).toContain('<span>&lt;script&gt;alert(&quot;x&quot;)');
+    expect(form(boxes.id).match(/type="checkbox"/g)).toHaveLength(3);
+    // the page carries the same section
+    expect(await (await app.handle(new Request(ORIGIN + '/'))).text()).toContain(`id="question-${boxes.id}"`);
+  });
+
+  test('answering from the dashboard: text, one choice, several; wrong answers are refused and keep the question', async () => {
+    const [free, radio, boxes] = t.hive.questions.listFor('operator');
+    expect((await post(`/questions/${radio!.id}/answer`, [['choice', '7']])).status).toBe(400);
+    expect((await post(`/questions/${radio!.id}/answer`, [['choice', 'postgres']])).status).toBe(400);
+    expect((await post(`/questions/${radio!.id}/answer`, [['choice', '0'], ['choice', '1']])).status).toBe(400);
+    expect((await post(`/questions/${radio!.id}/answer`, [])).status).toBe(400);
+    expect((await post(`/questions/${free!.id}/answer`, { text: '  ' })).status).toBe(400);
+    expect(t.hive.questions.listFor('operator')).toHaveLength(3);
+
+    const r1 = await post(`/questions/${free!.id}/answer`, { text: 'ship it' });
+    expect(r1.status).toBe(204);
+    expect(JSON.parse(r1.headers.get('hx-trigger')!).toast).toMatchObject({ ok: true });
+    expect((await post(`/questions/${radio!.id}/answer`, [['choice', '1']])).status).toBe(204);
+    expect(t.hive.questions.get(radio!.id).answer).toEqual({ choices: [HOSTILE] });
+    expect((await post(`/questions/${boxes!.id}/answer`, [['choice', '0'], ['choice', '2']])).status).toBe(204);
+    expect(t.hive.questions.get(boxes!.id).answer).toEqual({ choices: ['eu', 'ap'] });
+    const inbox = t.hive.broker.list({ agent: 'manager' }).filter((m) => m.kind === 'answer');
+    expect(inbox.map((m) => m.ref)).toEqual([free!.id, radio!.id, boxes!.id]);
+    expect(inbox[2]!.body).toContain('choices: eu, ap');
+    expect(await fragment('questions')).toContain('no pending questions');
+
+    expect((await post(`/questions/${free!.id}/answer`, { text: 'again' })).status).toBe(409);
+    expect((await post('/questions/99999/answer', { text: 'x' })).status).toBe(404);
+    expect((await post('/questions/abc/answer', { text: 'x' })).status).toBe(400);
+    expect((await post(`/questions/${free!.id}/answer`, { text: 'x' }, 'http://evil.example')).status).toBe(403);
+  });
+
+  test('a questions read failure is shown as an error, never as "no pending questions"', async () => {
+    const q = t.hive.askOperator('will this render?');
+    t.hive.db.query('UPDATE questions SET options = ? WHERE id = ?').run('{not json', q.id);
+    try {
+      const html = await fragment('questions');
+      expect(html).toContain('role="alert"');
+      expect(html).toContain(`questions could not be read: question #${q.id} has damaged options`);
+      expect(html).not.toContain('no pending questions');
+      expect(await (await app.handle(new Request(ORIGIN + '/'))).text()).toContain('questions could not be read');
+    } finally {
+      t.hive.db.query('DELETE FROM questions WHERE id = ?').run(q.id);
+    }
+  });
+
+  test('approvals: approve carries out a spawn, deny records it, both tell the manager', async () => {
+    const a = t.hive.requestSpawn('manager', 'zoe');
+    const b = t.hive.requestSpawn('manager', 'yan');
+    let html = await fragment('approvals');
+    expect(html).toContain(`hx-post="/approvals/${a.id}/approve"`);
+    expect(html).toContain('spawn zoe');
+    expect((await post(`/approvals/${a.id}/approve`, {}, 'http://evil.example')).status).toBe(403);
+
+    const denied = await post(`/approvals/${b.id}/deny`, { reason: 'not now' });
+    expect(denied.status).toBe(204);
+    expect(t.hive.approvals.get(b.id)).toMatchObject({ status: 'denied', note: 'not now' });
+
+    const ok = await post(`/approvals/${a.id}/approve`, {});
+    expect(ok.status).toBe(204);
+    expect(t.hive.approvals.get(a.id).status).toBe('deployed');
+    expect(t.hive.registry.get('zoe')).toBeDefined();
+    await t.hive.stop('zoe');
+    expect((await post(`/approvals/${a.id}/approve`, {})).status).toBe(409);
+    expect((await post(`/approvals/${a.id}/explode`, {})).status).toBe(404);
+
+    html = await fragment('approvals');
+    expect(html).toContain('no pending approvals');
+    expect(html).toMatch(/spawn zoe<\/span> <span class="badge deployed"/);
+    const notices = t.hive.broker.list({ agent: 'manager' }).filter((m) => m.kind === 'notice').map((m) => m.body);
+    expect(notices).toEqual(expect.arrayContaining([expect.stringContaining(`approval #${b.id} (spawn yan) was denied: not now`)]));
+    expect(notices).toEqual(expect.arrayContaining([expect.stringContaining(`approval #${a.id} (spawn zoe) was approved and done`)]));
+  });
+
+  test('the model switch: set, shown, reset; a bad name is refused', async () => {
+    expect((await post('/agents/manager/model', { model: 'sonnet' })).status).toBe(204);
+    expect(t.hive.registry.get('manager')).toMatchObject({ model: 'sonnet', model_override: 'sonnet' });
+    expect(await fragment('agents')).toContain('value="sonnet"');
+    expect((await post('/agents/manager/model', { model: 'x y<z>' })).status).toBe(400);
+    expect((await post('/agents/nobody/model', { model: 'opus' })).status).toBe(404);
+    expect((await post('/agents/manager/model', { reset: '1' })).status).toBe(204);
+    expect(t.hive.registry.get('manager')).toMatchObject({ model: 'haiku', model_override: null });
   });
 
   test('the SSE stream catches up, then carries new messages as htmx partials on one line each', async () => {

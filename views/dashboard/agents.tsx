@@ -29,8 +29,31 @@ function AgentRow({ agent: a, sandboxed, now }: { agent: AgentRecord; sandboxed:
       <td>
         <span class={`badge ${a.status}`} safe>{a.status}</span> <span class="dim" title="time in this state" safe>{age(a.status_since, now)}</span>
         {a.restarts > 0 ? <span class="dim" safe>{` ↻${a.restarts} (${a.last_exit ?? ''})`}</span> : ''}
+        {a.problem ? (
+          <div class="error" safe>
+            {a.problem}
+          </div>
+        ) : (
+          ''
+        )}
+        {a.config_warnings.map((w) => (
+          <div class="warn" safe>
+            {w}
+          </div>
+        ))}
       </td>
-      <td safe>{a.model}</td>
+      <td>
+        <form class="model" hx-post={`/agents/${a.name}/model`} hx-swap="none" title="switch the model until the config changes">
+          <input name="model" value={a.model} list="models" size="10" aria-label={`model of ${a.name}`} />
+          {a.model_override ? (
+            <button name="reset" value="1" class="quiet" title="back to the configured model">
+              ↺
+            </button>
+          ) : (
+            ''
+          )}
+        </form>
+      </td>
       <td>
         <span safe>{a.runtime}</span>
         {sandboxed ? '' : <span class="badge unsandboxed" title="this runtime gives the agent the host's full view"> unsandboxed</span>}

@@ -4,7 +4,9 @@
  * The operator's dashboard: swarm, message flow with the operator's send form, recent turns.
  * Everything below the chrome is updated in place by the `/events` SSE stream.
  */
-import type { AgentRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
+import type { AgentRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
+import { ApprovalList } from './approvals.tsx';
+import { QuestionList, type QuestionsState } from './questions.tsx';
 import { Header, Layout, TableHead } from '../layout.tsx';
 import { AgentRows } from './agents.tsx';
 import { MessageItems } from './flow.tsx';
@@ -20,6 +22,8 @@ export interface DashboardData {
   agents: AgentRecord[];
   messages: MessageRecord[];
   turns: TurnRecord[];
+  questions: QuestionsState;
+  approvals: ApprovalRecord[];
   lastMessageId: number;
 }
 
@@ -38,6 +42,11 @@ export function DashboardPage(d: DashboardData): JSX.Element {
       }
     >
       <div hx-sse:connect={`/events`} hx-swap="none" id="sse" data-last-id={String(d.lastMessageId)}></div>
+      <datalist id="models">
+        <option value="haiku"></option>
+        <option value="sonnet"></option>
+        <option value="opus"></option>
+      </datalist>
       <main>
         <section class="panel wide" aria-labelledby="swarm-h">
           <div id="swarm-h">
@@ -49,6 +58,22 @@ export function DashboardPage(d: DashboardData): JSX.Element {
               <AgentRows agents={d.agents} sandboxed={d.sandboxed} />
             </tbody>
           </table>
+        </section>
+        <section class="panel" aria-labelledby="questions-h">
+          <div id="questions-h">
+            <Header glyph="◇" name="M1ND H4S QU3STI0NS" sub="the manager asks the operator" />
+          </div>
+          <div id="questions-body">
+            <QuestionList state={d.questions} />
+          </div>
+        </section>
+        <section class="panel" aria-labelledby="approvals-h">
+          <div id="approvals-h">
+            <Header glyph="◆" name="APPR0VALS" sub="changes waiting for the operator" />
+          </div>
+          <div id="approvals-body">
+            <ApprovalList approvals={d.approvals} />
+          </div>
         </section>
         <section class="panel" aria-labelledby="flow-h">
           <div id="flow-h">

@@ -5,11 +5,14 @@
  * sections are kept current by one SSE stream (`/events`) of `<hx-partial>` fragments, and the
  * operator's send form. No full reloads; no client build step.
  *
- * Routes: `GET /` page · `GET /events` SSE · `GET /fragments/agents|flow|turns` · `POST /send`.
+ * Routes: `GET /` page · `GET /events` SSE · `GET /fragments/agents|flow|turns|questions|approvals` ·
+ * `POST /send` · `POST /questions/:id/answer` · `POST /approvals/:id/approve|deny` ·
+ * `POST /agents/:name/model`.
  * State-changing routes refuse requests from another origin (see `sameOrigin`).
  */
 import { Elysia } from 'elysia';
 import { html } from '@elysiajs/html';
+import { ModelName } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
 import { OPERATOR } from '../../shared/names.ts';
 import { sseResponse } from '../../shared/sse.ts';
@@ -21,17 +24,68 @@ import { DashboardPage } from '../../../views/dashboard/page.tsx';
 import { AgentRows } from '../../../views/dashboard/agents.tsx';
 import { MessageItem, MessageItems } from '../../../views/dashboard/flow.tsx';
 import { TurnRows } from '../../../views/dashboard/turns.tsx';
+import { QuestionList, type QuestionsState } from '../../../views/dashboard/questions.tsx';
+import { ApprovalList } from '../../../views/dashboard/approvals.tsx';
 
 /** Messages shown at load and replayed at most on reconnect. */
 const FLOW_LIMIT = 200;
 /** Turns shown. */
 const TURN_LIMIT = 30;
+/** The model-name rule of `agent.toml`, for the model switch. */
+const MODEL_RE = new RegExp(ModelName.pattern!);
+
+/**
+ * A positive integer id from a route parameter.
+ * @throws HiveError `bad_request` naming the parameter.
+ */
+function idParam(raw: string | undefined, what: string): number {
+  const n = Number(raw);
+  if (!raw || !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw new HiveError('bad_request', `"${raw ?? ''}" is not a ${what} id`);
+  return n;
+}
+
+/** A form field as a list: absent → [], one value → [value], repeated → all values. */
+function fieldList(v: unknown): string[] {
+  if (v === undefined || v === null || v === '') return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
+/** Reads a urlencoded or multipart form body, keeping repeated fields. */
+async function readForm(request: Request): Promise<Record<string, string | string[]>> {
+  const out: Record<string, string | string[]> = {};
+  let form: FormData;
+  try {
+    form = await request.formData();
+  } catch {
+    return out;
+  }
+  for (const [k, v] of form.entries()) {
+    if (typeof v !== 'string') continue;
+    const cur = out[k];
+    out[k] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [cur, v];
+  }
+  return out;
+}
 
 /** Builds the dashboard app for `hive`. Call `.listen()` on it, or `.handle()` in tests. */
 export function createDashboard(hive: Hive) {
   const sandboxed = hive.runtime.sandboxed;
   const agentsFragment = () => String(<AgentRows agents={hive.registry.list()} sandboxed={sandboxed} />);
   const turnsFragment = () => String(<TurnRows turns={hive.turns.list({ limit: TURN_LIMIT })} />);
+  const questionsState = (): QuestionsState => {
+    try {
+      return { questions: hive.questions.listFor(OPERATOR) };
+    } catch (err) {
+      hive.log(`dashboard: questions could not be read: ${(err as Error).message}`);
+      return { error: (err as Error).message };
+    }
+  };
+  const questionsFragment = () => String(<QuestionList state={questionsState()} />);
+  const approvalsFragment = () => String(<ApprovalList approvals={hive.approvals.list(true)} />);
+  const guard = (request: Request) => {
+    if (!sameOrigin(request)) throw new HiveError('forbidden', 'cross-origin request refused');
+  };
+  const done = (message: string) => new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(message) } });
 
   return new Elysia({ name: 'dashboard' })
     .use(html())
@@ -48,6 +102,8 @@ export function createDashboard(hive: Hive) {
             agents={hive.registry.list()}
             messages={hive.broker.list({ limit: FLOW_LIMIT })}
             turns={hive.turns.list({ limit: TURN_LIMIT })}
+            questions={questionsState()}
+            approvals={hive.approvals.list(true)}
             lastMessageId={hive.broker.lastId()}
           />,
         ),
@@ -55,6 +111,8 @@ export function createDashboard(hive: Hive) {
     )
     .get('/fragments/agents', () => htmlResponse(agentsFragment()))
     .get('/fragments/turns', () => htmlResponse(turnsFragment()))
+    .get('/fragments/questions', () => htmlResponse(questionsFragment()))
+    .get('/fragments/approvals', () => htmlResponse(approvalsFragment()))
     .get('/fragments/flow', ({ query }) =>
       htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: query.agent || undefined })} />)),
     )
@@ -64,6 +122,8 @@ export function createDashboard(hive: Hive) {
         // Catch up: agents and turns are re-rendered whole; messages after the last one seen are replayed.
         sink.send({ data: htmxPartial('#agents-body', 'innerHTML', agentsFragment()) });
         sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
+        sink.send({ data: htmxPartial('#questions-body', 'innerHTML', questionsFragment()) });
+        sink.send({ data: htmxPartial('#approvals-body', 'innerHTML', approvalsFragment()) });
         if (Number.isSafeInteger(lastSeen) && lastSeen > 0) {
           for (const m of hive.broker.list({ afterId: lastSeen, limit: FLOW_LIMIT }))
             sink.send({ id: m.id, data: htmxPartial('#flow', 'afterbegin', String(<MessageItem m={m} />)) });
@@ -83,19 +143,69 @@ export function createDashboard(hive: Hive) {
             case 'turn':
               sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
               break;
+            case 'question':
+              if (ev.question.to === OPERATOR) sink.send({ data: htmxPartial('#questions-body', 'innerHTML', questionsFragment()) });
+              break;
+            case 'approval':
+              sink.send({ data: htmxPartial('#approvals-body', 'innerHTML', approvalsFragment()) });
+              break;
           }
         };
         return hive.bus.on(onEvent);
       });
     })
+    .post('/questions/:id/answer', async ({ request, params }) => {
+      guard(request);
+      const id = idParam(params.id, 'question');
+      const form = await readForm(request);
+      const q = hive.questions.get(id);
+      const text = typeof form.text === 'string' ? form.text : undefined;
+      const options = q.options;
+      const answer =
+        options === null
+          ? { text: text ?? '' }
+          : {
+              choices: fieldList(form.choice).map((i) => {
+                const o = /^\d+$/.test(i) ? options[Number(i)] : undefined;
+                if (o === undefined) throw new HiveError('bad_request', `choice "${i.slice(0, 20)}" is not an option of question #${id}`);
+                return o;
+              }),
+            };
+      hive.answer(OPERATOR, id, answer);
+      return done(`answered question #${id}`);
+    })
+    .post('/approvals/:id/:action', async ({ request, params }) => {
+      guard(request);
+      const id = idParam(params.id, 'approval');
+      if (params.action === 'approve') {
+        const a = await hive.approve(id);
+        if (a.status === 'failed') throw new HiveError('conflict', `approval #${id} failed: ${a.note ?? 'unknown error'}`);
+        return done(`approval #${id}: ${a.status}`);
+      }
+      if (params.action === 'deny') {
+        const form = await readForm(request);
+        hive.deny(id, typeof form.reason === 'string' ? form.reason : undefined);
+        return done(`approval #${id} denied`);
+      }
+      throw new HiveError('not_found', `no action "${params.action}" on approvals; use approve or deny`);
+    })
+    .post('/agents/:name/model', async ({ request, params }) => {
+      guard(request);
+      const form = await readForm(request);
+      const reset = form.reset === '1';
+      const model = typeof form.model === 'string' ? form.model.trim() : '';
+      if (!reset && !MODEL_RE.test(model)) throw new HiveError('bad_request', `"${model.slice(0, 100)}" is not a model name`);
+      const a = hive.setModel(params.name, reset ? null : model);
+      return done(`${a.name} now uses ${a.model}`);
+    })
     .post('/send', ({ request, body }) => {
-      if (!sameOrigin(request)) throw new HiveError('forbidden', 'cross-origin request refused');
+      guard(request);
       const form = (body ?? {}) as Record<string, unknown>;
       const to = typeof form.to === 'string' ? form.to.trim() : '';
       const text = typeof form.body === 'string' ? form.body : '';
       if (!to) throw new HiveError('bad_request', 'choose a recipient');
       if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');
       const m = hive.send(OPERATOR, to, text);
-      return new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(`sent #${m.id} to ${to}`) } });
+      return done(`sent #${m.id} to ${to}`);
     });
 }

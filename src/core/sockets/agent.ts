@@ -42,7 +42,7 @@ export function agentHandler(hive: Hive, name: string): OpHandler {
         return { question: r.question, message_id: r.message.id };
       }
       case 'answer': {
-        const r = hive.answer(name, req.id as number, { text: req.text as string });
+        const r = hive.answer(name, req.question_id as number, { text: req.text as string });
         return { question: r.question, message_id: r.message.id };
       }
       case 'questions':
@@ -54,7 +54,7 @@ export function agentHandler(hive: Hive, name: string): OpHandler {
       case 'reminders':
         return { reminders: hive.reminders.pending(name) };
       case 'cancel_reminder':
-        return { reminder: hive.reminders.cancel(name, req.id as number) };
+        return { reminder: hive.reminders.cancel(name, req.reminder_id as number) };
       case 'agents':
         return { agents: hive.registry.list() };
       case 'request_spawn':

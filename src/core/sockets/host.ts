@@ -41,14 +41,14 @@ export function hostHandler(hive: Hive): OpHandler {
         return { questions: hive.questions.listFor(OPERATOR, req.all === true) };
       case 'answer':
         return {
-          question: hive.answer(OPERATOR, req.id as number, { text: req.text as string | undefined, choices: req.choices as string[] | undefined }).question,
+          question: hive.answer(OPERATOR, req.question_id as number, { text: req.text as string | undefined, choices: req.choices as string[] | undefined }).question,
         };
       case 'approvals':
         return { approvals: hive.approvals.list(req.all === true) };
       case 'approve':
-        return { approval: await hive.approve(req.id as number) };
+        return { approval: await hive.approve(req.approval_id as number) };
       case 'deny':
-        return { approval: hive.deny(req.id as number, req.reason as string | undefined) };
+        return { approval: hive.deny(req.approval_id as number, req.reason as string | undefined) };
       case 'reminders':
         return { reminders: hive.reminders.pending(req.agent as string | undefined) };
       default:
