@@ -1,6 +1,7 @@
 /**
  * The dashboard in real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core):
- * live agent state, the operator's send form with its toast, and the SSE reconnect indicator.
+ * live agent state, the operator's send form with its toast, answering the manager's questions,
+ * deciding approvals, and the SSE reconnect indicator.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -88,5 +89,42 @@ describe('dashboard in a browser', () => {
     await page.click('form.send button[type="submit"]');
     await page.locator('.toast.bad', { hasText: 'no agent named "ghost"' }).waitFor({ timeout: 10_000 });
     expect(t.hive.broker.lastId()).toBe(before);
+  });
+
+  test('a question from the manager appears live as a form; answering it removes it and reaches the manager', async () => {
+    const q = t.hive.askOperator('which regions?', ['eu', 'us', 'ap'], true);
+    const form = page.locator(`#question-${q.id}`);
+    await form.waitFor({ timeout: 10_000 });
+    expect(await form.locator('input[type="checkbox"]').count()).toBe(3);
+    await form.getByLabel('eu').check();
+    await form.getByLabel('ap').check();
+    await form.locator('button[type="submit"]').click();
+    await page.locator('.toast', { hasText: `answered question #${q.id}` }).waitFor({ timeout: 10_000 });
+    await form.waitFor({ state: 'detached', timeout: 10_000 });
+    expect(t.hive.questions.get(q.id).answer).toEqual({ choices: ['eu', 'ap'] });
+    const msg = t.hive.broker.list({ agent: 'manager' }).find((m) => m.kind === 'answer' && m.ref === q.id)!;
+    expect(msg.body).toContain('choices: eu, ap');
+
+    const free = t.hive.askOperator('what next?');
+    const freeForm = page.locator(`#question-${free.id}`);
+    await freeForm.waitFor({ timeout: 10_000 });
+    await freeForm.locator('textarea').fill('write the docs');
+    await freeForm.locator('button[type="submit"]').click();
+    await freeForm.waitFor({ state: 'detached', timeout: 10_000 });
+    expect(t.hive.questions.get(free.id).answer).toEqual({ text: 'write the docs' });
+  });
+
+  test('a spawn request appears live; approving it creates the agent and the row updates in place', async () => {
+    const a = t.hive.requestSpawn('manager', 'carol');
+    const row = page.locator(`#approval-${a.id}`);
+    await row.waitFor({ timeout: 10_000 });
+    const q = t.hive.askOperator("should carol review alice's patches?", ['yes', 'no, later']);
+    await page.locator(`#question-${q.id}`).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-approvals.png'), fullPage: true });
+    await row.getByRole('button', { name: /approve/ }).click();
+    await page.locator(`#approval-${a.id}[data-status="deployed"]`).waitFor({ timeout: 15_000 });
+    await page.locator('#agent-carol').waitFor({ timeout: 10_000 });
+    expect(t.hive.approvals.get(a.id).status).toBe('deployed');
+    await t.hive.stop('carol');
   });
 });
