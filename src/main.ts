@@ -19,6 +19,7 @@ commands:
   agent serve     run agent mode (the turn loop and the agent's page); started by the core in each sandbox
   mcp             the stdio MCP server claude spawns inside a sandbox; forwards tools to the agent's socket
   ctl             the operator's CLI over the admin socket (hive ctl --help)
+  doctor          which sandbox runtimes work on this host, and which --runtime auto picks
   version         print the version
 
 Run \`hive <command> --help\` for a command's options.
@@ -32,7 +33,8 @@ It keeps the broker (sqlite), supervises agents through a runtime, serves the so
 options (flag, env, default):
   --data-dir DIR     HIVE_DATA_DIR       /var/lib/hyperhive as root, else $XDG_STATE_HOME/hyperhive
   --listen H:P       HIVE_LISTEN         127.0.0.1:7000 (dashboard)
-  --runtime NAME     HIVE_RUNTIME        process (unsandboxed child processes)
+  --runtime NAME     HIVE_RUNTIME        auto: nspawn (as root), else bwrap, else process
+                                         (nspawn | bwrap | process; \`hive doctor\` says what works)
   --model MODEL      HIVE_DEFAULT_MODEL  haiku
   --claude PATH      HIVE_CLAUDE_BIN     the pinned claude from node_modules, else claude on PATH
   --page-ports A-B   HIVE_PAGE_PORTS     8100-8999 (agent pages, port hashed from the name)
@@ -57,10 +59,19 @@ environment:
 
 const MCP_HELP = `hive mcp — the hive's stdio MCP server (claude starts it; not for interactive use)
 
-Serves the tools send and recv on stdin/stdout and forwards each call to the agent's socket.
+Serves the hive's tools (send, recv, ask, answer, questions, remind, reminders, cancel_reminder;
+with HIVE_ROLE=manager also agents, request_spawn, kill, start, restart, ask_operator) on
+stdin/stdout and forwards each call to the agent's socket. The core decides what the socket may do.
 
 environment:
   HIVE_SOCKET        the agent's socket (default /run/hive/mcp.sock)
+  HIVE_ROLE          agent | manager: which tools to offer (default agent)
+`;
+
+const DOCTOR_HELP = `hive doctor — report which sandbox runtimes work here
+
+Tries each runtime (a test sandbox runs /usr/bin/true) and prints why each is or is not usable,
+and which one \`hive core serve --runtime auto\` would pick.
 `;
 
 function fail(message: string, code = 2): never {
@@ -102,6 +113,15 @@ async function main(argv: string[]): Promise<void> {
   }
   if (cmd === 'version' || cmd === '--version') {
     process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  if (cmd === 'doctor') {
+    if (sub !== undefined && wantsHelp([sub, ...rest])) return void process.stdout.write(DOCTOR_HELP);
+    const { probeRuntimes } = await import('./core/runtime/detect.ts');
+    const probes = probeRuntimes();
+    const auto = probes.find((p) => p.available && p.name !== 'process')?.name ?? 'process';
+    const lines = probes.map((p) => `${p.available ? 'ok  ' : 'no  '} ${p.name.padEnd(16)} ${p.reason}`);
+    process.stdout.write(`runtimes (in --runtime auto order):\n${lines.join('\n')}\n\n--runtime auto picks: ${auto}${auto === 'process' ? ' (unsandboxed!)' : ''}\n`);
     return;
   }
   if (cmd === 'core') {

@@ -7,7 +7,7 @@
  * |---------------|---------------------|------------------------------------------------|
  * | --data-dir    | HIVE_DATA_DIR       | /var/lib/hyperhive (root), XDG state otherwise |
  * | --listen      | HIVE_LISTEN         | 127.0.0.1:7000                                 |
- * | --runtime     | HIVE_RUNTIME        | process                                        |
+ * | --runtime     | HIVE_RUNTIME        | auto: nspawn (root), else bwrap, else process  |
  * | --model       | HIVE_DEFAULT_MODEL  | haiku                                          |
  * | --claude      | HIVE_CLAUDE_BIN     | the package's pinned claude, else PATH         |
  * | --page-ports  | HIVE_PAGE_PORTS     | 8100-8999 (agent pages, hashed from the name)  |
@@ -30,8 +30,8 @@ export const PASSTHROUGH_ENV = [
   'NO_PROXY',
 ] as const;
 
-/** Runtimes this build knows. */
-export const RUNTIMES = ['process'] as const;
+/** Runtimes this build knows; `auto` picks the best that works here (see `runtime/detect.ts`). */
+export const RUNTIMES = ['auto', 'nspawn', 'bwrap', 'process'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 /** Validated daemon settings. */
@@ -69,7 +69,7 @@ export interface CoreFlags {
 export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | undefined> = process.env): CoreConfig {
   const dataDir = resolve(resolveDataDir(flags['data-dir'], env));
   const listen = parseListen(flags.listen ?? env.HIVE_LISTEN ?? '127.0.0.1:7000');
-  const runtime = flags.runtime ?? env.HIVE_RUNTIME ?? 'process';
+  const runtime = flags.runtime ?? env.HIVE_RUNTIME ?? 'auto';
   if (!(RUNTIMES as readonly string[]).includes(runtime))
     throw new HiveError('bad_request', `--runtime ${runtime}: unknown runtime; this build has: ${RUNTIMES.join(', ')}`);
   const claudeBin = flags.claude ?? defaultClaudeBin(env);

@@ -36,7 +36,7 @@ import { openCoreDb } from './db.ts';
 import { EventBus } from './events.ts';
 import { Supervisor } from './lifecycle/supervisor.ts';
 import { Registry } from './registry/registry.ts';
-import { ProcessRuntime } from './runtime/process.ts';
+import { createRuntime } from './runtime/detect.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import { agentHandler } from './sockets/agent.ts';
 import { hostHandler } from './sockets/host.ts';
@@ -100,8 +100,9 @@ export class Hive {
     mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
     if (await socketAnswers(layout.hostSocket))
       throw new HiveError('conflict', `another hive core is already serving ${config.dataDir} (${layout.hostSocket} answers)`);
+    const runtime = createRuntime(config.runtime, { dataDir: config.dataDir, claudeBin: config.claudeBin }, (w) => log(`WARN ${w}`));
     const db = openCoreDb(layout.db);
-    const hive = new Hive(config, db, new ProcessRuntime(), log);
+    const hive = new Hive(config, db, runtime, log);
     try {
       await hive.boot();
     } catch (err) {
@@ -158,6 +159,8 @@ export class Hive {
       version: VERSION,
       data_dir: this.config.dataDir,
       runtime: this.runtime.name,
+      sandboxed: this.runtime.sandboxed,
+      privileged: this.runtime.privileged,
       dashboard: `http://${this.config.listen.host}:${this.config.listen.port}`,
       started_at: this.startedAt,
     };
@@ -406,6 +409,7 @@ export class Hive {
   /** Reads the agent's config before a start and records its model and warnings. */
   private loadConfig(name: string): LoadedAgentConfig {
     const loaded = this.configs.load(name);
+    this.registry.setRuntime(name, this.runtime.name);
     const changed = this.registry.applyConfig(name, loaded.config.model ?? this.config.defaultModel, loaded.hash);
     if (changed) this.log(`agent ${name}: config changed; runtime model override cleared`);
     for (const w of loaded.warnings) this.log(`agent ${name}: config warning: ${w}`);

@@ -8,7 +8,9 @@
  * <data>/agents/<name>/state/         durable notes and the turn history (/state in a sandbox)
  * <data>/agents/<name>/claude/        claude config, credentials and session transcripts
  * <data>/agents/<name>/config/        the agent's config dir: agent.toml (see agent-config.ts)
+ * <data>/proposed/                     the manager's /agents (proposed config repos)
  * <data>/logs/<name>.log              the agent process's stdout/stderr
+ * <data>/run/sandboxes/<name>/        generated files of a sandboxed runtime (/etc/passwd, …)
  * <data>/run/host.sock                admin socket
  * <data>/run/manager/mcp.sock         the manager's socket
  * <data>/run/agents/<name>/mcp.sock   each agent's socket
@@ -51,6 +53,14 @@ export class DataLayout {
   }
   get agentsDir(): string {
     return join(this.dataDir, 'agents');
+  }
+  /** The manager's view of every agent's proposed config (`/agents` in its sandbox). */
+  get proposedDir(): string {
+    return join(this.dataDir, 'proposed');
+  }
+  /** Files a sandboxed runtime generates for agent `name` (its `/etc/passwd`, …); rebuilt at each start. */
+  sandboxDir(name: string): string {
+    return join(this.runDir, 'sandboxes', name);
   }
   get logsDir(): string {
     return join(this.dataDir, 'logs');

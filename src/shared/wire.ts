@@ -273,6 +273,10 @@ export const HostOps = {
       version: Type.String(),
       data_dir: Type.String(),
       runtime: Type.String(),
+      /** False for the `process` runtime: agents see the host. */
+      sandboxed: Type.Boolean(),
+      /** True when root in an agent's sandbox is root on the host. */
+      privileged: Type.Boolean(),
       dashboard: Type.String(),
       started_at: Millis,
     }),

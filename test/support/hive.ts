@@ -18,7 +18,7 @@ export function tempDir(prefix = 'hv-'): string {
 export async function openTestHive(flags: CoreFlags = {}, env: Record<string, string> = {}) {
   const dir = tempDir();
   const logs: string[] = [];
-  const config = loadCoreConfig({ 'no-manager': true, 'page-ports': '20000-29999', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
+  const config = loadCoreConfig({ 'no-manager': true, 'page-ports': '20000-29999', runtime: 'process', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
   const hive = await Hive.open(config, (l) => logs.push(l));
   return {
     hive,
@@ -63,7 +63,8 @@ export function ctlJson<T = any>(dir: string, ...args: string[]): T {
 /** Starts the real `hive core serve` as a subprocess and waits for its admin socket. */
 export async function startCoreProcess(dir: string, flags: string[], env: Record<string, string>) {
   const port = 17000 + Math.floor(Math.random() * 2000);
-  const proc = Bun.spawn([process.execPath, ENTRY, 'core', 'serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, ...flags], {
+  const runtime = flags.includes('--runtime') ? [] : ['--runtime', 'process'];
+  const proc = Bun.spawn([process.execPath, ENTRY, 'core', 'serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, ...runtime, ...flags], {
     env: { PATH: process.env.PATH!, HOME: dir, ...env },
     stdout: Bun.file(join(dir, 'core.out')),
     stderr: Bun.file(join(dir, 'core.err')),

@@ -110,6 +110,15 @@ export class Registry {
     return changed;
   }
 
+  /** Records the runtime the agent is (re)started with. */
+  setRuntime(name: string, runtime: string): void {
+    const cur = this.db.query<{ runtime: string }, [string]>('SELECT runtime FROM agents WHERE name = ?').get(name);
+    if (cur && cur.runtime !== runtime) {
+      this.db.query('UPDATE agents SET runtime = ? WHERE name = ?').run(runtime, name);
+      this.publish(name);
+    }
+  }
+
   /** Sets (or with null clears) the operator's runtime model for the agent. */
   setModelOverride(name: string, model: string | null): AgentRecord {
     this.require(name);

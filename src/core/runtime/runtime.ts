@@ -4,9 +4,9 @@
  * when it exits; the supervisor (`lifecycle/supervisor.ts`) decides what to do about it.
  *
  * Every runtime exposes the same three places to the agent: its socket dir, its state dir and its
- * claude dir. Runtimes that can mount put them at `/run/hive`, `/state` and `/root/.claude`;
- * runtimes that cannot (process) pass the host paths in the environment, so the harness never
- * cares which runtime it runs in.
+ * claude dir. Sandboxed runtimes (`bwrap.ts`, `nspawn.ts`) mount them at `/run/hive`, `/state` and
+ * `/root/.claude` (see `sandbox.ts`); the `process` runtime passes the host paths in the
+ * environment, so the harness never cares which runtime it runs in.
  */
 import type { AgentPaths } from '../../shared/paths.ts';
 
@@ -46,6 +46,8 @@ export interface Runtime {
   readonly name: string;
   /** False for runtimes that give the agent the host's full view (the operator is warned). */
   readonly sandboxed: boolean;
+  /** True when root inside the sandbox is root on the host (no user-namespace mapping to an unprivileged uid). */
+  readonly privileged: boolean;
   /**
    * Starts the agent.
    * @throws when the sandbox cannot be created (the message says why).

@@ -1,0 +1,109 @@
+/**
+ * @module runtime/detect
+ * Which runtimes this host can run, found by trying them: each candidate runs `/usr/bin/true` in a
+ * minimal sandbox, so "available" means "worked just now", not "the binary exists". `--runtime
+ * auto` takes the first that works in the order nixos-container, nspawn, bwrap, and falls back to
+ * `process` with a warning. `hive doctor` prints the same findings.
+ */
+import { DataLayout } from '../../shared/paths.ts';
+import { HiveError } from '../../shared/errors.ts';
+import { BwrapRuntime } from './bwrap.ts';
+import { NspawnRuntime } from './nspawn.ts';
+import { ProcessRuntime } from './process.ts';
+import type { Runtime } from './runtime.ts';
+
+/** What was found for one runtime. */
+export interface RuntimeProbe {
+  name: 'nixos-container' | 'nspawn' | 'bwrap' | 'process';
+  available: boolean;
+  /** Why it is or is not available, for people. */
+  reason: string;
+  /** The executable used, when one was found. */
+  bin: string | null;
+}
+
+/** Runs argv with a timeout. @returns exit code (null on timeout) and the tail of its stderr. */
+function tryRun(argv: string[], timeoutMs = 15_000): { code: number | null; stderr: string } {
+  try {
+    const r = Bun.spawnSync(argv, { stdout: 'ignore', stderr: 'pipe', stdin: 'ignore', timeout: timeoutMs });
+    return { code: r.exitCode, stderr: r.stderr.toString().trim().split('\n').slice(-2).join(' ') };
+  } catch (err) {
+    return { code: 1, stderr: (err as Error).message };
+  }
+}
+
+/** Probes every runtime, in `auto` preference order. */
+export function probeRuntimes(env: Record<string, string | undefined> = process.env): RuntimeProbe[] {
+  const isRoot = process.getuid?.() === 0;
+  const which = (cmd: string) => Bun.which(cmd, { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
+  const out: RuntimeProbe[] = [];
+
+  const nixos = which('nixos-container');
+  out.push({
+    name: 'nixos-container',
+    available: false,
+    bin: nixos,
+    reason: nixos ? 'nixos-container is installed, but this build has no nixos-container runtime; nspawn is used instead' : 'nixos-container not found (not a NixOS host)',
+  });
+
+  const nspawn = which('systemd-nspawn');
+  if (!nspawn) out.push({ name: 'nspawn', available: false, bin: null, reason: 'systemd-nspawn not found (Debian: apt install systemd-container)' });
+  else if (!isRoot) out.push({ name: 'nspawn', available: false, bin: nspawn, reason: 'systemd-nspawn needs root' });
+  else {
+    const r = tryRun([nspawn, '--quiet', '--register=no', '--keep-unit', '--directory=/', '--volatile=yes', '--as-pid2', '--console=pipe', '/usr/bin/true']);
+    out.push({
+      name: 'nspawn',
+      available: r.code === 0,
+      bin: nspawn,
+      reason: r.code === 0 ? 'a test container ran' : `a test container failed (exit ${r.code ?? 'timeout'}): ${r.stderr}`,
+    });
+  }
+
+  const bwrap = which('bwrap');
+  if (!bwrap) out.push({ name: 'bwrap', available: false, bin: null, reason: 'bwrap not found (Debian: apt install bubblewrap)' });
+  else {
+    const r = tryRun([bwrap, '--unshare-user', '--unshare-pid', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/usr/bin/true']);
+    out.push({
+      name: 'bwrap',
+      available: r.code === 0,
+      bin: bwrap,
+      reason:
+        r.code === 0
+          ? `a test sandbox ran${isRoot ? ' (as root: root inside is host root, with capabilities dropped)' : ''}`
+          : `a test sandbox failed (exit ${r.code ?? 'timeout'}): ${r.stderr}${isRoot ? '' : ' (unprivileged user namespaces may be disabled)'}`,
+    });
+  }
+
+  out.push({ name: 'process', available: true, bin: null, reason: 'always available, but not a sandbox: agents see everything your user sees' });
+  return out;
+}
+
+/**
+ * Builds the runtime named by the core's config; `auto` picks by probing.
+ * @param warn receives a line when `auto` falls back to `process`.
+ * @throws HiveError `unavailable` when a named runtime does not work on this host (the message says why).
+ */
+export function createRuntime(
+  name: string,
+  opts: { dataDir: string; claudeBin: string; env?: Record<string, string | undefined> },
+  warn: (line: string) => void = () => {},
+): Runtime {
+  if (name === 'process') return new ProcessRuntime();
+  const probes = probeRuntimes(opts.env);
+  const pick = name === 'auto' ? probes.find((p) => p.available && p.name !== 'process')?.name ?? 'process' : name;
+  const probe = probes.find((p) => p.name === pick);
+  if (pick === 'process') {
+    warn(`no sandbox runtime works here; agents run unsandboxed (${probes.filter((p) => p.name !== 'process').map((p) => `${p.name}: ${p.reason}`).join('; ')})`);
+    return new ProcessRuntime();
+  }
+  if (!probe?.available || !probe.bin) throw new HiveError('unavailable', `runtime ${pick} does not work here: ${probe?.reason ?? 'unknown runtime'}`);
+  const layout = new DataLayout(opts.dataDir);
+  const sandboxOpts = {
+    dataDir: opts.dataDir,
+    claudeBin: opts.claudeBin,
+    proposedDir: layout.proposedDir,
+    sandboxDir: (n: string) => layout.sandboxDir(n),
+    bin: probe.bin,
+  };
+  return pick === 'nspawn' ? new NspawnRuntime(sandboxOpts) : new BwrapRuntime(sandboxOpts);
+}
