@@ -7,9 +7,10 @@
  */
 import type { Database } from 'bun:sqlite';
 import net from 'node:net';
-import { mkdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
-import { MANAGER, OPERATOR, SYSTEM, validateAgentName, validateRecipient } from '../shared/names.ts';
+import { MANAGER, OPERATOR, SYSTEM, isAgentName, validateAgentName, validateRecipient } from '../shared/names.ts';
 import { DataLayout, MAX_SOCKET_PATH } from '../shared/paths.ts';
 import { agentPort } from '../shared/ports.ts';
 import { VERSION } from '../shared/version.ts';
@@ -179,7 +180,11 @@ export class Hive {
     const owner = this.registry.list().find((a) => a.port === port);
     if (owner)
       throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which agent "${owner.name}" already uses; pick another name`);
+    if (!(await portIsFree(port)))
+      throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which another process on this host is using; free it or pick another name`);
     this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port, model: this.config.defaultModel });
+    const paths = this.layout.agent(name);
+    for (const d of [paths.state, paths.claude]) mkdirSync(d, { recursive: true });
     this.configs.ensureDefault(name);
     await this.openAgentSocket(name);
     return opts.start === false ? this.registry.require(name) : this.start(name);
@@ -222,7 +227,8 @@ export class Hive {
   }
 
   /**
-   * Stops the agent and removes its sandbox and socket. Its state and claude dirs are kept.
+   * Stops the agent and removes its sandbox, its runtime files and its socket. Its state, claude
+   * and config dirs are kept (see {@link kept}); {@link purge} removes them.
    * @throws HiveError `not_found`, or `forbidden` for the manager.
    */
   async destroy(name: string): Promise<void> {
@@ -236,7 +242,50 @@ export class Hive {
     await this.agentSockets.get(name)?.close();
     this.agentSockets.delete(name);
     rmSync(this.layout.agent(name).socketDir, { recursive: true, force: true });
+    rmSync(this.layout.sandboxDir(name), { recursive: true, force: true });
     this.registry.remove(name);
+  }
+
+  /**
+   * Agents whose kept state (state, claude dir, config) is on disk but who are not registered:
+   * destroyed, and re-creatable with their memory by spawning the same name.
+   */
+  kept(): Array<{ name: string; modified_at: number }> {
+    let names: string[];
+    try {
+      names = readdirSync(this.layout.agentsDir);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) => isAgentName(n) && !this.registry.has(n))
+      .flatMap((n) => {
+        const st = lstatSync(this.layout.agent(n).root);
+        return st.isDirectory() ? [{ name: n, modified_at: Math.round(st.mtimeMs) }] : [];
+      });
+  }
+
+  /**
+   * Deletes the kept state of a destroyed agent: its state, claude and config dirs, its log and
+   * sandbox files. Never follows a symlink: a link anywhere in the tree (or in place of the agent's
+   * own directory) is removed as a link, and nothing outside the agent's own paths is touched.
+   * @throws HiveError `bad_name`; `conflict` while the agent is registered (destroy it first);
+   *   `not_found` when there is nothing kept.
+   */
+  purge(name: string): void {
+    validateAgentName(name);
+    if (this.registry.has(name)) throw new HiveError('conflict', `agent "${name}" still exists; destroy it first, then purge its kept state`);
+    const paths = this.layout.agent(name);
+    const targets: Array<[string, string]> = [
+      [this.layout.agentsDir, paths.root],
+      [this.layout.logsDir, paths.log],
+      [join(this.layout.runDir, 'sandboxes'), this.layout.sandboxDir(name)],
+      [this.layout.proposedDir, join(this.layout.proposedDir, name)],
+    ];
+    if (!targets.some(([, t]) => lexists(t))) throw new HiveError('not_found', `nothing is kept for "${name}"`);
+    for (const [base, target] of targets) removeInside(base, target);
+    this.configs.forget(name);
+    this.log(`purged the kept state of ${name}`);
   }
 
   // ── messaging ──────────────────────────────────────────────────────────────
@@ -443,6 +492,40 @@ export class Hive {
       HIVE_CLAUDE_BIN: this.config.claudeBin,
     };
   }
+}
+
+/** True when nothing listens on 127.0.0.1:`port` (a bind succeeds). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/** True when `path` exists, without following a final symlink. */
+function lexists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes `target`, which must sit directly in `base` (both already built from a validated name).
+ * A symlink is unlinked, never followed; a directory is removed with its contents, where `rmSync`
+ * unlinks links instead of descending into them.
+ * @throws HiveError `internal` when `target`'s parent does not resolve to `base` (a symlinked parent).
+ */
+function removeInside(base: string, target: string): void {
+  if (!lexists(target)) return;
+  if (dirname(target) !== base || realpathSync(dirname(target)) !== realpathSync(base))
+    throw new HiveError('internal', `refusing to remove ${target}: it does not resolve to a path inside ${base}`);
+  const st = lstatSync(target);
+  if (st.isSymbolicLink() || !st.isDirectory()) unlinkSync(target);
+  else rmSync(target, { recursive: true, force: true });
 }
 
 /** True when something accepts connections on the unix socket at `path`. */

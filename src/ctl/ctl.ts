@@ -24,6 +24,8 @@ commands:
   restart NAME           stop and start an agent (re-reads its agent.toml)
   model NAME MODEL       switch an agent's model until its config changes
   model NAME --reset     go back to the model its config names
+  kept                   destroyed agents whose state is kept
+  purge NAME             delete a destroyed agent's kept state for good
   send NAME TEXT...      send TEXT to NAME (an agent or "manager") as the operator
   questions [--all]      questions for the operator (unanswered, or all recent)
   answer ID TEXT...      answer a free-text question
@@ -85,12 +87,14 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
     switch (args.command) {
       case 'status': {
         const r = await client.call('status', {});
-        print(r, () => `hive ${r.version}\ndata dir:  ${r.data_dir}\nruntime:   ${r.runtime}\ndashboard: ${r.dashboard}\nup since:  ${time(r.started_at)}\n`);
+        const rt = !r.sandboxed ? ' (unsandboxed: agents see the host)' : r.privileged ? ' (privileged: root in a sandbox is host root)' : '';
+        print(r, () => `hive ${r.version}\ndata dir:  ${r.data_dir}\nruntime:   ${r.runtime}${rt}\ndashboard: ${r.dashboard}\nup since:  ${time(r.started_at)}\n`);
         break;
       }
       case 'list': {
         const r = await client.call('list', {});
-        print(r, () => agentTable(r.agents));
+        const st = args.json ? null : await client.call('status', {});
+        print(r, () => agentTable(r.agents, st?.privileged ?? false));
         break;
       }
       case 'spawn':
@@ -146,6 +150,17 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
           ? await client.call('approve', { approval_id })
           : await client.call('deny', { approval_id, ...(args.reason ? { reason: args.reason } : {}) });
         print(r, () => approvalList([r.approval]));
+        break;
+      }
+      case 'kept': {
+        const r = await client.call('kept', {});
+        print(r, () => (r.kept.length ? r.kept.map((k) => `${pad(k.name, 11)}last changed ${time(k.modified_at)}\n`).join('') : 'no kept state\n'));
+        break;
+      }
+      case 'purge': {
+        const [name] = need(args, 1, 'an agent NAME');
+        const r = await client.call('purge', { name: name! });
+        print(r, () => `purged the kept state of ${r.name}\n`);
         break;
       }
       case 'reminders': {
@@ -204,14 +219,14 @@ function approvalList(as: ApprovalRecord[]): string {
     .join('');
 }
 
-function agentTable(agents: AgentRecord[]): string {
+function agentTable(agents: AgentRecord[], privileged: boolean): string {
   if (agents.length === 0) return 'no agents\n';
   const head = pad('NAME', 11) + pad('STATE', 10) + pad('WANTED', 9) + pad('MODEL', 12) + pad('RUNTIME', 22) + 'PORT\n';
   return (
     head +
     agents
       .map((a) => {
-        const rt = a.runtime === 'process' ? 'process (unsandboxed)' : a.runtime;
+        const rt = a.runtime === 'process' ? 'process (unsandboxed)' : privileged ? `${a.runtime} (privileged)` : a.runtime;
         const crash = a.restarts ? `  ↻${a.restarts} ${a.last_exit ?? ''}` : '';
         const problem = a.problem ? `\n  ! ${a.problem}` : '';
         const warn = a.config_warnings.map((w) => `\n  warning: ${w}`).join('');

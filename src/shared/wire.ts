@@ -323,6 +323,10 @@ export const HostOps = {
     Type.Object({ approval_id: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) }),
     Type.Object({ approval: ApprovalRecord }),
   ),
+  /** Destroyed agents whose state is kept. */
+  kept: op(Empty, Type.Object({ kept: Type.Array(Type.Object({ name: Type.String(), modified_at: Millis })) })),
+  /** Delete a destroyed agent's kept state for good. */
+  purge: op(Type.Object({ name: Name }), Type.Object({ name: Type.String() })),
   /** Pending reminders, of one agent or all. */
   reminders: op(Type.Object({ agent: Type.Optional(Name) }), Type.Object({ reminders: Type.Array(ReminderRecord) })),
 } as const;

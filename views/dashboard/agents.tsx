@@ -7,17 +7,28 @@ import type { AgentRecord } from '../../src/shared/wire.ts';
 import { age, label } from '../format.ts';
 
 /** The table body `#agents-body`; re-rendered whole on every agent event. */
-export function AgentRows({ agents, sandboxed, now = Date.now() }: { agents: AgentRecord[]; sandboxed: boolean; now?: number }): JSX.Element {
+export function AgentRows({
+  agents,
+  sandboxed,
+  privileged = false,
+  now = Date.now(),
+}: {
+  agents: AgentRecord[];
+  sandboxed: boolean;
+  /** Root inside the runtime's sandboxes is host root. */
+  privileged?: boolean;
+  now?: number;
+}): JSX.Element {
   if (agents.length === 0)
     return (
       <tr>
         <td colspan="6" class="dim">no agents yet: spawn one with `hive ctl spawn NAME`</td>
       </tr>
     );
-  return <>{agents.map((a) => <AgentRow agent={a} sandboxed={sandboxed} now={now} />)}</>;
+  return <>{agents.map((a) => <AgentRow agent={a} sandboxed={sandboxed} privileged={privileged} now={now} />)}</>;
 }
 
-function AgentRow({ agent: a, sandboxed, now }: { agent: AgentRecord; sandboxed: boolean; now: number }): JSX.Element {
+function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord; sandboxed: boolean; privileged: boolean; now: number }): JSX.Element {
   return (
     <tr id={`agent-${a.name}`} data-status={a.status}>
       <td>
@@ -57,6 +68,14 @@ function AgentRow({ agent: a, sandboxed, now }: { agent: AgentRecord; sandboxed:
       <td>
         <span safe>{a.runtime}</span>
         {sandboxed ? '' : <span class="badge unsandboxed" title="this runtime gives the agent the host's full view"> unsandboxed</span>}
+        {sandboxed && privileged ? (
+          <span class="badge privileged" title="root inside this sandbox is root on the host">
+            {' '}
+            privileged
+          </span>
+        ) : (
+          ''
+        )}
       </td>
       <td safe>{String(a.port)}</td>
       <td class="dim">{a.desired}</td>

@@ -18,6 +18,7 @@ export interface DashboardData {
   version: string;
   runtime: string;
   sandboxed: boolean;
+  privileged: boolean;
   dataDir: string;
   agents: AgentRecord[];
   messages: MessageRecord[];
@@ -55,7 +56,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
           <table>
             <TableHead columns={['agent', 'state', 'model', 'runtime', 'page', 'wanted']} />
             <tbody id="agents-body">
-              <AgentRows agents={d.agents} sandboxed={d.sandboxed} />
+              <AgentRows agents={d.agents} sandboxed={d.sandboxed} privileged={d.privileged} />
             </tbody>
           </table>
         </section>

@@ -70,7 +70,8 @@ async function readForm(request: Request): Promise<Record<string, string | strin
 /** Builds the dashboard app for `hive`. Call `.listen()` on it, or `.handle()` in tests. */
 export function createDashboard(hive: Hive) {
   const sandboxed = hive.runtime.sandboxed;
-  const agentsFragment = () => String(<AgentRows agents={hive.registry.list()} sandboxed={sandboxed} />);
+  const privileged = hive.runtime.privileged;
+  const agentsFragment = () => String(<AgentRows agents={hive.registry.list()} sandboxed={sandboxed} privileged={privileged} />);
   const turnsFragment = () => String(<TurnRows turns={hive.turns.list({ limit: TURN_LIMIT })} />);
   const questionsState = (): QuestionsState => {
     try {
@@ -98,6 +99,7 @@ export function createDashboard(hive: Hive) {
             version={VERSION}
             runtime={hive.runtime.name}
             sandboxed={sandboxed}
+            privileged={privileged}
             dataDir={hive.config.dataDir}
             agents={hive.registry.list()}
             messages={hive.broker.list({ limit: FLOW_LIMIT })}

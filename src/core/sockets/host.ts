@@ -49,6 +49,11 @@ export function hostHandler(hive: Hive): OpHandler {
         return { approval: await hive.approve(req.approval_id as number) };
       case 'deny':
         return { approval: hive.deny(req.approval_id as number, req.reason as string | undefined) };
+      case 'kept':
+        return { kept: hive.kept() };
+      case 'purge':
+        hive.purge(name);
+        return { name };
       case 'reminders':
         return { reminders: hive.reminders.pending(req.agent as string | undefined) };
       default:

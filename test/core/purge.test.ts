@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataLayout } from '../../src/shared/paths.ts';
+import { openTestHive, tempDir } from '../support/hive.ts';
+
+let t: Awaited<ReturnType<typeof openTestHive>>;
+let layout: DataLayout;
+let outside: string;
+
+beforeAll(async () => {
+  t = await openTestHive();
+  layout = new DataLayout(t.dir);
+  outside = tempDir('hv-outside-');
+  writeFileSync(join(outside, 'precious.txt'), 'do not delete');
+});
+afterAll(() => t.close());
+
+describe('destroy keeps state; purge removes it and nothing else', () => {
+  test('destroy lists the agent as kept; a re-spawn finds its state again', async () => {
+    await t.hive.spawn('kim', { start: false });
+    writeFileSync(join(layout.agent('kim').state, 'notes.md'), 'kim remembers');
+    await t.hive.destroy('kim');
+    expect(t.hive.kept().map((k) => k.name)).toEqual(['kim']);
+    expect(existsSync(layout.agent('kim').socketDir)).toBe(false);
+    await t.hive.spawn('kim', { start: false });
+    expect(readFileSync(join(layout.agent('kim').state, 'notes.md'), 'utf8')).toBe('kim remembers');
+    expect(t.hive.kept()).toEqual([]);
+  });
+
+  test('purge refuses a registered agent, bad names and path tricks', async () => {
+    expect(() => t.hive.purge('kim')).toThrow('destroy it first');
+    for (const bad of ['..', 'a/b', '../etc', 'manager', '', 'x'.repeat(10)]) expect(() => t.hive.purge(bad)).toThrow(/agent name/);
+    expect(() => t.hive.purge('nobody')).toThrow('nothing is kept');
+  });
+
+  test('purge removes links inside the state tree as links, never what they point to', async () => {
+    const s = layout.agent('kim').state;
+    symlinkSync(join(outside, 'precious.txt'), join(s, 'link-to-file'));
+    symlinkSync(outside, join(s, 'link-to-dir'));
+    mkdirSync(join(s, 'deep', 'er'), { recursive: true });
+    symlinkSync('/', join(s, 'deep', 'er', 'root'));
+    await t.hive.destroy('kim');
+    t.hive.purge('kim');
+    expect(existsSync(layout.agent('kim').root)).toBe(false);
+    expect(readFileSync(join(outside, 'precious.txt'), 'utf8')).toBe('do not delete');
+    expect(existsSync('/usr/bin')).toBe(true);
+    expect(t.hive.kept()).toEqual([]);
+  });
+
+  test("an agent's directory replaced by a symlink is unlinked, not followed", async () => {
+    mkdirSync(layout.agentsDir, { recursive: true });
+    symlinkSync(outside, join(layout.agentsDir, 'lee'));
+    t.hive.purge('lee');
+    expect(() => lstatSync(join(layout.agentsDir, 'lee'))).toThrow();
+    expect(readFileSync(join(outside, 'precious.txt'), 'utf8')).toBe('do not delete');
+  });
+});
