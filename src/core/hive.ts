@@ -7,7 +7,7 @@
  */
 import type { Database } from 'bun:sqlite';
 import net from 'node:net';
-import { lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { MANAGER, OPERATOR, SYSTEM, isAgentName, validateAgentName, validateRecipient } from '../shared/names.ts';
@@ -180,8 +180,13 @@ export class Hive {
     const owner = this.registry.list().find((a) => a.port === port);
     if (owner)
       throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which agent "${owner.name}" already uses; pick another name`);
-    if (!(await portIsFree(port)))
-      throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which another process on this host is using; free it or pick another name`);
+    if (!(await portIsFree(port))) {
+      const holder = portOwner(port);
+      throw new HiveError(
+        'conflict',
+        `agent "${name}" would take page port ${port}, which ${holder ? `${holder.command} (pid ${holder.pid})` : 'another process on this host'} is using; free it or pick another name`,
+      );
+    }
     this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port, model: this.config.defaultModel });
     const paths = this.layout.agent(name);
     for (const d of [paths.state, paths.claude]) mkdirSync(d, { recursive: true });
@@ -501,6 +506,53 @@ function portIsFree(port: number): Promise<boolean> {
     srv.once('error', () => resolve(false));
     srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * The process listening on TCP `port` (IPv4 or IPv6), found through /proc/net/tcp{,6} and the
+ * socket inodes in /proc/<pid>/fd (proc(5)). Null when it cannot be told (no /proc, or the owner is
+ * in another pid namespace or not readable).
+ */
+function portOwner(port: number): { pid: number; command: string } | null {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN; column 9 is the inode
+      if (cols[1]?.endsWith(`:${hex}`) && cols[3] === '0A' && cols[9]) inodes.add(`socket:[${cols[9]}]`);
+    }
+  }
+  if (inodes.size === 0) return null;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`))) {
+          const command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+          return { pid: Number(pid), command };
+        }
+      } catch {}
+    }
+  }
+  return null;
 }
 
 /** True when `path` exists, without following a final symlink. */

@@ -160,7 +160,9 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
       try {
         const r = hive(['ctl', 'spawn', 'carol', '--data-dir', dir]);
         expect(r.code).toBe(1);
-        expect(r.stderr).toContain(`conflict: agent "carol" would take page port ${port}, which another process on this host is using`);
+        // the holder is this test process: the refusal names it
+        expect(r.stderr).toContain(`conflict: agent "carol" would take page port ${port}, which `);
+        expect(r.stderr).toContain(`(pid ${process.pid}) is using`);
         expect(agent('carol')).toBeUndefined();
       } finally {
         holder.stop(true);
