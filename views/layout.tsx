@@ -53,6 +53,22 @@ export function Header({ glyph, name, sub }: { glyph: string; name: string; sub?
   );
 }
 
+/**
+ * A page section with its {@link Header}: `<section class="panel" aria-labelledby="<id>-h">`.
+ * @param id the section's name; its header gets the id `<id>-h`.
+ * @param wide spans the whole page width.
+ */
+export function Panel(p: { id: string; glyph: string; name: string; sub?: string; wide?: boolean; children: Children }): JSX.Element {
+  return (
+    <section class={p.wide ? 'panel wide' : 'panel'} aria-labelledby={`${p.id}-h`}>
+      <div id={`${p.id}-h`}>
+        <Header glyph={p.glyph} name={p.name} sub={p.sub} />
+      </div>
+      {p.children}
+    </section>
+  );
+}
+
 /** A table's header row from fixed column names. */
 export function TableHead({ columns }: { columns: string[] }): JSX.Element {
   return (

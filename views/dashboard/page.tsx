@@ -7,7 +7,7 @@
 import type { AgentRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
 import { ApprovalList } from './approvals.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
-import { Header, Layout, TableHead } from '../layout.tsx';
+import { Layout, Panel, TableHead } from '../layout.tsx';
 import { AgentRows } from './agents.tsx';
 import { MessageItems } from './flow.tsx';
 import { TurnRows } from './turns.tsx';
@@ -49,37 +49,25 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         <option value="opus"></option>
       </datalist>
       <main>
-        <section class="panel wide" aria-labelledby="swarm-h">
-          <div id="swarm-h">
-            <Header glyph="◆" name="SW4RM" sub="agents and their state" />
-          </div>
+        <Panel id="swarm" glyph="◆" name="SW4RM" sub="agents and their state" wide>
           <table>
             <TableHead columns={['agent', 'state', 'model', 'runtime', 'page', 'wanted']} />
             <tbody id="agents-body">
               <AgentRows agents={d.agents} sandboxed={d.sandboxed} privileged={d.privileged} />
             </tbody>
           </table>
-        </section>
-        <section class="panel" aria-labelledby="questions-h">
-          <div id="questions-h">
-            <Header glyph="◇" name="M1ND H4S QU3STI0NS" sub="the manager asks the operator" />
-          </div>
+        </Panel>
+        <Panel id="questions" glyph="◇" name="M1ND H4S QU3STI0NS" sub="the manager asks the operator">
           <div id="questions-body">
             <QuestionList state={d.questions} />
           </div>
-        </section>
-        <section class="panel" aria-labelledby="approvals-h">
-          <div id="approvals-h">
-            <Header glyph="◆" name="APPR0VALS" sub="changes waiting for the operator" />
-          </div>
+        </Panel>
+        <Panel id="approvals" glyph="◆" name="APPR0VALS" sub="changes waiting for the operator">
           <div id="approvals-body">
             <ApprovalList approvals={d.approvals} />
           </div>
-        </section>
-        <section class="panel" aria-labelledby="flow-h">
-          <div id="flow-h">
-            <Header glyph="▚" name="M4TR1X" sub="message flow" />
-          </div>
+        </Panel>
+        <Panel id="flow" glyph="▚" name="M4TR1X" sub="message flow">
           <form class="send" hx-post="/send" hx-swap="none" data-reset>
             <select name="to" aria-label="recipient" required>
               {recipients.map((n) => (
@@ -96,18 +84,15 @@ export function DashboardPage(d: DashboardData): JSX.Element {
           <ul class="flow" id="flow">
             <MessageItems messages={d.messages} />
           </ul>
-        </section>
-        <section class="panel" aria-labelledby="turns-h">
-          <div id="turns-h">
-            <Header glyph="▞" name="TURN5" sub="recent claude turns" />
-          </div>
+        </Panel>
+        <Panel id="turns" glyph="▞" name="TURN5" sub="recent claude turns">
           <table>
             <TableHead columns={['started', 'agent', 'status', 'woke by', 'tools', 'result']} />
             <tbody id="turns-body">
               <TurnRows turns={d.turns} />
             </tbody>
           </table>
-        </section>
+        </Panel>
       </main>
     </Layout>
   );
