@@ -8,7 +8,7 @@
 import type { Database } from 'bun:sqlite';
 import net from 'node:net';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { MANAGER, OPERATOR, SYSTEM, isAgentName, validateAgentName, validateRecipient } from '../shared/names.ts';
 import { DataLayout, MAX_SOCKET_PATH } from '../shared/paths.ts';
@@ -281,14 +281,11 @@ export class Hive {
     validateAgentName(name);
     if (this.registry.has(name)) throw new HiveError('conflict', `agent "${name}" still exists; destroy it first, then purge its kept state`);
     const paths = this.layout.agent(name);
-    const targets: Array<[string, string]> = [
-      [this.layout.agentsDir, paths.root],
-      [this.layout.logsDir, paths.log],
-      [join(this.layout.runDir, 'sandboxes'), this.layout.sandboxDir(name)],
-      [this.layout.proposedDir, join(this.layout.proposedDir, name)],
-    ];
-    if (!targets.some(([, t]) => lexists(t))) throw new HiveError('not_found', `nothing is kept for "${name}"`);
-    for (const [base, target] of targets) removeInside(base, target);
+    const targets = [paths.root, paths.log, this.layout.sandboxDir(name), join(this.layout.proposedDir, name)];
+    if (!targets.some(lexists)) throw new HiveError('not_found', `nothing is kept for "${name}"`);
+    // every path is checked before anything is removed, so a refusal leaves the kept state whole
+    for (const target of targets) assertInside(this.layout.dataDir, target);
+    for (const target of targets) removeNoFollow(target);
     this.configs.forget(name);
     this.log(`purged the kept state of ${name}`);
   }
@@ -566,15 +563,24 @@ function lexists(path: string): boolean {
 }
 
 /**
- * Removes `target`, which must sit directly in `base` (both already built from a validated name).
- * A symlink is unlinked, never followed; a directory is removed with its contents, where `rmSync`
- * unlinks links instead of descending into them.
- * @throws HiveError `internal` when `target`'s parent does not resolve to `base` (a symlinked parent).
+ * Checks that `target`, a path under `dataDir` built from a validated name, is really where it
+ * appears to be: no directory on the way (e.g. `agents/` or `logs/`) is a symlink leading elsewhere.
+ * @throws HiveError `internal` when `target`'s parent does not resolve to its place in the data dir.
  */
-function removeInside(base: string, target: string): void {
+function assertInside(dataDir: string, target: string): void {
   if (!lexists(target)) return;
-  if (dirname(target) !== base || realpathSync(dirname(target)) !== realpathSync(base))
-    throw new HiveError('internal', `refusing to remove ${target}: it does not resolve to a path inside ${base}`);
+  const parent = dirname(target);
+  const expected = join(realpathSync(dataDir), relative(dataDir, parent));
+  if (relative(dataDir, parent).startsWith('..') || realpathSync(parent) !== expected)
+    throw new HiveError('internal', `refusing to remove ${target}: ${parent} does not resolve to ${expected}`);
+}
+
+/**
+ * Removes `target` without following links: a symlink in its place is unlinked; a directory is
+ * removed with its contents, where `rmSync` unlinks links instead of descending into them.
+ */
+function removeNoFollow(target: string): void {
+  if (!lexists(target)) return;
   const st = lstatSync(target);
   if (st.isSymbolicLink() || !st.isDirectory()) unlinkSync(target);
   else rmSync(target, { recursive: true, force: true });

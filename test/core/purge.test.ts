@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { openTestHive, tempDir } from '../support/hive.ts';
@@ -54,5 +54,17 @@ describe('destroy keeps state; purge removes it and nothing else', () => {
     t.hive.purge('lee');
     expect(() => lstatSync(join(layout.agentsDir, 'lee'))).toThrow();
     expect(readFileSync(join(outside, 'precious.txt'), 'utf8')).toBe('do not delete');
+  });
+
+  test('a symlinked directory on the way (logs/ pointing elsewhere) makes purge refuse and delete nothing there', async () => {
+    await t.hive.spawn('mia', { start: false });
+    await t.hive.destroy('mia');
+    const logs = tempDir('hv-logs-');
+    writeFileSync(join(logs, 'mia.log'), 'not the hive\'s');
+    rmSync(layout.logsDir, { recursive: true, force: true });
+    symlinkSync(logs, layout.logsDir);
+    expect(() => t.hive.purge('mia')).toThrow('does not resolve to');
+    expect(readFileSync(join(logs, 'mia.log'), 'utf8')).toBe("not the hive's");
+    expect(existsSync(layout.agent('mia').root)).toBe(true); // refused before anything was removed
   });
 });
