@@ -11,6 +11,7 @@ import { BwrapRuntime } from './bwrap.ts';
 import { NspawnRuntime } from './nspawn.ts';
 import { ProcessRuntime } from './process.ts';
 import type { Runtime } from './runtime.ts';
+import type { RuntimeName } from '../config.ts';
 
 /** What was found for one runtime. */
 export interface RuntimeProbe {
@@ -32,50 +33,57 @@ function tryRun(argv: string[], timeoutMs = 15_000): { code: number | null; stde
   }
 }
 
-/** Probes every runtime, in `auto` preference order. */
-export function probeRuntimes(env: Record<string, string | undefined> = process.env): RuntimeProbe[] {
+/** Every runtime, in `auto` preference order. */
+export const RUNTIME_ORDER: readonly RuntimeProbe['name'][] = ['nixos-container', 'nspawn', 'bwrap', 'process'];
+
+/** Tries one runtime: is its executable there, and does a test sandbox run? */
+export function probeRuntime(name: RuntimeProbe['name'], env: Record<string, string | undefined> = process.env): RuntimeProbe {
   const isRoot = process.getuid?.() === 0;
   const which = (cmd: string) => Bun.which(cmd, { PATH: env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' });
-  const out: RuntimeProbe[] = [];
-
-  const nixos = which('nixos-container');
-  out.push({
-    name: 'nixos-container',
-    available: false,
-    bin: nixos,
-    reason: nixos ? 'nixos-container is installed, but this build has no nixos-container runtime; nspawn is used instead' : 'nixos-container not found (not a NixOS host)',
-  });
-
-  const nspawn = which('systemd-nspawn');
-  if (!nspawn) out.push({ name: 'nspawn', available: false, bin: null, reason: 'systemd-nspawn not found (Debian: apt install systemd-container)' });
-  else if (!isRoot) out.push({ name: 'nspawn', available: false, bin: nspawn, reason: 'systemd-nspawn needs root' });
-  else {
-    const r = tryRun([nspawn, '--quiet', '--register=no', '--keep-unit', '--directory=/', '--volatile=yes', '--as-pid2', '--console=pipe', '/usr/bin/true']);
-    out.push({
-      name: 'nspawn',
-      available: r.code === 0,
-      bin: nspawn,
-      reason: r.code === 0 ? 'a test container ran' : `a test container failed (exit ${r.code ?? 'timeout'}): ${r.stderr}`,
-    });
+  switch (name) {
+    case 'nixos-container': {
+      const nixos = which('nixos-container');
+      return {
+        name,
+        available: false,
+        bin: nixos,
+        reason: nixos ? 'nixos-container is installed, but this build has no nixos-container runtime; nspawn is used instead' : 'nixos-container not found (not a NixOS host)',
+      };
+    }
+    case 'nspawn': {
+      const nspawn = which('systemd-nspawn');
+      if (!nspawn) return { name, available: false, bin: null, reason: 'systemd-nspawn not found (Debian: apt install systemd-container)' };
+      if (!isRoot) return { name, available: false, bin: nspawn, reason: 'systemd-nspawn needs root' };
+      const r = tryRun([nspawn, '--quiet', '--register=no', '--keep-unit', '--directory=/', '--volatile=yes', '--as-pid2', '--console=pipe', '/usr/bin/true']);
+      return {
+        name,
+        available: r.code === 0,
+        bin: nspawn,
+        reason: r.code === 0 ? 'a test container ran' : `a test container failed (exit ${r.code ?? 'timeout'}): ${r.stderr}`,
+      };
+    }
+    case 'bwrap': {
+      const bwrap = which('bwrap');
+      if (!bwrap) return { name, available: false, bin: null, reason: 'bwrap not found (Debian: apt install bubblewrap)' };
+      const r = tryRun([bwrap, '--unshare-user', '--unshare-pid', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/usr/bin/true']);
+      return {
+        name,
+        available: r.code === 0,
+        bin: bwrap,
+        reason:
+          r.code === 0
+            ? `a test sandbox ran${isRoot ? ' (as root: root inside is host root, with capabilities dropped)' : ''}`
+            : `a test sandbox failed (exit ${r.code ?? 'timeout'}): ${r.stderr}${isRoot ? '' : ' (unprivileged user namespaces may be disabled)'}`,
+      };
+    }
+    case 'process':
+      return { name, available: true, bin: null, reason: 'always available, but not a sandbox: agents see everything your user sees' };
   }
+}
 
-  const bwrap = which('bwrap');
-  if (!bwrap) out.push({ name: 'bwrap', available: false, bin: null, reason: 'bwrap not found (Debian: apt install bubblewrap)' });
-  else {
-    const r = tryRun([bwrap, '--unshare-user', '--unshare-pid', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/usr/bin/true']);
-    out.push({
-      name: 'bwrap',
-      available: r.code === 0,
-      bin: bwrap,
-      reason:
-        r.code === 0
-          ? `a test sandbox ran${isRoot ? ' (as root: root inside is host root, with capabilities dropped)' : ''}`
-          : `a test sandbox failed (exit ${r.code ?? 'timeout'}): ${r.stderr}${isRoot ? '' : ' (unprivileged user namespaces may be disabled)'}`,
-    });
-  }
-
-  out.push({ name: 'process', available: true, bin: null, reason: 'always available, but not a sandbox: agents see everything your user sees' });
-  return out;
+/** Probes every runtime, in `auto` preference order (for `hive doctor`). */
+export function probeRuntimes(env: Record<string, string | undefined> = process.env): RuntimeProbe[] {
+  return RUNTIME_ORDER.map((n) => probeRuntime(n, env));
 }
 
 /**
@@ -84,19 +92,32 @@ export function probeRuntimes(env: Record<string, string | undefined> = process.
  * @throws HiveError `unavailable` when a named runtime does not work on this host (the message says why).
  */
 export function createRuntime(
-  name: string,
+  name: RuntimeName,
   opts: { dataDir: string; claudeBin: string; env?: Record<string, string | undefined> },
   warn: (line: string) => void = () => {},
 ): Runtime {
   if (name === 'process') return new ProcessRuntime();
-  const probes = probeRuntimes(opts.env);
-  const pick = name === 'auto' ? probes.find((p) => p.available && p.name !== 'process')?.name ?? 'process' : name;
-  const probe = probes.find((p) => p.name === pick);
-  if (pick === 'process') {
-    warn(`no sandbox runtime works here; agents run unsandboxed (${probes.filter((p) => p.name !== 'process').map((p) => `${p.name}: ${p.reason}`).join('; ')})`);
-    return new ProcessRuntime();
+  // Probe only what is needed: the named runtime, or for `auto` each in order until one works.
+  let probe: RuntimeProbe | undefined;
+  if (name === 'auto') {
+    const failed: RuntimeProbe[] = [];
+    for (const n of RUNTIME_ORDER) {
+      if (n === 'process') break;
+      const p = probeRuntime(n, opts.env);
+      if (p.available) {
+        probe = p;
+        break;
+      }
+      failed.push(p);
+    }
+    if (!probe) {
+      warn(`no sandbox runtime works here; agents run unsandboxed (${failed.map((p) => `${p.name}: ${p.reason}`).join('; ')})`);
+      return new ProcessRuntime();
+    }
+  } else {
+    probe = probeRuntime(name, opts.env);
   }
-  if (!probe?.available || !probe.bin) throw new HiveError('unavailable', `runtime ${pick} does not work here: ${probe?.reason ?? 'unknown runtime'}`);
+  if (!probe.available || !probe.bin) throw new HiveError('unavailable', `runtime ${name} does not work here: ${probe.reason}`);
   const layout = new DataLayout(opts.dataDir);
   const sandboxOpts = {
     dataDir: opts.dataDir,
@@ -105,5 +126,5 @@ export function createRuntime(
     sandboxDir: (n: string) => layout.sandboxDir(n),
     bin: probe.bin,
   };
-  return pick === 'nspawn' ? new NspawnRuntime(sandboxOpts) : new BwrapRuntime(sandboxOpts);
+  return probe.name === 'nspawn' ? new NspawnRuntime(sandboxOpts) : new BwrapRuntime(sandboxOpts);
 }
