@@ -299,8 +299,7 @@ export class Hive {
    */
   send(from: string, to: string, body: string): MessageRecord {
     this.checkRecipient(from, to);
-    if (body.length > MAX_BODY_CHARS)
-      throw new HiveError('too_large', `message body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
+    checkBody(body, 'message');
     return this.broker.send(from, to, body);
   }
 
@@ -368,8 +367,7 @@ export class Hive {
   remind(owner: string, due: DueSpec, body: string, to?: string): ReminderRecord {
     const dueAt = resolveDue(due, Date.now());
     if (to !== undefined && to !== owner) this.checkRecipient(owner, to);
-    if (body.length > MAX_BODY_CHARS)
-      throw new HiveError('too_large', `reminder body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
+    checkBody(body, 'reminder');
     return this.reminders.add(owner, to ?? owner, body, dueAt);
   }
 
@@ -494,6 +492,11 @@ export class Hive {
       HIVE_CLAUDE_BIN: this.config.claudeBin,
     };
   }
+}
+
+/** @throws HiveError `too_large` when `body` is over {@link MAX_BODY_CHARS}. */
+function checkBody(body: string, what: 'message' | 'reminder'): void {
+  if (body.length > MAX_BODY_CHARS) throw new HiveError('too_large', `${what} body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
 }
 
 /** True when nothing listens on 127.0.0.1:`port` (a bind succeeds). */
