@@ -39,6 +39,8 @@ options (flag, env, default):
   --claude PATH      HIVE_CLAUDE_BIN     the pinned claude from node_modules, else claude on PATH
   --page-ports A-B   HIVE_PAGE_PORTS     8100-8999 (agent pages, port hashed from the name)
   --no-manager       HIVE_NO_MANAGER=1   do not create or run the manager
+  --tag-retention-days N  HIVE_TAG_RETENTION_DAYS  30 (failed/ and denied/ tags older than
+                                         this are dropped from the config repos, daily)
 
 claude credentials are handed to agents from the core's environment: ANTHROPIC_API_KEY,
 CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL (and HTTP(S)_PROXY, NO_PROXY).
@@ -140,6 +142,7 @@ async function main(argv: string[]): Promise<void> {
         claude: { type: 'string' },
         'page-ports': { type: 'string' },
         'no-manager': { type: 'boolean' },
+        'tag-retention-days': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,

@@ -11,6 +11,7 @@
  * | HIVE_CLAUDE_BIN    | the claude binary                          | the pinned one, else PATH   |
  * | HIVE_PAGE_HOST     | address the agent's page binds             | 127.0.0.1                   |
  * | HIVE_EXIT_WITH_CORE| 1: exit when stdin (a pipe from the core) ends | unset                   |
+ * | HIVE_AGENTS_DIR    | the manager's view of the proposed config repos | unset (other agents) |
  * The name, role, model and page port come from the core (`hello`), so they cannot drift.
  */
 import { homedir } from 'node:os';
@@ -24,6 +25,8 @@ export interface AgentEnv {
   claudeDir: string;
   claudeBin: string;
   pageHost: string;
+  /** The manager's `/agents` (every agent's proposed config repo), or null. */
+  agentsDir: string | null;
   /** Exit when stdin ends: the process runtime's way of tying the agent's life to the core's. */
   exitWithCore: boolean;
   /** Environment handed on to claude (credentials, PATH, proxies). */
@@ -44,6 +47,7 @@ export function loadAgentEnv(env: Record<string, string | undefined> = process.e
     claudeBin: defaultClaudeBin(env),
     pageHost: env.HIVE_PAGE_HOST || '127.0.0.1',
     exitWithCore: env.HIVE_EXIT_WITH_CORE === '1',
+    agentsDir: env.HIVE_AGENTS_DIR || null,
     passEnv,
   };
 }

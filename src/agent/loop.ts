@@ -122,6 +122,7 @@ export class TurnLoop {
         mcpConfigPath: this.writeMcpConfig(),
         allowedTools: allowedToolsFor(this.identity.config),
         session,
+        addDirs: this.identity.role === 'manager' && this.env.agentsDir ? [this.env.agentsDir] : [],
       });
       const exit = await runClaude({
         argv,
@@ -213,7 +214,7 @@ export class TurnLoop {
 
   private systemPrompt(): string {
     const { name, role, config } = this.identity;
-    return renderSystemPrompt({ name, role, config, stateDir: this.env.stateDir });
+    return renderSystemPrompt({ name, role, config, stateDir: this.env.stateDir, agentsDir: this.env.agentsDir ?? '/agents' });
   }
 
   private writeMcpConfig(): string {

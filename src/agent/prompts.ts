@@ -47,6 +47,8 @@ export interface PromptContext {
   name: string;
   role: string;
   stateDir: string;
+  /** Where the manager finds the proposed config repos (`/agents` in a sandbox). */
+  agentsDir?: string;
   config: AgentConfig;
 }
 
@@ -68,7 +70,7 @@ export function systemPromptVars(ctx: PromptContext): Record<string, string> {
         .join(', ')}.\n`
     : '';
   const instructions = ctx.config.prompt ? `\n## Your role\n\n${ctx.config.prompt}\n` : '';
-  return { name: ctx.name, state_dir: ctx.stateDir, recipients, extra_tools: extra, instructions };
+  return { name: ctx.name, state_dir: ctx.stateDir, agents_dir: ctx.agentsDir ?? '/agents', recipients, extra_tools: extra, instructions };
 }
 
 /**

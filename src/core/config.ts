@@ -12,6 +12,7 @@
  * | --claude      | HIVE_CLAUDE_BIN     | the package's pinned claude, else PATH         |
  * | --page-ports  | HIVE_PAGE_PORTS     | 8100-8999 (agent pages, hashed from the name)  |
  * | --no-manager  | HIVE_NO_MANAGER=1   | the manager is created and started             |
+ * | --tag-retention-days | HIVE_TAG_RETENTION_DAYS | 30 (age of `failed/`, `denied/` tags kept) |
  */
 import { isAbsolute, resolve } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
@@ -49,6 +50,8 @@ export interface CoreConfig {
   manager: boolean;
   /** Values of {@link PASSTHROUGH_ENV} present in the core's environment. */
   passEnv: Record<string, string>;
+  /** Days a `failed/` or `denied/` tag is kept in an applied config repo (see tag retention). */
+  tagRetentionDays: number;
 }
 
 /** Raw flag values as parsed from the command line. */
@@ -60,6 +63,7 @@ export interface CoreFlags {
   claude?: string;
   'page-ports'?: string;
   'no-manager'?: boolean;
+  'tag-retention-days'?: string;
 }
 
 /**
@@ -84,9 +88,13 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
   } catch (err) {
     throw new HiveError('bad_request', `--page-ports: ${(err as Error).message}`);
   }
+  const retention = flags['tag-retention-days'] ?? env.HIVE_TAG_RETENTION_DAYS ?? '30';
+  if (!/^\d{1,5}$/.test(retention))
+    throw new HiveError('bad_request', `--tag-retention-days ${retention}: expected a whole number of days (0 to 99999)`);
   return {
     dataDir,
     pagePorts,
+    tagRetentionDays: Number(retention),
     listen,
     runtime: runtime as RuntimeName,
     defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',

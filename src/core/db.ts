@@ -90,6 +90,17 @@ const MIGRATIONS: string[] = [
      note TEXT
    );
    CREATE INDEX approvals_pending ON approvals (id) WHERE status = 'pending';`,
+  // 3: config repos: what an approval deploys, what each agent's sandbox last ran, spawn drafts.
+  `ALTER TABLE approvals ADD COLUMN subject TEXT;
+   ALTER TABLE approvals ADD COLUMN base_commit TEXT;
+   ALTER TABLE approvals ADD COLUMN applied_commit TEXT;
+   ALTER TABLE agents ADD COLUMN built_commit TEXT;
+   ALTER TABLE agents ADD COLUMN built_version TEXT;
+   CREATE TABLE drafts (
+     name TEXT PRIMARY KEY,
+     requested_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
 ];
 
 /**

@@ -16,7 +16,11 @@ export type HiveEvent =
   | { type: 'turn'; turn: TurnRecord }
   | { type: 'question'; question: QuestionRecord }
   | { type: 'reminder'; reminder: ReminderRecord }
-  | { type: 'approval'; approval: ApprovalRecord };
+  | { type: 'approval'; approval: ApprovalRecord }
+  /** One line of a rebuild's output (our steps and the sandbox's own output), as it happens. */
+  | { type: 'build'; agent: string; approval: number | null; line: string; at: number }
+  /** The list of spawn drafts changed. */
+  | { type: 'drafts' };
 
 export type Listener = (event: HiveEvent) => void;
 

@@ -7,7 +7,7 @@
  */
 import type { Database } from 'bun:sqlite';
 import net from 'node:net';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { MANAGER, OPERATOR, SYSTEM, isAgentName, validateAgentName, validateRecipient } from '../shared/names.ts';
@@ -28,6 +28,9 @@ import {
 } from '../shared/wire.ts';
 import type { LoadedAgentConfig } from '../shared/agent-config.ts';
 import { Approvals } from './approvals/approvals.ts';
+import { validateSha } from './configs/git.ts';
+import { ConfigRepos, MetaRepo, type RepoCommit } from './configs/repos.ts';
+import { Deployer } from './lifecycle/deploy.ts';
 import { Broker } from './broker/broker.ts';
 import { AgentConfigs } from './configs/configs.ts';
 import { Questions, type AnswerInput } from './questions/questions.ts';
@@ -54,7 +57,13 @@ export class Hive {
   readonly questions: Questions;
   readonly reminders: Reminders;
   readonly approvals: Approvals;
+  readonly repos: ConfigRepos;
+  readonly meta: MetaRepo;
+  readonly deployer: Deployer;
   readonly layout: DataLayout;
+  /** The applied config commit each agent's current sandbox was started with. */
+  private startedCommit = new Map<string, string | null>();
+  private retentionTimer: ReturnType<typeof setInterval> | null = null;
   /** Approvals being carried out, so a double click cannot deploy one twice. */
   private deciding = new Set<number>();
   readonly startedAt = Date.now();
@@ -76,6 +85,8 @@ export class Hive {
     this.questions = new Questions(db, this.broker, this.bus);
     this.reminders = new Reminders(db, this.broker, this.bus, log);
     this.approvals = new Approvals(db, this.bus);
+    this.repos = new ConfigRepos(this.layout);
+    this.meta = new MetaRepo(this.layout.metaDir);
     this.supervisor = new Supervisor({
       registry: this.registry,
       runtime,
@@ -83,7 +94,21 @@ export class Hive {
       turns: this.turns,
       layout: this.layout,
       agentEnv: (name) => this.agentEnv(name),
-      prepare: (name) => void this.loadConfig(name),
+      prepare: (name) => this.prepare(name),
+      log,
+    });
+    this.deployer = new Deployer({
+      registry: this.registry,
+      supervisor: this.supervisor,
+      approvals: this.approvals,
+      configs: this.configs,
+      repos: this.repos,
+      meta: this.meta,
+      layout: this.layout,
+      bus: this.bus,
+      runtimeName: runtime.name,
+      createAgent: (name) => this.createAgent(name),
+      seedState: (name) => this.seedState(name),
       log,
     });
   }
@@ -115,6 +140,8 @@ export class Hive {
 
   private async boot(): Promise<void> {
     this.turns.interrupt(null, 'interrupted: core restarted');
+    await this.meta.ensure();
+    for (const a of await this.deployer.recover()) this.notifyDecision(a);
     this.hostSocket = await serveJsonLines({
       path: this.layout.hostSocket,
       table: HostOps,
@@ -130,22 +157,36 @@ export class Hive {
         model: this.config.defaultModel,
       });
       this.registry.setDesired(MANAGER, 'running');
-      this.configs.ensureDefault(MANAGER);
       this.log('created the manager agent');
     }
     this.reminders.start();
-    for (const a of this.registry.list()) await this.openAgentSocket(a.name);
     for (const a of this.registry.list()) {
-      if (a.desired === 'running' && (a.role !== 'manager' || this.config.manager)) {
+      await this.openAgentSocket(a.name);
+      await this.repos.ensureApplied(a.name);
+      await this.repos.ensureProposed(a.name);
+    }
+    for (const a of this.registry.list()) {
+      if (a.desired !== 'running' || (a.role === 'manager' && !this.config.manager)) continue;
+      const stale = await this.deployer.staleness(a);
+      if (stale) {
+        // auto-update: in the background, so the dashboard is up to show it happening
+        void this.deployer.rebuild(a.name, stale).catch((e) => this.log(`agent ${a.name}: ${stale} failed: ${(e as Error).message}`));
+      } else {
         await this.supervisor.start(a.name).catch((e) => this.log(`agent ${a.name}: ${(e as Error).message}`));
       }
     }
+    void this.retain().catch((e) => this.log(`tag retention: ${(e as Error).message}`));
+    this.retentionTimer = setInterval(() => void this.retain().catch((e) => this.log(`tag retention: ${(e as Error).message}`)), 86_400_000);
+    this.retentionTimer.unref?.();
   }
 
   /** Stops every agent and closes sockets and the database. */
   async close(): Promise<void> {
     this.reminders.stop();
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.supervisor.stopAll(5000);
+    // deploys in flight see their agent stop and end; let them write their outcome first
+    await Promise.race([this.deployer.idle(), Bun.sleep(10_000)]);
     this.broker.closeAll();
     await Promise.all([...this.agentSockets.values()].map((s) => s.close()));
     this.agentSockets.clear();
@@ -170,10 +211,30 @@ export class Hive {
   // ── lifecycle ──────────────────────────────────────────────────────────────
 
   /**
-   * Creates a new agent and its socket, and starts it unless `opts.start` is false.
-   * @throws HiveError `bad_name`, `exists`, or `conflict` when its hashed page port is taken by another agent.
+   * The operator creates an agent directly. It is recorded like an approved spawn (an approval
+   * record, the applied repo's tags, a meta commit) and carried out the same way: the agent is
+   * built and started, and this resolves once it said hello. With `start: false` it is only
+   * registered (its repos and dirs made), not recorded or started.
+   * @throws HiveError `bad_name`, `exists`, `conflict` when its hashed page port is taken, or
+   *   `unavailable` with the reason when it did not come up (the failed approval says the same).
    */
-  async spawn(name: string, opts: { start?: boolean } = {}): Promise<AgentRecord> {
+  async spawn(name: string, opts: { start?: boolean; by?: string } = {}): Promise<AgentRecord> {
+    await this.preflightSpawn(name);
+    if (opts.start === false) {
+      await this.createAgent(name);
+      return this.registry.require(name);
+    }
+    const record = this.approvals.record('spawn', name, opts.by ?? OPERATOR);
+    const done = await this.deployer.carryOut(record);
+    if (done.status === 'failed') throw new HiveError('unavailable', `agent "${name}" did not come up: ${done.note}`);
+    return this.registry.require(name);
+  }
+
+  /**
+   * Checks that `name` can be spawned now: valid, free, and its page port free.
+   * @throws HiveError `bad_name`, `exists`, `conflict` naming who holds the port.
+   */
+  private async preflightSpawn(name: string): Promise<void> {
     validateAgentName(name);
     if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
     const port = agentPort(name, this.config.pagePorts);
@@ -187,12 +248,33 @@ export class Hive {
         `agent "${name}" would take page port ${port}, which ${holder ? `${holder.command} (pid ${holder.pid})` : 'another process on this host'} is using; free it or pick another name`,
       );
     }
-    this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port, model: this.config.defaultModel });
+  }
+
+  /** Registers agent `name` (stopped) with its dirs, config repos and socket. */
+  private async createAgent(name: string): Promise<void> {
+    this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port: agentPort(name, this.config.pagePorts), model: this.config.defaultModel });
     const paths = this.layout.agent(name);
     for (const d of [paths.state, paths.claude]) mkdirSync(d, { recursive: true });
-    this.configs.ensureDefault(name);
+    await this.repos.ensureApplied(name);
+    await this.repos.ensureProposed(name);
     await this.openAgentSocket(name);
-    return opts.start === false ? this.registry.require(name) : this.start(name);
+  }
+
+  /**
+   * Rebuilds the agent (stop, a fresh sandbox with the applied config, wait for hello), streaming
+   * its output as `build` events; recorded in the meta repo.
+   * @throws HiveError `not_found`; `unavailable` with the reason when it did not come up.
+   */
+  async rebuild(name: string, by = OPERATOR): Promise<AgentRecord> {
+    this.registry.require(name);
+    this.registry.setDesired(name, 'running');
+    this.registry.setLive(name, { restarts: 0 });
+    try {
+      await this.deployer.rebuild(name, `rebuild by ${by}`);
+    } catch (err) {
+      throw new HiveError('unavailable', `agent "${name}" did not come back up: ${(err as Error).message}`);
+    }
+    return this.registry.require(name);
   }
 
   /** Marks the agent wanted and starts it. @throws HiveError `not_found`. */
@@ -249,6 +331,7 @@ export class Hive {
     rmSync(this.layout.agent(name).socketDir, { recursive: true, force: true });
     rmSync(this.layout.sandboxDir(name), { recursive: true, force: true });
     this.registry.remove(name);
+    await this.meta.remove(name, `${name}: destroyed (state kept)`).catch((e) => this.log(`meta repo: ${(e as Error).message}`));
   }
 
   /**
@@ -263,7 +346,7 @@ export class Hive {
       return [];
     }
     return names
-      .filter((n) => isAgentName(n) && !this.registry.has(n))
+      .filter((n) => isAgentName(n) && !this.registry.has(n) && !this.isDraft(n))
       .flatMap((n) => {
         const st = lstatSync(this.layout.agent(n).root);
         return st.isDirectory() ? [{ name: n, modified_at: Math.round(st.mtimeMs) }] : [];
@@ -286,6 +369,7 @@ export class Hive {
     // every path is checked before anything is removed, so a refusal leaves the kept state whole
     for (const target of targets) assertInside(this.layout.dataDir, target);
     for (const target of targets) removeNoFollow(target);
+    this.db.query('DELETE FROM drafts WHERE name = ?').run(name);
     this.configs.forget(name);
     this.log(`purged the kept state of ${name}`);
   }
@@ -374,7 +458,7 @@ export class Hive {
   // ── approvals ──────────────────────────────────────────────────────────────
 
   /**
-   * The manager asks to spawn `name`; the operator decides.
+   * The manager asks to spawn `name` with the default config; the operator decides.
    * @throws HiveError `bad_name`, `exists` when the agent exists, `conflict` when already requested.
    */
   requestSpawn(by: string, name: string): ApprovalRecord {
@@ -383,6 +467,147 @@ export class Hive {
     const approval = this.approvals.request('spawn', name, by);
     this.log(`approval #${approval.id}: ${by} asks to spawn ${name}`);
     return approval;
+  }
+
+  /**
+   * First step of a two-step spawn: creates `name`'s proposed config repo (the default config,
+   * committed) and a staging dir for its first `/state` files, with no sandbox. The manager edits
+   * and commits, then calls {@link requestSpawnCommit}.
+   * @returns where the manager finds them, and the draft's first commit.
+   * @throws HiveError `bad_name`, `exists` when the agent exists or the draft already does.
+   */
+  async requestSpawnDraft(by: string, name: string): Promise<{ name: string; config_dir: string; state_dir: string; head: string }> {
+    validateAgentName(name);
+    if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
+    if (this.isDraft(name)) throw new HiveError('exists', `a draft of "${name}" already exists; edit it and call request_spawn_commit`);
+    const head = await this.repos.createDraft(name);
+    this.db.query('INSERT INTO drafts (name, requested_by, created_at) VALUES (?, ?, ?)').run(name, by, Date.now());
+    this.bus.emit({ type: 'drafts' });
+    this.log(`${by} drafted agent ${name}`);
+    const view = this.managerView(name);
+    return { name, config_dir: `${view}/config`, state_dir: `${view}/state`, head };
+  }
+
+  /**
+   * Second step of a two-step spawn: queues the spawn of draft `name` from commit `sha` of its
+   * proposed repo. The config at that commit is checked now.
+   * @throws HiveError `not_found` without a draft or commit, `bad_config` naming the field,
+   *   `bad_request` for a malformed sha, `conflict` when a spawn of `name` is already pending.
+   */
+  async requestSpawnCommit(by: string, name: string, sha: string): Promise<ApprovalRecord> {
+    validateAgentName(name);
+    validateSha(sha);
+    if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
+    if (!this.isDraft(name)) throw new HiveError('not_found', `there is no draft of "${name}"; call request_spawn_draft first`);
+    const checked = await this.repos.checkProposal(name, sha);
+    const approval = this.approvals.request('spawn', name, by, checked.sha, checked.subject);
+    this.log(`approval #${approval.id}: ${by} asks to spawn ${name} from ${checked.sha.slice(0, 12)}`);
+    return approval;
+  }
+
+  /**
+   * The manager (or the operator) asks to apply commit `sha` of `name`'s proposed repo. The commit
+   * and the config in it are checked now; a valid one is staged in the applied repo and tagged
+   * `proposal/<id>`.
+   * @throws HiveError `not_found` for an unknown agent or commit, `bad_request` for a malformed
+   *   sha, `bad_config` naming the file and field, `conflict` when that commit is already pending.
+   */
+  async requestApplyCommit(by: string, name: string, sha: string): Promise<ApprovalRecord> {
+    validateSha(sha);
+    this.registry.require(name);
+    await this.repos.ensureProposed(name);
+    const checked = await this.repos.checkProposal(name, sha);
+    const approval = this.approvals.request('apply_commit', name, by, checked.sha, checked.subject);
+    try {
+      await this.repos.stage(name, approval.id, checked, by);
+    } catch (err) {
+      this.approvals.decide(approval.id, 'failed', `could not be staged: ${(err as Error).message}`);
+      throw err;
+    }
+    this.log(`approval #${approval.id}: ${by} asks to apply ${checked.sha.slice(0, 12)} to ${name}`);
+    return approval;
+  }
+
+  /**
+   * The operator asks to return `name` to an earlier applied config: `to` is a deploy approval's
+   * id (its `deployed/<id>` tag) or an applied commit id. Queued as an `apply_commit` approval, so
+   * it goes through the same gate, tags and rebuild.
+   * @throws HiveError `not_found` when there is no such deploy or commit.
+   */
+  async rollback(name: string, to: string, by = OPERATOR): Promise<ApprovalRecord> {
+    this.registry.require(name);
+    const commit = /^\d{1,9}$/.test(to) ? await this.repos.tagCommit(name, `deployed/${to}`) : await this.repos.resolveApplied(name, validateSha(to));
+    if (!commit) throw new HiveError('not_found', `${name} has no ${/^\d+$/.test(to) ? `deployed/${to} tag` : `commit ${to}`} in its applied repo; see \`hive ctl tags ${name}\``);
+    const subject = `roll back to ${commit.slice(0, 12)}`;
+    const approval = this.approvals.request('apply_commit', name, by, commit, subject);
+    await this.repos.stageApplied(name, approval.id, commit, subject, by);
+    this.log(`approval #${approval.id}: ${by} asks to roll ${name} back to ${commit.slice(0, 12)}`);
+    return approval;
+  }
+
+  /** Spawn drafts waiting for their commit or approval, oldest first. */
+  drafts(): Array<{ name: string; requested_by: string; created_at: number; approval: number | null }> {
+    const rows = this.db.query<{ name: string; requested_by: string; created_at: number }, []>('SELECT * FROM drafts ORDER BY created_at').all();
+    return rows.map((r) => {
+      const pending = this.approvals.list().find((a) => a.kind === 'spawn' && a.agent === r.name);
+      return { ...r, approval: pending?.id ?? null };
+    });
+  }
+
+  /**
+   * The operator drops a draft: its row, and its proposed repo and staged state unless an agent
+   * of that name has kept state. A pending spawn of it is denied.
+   * @throws HiveError `not_found` when there is no such draft.
+   */
+  async discardDraft(name: string): Promise<void> {
+    validateAgentName(name);
+    if (!this.isDraft(name)) throw new HiveError('not_found', `there is no draft of "${name}"`);
+    const pending = this.approvals.list().find((a) => a.kind === 'spawn' && a.agent === name);
+    if (pending) await this.deny(pending.id, 'the operator discarded the draft');
+    this.db.query('DELETE FROM drafts WHERE name = ?').run(name);
+    if (!this.registry.has(name) && !existsSync(this.layout.agent(name).root)) {
+      const dir = join(this.layout.proposedDir, name);
+      assertInside(this.layout.dataDir, dir);
+      removeNoFollow(dir);
+    }
+    this.bus.emit({ type: 'drafts' });
+    this.log(`draft of ${name} discarded`);
+  }
+
+  /** True when `name` is a spawn draft. */
+  isDraft(name: string): boolean {
+    return this.db.query('SELECT 1 FROM drafts WHERE name = ?').get(name) !== null;
+  }
+
+  /**
+   * The change approval `id` makes, as a unified diff (empty when there is nothing to show).
+   * @throws HiveError `not_found`.
+   */
+  async approvalDiff(id: number): Promise<string> {
+    const a = this.approvals.get(id);
+    return this.repos.diff(a.agent, id, { pending: a.status === 'pending', proposedSha: a.sha });
+  }
+
+  /** The deploy log: the newest commits of the meta repo. */
+  deploys(limit = 100): Promise<RepoCommit[]> {
+    return this.meta.log(limit);
+  }
+
+  /**
+   * Tag retention over every applied repo (registered and kept agents); see {@link ConfigRepos.retain}.
+   * @returns the tags removed, per agent (agents with none removed are left out).
+   */
+  async retain(days = this.config.tagRetentionDays): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    const names = new Set([...this.registry.list().map((a) => a.name), ...this.kept().map((k) => k.name)]);
+    for (const name of names) {
+      if (!(await this.repos.head(name))) continue;
+      const removed = await this.deployer.exclusive(name, () => this.repos.retain(name, days));
+      if (removed.length) out[name] = removed;
+    }
+    const total = Object.values(out).reduce((n, r) => n + r.length, 0);
+    if (total) this.log(`tag retention: removed ${total} tags (failed/denied older than ${days} days, and superseded stage tags)`);
+    return out;
   }
 
   /**
@@ -398,11 +623,16 @@ export class Hive {
     try {
       let done: ApprovalRecord;
       try {
-        if (a.kind !== 'spawn') throw new HiveError('conflict', `approvals of kind ${a.kind} cannot be carried out by this core`);
-        await this.spawn(a.agent);
-        done = this.approvals.decide(id, 'deployed');
+        if (a.kind === 'spawn') await this.preflightSpawn(a.agent);
       } catch (err) {
         done = this.approvals.decide(id, 'failed', (err as Error).message);
+        this.notifyDecision(done);
+        return done;
+      }
+      done = await this.deployer.carryOut(this.approvals.begin(id));
+      if (done.kind === 'spawn' && done.status === 'deployed' && this.isDraft(done.agent)) {
+        this.db.query('DELETE FROM drafts WHERE name = ?').run(done.agent);
+        this.bus.emit({ type: 'drafts' });
       }
       this.notifyDecision(done);
       return done;
@@ -411,16 +641,22 @@ export class Hive {
     }
   }
 
-  /** Denies a pending approval; the manager is told. @throws HiveError `not_found`, `conflict`. */
-  deny(id: number, reason?: string): ApprovalRecord {
+  /** Denies a pending approval (tagged `denied/<id>` when staged); the manager is told. @throws HiveError `not_found`, `conflict`. */
+  async deny(id: number, reason?: string): Promise<ApprovalRecord> {
     if (this.deciding.has(id)) throw new HiveError('conflict', `approval #${id} is being carried out`);
     const done = this.approvals.decide(id, 'denied', reason?.trim() || null);
+    try {
+      const staged = await this.repos.tagCommit(done.agent, `proposal/${id}`);
+      if (staged) await this.repos.tag(done.agent, 'denied', id, staged, `approval #${id} denied${done.note ? `: ${done.note}` : ''}`);
+    } catch (e) {
+      this.log(`approval #${id}: cannot tag denied/${id}: ${(e as Error).message}`);
+    }
     this.notifyDecision(done);
     return done;
   }
 
   private notifyDecision(a: ApprovalRecord): void {
-    const what = a.kind === 'spawn' ? `spawn ${a.agent}` : `apply ${a.sha ?? ''} to ${a.agent}`;
+    const what = a.kind === 'spawn' ? `spawn ${a.agent}${a.sha ? ` from ${a.sha.slice(0, 12)}` : ''}` : `apply ${a.sha?.slice(0, 12) ?? ''} to ${a.agent}`;
     const outcome =
       a.status === 'deployed' ? 'approved and done' : a.status === 'failed' ? `approved but failed: ${a.note}` : `denied${a.note ? `: ${a.note}` : ''}`;
     this.log(`approval #${a.id} (${what}): ${outcome}`);
@@ -437,6 +673,7 @@ export class Hive {
 
   /** The harness of `name` is up and waiting for messages. */
   hello(name: string, pid: number): { agent: AgentRecord; config: LoadedAgentConfig } {
+    this.registry.setBuilt(name, this.startedCommit.get(name) ?? null, VERSION);
     const agent = this.registry.setLive(name, { status: 'idle', pid: this.registry.require(name).pid ?? pid });
     return { agent, config: this.configs.get(name) };
   }
@@ -454,6 +691,24 @@ export class Hive {
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
+
+  /** Before every start: the applied repo exists, its head is remembered, the config is read. */
+  private async prepare(name: string): Promise<void> {
+    this.startedCommit.set(name, await this.repos.ensureApplied(name));
+    this.loadConfig(name);
+  }
+
+  /** Copies a draft's staged `/state` files into the new agent's state dir (existing files win). */
+  private seedState(name: string): void {
+    const from = this.repos.draftStateDir(name);
+    if (!existsSync(from)) return;
+    cpSync(from, this.layout.agent(name).state, { recursive: true, force: false, errorOnExist: false, verbatimSymlinks: true });
+  }
+
+  /** Where the manager sees `name`'s proposed repo and draft state: `/agents/<name>` in a sandbox. */
+  private managerView(name: string): string {
+    return this.runtime.sandboxed ? `/agents/${name}` : join(this.layout.proposedDir, name);
+  }
 
   /** Reads the agent's config before a start and records its model and warnings. */
   private loadConfig(name: string): LoadedAgentConfig {
@@ -490,6 +745,7 @@ export class Hive {
       HIVE_ROLE: a.role,
       HIVE_PAGE_PORT: String(a.port),
       HIVE_CLAUDE_BIN: this.config.claudeBin,
+      ...(a.role === 'manager' ? { HIVE_AGENTS_DIR: this.runtime.sandboxed ? '/agents' : this.layout.proposedDir } : {}),
     };
   }
 }

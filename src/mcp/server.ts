@@ -232,6 +232,66 @@ function registerManagerTools(server: McpServer, client: JsonLineClient<typeof A
       }),
   );
 
+  const Sha = z
+    .string()
+    .regex(/^[0-9a-f]{7,40}$/, 'a commit id: 7 to 40 hex digits, e.g. from `git rev-parse HEAD`')
+    .describe('commit id in the proposed repo (7 to 40 hex digits)');
+
+  server.registerTool(
+    'request_apply_commit',
+    {
+      title: 'Propose a config change',
+      description:
+        "Ask the operator to apply a commit of an agent's proposed config repo (/agents/<agent>/config, a git repo holding " +
+        'agent.toml: edit, `git commit`, then pass the commit id). The commit and its agent.toml are checked now: an invalid config ' +
+        'is refused with the field and the reason. A valid one waits for the operator; on approval the agent is rebuilt with it, ' +
+        'and the outcome (deployed, or failed with the error) arrives later in your inbox as a notice. To roll back, commit the old ' +
+        'config again (e.g. `git revert`) and request that. Fails with not_found (agent or commit), bad_request (not a commit id), ' +
+        'bad_config, or conflict (that commit is already waiting).',
+      inputSchema: { agent: Name.describe('the agent whose config changes'), sha: Sha },
+    },
+    ({ agent, sha }) =>
+      tool(async () => {
+        const { approval } = await client.call('request_apply_commit', { agent, sha });
+        return `commit ${approval.sha?.slice(0, 12)} for ${agent} is valid and staged: approval #${approval.id} is waiting for the operator`;
+      }),
+  );
+
+  server.registerTool(
+    'request_spawn_draft',
+    {
+      title: 'Draft a new agent',
+      description:
+        "First step of a two-step spawn: creates the new agent's proposed config repo (with the default agent.toml committed) and " +
+        'a directory for files its /state should start with, but no sandbox. Edit and commit the config, put notes or prompt ' +
+        'material in the state directory, then call request_spawn_commit with the commit id. Returns both paths. Fails with ' +
+        'bad_name or exists (the agent or the draft exists).',
+      inputSchema: { name: Name.describe("the new agent's name") },
+    },
+    ({ name }) =>
+      tool(async () => {
+        const { draft } = await client.call('request_spawn_draft', { name });
+        return `draft of ${name}: config repo ${draft.config_dir} (head ${draft.head.slice(0, 12)}), first /state files in ${draft.state_dir}`;
+      }),
+  );
+
+  server.registerTool(
+    'request_spawn_commit',
+    {
+      title: 'Request a drafted agent',
+      description:
+        "Second step of a two-step spawn: ask the operator to create the drafted agent from a commit of its proposed config repo. " +
+        'The config is checked now. On approval the agent is created from that commit with the staged /state files; the outcome ' +
+        'arrives later as a notice. Fails with not_found (no draft, or no such commit), bad_config, or conflict (already requested).',
+      inputSchema: { name: Name.describe('the drafted agent'), sha: Sha },
+    },
+    ({ name, sha }) =>
+      tool(async () => {
+        const { approval } = await client.call('request_spawn_commit', { name, sha });
+        return `spawn of ${name} from ${approval.sha?.slice(0, 12)} requested: approval #${approval.id} is waiting for the operator`;
+      }),
+  );
+
   const lifecycle = (op: 'kill' | 'start' | 'restart', title: string, description: string) =>
     server.registerTool(op, { title, description, inputSchema: { name: Name.describe('the agent') } }, ({ name }) =>
       tool(async () => formatAgent((await client.call(op, { name })).agent)),

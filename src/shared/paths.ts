@@ -7,8 +7,10 @@
  * <data>/hive.db                      broker, registry, turns (sqlite, WAL)
  * <data>/agents/<name>/state/         durable notes and the turn history (/state in a sandbox)
  * <data>/agents/<name>/claude/        claude config, credentials and session transcripts
- * <data>/agents/<name>/config/        the agent's config dir: agent.toml (see agent-config.ts)
- * <data>/proposed/                     the manager's /agents (proposed config repos)
+ * <data>/agents/<name>/config/        applied config repo (git): agent.toml (see agent-config.ts)
+ * <data>/proposed/<name>/config/      proposed config repo (git; the manager's /agents/<name>/config)
+ * <data>/proposed/<name>/state/       files a draft stages for the new agent's /state
+ * <data>/meta/                        deploy log (git): agents/<name>.json per agent
  * <data>/logs/<name>.log              the agent process's stdout/stderr
  * <data>/run/sandboxes/<name>/        generated files of a sandboxed runtime (/etc/passwd, …)
  * <data>/run/host.sock                admin socket
@@ -57,6 +59,10 @@ export class DataLayout {
   /** The manager's view of every agent's proposed config (`/agents` in its sandbox). */
   get proposedDir(): string {
     return join(this.dataDir, 'proposed');
+  }
+  /** The deploy log repo. */
+  get metaDir(): string {
+    return join(this.dataDir, 'meta');
   }
   /** Files a sandboxed runtime generates for agent `name` (its `/etc/passwd`, …); rebuilt at each start. */
   sandboxDir(name: string): string {

@@ -49,10 +49,13 @@ export type MessageRecord = Static<typeof MessageRecord>;
 
 /** Lifecycle states an agent can be in, as the dashboard shows them. */
 export const AgentStatus = Type.Union(
-  ['starting', 'idle', 'thinking', 'offline', 'crashed', 'failed'].map((s) => Type.Literal(s)),
+  ['starting', 'building', 'idle', 'thinking', 'offline', 'crashed', 'failed'].map((s) => Type.Literal(s)),
 );
-/** `crashed`: the process died and a restart is pending; `failed`: it cannot start (see `problem`). */
-export type AgentStatus = 'starting' | 'idle' | 'thinking' | 'offline' | 'crashed' | 'failed';
+/**
+ * `building`: being rebuilt (a deploy, an auto-update or the operator's rebuild) until it says hello;
+ * `crashed`: the process died and a restart is pending; `failed`: it cannot start (see `problem`).
+ */
+export type AgentStatus = 'starting' | 'building' | 'idle' | 'thinking' | 'offline' | 'crashed' | 'failed';
 
 /** One agent in the registry, with its live state. */
 export const AgentRecord = Type.Object({
@@ -79,6 +82,10 @@ export const AgentRecord = Type.Object({
   restarts: Type.Integer({ minimum: 0 }),
   /** How the last run ended (exit code or signal), if it did. */
   last_exit: Type.Union([Type.String(), Type.Null()]),
+  /** The applied config commit its sandbox last came up with, or null before the first start. */
+  built_commit: Type.Union([Type.String(), Type.Null()]),
+  /** The hive version its sandbox last came up with. */
+  built_version: Type.Union([Type.String(), Type.Null()]),
   created_at: Millis,
 });
 export type AgentRecord = Static<typeof AgentRecord>;
@@ -136,8 +143,9 @@ export type ReminderRecord = Static<typeof ReminderRecord>;
 /** Kinds of change that wait for the operator. */
 export const ApprovalKind = Type.Union([Type.Literal('spawn'), Type.Literal('apply_commit')]);
 /** Where an approval is: waiting, refused, or approved and then carried out (or not). */
-export const ApprovalStatus = Type.Union(['pending', 'denied', 'deployed', 'failed'].map((k) => Type.Literal(k)));
-export type ApprovalStatus = 'pending' | 'denied' | 'deployed' | 'failed';
+export const ApprovalStatus = Type.Union(['pending', 'building', 'denied', 'deployed', 'failed'].map((k) => Type.Literal(k)));
+/** `building`: approved and being carried out; then `deployed` or `failed`. */
+export type ApprovalStatus = 'pending' | 'building' | 'denied' | 'deployed' | 'failed';
 
 /** A change the manager asked for and the operator decides on. */
 export const ApprovalRecord = Type.Object({
@@ -145,8 +153,15 @@ export const ApprovalRecord = Type.Object({
   kind: ApprovalKind,
   agent: Type.String(),
   requested_by: Type.String(),
+  /** The proposed commit (full id in the agent's proposed repo), or null for a default-config spawn. */
   sha: Type.Union([Type.String(), Type.Null()]),
+  /** The proposed commit's subject line. */
+  subject: Type.Union([Type.String(), Type.Null()]),
   status: ApprovalStatus,
+  /** The applied head before the deploy (what a failed deploy returns to). */
+  base_commit: Type.Union([Type.String(), Type.Null()]),
+  /** The applied-repo commit this approval deployed (or tried to). */
+  applied_commit: Type.Union([Type.String(), Type.Null()]),
   created_at: Millis,
   decided_at: Type.Union([Millis, Type.Null()]),
   /** The deny reason or the failure. */
@@ -174,6 +189,19 @@ export const AgentConfigWire = Type.Object({
 const Empty = Type.Object({});
 const Question = Type.String({ minLength: 1, maxLength: 8192 });
 const AgentResult = Type.Object({ agent: AgentRecord });
+/** A commit id as typed by people and agents: 7 to 40 lowercase hex digits. */
+const Sha = Type.String({ pattern: '^[0-9a-f]{7,40}$', description: 'a commit id (7 to 40 hex digits)' });
+/** Where a spawn draft lives, as the manager sees it. */
+const Draft = Type.Object({ name: Type.String(), config_dir: Type.String(), state_dir: Type.String(), head: Type.String() });
+const Commit = Type.Object({ sha: Type.String(), at: Millis, subject: Type.String() });
+const Tag = Type.Object({
+  name: Type.String(),
+  stage: Type.Union([Type.String(), Type.Null()]),
+  approval: Type.Union([Type.Integer(), Type.Null()]),
+  commit: Type.String(),
+  created_at: Millis,
+  message: Type.String(),
+});
 
 /** An operation: the schema of its arguments and of its result. */
 interface OpSpec<A extends TObject, R extends TSchema> {
@@ -244,8 +272,14 @@ export const AgentOps = {
   // Manager only: served on every agent socket but refused unless the socket is the manager's.
   /** Every agent with its state. */
   agents: op(Empty, Type.Object({ agents: Type.Array(AgentRecord) })),
-  /** Ask the operator to approve a new agent. */
+  /** Ask the operator to approve a new agent with the default config. */
   request_spawn: op(Type.Object({ name: Name }), Type.Object({ approval: ApprovalRecord })),
+  /** Ask to apply commit `sha` of agent `agent`'s proposed config repo; checked now, deployed on approval. */
+  request_apply_commit: op(Type.Object({ agent: Name, sha: Sha }), Type.Object({ approval: ApprovalRecord })),
+  /** Two-step spawn, step 1: a proposed config repo and staged /state for a new agent, with no sandbox. */
+  request_spawn_draft: op(Type.Object({ name: Name }), Type.Object({ draft: Draft })),
+  /** Two-step spawn, step 2: ask to spawn the draft from commit `sha` of its proposed repo. */
+  request_spawn_commit: op(Type.Object({ name: Name, sha: Sha }), Type.Object({ approval: ApprovalRecord })),
   /** Stop an agent (it stays registered and can be started again). */
   kill: op(Type.Object({ name: Name }), AgentResult),
   start: op(Type.Object({ name: Name }), AgentResult),
@@ -263,7 +297,17 @@ export const AgentOps = {
 } as const;
 
 /** Ops of {@link AgentOps} that only the manager's socket may call. */
-export const MANAGER_OPS: ReadonlySet<string> = new Set(['agents', 'request_spawn', 'kill', 'start', 'restart', 'ask_operator']);
+export const MANAGER_OPS: ReadonlySet<string> = new Set([
+  'agents',
+  'request_spawn',
+  'request_apply_commit',
+  'request_spawn_draft',
+  'request_spawn_commit',
+  'kill',
+  'start',
+  'restart',
+  'ask_operator',
+]);
 
 /** Operations on the admin socket `run/host.sock` (the operator's CLI). */
 export const HostOps = {
@@ -322,6 +366,35 @@ export const HostOps = {
   deny: op(
     Type.Object({ approval_id: Type.Integer({ minimum: 1 }), reason: Type.Optional(Type.String({ maxLength: 2000 })) }),
     Type.Object({ approval: ApprovalRecord }),
+  ),
+  /** One approval with the change it makes, as a unified diff. */
+  approval: op(Type.Object({ approval_id: Type.Integer({ minimum: 1 }) }), Type.Object({ approval: ApprovalRecord, diff: Type.String() })),
+  /** Rebuild an agent: a fresh sandbox with its applied config; resolves once it is up. */
+  rebuild: op(Type.Object({ name: Name }), AgentResult),
+  /** Queue a return to an earlier applied config: `to` is a deploy's approval id or an applied commit id. */
+  rollback: op(Type.Object({ name: Name, to: Type.String({ pattern: '^([0-9]{1,9}|[0-9a-f]{7,40})$' }) }), Type.Object({ approval: ApprovalRecord })),
+  /** Spawn drafts the manager is preparing. */
+  drafts: op(
+    Empty,
+    Type.Object({
+      drafts: Type.Array(
+        Type.Object({ name: Type.String(), requested_by: Type.String(), created_at: Millis, approval: Type.Union([Type.Integer(), Type.Null()]) }),
+      ),
+    }),
+  ),
+  /** Drop a spawn draft (and deny its pending spawn). */
+  discard_draft: op(Type.Object({ name: Name }), Type.Object({ name: Type.String() })),
+  /** An agent's applied config repo: its tags (newest first) and log. */
+  config_repo: op(
+    Type.Object({ name: Name, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+    Type.Object({ head: Type.Union([Type.String(), Type.Null()]), tags: Type.Array(Tag), log: Type.Array(Commit) }),
+  ),
+  /** The deploy log (meta repo), newest first. */
+  deploys: op(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }), Type.Object({ deploys: Type.Array(Commit) })),
+  /** Run tag retention now; `days` overrides the core's setting for `failed/` and `denied/` tags. */
+  retention: op(
+    Type.Object({ days: Type.Optional(Type.Integer({ minimum: 0, maximum: 99999 })) }),
+    Type.Object({ removed: Type.Record(Type.String(), Type.Array(Type.String())) }),
   ),
   /** Destroyed agents whose state is kept. */
   kept: op(Empty, Type.Object({ kept: Type.Array(Type.Object({ name: Type.String(), modified_at: Millis })) })),

@@ -64,7 +64,8 @@ describe('hive mcp tools', () => {
   test('the manager also gets the lifecycle tools and ask_operator', async () => {
     const m = await connect('manager', 'manager');
     const { tools } = await m.listTools();
-    for (const n of ['agents', 'request_spawn', 'kill', 'start', 'restart', 'ask_operator']) expect(tools.map((t) => t.name)).toContain(n);
+    for (const n of ['agents', 'request_spawn', 'request_apply_commit', 'request_spawn_draft', 'request_spawn_commit', 'kill', 'start', 'restart', 'ask_operator'])
+      expect(tools.map((t) => t.name)).toContain(n);
     expect(tools.find((t) => t.name === 'ask_operator')!.description).toContain('duplicate');
   });
 
@@ -219,7 +220,7 @@ describe('hive mcp tools', () => {
     const req = await callOn(m, 'request_spawn', { name: 'dave' });
     expect(req.text).toMatch(/^spawn of dave requested: approval #\d+ is waiting for the operator$/);
     expect(t.hive.approvals.list()).toEqual([expect.objectContaining({ kind: 'spawn', agent: 'dave', requested_by: 'manager', status: 'pending' })]);
-    expect((await callOn(m, 'request_spawn', { name: 'dave' })).text).toContain('error (conflict): a spawn request for "dave" is already waiting');
+    expect((await callOn(m, 'request_spawn', { name: 'dave' })).text).toContain('error (conflict): a spawn of "dave" is already waiting for the operator');
     expect((await callOn(m, 'request_spawn', { name: 'bob' })).text).toContain('error (exists)');
     expect((await callOn(m, 'request_spawn', { name: 'Bad/Name' })).text).toContain('error (bad_name)');
     expect((await callOn(m, 'kill', { name: 'manager' })).text).toContain('error (forbidden)');

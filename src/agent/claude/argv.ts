@@ -72,6 +72,8 @@ export interface ClaudeInvocation {
   allowedTools: string[];
   /** The conversation: a new session with this id, or a resume of it. */
   session: { id: string; resume: boolean };
+  /** Directories besides the working dir that tools may write (the manager's proposed repos). */
+  addDirs?: string[];
 }
 
 /** The argv for one headless turn, prompt last after `--`. */
@@ -93,6 +95,7 @@ export function buildClaudeArgv(inv: ClaudeInvocation): string[] {
     ...inv.allowedTools,
     '--append-system-prompt',
     inv.systemPrompt,
+    ...(inv.addDirs ?? []).flatMap((d) => ['--add-dir', d]),
     ...(inv.session.resume ? ['--resume', inv.session.id] : ['--session-id', inv.session.id]),
     '--',
     inv.prompt,

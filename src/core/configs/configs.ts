@@ -5,9 +5,9 @@
  * copy for send policy. A missing file is the default config; an unreadable or invalid one is an
  * error naming the file and the field.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { DEFAULT_AGENT_CONFIG, defaultAgentConfigText, parseAgentConfig, type LoadedAgentConfig } from '../../shared/agent-config.ts';
+import { DEFAULT_AGENT_CONFIG, parseAgentConfig, type LoadedAgentConfig } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
 import { MANAGER } from '../../shared/names.ts';
 import type { DataLayout } from '../../shared/paths.ts';
@@ -48,13 +48,6 @@ export class AgentConfigs {
    */
   get(name: string): LoadedAgentConfig {
     return this.cache.get(name) ?? this.load(name);
-  }
-
-  /** Writes the commented default `agent.toml` unless the agent already has one. */
-  ensureDefault(name: string): void {
-    const paths = this.layout.agent(name);
-    mkdirSync(paths.config, { recursive: true });
-    if (!existsSync(paths.configFile)) writeFileSync(paths.configFile, defaultAgentConfigText(name));
   }
 
   /** Drops the cached config (after destroy). */

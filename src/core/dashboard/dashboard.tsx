@@ -186,7 +186,7 @@ export function createDashboard(hive: Hive) {
       }
       if (params.action === 'deny') {
         const form = await readForm(request);
-        hive.deny(id, typeof form.reason === 'string' ? form.reason : undefined);
+        await hive.deny(id, typeof form.reason === 'string' ? form.reason : undefined);
         return done(`approval #${id} denied`);
       }
       throw new HiveError('not_found', `no action "${params.action}" on approvals; use approve or deny`);

@@ -31,7 +31,7 @@ export interface SupervisorDeps {
   /** Environment every agent gets (passthrough credentials, claude binary, ports…). */
   agentEnv: (name: string) => Record<string, string>;
   /** Runs before every start (reads the agent's config); a throw keeps the agent from starting. */
-  prepare: (name: string) => void;
+  prepare: (name: string) => Promise<void>;
   log: (line: string) => void;
   now?: () => number;
 }
@@ -42,6 +42,8 @@ interface Slot {
   /** Set while an operator stop is in progress: the exit is not a crash. */
   stopping: boolean;
   restartTimer: ReturnType<typeof setTimeout> | null;
+  /** Set while a start is in progress. */
+  starting: Promise<void> | null;
 }
 
 /** Drops a pending crash restart, if any. */
@@ -67,24 +69,34 @@ export class Supervisor {
 
   /**
    * Starts the agent's sandbox if it is not running (a pending crash restart happens now).
+   * `status` is what the agent shows until its harness says hello (`building` during a rebuild).
    * @throws HiveError `bad_config` when its config is invalid (the agent is marked `failed` with the
    *   reason); whatever the runtime throws when it cannot start it (the agent is marked `crashed`).
    */
-  async start(name: string): Promise<void> {
+  async start(name: string, status: 'starting' | 'building' = 'starting'): Promise<void> {
     const slot = this.slot(name);
     cancelRestart(slot);
     if (slot.sandbox || this.closed) return;
+    // a start already under way (reading the config, creating the sandbox) is the one to wait for
+    slot.starting ??= this.launch(name, slot, status).finally(() => {
+      slot.starting = null;
+    });
+    return slot.starting;
+  }
+
+  private async launch(name: string, slot: Slot, status: 'starting' | 'building'): Promise<void> {
     const { registry, runtime, layout } = this.deps;
     const agent = registry.require(name);
     const paths = layout.agent(name);
     for (const dir of [paths.state, paths.claude, paths.socketDir]) mkdirSync(dir, { recursive: true });
     try {
-      this.deps.prepare(name);
+      await this.deps.prepare(name);
     } catch (err) {
       registry.setLive(name, { status: 'failed', pid: null, problem: (err as Error).message });
       throw err;
     }
-    registry.setLive(name, { status: 'starting', pid: null, problem: null });
+    if (this.closed) return;
+    registry.setLive(name, { status, pid: null, problem: null });
     let sandbox: RunningSandbox;
     try {
       sandbox = await runtime.start({
@@ -111,6 +123,8 @@ export class Supervisor {
     const slot = this.slots.get(name);
     if (!slot) return;
     cancelRestart(slot);
+    await slot.starting?.catch(() => {});
+    cancelRestart(slot);
     const sb = slot.sandbox;
     if (sb) {
       slot.stopping = true;
@@ -135,7 +149,7 @@ export class Supervisor {
   private slot(name: string): Slot {
     let s = this.slots.get(name);
     if (!s) {
-      s = { sandbox: null, startedAt: 0, stopping: false, restartTimer: null };
+      s = { sandbox: null, startedAt: 0, stopping: false, restartTimer: null, starting: null };
       this.slots.set(name, s);
     }
     return s;

@@ -19,6 +19,9 @@ interface Row {
   model: string;
   model_override: string | null;
   config_hash: string | null;
+  /** The applied config commit and hive version the agent's sandbox last came up with. */
+  built_commit: string | null;
+  built_version: string | null;
   created_at: number;
 }
 
@@ -108,6 +111,12 @@ export class Registry {
       .run(model, hash, changed ? 1 : 0, name);
     this.publish(name);
     return changed;
+  }
+
+  /** Records the applied config commit and hive version a sandbox came up with (see auto-update). */
+  setBuilt(name: string, commit: string | null, version: string): void {
+    this.db.query('UPDATE agents SET built_commit = ?, built_version = ? WHERE name = ?').run(commit, version, name);
+    this.publish(name);
   }
 
   /** Records the runtime the agent is (re)started with. */

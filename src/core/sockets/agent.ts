@@ -59,6 +59,12 @@ export function agentHandler(hive: Hive, name: string): OpHandler {
         return { agents: hive.registry.list() };
       case 'request_spawn':
         return { approval: hive.requestSpawn(name, target) };
+      case 'request_apply_commit':
+        return { approval: await hive.requestApplyCommit(name, req.agent as string, req.sha as string) };
+      case 'request_spawn_draft':
+        return { draft: await hive.requestSpawnDraft(name, target) };
+      case 'request_spawn_commit':
+        return { approval: await hive.requestSpawnCommit(name, target, req.sha as string) };
       case 'kill':
         if (target === MANAGER) throw new HiveError('forbidden', 'the manager cannot kill itself; the operator can stop it');
         return { agent: await hive.stop(target) };

@@ -48,7 +48,26 @@ export function hostHandler(hive: Hive): OpHandler {
       case 'approve':
         return { approval: await hive.approve(req.approval_id as number) };
       case 'deny':
-        return { approval: hive.deny(req.approval_id as number, req.reason as string | undefined) };
+        return { approval: await hive.deny(req.approval_id as number, req.reason as string | undefined) };
+      case 'approval':
+        return { approval: hive.approvals.get(req.approval_id as number), diff: await hive.approvalDiff(req.approval_id as number) };
+      case 'rebuild':
+        return { agent: await hive.rebuild(name) };
+      case 'rollback':
+        return { approval: await hive.rollback(name, req.to as string) };
+      case 'drafts':
+        return { drafts: hive.drafts() };
+      case 'discard_draft':
+        await hive.discardDraft(name);
+        return { name };
+      case 'config_repo': {
+        hive.registry.require(name);
+        return { head: await hive.repos.head(name), tags: await hive.repos.tags(name), log: await hive.repos.log(name, (req.limit as number | undefined) ?? 50) };
+      }
+      case 'deploys':
+        return { deploys: await hive.deploys((req.limit as number | undefined) ?? 100) };
+      case 'retention':
+        return { removed: await hive.retain(req.days as number | undefined) };
       case 'kept':
         return { kept: hive.kept() };
       case 'purge':
