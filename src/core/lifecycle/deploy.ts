@@ -14,7 +14,8 @@
  * commit in the meta repo. Work on one agent is serial ({@link KeyedQueue}), so two approvals for
  * the same agent never deploy at once; different agents deploy in parallel.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import type { DataLayout } from '../../shared/paths.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { AgentRecord, ApprovalRecord } from '../../shared/wire.ts';
@@ -213,6 +214,14 @@ export class Deployer {
       say('stopping the running sandbox');
       await supervisor.stop(name);
     }
+    say('checking the applied config');
+    const loaded = this.deps.configs.load(name);
+    for (const w of loaded.warnings) say(`warning: ${w}`);
+    for (const [key, server] of Object.entries(loaded.config.extraMcpServers)) {
+      const found = findExecutable(server.command, process.env.PATH ?? '');
+      if (!found) throw new Error(`extraMcpServers.${key}.command: "${server.command}" is not an executable file${server.command.includes('/') ? '' : ' on PATH'}`);
+      say(`extra MCP server ${key}: ${found}`);
+    }
     const log = layout.agent(name).log;
     const tail = tailLines(log, existsSync(log) ? statSync(log).size : 0, (l) => say(`| ${l}`));
     const timeout = this.deps.readyTimeoutMs ?? READY_TIMEOUT_MS;
@@ -293,6 +302,24 @@ function waitReady(bus: EventBus, name: string, timeoutMs: number): { promise: P
     });
   });
   return { promise, cancel };
+}
+
+/**
+ * Where `command` resolves: itself when it holds a slash (and is an absolute path to an executable
+ * file), else the first executable `<dir>/<command>` on `PATH`. Null when it does not resolve.
+ */
+export function findExecutable(command: string, PATH: string): string | null {
+  const ok = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) return isAbsolute(command) && ok(command) ? command : null;
+  for (const dir of PATH.split(':')) if (dir && ok(join(dir, command))) return join(dir, command);
+  return null;
 }
 
 /** Follows `path` from byte `from`, calling `onLine` for each complete line, until stopped. */
