@@ -181,6 +181,7 @@ async function main(argv: string[]): Promise<void> {
         choice: { type: 'string', multiple: true },
         reason: { type: 'string' },
         reset: { type: 'boolean' },
+        days: { type: 'string' },
       },
       strict: true,
       allowPositionals: true,
@@ -188,6 +189,8 @@ async function main(argv: string[]): Promise<void> {
     const [command, ...pos] = positionals;
     const limit = values.limit === undefined ? undefined : Number(values.limit);
     if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) fail('--limit must be a positive integer');
+    const days = values.days === undefined ? undefined : Number(values.days);
+    if (days !== undefined && !(/^\d{1,5}$/.test(values.days!))) fail('--days must be a whole number of days');
     const code = await runCtl({
       command: command!,
       positionals: pos,
@@ -199,6 +202,7 @@ async function main(argv: string[]): Promise<void> {
       choices: values.choice,
       reason: values.reason,
       reset: !!values.reset,
+      days,
     });
     process.exit(code);
   }

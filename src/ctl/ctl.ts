@@ -31,9 +31,19 @@ commands:
   answer ID TEXT...      answer a free-text question
   answer ID --choice C [--choice C2]
                          answer a choice question (repeat --choice for several)
+  rebuild NAME           a fresh sandbox with the applied config; prints when it is up
   approvals [--all]      pending approvals (or all recent)
-  approve ID             approve and carry out an approval
+  approval ID            one approval and the change it makes (a diff)
+  approve ID             approve and carry out an approval (waits for the rebuild)
   deny ID [--reason R]   deny an approval; the manager is told
+  propose NAME SHA       queue commit SHA of NAME's proposed config repo for approval
+  rollback NAME TO       queue a return to an earlier config: TO is a deploy's approval
+                         id (its deployed/ID tag) or an applied commit id
+  drafts                 agents the manager is drafting (two-step spawn)
+  discard NAME           drop a draft (its pending spawn is denied)
+  repo NAME [--limit K]  NAME's applied config repo: head, tags, log
+  deploys [--limit K]    the deploy log (meta repo), newest first
+  retention [--days N]   drop superseded tags now (failed/denied older than N days)
   reminders [--agent N]  pending reminders
   messages [--agent N] [--limit K]
                          recent broker messages, oldest first
@@ -57,6 +67,7 @@ export interface CtlArgs {
   choices?: string[];
   reason?: string;
   reset?: boolean;
+  days?: number;
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length));
@@ -100,7 +111,8 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
       case 'spawn':
       case 'start':
       case 'stop':
-      case 'restart': {
+      case 'restart':
+      case 'rebuild': {
         const [name] = need(args, 1, 'an agent NAME');
         const r = await client.call(args.command, { name: name! });
         print(r, () => `${args.command}: ${r.agent.name} is ${r.agent.status} (wanted ${r.agent.desired})\n`);
@@ -150,6 +162,62 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
           ? await client.call('approve', { approval_id })
           : await client.call('deny', { approval_id, ...(args.reason ? { reason: args.reason } : {}) });
         print(r, () => approvalList([r.approval]));
+        break;
+      }
+      case 'approval': {
+        const [id] = need(args, 1, 'an approval ID');
+        const r = await client.call('approval', { approval_id: positiveInt(id!) });
+        print(r, () => approvalList([r.approval]) + (r.approval.subject ? `  ${r.approval.subject}\n` : '') + (r.diff ? `\n${r.diff}` : '  (no diff)\n'));
+        break;
+      }
+      case 'propose': {
+        const [name, sha] = need(args, 2, 'NAME and SHA');
+        const r = await client.call('request_apply_commit', { name: name!, sha: sha! });
+        print(r, () => approvalList([r.approval]));
+        break;
+      }
+      case 'rollback': {
+        const [name, to] = need(args, 2, 'NAME and TO (an approval id or a commit id)');
+        const r = await client.call('rollback', { name: name!, to: to! });
+        print(r, () => approvalList([r.approval]));
+        break;
+      }
+      case 'drafts': {
+        const r = await client.call('drafts', {});
+        print(r, () =>
+          r.drafts.length
+            ? r.drafts.map((d) => `${pad(d.name, 11)}by ${d.requested_by} ${time(d.created_at)}${d.approval ? ` — spawn waiting as approval #${d.approval}` : ''}\n`).join('')
+            : 'no drafts\n',
+        );
+        break;
+      }
+      case 'discard': {
+        const [name] = need(args, 1, 'a draft NAME');
+        const r = await client.call('discard_draft', { name: name! });
+        print(r, () => `discarded the draft of ${r.name}\n`);
+        break;
+      }
+      case 'repo': {
+        const [name] = need(args, 1, 'an agent NAME');
+        const r = await client.call('config_repo', { name: name!, ...(args.limit ? { limit: args.limit } : {}) });
+        print(r, () => {
+          const tags = r.tags.map((t) => `  ${pad(t.name, 16)} ${t.commit.slice(0, 12)} ${time(t.created_at)} ${t.message}\n`).join('');
+          const log = r.log.map((c) => `  ${c.sha.slice(0, 12)} ${time(c.at)} ${c.subject}\n`).join('');
+          return `${name} applied head ${r.head?.slice(0, 12) ?? '(none)'}\ntags:\n${tags || '  (none)\n'}log:\n${log || '  (none)\n'}`;
+        });
+        break;
+      }
+      case 'deploys': {
+        const r = await client.call('deploys', args.limit ? { limit: args.limit } : {});
+        print(r, () => (r.deploys.length ? r.deploys.map((c) => `${time(c.at)} ${c.subject}\n`).join('') : 'no deploys\n'));
+        break;
+      }
+      case 'retention': {
+        const r = await client.call('retention', args.days === undefined ? {} : { days: args.days });
+        print(r, () => {
+          const names = Object.keys(r.removed);
+          return names.length ? names.map((n) => `${n}: removed ${r.removed[n]!.length} tags\n`).join('') : 'nothing to remove\n';
+        });
         break;
       }
       case 'kept': {

@@ -369,6 +369,8 @@ export const HostOps = {
   ),
   /** One approval with the change it makes, as a unified diff. */
   approval: op(Type.Object({ approval_id: Type.Integer({ minimum: 1 }) }), Type.Object({ approval: ApprovalRecord, diff: Type.String() })),
+  /** The operator queues commit `sha` of `name`'s proposed repo, as the manager's request_apply_commit does. */
+  request_apply_commit: op(Type.Object({ name: Name, sha: Sha }), Type.Object({ approval: ApprovalRecord })),
   /** Rebuild an agent: a fresh sandbox with its applied config; resolves once it is up. */
   rebuild: op(Type.Object({ name: Name }), AgentResult),
   /** Queue a return to an earlier applied config: `to` is a deploy's approval id or an applied commit id. */

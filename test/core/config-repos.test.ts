@@ -146,6 +146,7 @@ describe('propose → approve → deployed', () => {
 
   test('invalid proposals are refused at request time, naming the field, and nothing is queued', async () => {
     const pending = hive.approvals.list().length;
+    const good = git(proposed('alice'), 'rev-parse', 'HEAD');
     const bad = propose('alice', 'model = 3\n', 'broken');
     await expect(hive.requestApplyCommit('manager', 'alice', bad)).rejects.toThrow(`/agents/alice/config@${bad.slice(0, 12)}:agent.toml: model: expected string`);
     const unknown = propose('alice', 'modle = "x"\n', 'typo');
@@ -164,7 +165,7 @@ describe('propose → approve → deployed', () => {
     await expect(hive.requestApplyCommit('manager', 'alice', 'HEAD~1; rm -rf /')).rejects.toThrow('is not a commit id');
     await expect(hive.requestApplyCommit('manager', 'zed', 'deadbeef00')).rejects.toThrow('no agent named "zed"');
     expect(hive.approvals.list().length).toBe(pending);
-    git(proposed('alice'), 'reset', '-q', '--hard', git(applied('alice'), 'rev-parse', 'HEAD'));
+    git(proposed('alice'), 'reset', '-q', '--hard', good);
   });
 
   test('a deploy that fails is tagged failed/<id> with the error, and the previous config comes back', async () => {
@@ -308,8 +309,10 @@ describe('restarts', () => {
     expect(lines).toContain(`bob: rebuild of bob (auto-update: hive 0.0.0-old → ${VERSION}) in the process runtime`);
     expect(lines.some((l) => l.startsWith('alice: rebuild of alice (auto-update: config '))).toBe(true);
     expect(hive.registry.require('bob').built_version).toBe(VERSION);
-    const meta = git(layout.metaDir, 'log', '-4', '--format=%s');
-    expect(meta).toContain(`bob: auto-update: hive 0.0.0-old → ${VERSION} deployed`);
+    await waitFor('the auto-updates in the deploy log', () => {
+      const meta = git(layout.metaDir, 'log', '-4', '--format=%s');
+      return meta.includes(`bob: auto-update: hive 0.0.0-old → ${VERSION} deployed`) && /alice: auto-update: config \S+ → \S+ deployed/.test(meta);
+    });
   });
 });
 

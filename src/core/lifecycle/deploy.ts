@@ -29,6 +29,8 @@ import type { Supervisor } from './supervisor.ts';
 
 /** How long a rebuilt agent has to say hello, ms. */
 export const READY_TIMEOUT_MS = 60_000;
+/** How long the sandbox's output is still followed after hello, ms. */
+const TAIL_AFTER_READY_MS = 250;
 /** Longest build line passed on, characters. */
 const MAX_LINE = 2000;
 
@@ -213,6 +215,7 @@ export class Deployer {
     if (supervisor.isRunning(name)) {
       say('stopping the running sandbox');
       await supervisor.stop(name);
+      registry.setLive(name, { status: 'building' });
     }
     say('checking the applied config');
     const loaded = this.deps.configs.load(name);
@@ -232,6 +235,7 @@ export class Deployer {
       await supervisor.start(name, 'building');
       say(`waiting for the harness to say hello (up to ${Math.round(timeout / 1000)} s)`);
       await ready.promise;
+      await Bun.sleep(TAIL_AFTER_READY_MS); // the harness's first lines follow its hello
       say('up: the harness said hello');
     } catch (err) {
       say(`failed: ${(err as Error).message}`);

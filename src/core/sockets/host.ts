@@ -51,6 +51,8 @@ export function hostHandler(hive: Hive): OpHandler {
         return { approval: await hive.deny(req.approval_id as number, req.reason as string | undefined) };
       case 'approval':
         return { approval: hive.approvals.get(req.approval_id as number), diff: await hive.approvalDiff(req.approval_id as number) };
+      case 'request_apply_commit':
+        return { approval: await hive.requestApplyCommit(OPERATOR, name, req.sha as string) };
       case 'rebuild':
         return { agent: await hive.rebuild(name) };
       case 'rollback':
