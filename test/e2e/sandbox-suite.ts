@@ -36,16 +36,16 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
     dir = tempDir(`hv-${runtime}-`);
     layout = new DataLayout(dir);
     writeFileSync(hostProbe, 'host root secret');
-    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports, '--no-manager'], {
+    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], {
       ANTHROPIC_BASE_URL: model.url,
       ANTHROPIC_API_KEY: 'test-key',
     });
     ctlJson(dir, 'spawn', 'alice');
     ctlJson(dir, 'spawn', 'bob');
     writeFileSync(join(layout.agent('bob').state, 'notes.md'), 'bob secret');
-    await waitFor('alice and bob idle', () => {
+    await waitFor('the manager, alice and bob idle', () => {
       const idle = ctlJson(dir, 'list').agents.filter((a: any) => a.status === 'idle').map((a: any) => a.name);
-      return idle.includes('alice') && idle.includes('bob');
+      return idle.includes('alice') && idle.includes('bob') && idle.includes('manager');
     });
   }, 60_000);
 
@@ -96,6 +96,25 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
       expect(out).toContain('claude-ok');
       expect(out).toContain('usr-ro');
       expect(out).toContain('whoami=root');
+    });
+  });
+
+  describe(`${runtime}: config repos`, () => {
+    test('the manager sees every proposed config repo under /agents and commits there with git; an agent sees none', async () => {
+      const out = await bash(
+        'manager',
+        "ls /agents; cd /agents/bob/config && printf 'model = \"claude-in-sandbox\"\\n' > agent.toml && git commit -qam 'from the sandbox' && echo PROPOSED=$(git rev-parse HEAD)",
+      );
+      expect(out).toContain('alice');
+      expect(out).toContain('bob');
+      const sha = /PROPOSED=([0-9a-f]{40})/.exec(out)?.[1];
+      expect(sha).toBeDefined();
+      // the commit made inside the sandbox is what the core checks and stages
+      const a = ctlJson(dir, 'propose', 'bob', sha!).approval;
+      expect(a).toMatchObject({ kind: 'apply_commit', agent: 'bob', sha, subject: 'from the sandbox' });
+      expect(ctlJson(dir, 'approve', String(a.id)).approval.status).toBe('deployed');
+      expect(agent('bob')).toMatchObject({ status: 'idle', model: 'claude-in-sandbox' });
+      expect(await bash('alice', '[ -e /agents ] && echo VISIBLE || echo HIDDEN')).toContain('HIDDEN');
     });
   });
 
