@@ -25,6 +25,16 @@
   document.addEventListener('htmx:sse:close', () => live(false));
   // A request that failed outright (network, 5xx without a body we swap): say so where the user looks.
   document.addEventListener('htmx:error', (e) => toast('request failed: ' + (e.detail?.error?.message || 'see the server log'), false));
+  // Keep a live log (rebuild output) scrolled to its newest line unless the reader scrolled up.
+  const follow = new WeakMap();
+  document.addEventListener('scroll', (e) => {
+    const el = e.target;
+    if (el instanceof HTMLElement && el.id === 'builds') follow.set(el, el.scrollHeight - el.scrollTop - el.clientHeight < 40);
+  }, true);
+  new MutationObserver(() => {
+    const el = document.getElementById('builds');
+    if (el && follow.get(el) !== false) el.scrollTop = el.scrollHeight;
+  }).observe(document.documentElement, { childList: true, subtree: true });
   // Reset a form once its request succeeded.
   document.addEventListener('htmx:after:request', (e) => {
     const form = e.target;

@@ -127,4 +127,28 @@ describe('dashboard in a browser', () => {
     expect(t.hive.approvals.get(a.id).status).toBe('deployed');
     await t.hive.stop('carol');
   });
+
+  test('a config change shows its diff; approving it streams the rebuild live and the agent comes back with it', async () => {
+    await t.hive.start('carol');
+    const repo = join(t.dir, 'proposed', 'carol', 'config');
+    await Bun.write(join(repo, 'agent.toml'), 'model = "sonnet"\nallowedRecipients = ["alice"]\n');
+    const git = (...args: string[]) => Bun.spawnSync(['git', ...args], { cwd: repo }).stdout.toString().trim();
+    git('commit', '-qam', 'carol: sonnet, talks to alice only');
+    const a = await t.hive.requestApplyCommit('manager', 'carol', git('rev-parse', 'HEAD'));
+    const row = page.locator(`#approval-${a.id}`);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator('pre.diff .add').allTextContents()).toEqual(expect.arrayContaining(['+model = "sonnet"\n']));
+    expect(await row.locator('pre.diff .add').first().evaluate((el) => getComputedStyle(el).color)).toBe('rgb(74, 240, 138)');
+    await row.getByText('carol: sonnet, talks to alice only').waitFor();
+    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-config-approval.png'), fullPage: true });
+    await row.getByRole('button', { name: /approve/ }).click();
+    // the rebuild's lines arrive while it runs; the row and the agent update in place
+    await page.locator('#builds li', { hasText: `rebuild of carol (approval #${a.id})` }).waitFor({ timeout: 10_000 });
+    await page.locator(`#builds li:has-text("rebuild of carol (approval #${a.id})") ~ li:has-text("up: the harness said hello")`).first().waitFor({ timeout: 30_000 });
+    await page.locator(`#approval-${a.id}[data-status="deployed"]`).waitFor({ timeout: 15_000 });
+    await page.locator('#agent-carol[data-status="idle"] input[name="model"][value="sonnet"]').waitFor({ timeout: 10_000 });
+    await page.locator('.toast', { hasText: `approval #${a.id}: deployed` }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-rebuild.png'), fullPage: true });
+    await t.hive.stop('carol');
+  });
 });

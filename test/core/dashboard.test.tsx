@@ -177,10 +177,55 @@ describe('dashboard', () => {
 
     html = await fragment('approvals');
     expect(html).toContain('no pending approvals');
-    expect(html).toMatch(/spawn zoe<\/span> <span class="badge deployed"/);
+    expect(html).toMatch(/spawn zoe \(default config\)<\/span> <span class="badge deployed"/);
+    expect(html).toMatch(/proposal\/\d+ → approved\/\d+ → building\/\d+ → deployed\/\d+/);
     const notices = t.hive.broker.list({ agent: 'manager' }).filter((m) => m.kind === 'notice').map((m) => m.body);
     expect(notices).toEqual(expect.arrayContaining([expect.stringContaining(`approval #${b.id} (spawn yan) was denied: not now`)]));
     expect(notices).toEqual(expect.arrayContaining([expect.stringContaining(`approval #${a.id} (spawn zoe) was approved and done`)]));
+  });
+
+  test('an apply approval shows its diff coloured and its hostile commit subject escaped; building lines stream', async () => {
+    await t.hive.start('zoe');
+    const repo = `${t.dir}/proposed/zoe/config`;
+    await Bun.write(`${repo}/agent.toml`, 'prompt = "<script>alert(1)</script>"\n');
+    const git = (...args: string[]) => Bun.spawnSync(['git', ...args], { cwd: repo }).stdout.toString().trim();
+    git('commit', '-qam', '<img src=x onerror=alert(1)> tweak');
+    const a = await t.hive.requestApplyCommit('manager', 'zoe', git('rev-parse', 'HEAD'));
+    const html = await fragment('approvals');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt; tweak');
+    expect(html).not.toContain('<img');
+    expect(html).toContain('<span class="add">+prompt = &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;\n</span>');
+    expect(html).not.toContain('<script>alert');
+    expect(html).toMatch(/<span class="del">-# agent\.toml of zoe/);
+    // the SSE stream carries each rebuild line as it happens
+    const res = await app.handle(new Request(ORIGIN + '/events'));
+    const reader = res.body!.getReader();
+    const approving = post(`/approvals/${a.id}/approve`, {});
+    let text = '';
+    const dec = new TextDecoder();
+    while (!text.includes('up: the harness said hello')) text += dec.decode((await reader.read()).value);
+    await reader.cancel();
+    expect((await approving).status).toBe(204);
+    expect(text).toMatch(/hx-partial hx-target="#builds" hx-swap="beforeend">.*rebuild of zoe \(approval #\d+\)/);
+    expect(text).toContain('stopping the running sandbox');
+    // and a page loaded afterwards shows the recent output
+    expect(await (await app.handle(new Request(ORIGIN + '/'))).text()).toContain('up: the harness said hello');
+  });
+
+  test('agent actions: stop, start, restart, rebuild; unknown actions and agents are refused', async () => {
+    expect(await fragment('agents')).toContain('hx-post="/agents/zoe/rebuild"');
+    expect((await post('/agents/zoe/stop', {})).status).toBe(204);
+    expect(t.hive.registry.get('zoe')).toMatchObject({ desired: 'stopped', status: 'offline' });
+    expect((await post('/agents/zoe/start', {})).status).toBe(204);
+    expect(t.hive.registry.get('zoe')!.desired).toBe('running');
+    const r = await post('/agents/zoe/rebuild', {});
+    expect(r.status).toBe(204);
+    expect(r.headers.get('hx-trigger')).toContain('zoe: rebuilt, up');
+    expect(t.hive.registry.get('zoe')!.status).toBe('idle');
+    expect((await post('/agents/zoe/explode', {})).status).toBe(404);
+    expect((await post('/agents/nobody/restart', {})).status).toBe(404);
+    expect((await post('/agents/zoe/stop', {}, 'http://evil.example')).status).toBe(403);
+    await t.hive.stop('zoe');
   });
 
   test('the model switch: set, shown, reset; a bad name is refused', async () => {

@@ -22,7 +22,7 @@ export function AgentRows({
   if (agents.length === 0)
     return (
       <tr>
-        <td colspan="6" class="dim">no agents yet: spawn one with `hive ctl spawn NAME`</td>
+        <td colspan="7" class="dim">no agents yet: spawn one with `hive ctl spawn NAME`</td>
       </tr>
     );
   return <>{agents.map((a) => <AgentRow agent={a} sandboxed={sandboxed} privileged={privileged} now={now} />)}</>;
@@ -79,6 +79,13 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
       </td>
       <td safe>{String(a.port)}</td>
       <td class="dim">{a.desired}</td>
+      <td class="actions">
+        {(a.desired === 'running' ? ['stop', 'restart', 'rebuild'] : ['start', 'rebuild']).map((act) => (
+          <button hx-post={`/agents/${a.name}/${act}`} hx-swap="none" class={act === 'stop' ? 'quiet' : ''} aria-label={`${act} ${a.name}`}>
+            <span class="spin">◐</span> <span safe>{act}</span>
+          </button>
+        ))}
+      </td>
     </tr>
   );
 }

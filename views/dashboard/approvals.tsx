@@ -1,42 +1,131 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/dashboard/approvals
- * Changes waiting for the operator (today: spawn requests from the manager), with approve and deny,
- * and the most recent decisions below them.
+ * Changes waiting for the operator: config applies (with the diff, additions and deletions
+ * coloured) and spawns (the default config, or a draft's commit), with approve and deny; spawn
+ * drafts the manager is preparing; and recent decisions with their tag chain in the applied repo.
  */
 import type { ApprovalRecord } from '../../src/shared/wire.ts';
 import { age, label } from '../format.ts';
 
-function what(a: ApprovalRecord): string {
-  return a.kind === 'spawn' ? `spawn ${a.agent}` : `apply ${a.sha?.slice(0, 12) ?? '?'} to ${a.agent}`;
+/** What the git repos add to an approval: the diff (pending ones) and its tags (decided ones). */
+export interface ApprovalDetail {
+  diff?: string;
+  tags?: string[];
 }
 
-/** The body of the approvals section: pending first (with actions), then recent decisions. */
-export function ApprovalList({ approvals, now = Date.now() }: { approvals: ApprovalRecord[]; now?: number }): JSX.Element {
+/** A spawn draft as listed for the operator. */
+export interface DraftItem {
+  name: string;
+  requested_by: string;
+  created_at: number;
+  approval: number | null;
+}
+
+/** Longest diff shown inline, lines. */
+const MAX_DIFF_LINES = 400;
+
+function what(a: ApprovalRecord): string {
+  if (a.kind === 'spawn') return `spawn ${a.agent}${a.sha ? ` from ${a.sha.slice(0, 12)}` : ' (default config)'}`;
+  return `apply ${a.sha?.slice(0, 12) ?? '?'} to ${a.agent}`;
+}
+
+/** A unified diff, each line classed `add`, `del`, `hunk` or `meta` for colour. */
+export function Diff({ text }: { text: string }): JSX.Element {
+  const lines = text.replace(/\n$/, '').split('\n');
+  const shown = lines.slice(0, MAX_DIFF_LINES);
+  const cls = (l: string) =>
+    l.startsWith('+++') || l.startsWith('---') || l.startsWith('diff ') || l.startsWith('index ')
+      ? 'meta'
+      : l.startsWith('+')
+        ? 'add'
+        : l.startsWith('-')
+          ? 'del'
+          : l.startsWith('@@')
+            ? 'hunk'
+            : 'ctx';
+  return (
+    <pre class="diff">
+      {shown.map((l) => (
+        <span class={cls(l)} safe>
+          {l + '\n'}
+        </span>
+      ))}
+      {lines.length > shown.length ? <span class="meta" safe>{`… ${lines.length - shown.length} more lines (hive ctl approval ID)\n`}</span> : ''}
+    </pre>
+  );
+}
+
+/** The body of the approvals section: pending first (with their diffs and actions), drafts, then recent decisions. */
+export function ApprovalList({
+  approvals,
+  details = new Map(),
+  drafts = [],
+  now = Date.now(),
+}: {
+  approvals: ApprovalRecord[];
+  details?: Map<number, ApprovalDetail>;
+  drafts?: DraftItem[];
+  now?: number;
+}): JSX.Element {
   const pending = approvals.filter((a) => a.status === 'pending').sort((x, y) => x.id - y.id);
-  const decided = approvals.filter((a) => a.status !== 'pending').slice(0, 10);
+  const building = approvals.filter((a) => a.status === 'building');
+  const decided = approvals.filter((a) => a.status !== 'pending' && a.status !== 'building').slice(0, 10);
   return (
     <>
       {pending.length === 0 ? <p class="dim empty">no pending approvals</p> : ''}
-      {pending.map((a) => (
-        <div class="approval" id={`approval-${a.id}`} data-status={a.status}>
-          <span class="dim" safe>{`#${a.id} · ${label(a.requested_by)} · ${age(a.created_at, now)} ago`}</span> <strong safe>{what(a)}</strong>
-          <span class="actions">
-            <button hx-post={`/approvals/${a.id}/approve`} hx-swap="none">
-              <span class="spin">◐</span> ◆ approve
-            </button>
-            <button hx-post={`/approvals/${a.id}/deny`} hx-swap="none" class="quiet">
-              <span class="spin">◐</span> deny
-            </button>
-          </span>
+      {pending.map((a) => {
+        const diff = details.get(a.id)?.diff;
+        return (
+          <div class="approval" id={`approval-${a.id}`} data-status={a.status}>
+            <div class="head">
+              <span class="dim" safe>{`#${a.id} · ${label(a.requested_by)} · ${age(a.created_at, now)} ago`}</span> <strong safe>{what(a)}</strong>
+              {a.subject ? <span class="subject" safe>{a.subject}</span> : ''}
+              <span class="actions">
+                <button hx-post={`/approvals/${a.id}/approve`} hx-swap="none">
+                  <span class="spin">◐</span> ◆ approve
+                </button>
+                <button hx-post={`/approvals/${a.id}/deny`} hx-swap="none" class="quiet">
+                  <span class="spin">◐</span> deny
+                </button>
+              </span>
+            </div>
+            {diff ? (
+              <details open>
+                <summary class="dim">change</summary>
+                <Diff text={diff} />
+              </details>
+            ) : (
+              ''
+            )}
+          </div>
+        );
+      })}
+      {building.map((a) => (
+        <div class="approval" id={`approval-${a.id}`} data-status="building">
+          <span class="dim" safe>{`#${a.id}`}</span> <strong safe>{what(a)}</strong> <span class="badge building">building</span>
+          <span class="dim">see the rebuild output below</span>
         </div>
       ))}
+      {drafts.length ? (
+        <div class="drafts">
+          <span class="dim">drafts: </span>
+          {drafts.map((d) => (
+            <span class="draft" safe>
+              {`${d.name} (by ${d.requested_by}, ${age(d.created_at, now)} ago${d.approval ? `, spawn waiting as #${d.approval}` : ', being prepared'})`}
+            </span>
+          ))}
+        </div>
+      ) : (
+        ''
+      )}
       {decided.length ? (
         <ul class="decided">
           {decided.map((a) => (
             <li id={`approval-${a.id}`} data-status={a.status}>
               <span class="dim" safe>{`#${a.id}`}</span> <span safe>{what(a)}</span> <span class={`badge ${a.status}`} safe>{a.status}</span>{' '}
-              <span class="dim" safe>{a.note ?? ''}</span>
+              {a.subject ? <span safe>{a.subject}</span> : ''} <span class="dim" safe>{a.note ?? ''}</span>
+              {details.get(a.id)?.tags?.length ? <span class="tags dim" safe>{` ${details.get(a.id)!.tags!.join(' → ')}`}</span> : ''}
             </li>
           ))}
         </ul>

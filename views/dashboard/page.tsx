@@ -5,7 +5,8 @@
  * Everything below the chrome is updated in place by the `/events` SSE stream.
  */
 import type { AgentRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
-import { ApprovalList } from './approvals.tsx';
+import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
+import { BuildLines, type BuildLineItem } from './builds.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
 import { Layout, Panel, TableHead } from '../layout.tsx';
 import { AgentRows } from './agents.tsx';
@@ -25,6 +26,9 @@ export interface DashboardData {
   turns: TurnRecord[];
   questions: QuestionsState;
   approvals: ApprovalRecord[];
+  approvalDetails: Map<number, ApprovalDetail>;
+  drafts: DraftItem[];
+  builds: BuildLineItem[];
   lastMessageId: number;
 }
 
@@ -51,7 +55,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
       <main>
         <Panel id="swarm" glyph="◆" name="SW4RM" sub="agents and their state" wide>
           <table>
-            <TableHead columns={['agent', 'state', 'model', 'runtime', 'page', 'wanted']} />
+            <TableHead columns={['agent', 'state', 'model', 'runtime', 'page', 'wanted', 'actions']} />
             <tbody id="agents-body">
               <AgentRows agents={d.agents} sandboxed={d.sandboxed} privileged={d.privileged} />
             </tbody>
@@ -64,8 +68,13 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         </Panel>
         <Panel id="approvals" glyph="◆" name="APPR0VALS" sub="changes waiting for the operator">
           <div id="approvals-body">
-            <ApprovalList approvals={d.approvals} />
+            <ApprovalList approvals={d.approvals} details={d.approvalDetails} drafts={d.drafts} />
           </div>
+        </Panel>
+        <Panel id="rebuilds" glyph="▤" name="R3BU1LD" sub="rebuild output, live" wide>
+          <ol class="builds" id="builds" aria-live="polite">
+            <BuildLines lines={d.builds} />
+          </ol>
         </Panel>
         <Panel id="flow" glyph="▚" name="M4TR1X" sub="message flow">
           <form class="send" hx-post="/send" hx-swap="none" data-reset>

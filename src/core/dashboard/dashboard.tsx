@@ -7,7 +7,7 @@
  *
  * Routes: `GET /` page · `GET /events` SSE · `GET /fragments/agents|flow|turns|questions|approvals` ·
  * `POST /send` · `POST /questions/:id/answer` · `POST /approvals/:id/approve|deny` ·
- * `POST /agents/:name/model`.
+ * `POST /agents/:name/model` · `POST /agents/:name/start|stop|restart|rebuild`.
  * State-changing routes refuse requests from another origin (see `sameOrigin`).
  */
 import { Elysia } from 'elysia';
@@ -25,14 +25,24 @@ import { AgentRows } from '../../../views/dashboard/agents.tsx';
 import { MessageItem, MessageItems } from '../../../views/dashboard/flow.tsx';
 import { TurnRows } from '../../../views/dashboard/turns.tsx';
 import { QuestionList, type QuestionsState } from '../../../views/dashboard/questions.tsx';
-import { ApprovalList } from '../../../views/dashboard/approvals.tsx';
+import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/approvals.tsx';
+import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
 
 /** Messages shown at load and replayed at most on reconnect. */
 const FLOW_LIMIT = 200;
 /** Turns shown. */
 const TURN_LIMIT = 30;
+/** Rebuild output lines kept for page loads. */
+const BUILD_LINES = 300;
+/** Agent actions the swarm table offers. */
+const AGENT_ACTIONS = ['start', 'stop', 'restart', 'rebuild'] as const;
 /** The model-name rule of `agent.toml`, for the model switch. */
 const MODEL_RE = new RegExp(ModelName.pattern!);
+
+/** Sort rank of a lifecycle tag stage, for tags created in the same second. */
+function order(stage: string | null): number {
+  return ['proposal', 'approved', 'building', 'deployed', 'failed', 'denied'].indexOf(stage ?? '');
+}
 
 /**
  * A positive integer id from a route parameter.
@@ -82,7 +92,34 @@ export function createDashboard(hive: Hive) {
     }
   };
   const questionsFragment = () => String(<QuestionList state={questionsState()} />);
-  const approvalsFragment = () => String(<ApprovalList approvals={hive.approvals.list(true)} />);
+  /** Diffs of pending approvals and tag chains of recent decisions, read from the config repos. */
+  const approvalDetails = async (approvals: ReturnType<typeof hive.approvals.list>) => {
+    const details = new Map<number, ApprovalDetail>();
+    const tagsOf = new Map<string, Awaited<ReturnType<typeof hive.repos.tags>>>();
+    for (const a of approvals.slice(0, 30)) {
+      try {
+        if (a.status === 'pending') details.set(a.id, { diff: await hive.approvalDiff(a.id) });
+        else {
+          if (!tagsOf.has(a.agent)) tagsOf.set(a.agent, await hive.repos.tags(a.agent));
+          const chain = tagsOf.get(a.agent)!.filter((t) => t.approval === a.id).sort((x, y) => x.created_at - y.created_at || order(x.stage) - order(y.stage));
+          details.set(a.id, { tags: chain.map((t) => t.name) });
+        }
+      } catch (err) {
+        hive.log(`dashboard: approval #${a.id}: ${(err as Error).message}`);
+      }
+    }
+    return details;
+  };
+  const approvalsFragment = async () => {
+    const approvals = hive.approvals.list(true);
+    return String(<ApprovalList approvals={approvals} details={await approvalDetails(approvals)} drafts={hive.drafts()} />);
+  };
+  const builds: BuildLineItem[] = [];
+  hive.bus.on((ev) => {
+    if (ev.type !== 'build') return;
+    builds.push({ agent: ev.agent, approval: ev.approval, line: ev.line, at: ev.at });
+    if (builds.length > BUILD_LINES) builds.splice(0, builds.length - BUILD_LINES);
+  });
   const guard = (request: Request) => {
     if (!sameOrigin(request)) throw new HiveError('forbidden', 'cross-origin request refused');
   };
@@ -92,8 +129,10 @@ export function createDashboard(hive: Hive) {
     .use(html())
     .use(staticFiles())
     .onError(errorResponder(hive.log))
-    .get('/', () =>
-      htmlResponse(
+    .get('/', async () => {
+      const approvals = hive.approvals.list(true);
+      const details = await approvalDetails(approvals);
+      return htmlResponse(
         String(
           <DashboardPage
             version={VERSION}
@@ -105,16 +144,19 @@ export function createDashboard(hive: Hive) {
             messages={hive.broker.list({ limit: FLOW_LIMIT })}
             turns={hive.turns.list({ limit: TURN_LIMIT })}
             questions={questionsState()}
-            approvals={hive.approvals.list(true)}
+            approvals={approvals}
+            approvalDetails={details}
+            drafts={hive.drafts()}
+            builds={builds}
             lastMessageId={hive.broker.lastId()}
           />,
         ),
-      ),
-    )
+      );
+    })
     .get('/fragments/agents', () => htmlResponse(agentsFragment()))
     .get('/fragments/turns', () => htmlResponse(turnsFragment()))
     .get('/fragments/questions', () => htmlResponse(questionsFragment()))
-    .get('/fragments/approvals', () => htmlResponse(approvalsFragment()))
+    .get('/fragments/approvals', async () => htmlResponse(await approvalsFragment()))
     .get('/fragments/flow', ({ query }) =>
       htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: query.agent || undefined })} />)),
     )
@@ -125,7 +167,14 @@ export function createDashboard(hive: Hive) {
         sink.send({ data: htmxPartial('#agents-body', 'innerHTML', agentsFragment()) });
         sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
         sink.send({ data: htmxPartial('#questions-body', 'innerHTML', questionsFragment()) });
-        sink.send({ data: htmxPartial('#approvals-body', 'innerHTML', approvalsFragment()) });
+        // fragments read from git are rendered in order, one at a time, so a slow one never lands after a newer one
+        let approvalsQueue = Promise.resolve();
+        const sendApprovals = () => {
+          approvalsQueue = approvalsQueue
+            .then(async () => sink.send({ data: htmxPartial('#approvals-body', 'innerHTML', await approvalsFragment()) }))
+            .catch((err) => hive.log(`dashboard: approvals: ${(err as Error).message}`));
+        };
+        sendApprovals();
         if (Number.isSafeInteger(lastSeen) && lastSeen > 0) {
           for (const m of hive.broker.list({ afterId: lastSeen, limit: FLOW_LIMIT }))
             sink.send({ id: m.id, data: htmxPartial('#flow', 'afterbegin', String(<MessageItem m={m} />)) });
@@ -149,7 +198,11 @@ export function createDashboard(hive: Hive) {
               if (ev.question.to === OPERATOR) sink.send({ data: htmxPartial('#questions-body', 'innerHTML', questionsFragment()) });
               break;
             case 'approval':
-              sink.send({ data: htmxPartial('#approvals-body', 'innerHTML', approvalsFragment()) });
+            case 'drafts':
+              sendApprovals();
+              break;
+            case 'build':
+              sink.send({ data: htmxPartial('#builds', 'beforeend', String(<BuildLine b={ev} />)) });
               break;
           }
         };
@@ -190,6 +243,13 @@ export function createDashboard(hive: Hive) {
         return done(`approval #${id} denied`);
       }
       throw new HiveError('not_found', `no action "${params.action}" on approvals; use approve or deny`);
+    })
+    .post('/agents/:name/:action', async ({ request, params }) => {
+      guard(request);
+      const action = params.action as (typeof AGENT_ACTIONS)[number];
+      if (!AGENT_ACTIONS.includes(action)) throw new HiveError('not_found', `no action "${params.action}" on agents; use ${AGENT_ACTIONS.join(', ')}`);
+      const a = await hive[action](params.name);
+      return done(`${a.name}: ${action === 'rebuild' ? 'rebuilt, up' : action === 'stop' ? 'stopped' : `${action}ed`}`);
     })
     .post('/agents/:name/model', async ({ request, params }) => {
       guard(request);

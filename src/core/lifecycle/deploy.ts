@@ -126,8 +126,9 @@ export class Deployer {
    */
   async staleness(agent: AgentRecord): Promise<string | null> {
     const head = await this.deps.repos.ensureApplied(agent.name);
+    if (agent.built_version === null) return null; // never came up yet: a plain first start
     if (agent.built_version !== VERSION)
-      return `auto-update: hive ${agent.built_version ?? '(unknown)'} → ${VERSION}`;
+      return `auto-update: hive ${agent.built_version} → ${VERSION}`;
     if (agent.built_commit !== head) return `auto-update: config ${agent.built_commit?.slice(0, 12) ?? '(none)'} → ${head.slice(0, 12)}`;
     return null;
   }
