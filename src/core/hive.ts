@@ -222,6 +222,7 @@ export class Hive {
     await this.preflightSpawn(name);
     if (opts.start === false) {
       await this.createAgent(name);
+      await this.repos.ensureProposed(name);
       return this.registry.require(name);
     }
     const record = this.approvals.record('spawn', name, opts.by ?? OPERATOR);
@@ -250,13 +251,12 @@ export class Hive {
     }
   }
 
-  /** Registers agent `name` (stopped) with its dirs, config repos and socket. */
+  /** Registers agent `name` (stopped) with its dirs, applied config repo and socket. */
   private async createAgent(name: string): Promise<void> {
     this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port: agentPort(name, this.config.pagePorts), model: this.config.defaultModel });
     const paths = this.layout.agent(name);
     for (const d of [paths.state, paths.claude]) mkdirSync(d, { recursive: true });
     await this.repos.ensureApplied(name);
-    await this.repos.ensureProposed(name);
     await this.openAgentSocket(name);
   }
 

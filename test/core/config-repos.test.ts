@@ -119,14 +119,15 @@ describe('propose → approve → deployed', () => {
     expect(agent.built_commit).toBe(head);
     expect(hive.configs.get('alice').config.allowedRecipients).toEqual(['bob']);
     // the rebuild streamed its steps and the sandbox's own output, in order, while it happened
-    const lines = events.slice(from).flatMap((e) => (e.type === 'build' && e.agent === 'alice' ? [e.line] : []));
-    expect(lines[0]).toStartWith(`rebuild of alice (approval #${a.id}) in the process runtime`);
-    expect(lines).toContain('stopping the running sandbox');
-    expect(lines.some((l) => l.startsWith('| agent alice (agent) up; model claude-cfg-test-2'))).toBe(true);
-    expect(lines.at(-1)).toBe('up: the harness said hello');
+    const lines = () => events.slice(from).flatMap((e) => (e.type === 'build' && e.agent === 'alice' ? [e.line] : []));
+    expect(lines()[0]).toStartWith(`rebuild of alice (approval #${a.id}) in the process runtime`);
+    expect(lines()).toContain('stopping the running sandbox');
+    expect(lines()).toContain('up: the harness said hello');
+    // the sandbox's own output is followed too (its first lines come right after its hello)
+    await waitFor("alice's own start-up line", () => lines().some((l) => l.startsWith('| agent alice (agent) up; model claude-cfg-test-2')));
     const statuses = events.slice(from).flatMap((e) => (e.type === 'agent' && e.agent.name === 'alice' ? [e.agent.status] : []));
     expect(statuses).toContain('building');
-    expect(logs.some((l) => l.startsWith('build alice: | agent alice (agent) up'))).toBe(true);
+    expect(logs.some((l) => l === `build alice: rebuild of alice (approval #${a.id}) in the process runtime`)).toBe(true);
     expect(git(layout.metaDir, 'log', '-1', '--format=%s')).toBe(`alice: approval #${a.id} deployed (${head.slice(0, 12)})`);
     // approving again is refused
     await expect(hive.approve(a.id)).rejects.toThrow(`approval #${a.id} is already deployed`);
@@ -301,13 +302,14 @@ describe('restarts', () => {
     // alice's applied config changes on disk while the core is down (e.g. restored from a backup)
     writeFileSync(join(applied('alice'), 'agent.toml'), 'model = "claude-cfg-restored"\n');
     git(applied('alice'), 'commit', '-qam', 'restored');
-    const from = events.length;
+    const fromLog = logs.length;
     hive = await open();
     await idle('bob');
     await waitFor('alice rebuilt', () => hive.registry.get('alice')?.model === 'claude-cfg-restored' && hive.registry.get('alice')?.status === 'idle');
-    const lines = events.slice(from).flatMap((e) => (e.type === 'build' ? [`${e.agent}: ${e.line}`] : []));
-    expect(lines).toContain(`bob: rebuild of bob (auto-update: hive 0.0.0-old → ${VERSION}) in the process runtime`);
-    expect(lines.some((l) => l.startsWith('alice: rebuild of alice (auto-update: config '))).toBe(true);
+    // the rebuilds begin while the core opens, so read them from its log (events may precede a listener)
+    const lines = logs.slice(fromLog);
+    expect(lines).toContain(`build bob: rebuild of bob (auto-update: hive 0.0.0-old → ${VERSION}) in the process runtime`);
+    expect(lines.some((l) => l.startsWith('build alice: rebuild of alice (auto-update: config '))).toBe(true);
     expect(hive.registry.require('bob').built_version).toBe(VERSION);
     await waitFor('the auto-updates in the deploy log', () => {
       const meta = git(layout.metaDir, 'log', '-4', '--format=%s');

@@ -5,6 +5,10 @@
  * the command line (hooks, fsmonitor, signing). That matters because the manager, which may be
  * compromised, can write to every proposed repo; the core reads those repos as root.
  *
+ * Under Bun, a git command that writes nothing to stdout takes ~50 ms longer through simple-git
+ * (its completion waits on the child's `close`), so the callers prefer the chatty form of a
+ * command (`git commit` without `--quiet`, `git add --verbose`) where there is one.
+ *
  * Also: a per-key serial queue ({@link KeyedQueue}) so two git operations never race on one
  * repository's index or refs.
  */

@@ -15,7 +15,7 @@
  * reads objects from them (never checks out, never runs a diff driver), validates the tree (no
  * symlinks, no submodules, bounded size) and the config before anything is staged.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_CONFIG_FILE, defaultAgentConfigText, parseAgentConfig, type LoadedAgentConfig } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
@@ -28,6 +28,11 @@ export const MAX_CONFIG_FILES = 200;
 export const MAX_CONFIG_BYTES = 256 * 1024;
 /** The id of git's empty tree (SHA-1 repositories). */
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+/**
+ * `-c` options that `git init`/`git clone` write into a proposed repo's config: commits made there
+ * (by the manager) are the manager's.
+ */
+const MANAGER_IDENTITY = ['-c', 'user.name=manager', '-c', 'user.email=manager@hyperhive.invalid'];
 /** The tag prefixes of an approval's life, in order. */
 export const TAG_STAGES = ['proposal', 'approved', 'building', 'deployed', 'failed', 'denied'] as const;
 export type TagStage = (typeof TAG_STAGES)[number];
@@ -87,14 +92,15 @@ export class ConfigRepos {
     const dir = this.appliedDir(name);
     mkdirSync(dir, { recursive: true });
     const g = git(dir);
-    if (!existsSync(join(dir, '.git'))) await g.init();
-    const head = await this.head(name);
+    const fresh = !existsSync(join(dir, '.git'));
+    if (fresh) await g.raw(['init']);
+    const head = fresh ? null : await this.head(name);
     if (head) return head;
     const file = join(dir, AGENT_CONFIG_FILE);
     const adopted = existsSync(file);
     if (!adopted) writeFileSync(file, defaultAgentConfigText(name));
-    await g.add(['-A']);
-    await g.raw(['commit', '--quiet', '--allow-empty', '-m', adopted ? `adopt the existing config of ${name}` : `default config of ${name}`]);
+    await g.raw(['add', '--verbose', '-A']);
+    await g.raw(['commit', '--allow-empty', '-m', adopted ? `adopt the existing config of ${name}` : `default config of ${name}`]);
     return (await this.head(name))!;
   }
 
@@ -129,17 +135,15 @@ export class ConfigRepos {
     mkdirSync(this.draftStateDir(name), { recursive: true });
     if (!existsSync(join(dir, '.git'))) {
       mkdirSync(dir, { recursive: true });
-      const g = git(dir);
-      await g.init();
-      await g.raw(['config', 'user.name', 'manager']);
-      await g.raw(['config', 'user.email', 'manager@hyperhive.invalid']);
+      await git(dir).raw(['init']);
+      appendManagerIdentity(dir);
     }
     const g = git(dir);
     const head = await revParse(g, 'HEAD');
     if (head) return head;
     writeFileSync(join(dir, AGENT_CONFIG_FILE), defaultAgentConfigText(name));
-    await g.add([AGENT_CONFIG_FILE]);
-    await g.raw(['commit', '--quiet', '-m', `draft of ${name}: default config`]);
+    await g.raw(['add', '--verbose', AGENT_CONFIG_FILE]);
+    await g.raw(['commit', '-m', `draft of ${name}: default config`]);
     return (await revParse(g, 'HEAD'))!;
   }
 
@@ -186,7 +190,7 @@ export class ConfigRepos {
     const dir = this.appliedDir(name);
     mkdirSync(dir, { recursive: true });
     const g = git(dir);
-    if (!existsSync(join(dir, '.git'))) await g.init();
+    if (!existsSync(join(dir, '.git'))) await g.raw(['init']);
     await g.raw(['fetch', '--quiet', '--no-tags', this.proposedDir(name), proposal.sha]);
     const head = await this.head(name);
     const message = `${proposal.subject || 'config change'} (approval #${id})\n\nProposed by ${by} as ${proposal.sha} in /agents/${name}/config.`;
@@ -232,13 +236,13 @@ export class ConfigRepos {
       const message = (await g.raw(['log', '-1', '--format=%B', staged])).trimEnd();
       commit = (await g.raw(['commit-tree', `${staged}^{tree}`, ...(base ? ['-p', base] : []), '-m', message])).trim();
     }
-    await g.raw(['reset', '--quiet', '--hard', commit]);
+    await g.raw(['reset', '--hard', commit]);
     return { base, commit };
   }
 
   /** Moves the applied head back to `commit` and checks it out (undoing a failed deploy). */
   async resetTo(name: string, commit: string): Promise<void> {
-    await git(this.appliedDir(name)).raw(['reset', '--quiet', '--hard', validateSha(commit)]);
+    await git(this.appliedDir(name)).raw(['reset', '--hard', validateSha(commit)]);
   }
 
   /** Adds the annotated tag `<stage>/<id>` on `ref` (replacing one of that name). */
@@ -378,10 +382,10 @@ export class MetaRepo {
     mkdirSync(join(this.dir, 'agents'), { recursive: true });
     if (existsSync(join(this.dir, '.git'))) return;
     const g = git(this.dir);
-    await g.init();
+    await g.raw(['init']);
     writeFileSync(join(this.dir, 'README'), 'hyperhive deploy log: agents/<name>.json is what each agent runs; `git log` is the history.\n');
-    await g.add(['README']);
-    await g.raw(['commit', '--quiet', '-m', 'start the deploy log']);
+    await g.raw(['add', '--verbose', 'README']);
+    await g.raw(['commit', '-m', 'start the deploy log']);
   }
 
   /** The recorded entry of `name`, or null. */
@@ -399,8 +403,8 @@ export class MetaRepo {
     const rel = `agents/${entry.agent}.json`;
     writeFileSync(join(this.dir, rel), JSON.stringify(entry, null, 2) + '\n');
     const g = git(this.dir);
-    await g.add([rel]);
-    await g.raw(['commit', '--quiet', '--allow-empty', '-m', subject]);
+    await g.raw(['add', '--verbose', rel]);
+    await g.raw(['commit', '--allow-empty', '-m', subject]);
   }
 
   /** Removes `name`'s entry (the agent was destroyed) and commits. */
@@ -409,8 +413,8 @@ export class MetaRepo {
     const rel = `agents/${name}.json`;
     if (!existsSync(join(this.dir, rel))) return;
     const g = git(this.dir);
-    await g.raw(['rm', '--quiet', rel]);
-    await g.raw(['commit', '--quiet', '-m', subject]);
+    await g.raw(['rm', rel]);
+    await g.raw(['commit', '-m', subject]);
   }
 
   /** The newest `limit` commits of the deploy log. */
@@ -431,6 +435,11 @@ async function logOf(dir: string, limit: number, ref: string): Promise<RepoCommi
       const [sha = '', at = '0', subject = ''] = line.split('\0');
       return { sha, at: Number(at) * 1000, subject };
     });
+}
+
+/** Makes commits in the freshly initialised repo at `dir` the manager's (its local git config). */
+function appendManagerIdentity(dir: string): void {
+  appendFileSync(join(dir, '.git', 'config'), '[user]\n\tname = manager\n\temail = manager@hyperhive.invalid\n');
 }
 
 /** `git rev-parse --verify` of `rev`, or null when it does not resolve. */

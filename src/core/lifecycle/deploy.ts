@@ -30,7 +30,7 @@ import type { Supervisor } from './supervisor.ts';
 /** How long a rebuilt agent has to say hello, ms. */
 export const READY_TIMEOUT_MS = 60_000;
 /** How long the sandbox's output is still followed after hello, ms. */
-const TAIL_AFTER_READY_MS = 250;
+const TAIL_AFTER_READY_MS = 1000;
 /** Longest build line passed on, characters. */
 const MAX_LINE = 2000;
 
@@ -151,14 +151,20 @@ export class Deployer {
       } else {
         commit = await repos.ensureApplied(name);
         approvals.setCommits(a.id, null, commit);
-        await repos.tag(name, 'proposal', a.id, commit, `approval #${a.id}: ${a.requested_by} asks to spawn ${name} with the default config`);
       }
-      await repos.ensureProposed(name);
-      await repos.tag(name, 'approved', a.id, commit, `approval #${a.id}: approved by the operator`);
-      await repos.tag(name, 'building', a.id, commit, `approval #${a.id}: building`);
+      const at = commit;
+      // the manager's copy is not needed to start the agent: made while it builds
+      const proposed = repos.ensureProposed(name);
+      proposed.catch(() => {});
+      await Promise.all([
+        a.sha ? null : repos.tag(name, 'proposal', a.id, at, `approval #${a.id}: ${a.requested_by} asks to spawn ${name} with the default config`),
+        repos.tag(name, 'approved', a.id, at, `approval #${a.id}: approved by the operator`),
+        repos.tag(name, 'building', a.id, at, `approval #${a.id}: building`),
+      ]);
       registry.setDesired(name, 'running');
       registry.setLive(name, { restarts: 0 });
       await this.rebuildNow(name, `spawn (approval #${a.id})`, a.id);
+      await proposed;
       await repos.tag(name, 'deployed', a.id, commit, `approval #${a.id}: deployed`);
       await this.recordMeta(name, { what: `spawn, approval #${a.id}`, outcome: 'deployed', commit, approval: a.id, error: null });
       return approvals.finish(a.id, 'deployed');
@@ -236,14 +242,15 @@ export class Deployer {
       await supervisor.start(name, 'building');
       say(`waiting for the harness to say hello (up to ${Math.round(timeout / 1000)} s)`);
       await ready.promise;
-      await Bun.sleep(TAIL_AFTER_READY_MS); // the harness's first lines follow its hello
       say('up: the harness said hello');
+      // the harness's first lines follow its hello: keep following a little longer, without waiting
+      setTimeout(() => tail.stop(), TAIL_AFTER_READY_MS).unref?.();
     } catch (err) {
+      tail.stop();
       say(`failed: ${(err as Error).message}`);
       throw err;
     } finally {
       ready.cancel();
-      tail.stop();
     }
   }
 
