@@ -20,7 +20,9 @@ export type HiveEvent =
   /** One line of a rebuild's output (our steps and the sandbox's own output), as it happens. */
   | { type: 'build'; agent: string; approval: number | null; line: string; at: number }
   /** The list of spawn drafts changed. */
-  | { type: 'drafts' };
+  | { type: 'drafts' }
+  /** The set of destroyed agents with kept state changed (destroy, purge, a re-spawn). */
+  | { type: 'kept' };
 
 export type Listener = (event: HiveEvent) => void;
 

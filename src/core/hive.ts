@@ -258,6 +258,7 @@ export class Hive {
     for (const d of [paths.state, paths.claude]) mkdirSync(d, { recursive: true });
     await this.repos.ensureApplied(name);
     await this.openAgentSocket(name);
+    this.bus.emit({ type: 'kept' });
   }
 
   /**
@@ -331,6 +332,7 @@ export class Hive {
     rmSync(this.layout.agent(name).socketDir, { recursive: true, force: true });
     rmSync(this.layout.sandboxDir(name), { recursive: true, force: true });
     this.registry.remove(name);
+    this.bus.emit({ type: 'kept' });
     await this.meta.remove(name, `${name}: destroyed (state kept)`).catch((e) => this.log(`meta repo: ${(e as Error).message}`));
   }
 
@@ -371,6 +373,7 @@ export class Hive {
     for (const target of targets) removeNoFollow(target);
     this.db.query('DELETE FROM drafts WHERE name = ?').run(name);
     this.configs.forget(name);
+    this.bus.emit({ type: 'kept' });
     this.log(`purged the kept state of ${name}`);
   }
 

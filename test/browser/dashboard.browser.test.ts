@@ -151,4 +151,29 @@ describe('dashboard in a browser', () => {
     await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-rebuild.png'), fullPage: true });
     await t.hive.stop('carol');
   });
+
+  test('destroy takes two clicks, never a browser dialog; the agent moves to kept state, and purge takes two clicks too', async () => {
+    await t.hive.spawn('dora', { start: false });
+    const row = page.locator('#agent-dora');
+    await row.waitFor({ timeout: 10_000 });
+    let dialogs = 0;
+    page.on('dialog', (d) => {
+      dialogs++;
+      void d.dismiss();
+    });
+    await row.getByRole('button', { name: 'destroy dora' }).click();
+    const confirm = row.getByRole('button', { name: /destroy dora\? click to confirm/ });
+    await confirm.waitFor({ timeout: 10_000 });
+    expect(t.hive.registry.has('dora')).toBe(true);
+    await confirm.click();
+    await row.waitFor({ state: 'detached', timeout: 10_000 });
+    await page.locator('.toast', { hasText: 'destroyed dora; its state is kept' }).waitFor({ timeout: 10_000 });
+    const kept = page.locator('#kept-dora');
+    await kept.waitFor({ timeout: 10_000 });
+    await kept.getByRole('button', { name: 'purge dora' }).click();
+    await kept.getByRole('button', { name: /purge dora\? click to confirm/ }).click();
+    await kept.waitFor({ state: 'detached', timeout: 10_000 });
+    expect(t.hive.kept().map((k) => k.name)).not.toContain('dora');
+    expect(dialogs).toBe(0);
+  });
 });

@@ -228,6 +228,34 @@ describe('dashboard', () => {
     await t.hive.stop('zoe');
   });
 
+  test('destroy and purge take two clicks: the first answers with a confirmation form, only that acts', async () => {
+    await t.hive.spawn('vic', { start: false });
+    expect(await fragment('agents')).toContain('hx-post="/agents/vic/destroy"');
+    expect(await fragment('agents')).not.toContain('hx-post="/agents/manager/destroy"');
+    const first = await post('/agents/vic/destroy', {});
+    expect(first.status).toBe(200);
+    const form = await first.text();
+    expect(form).toContain('<form class="confirm" hx-post="/agents/vic/destroy" hx-swap="none"><input type="hidden" name="confirm" value="1"/>');
+    expect(form).toContain('destroy vic? click to confirm');
+    expect(t.hive.registry.has('vic')).toBe(true); // nothing happened yet
+    expect((await post('/agents/vic/destroy', { confirm: '1' }, 'http://evil.example')).status).toBe(403);
+    const second = await post('/agents/vic/destroy', { confirm: '1' });
+    expect(second.status).toBe(204);
+    expect(second.headers.get('hx-trigger')).toContain('destroyed vic; its state is kept');
+    expect(t.hive.registry.has('vic')).toBe(false);
+    expect((await post('/agents/nobody/destroy', { confirm: '1' })).status).toBe(404);
+    expect((await post('/agents/manager/destroy', { confirm: '1' })).status).toBe(403);
+
+    expect(await fragment('kept')).toContain('hx-post="/kept/vic/purge"');
+    expect(await (await post('/kept/vic/purge', {})).text()).toContain('purge vic? click to confirm');
+    expect(t.hive.kept().map((k) => k.name)).toContain('vic');
+    expect((await post('/kept/vic/purge', { confirm: '1' })).status).toBe(204);
+    expect(t.hive.kept().map((k) => k.name)).not.toContain('vic');
+    expect(await fragment('kept')).toContain('no kept state');
+    expect((await post('/kept/vic/purge', { confirm: '1' })).status).toBe(404);
+    expect((await post('/kept/..%2Fetc/purge', { confirm: '1' })).status).toBe(400);
+  });
+
   test('the model switch: set, shown, reset; a bad name is refused', async () => {
     expect((await post('/agents/manager/model', { model: 'sonnet' })).status).toBe(204);
     expect(t.hive.registry.get('manager')).toMatchObject({ model: 'sonnet', model_override: 'sonnet' });

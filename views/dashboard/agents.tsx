@@ -5,6 +5,7 @@
  */
 import type { AgentRecord } from '../../src/shared/wire.ts';
 import { age, label } from '../format.ts';
+import { DangerButton } from './kept.tsx';
 
 /** The table body `#agents-body`; re-rendered whole on every agent event. */
 export function AgentRows({
@@ -85,6 +86,7 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
             <span class="spin">◐</span> <span safe>{act}</span>
           </button>
         ))}
+        {a.role === 'manager' ? '' : <DangerButton action={`/agents/${a.name}/destroy`} text="destroy" name={a.name} />}
       </td>
     </tr>
   );

@@ -7,6 +7,7 @@
 import type { AgentRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
+import { KeptList } from './kept.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
 import { Layout, Panel, TableHead } from '../layout.tsx';
 import { AgentRows } from './agents.tsx';
@@ -29,6 +30,7 @@ export interface DashboardData {
   approvalDetails: Map<number, ApprovalDetail>;
   drafts: DraftItem[];
   builds: BuildLineItem[];
+  kept: Array<{ name: string; modified_at: number }>;
   lastMessageId: number;
 }
 
@@ -69,6 +71,11 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         <Panel id="approvals" glyph="◆" name="APPR0VALS" sub="changes waiting for the operator">
           <div id="approvals-body">
             <ApprovalList approvals={d.approvals} details={d.approvalDetails} drafts={d.drafts} />
+          </div>
+        </Panel>
+        <Panel id="kept" glyph="◇" name="K3PT ST4T3" sub="destroyed agents whose state is kept" wide>
+          <div id="kept-body">
+            <KeptList kept={d.kept} />
           </div>
         </Panel>
         <Panel id="rebuilds" glyph="▤" name="R3BU1LD" sub="rebuild output, live" wide>

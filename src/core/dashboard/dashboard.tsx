@@ -7,7 +7,9 @@
  *
  * Routes: `GET /` page · `GET /events` SSE · `GET /fragments/agents|flow|turns|questions|approvals` ·
  * `POST /send` · `POST /questions/:id/answer` · `POST /approvals/:id/approve|deny` ·
- * `POST /agents/:name/model` · `POST /agents/:name/start|stop|restart|rebuild`.
+ * `POST /agents/:name/model` · `POST /agents/:name/start|stop|restart|rebuild` ·
+ * `POST /agents/:name/destroy` and `POST /kept/:name/purge` (two clicks: without `confirm=1` the
+ * answer is the confirmation form, swapped in place of the button).
  * State-changing routes refuse requests from another origin (see `sameOrigin`).
  */
 import { Elysia } from 'elysia';
@@ -27,6 +29,7 @@ import { TurnRows } from '../../../views/dashboard/turns.tsx';
 import { QuestionList, type QuestionsState } from '../../../views/dashboard/questions.tsx';
 import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/approvals.tsx';
 import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
+import { ConfirmForm, KeptList } from '../../../views/dashboard/kept.tsx';
 
 /** Messages shown at load and replayed at most on reconnect. */
 const FLOW_LIMIT = 200;
@@ -114,6 +117,14 @@ export function createDashboard(hive: Hive) {
     const approvals = hive.approvals.list(true);
     return String(<ApprovalList approvals={approvals} details={await approvalDetails(approvals)} drafts={hive.drafts()} />);
   };
+  const keptFragment = () => String(<KeptList kept={hive.kept()} />);
+  /** A destructive action: the first post gets the confirmation form, the confirmed one acts. */
+  const twoClick = async (request: Request, action: string, text: string, name: string, act: () => Promise<string>) => {
+    guard(request);
+    const form = await readForm(request);
+    if (form.confirm !== '1') return htmlResponse(String(<ConfirmForm action={action} text={text} name={name} />));
+    return done(await act());
+  };
   const builds: BuildLineItem[] = [];
   hive.bus.on((ev) => {
     if (ev.type !== 'build') return;
@@ -148,6 +159,7 @@ export function createDashboard(hive: Hive) {
             approvalDetails={details}
             drafts={hive.drafts()}
             builds={builds}
+            kept={hive.kept()}
             lastMessageId={hive.broker.lastId()}
           />,
         ),
@@ -157,6 +169,7 @@ export function createDashboard(hive: Hive) {
     .get('/fragments/turns', () => htmlResponse(turnsFragment()))
     .get('/fragments/questions', () => htmlResponse(questionsFragment()))
     .get('/fragments/approvals', async () => htmlResponse(await approvalsFragment()))
+    .get('/fragments/kept', () => htmlResponse(keptFragment()))
     .get('/fragments/flow', ({ query }) =>
       htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: query.agent || undefined })} />)),
     )
@@ -167,6 +180,7 @@ export function createDashboard(hive: Hive) {
         sink.send({ data: htmxPartial('#agents-body', 'innerHTML', agentsFragment()) });
         sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
         sink.send({ data: htmxPartial('#questions-body', 'innerHTML', questionsFragment()) });
+        sink.send({ data: htmxPartial('#kept-body', 'innerHTML', keptFragment()) });
         // fragments read from git are rendered in order, one at a time, so a slow one never lands after a newer one
         let approvalsQueue = Promise.resolve();
         const sendApprovals = () => {
@@ -200,6 +214,9 @@ export function createDashboard(hive: Hive) {
             case 'approval':
             case 'drafts':
               sendApprovals();
+              break;
+            case 'kept':
+              sink.send({ data: htmxPartial('#kept-body', 'innerHTML', keptFragment()) });
               break;
             case 'build':
               sink.send({ data: htmxPartial('#builds', 'beforeend', String(<BuildLine b={ev} />)) });
@@ -244,6 +261,19 @@ export function createDashboard(hive: Hive) {
       }
       throw new HiveError('not_found', `no action "${params.action}" on approvals; use approve or deny`);
     })
+    .post('/agents/:name/destroy', ({ request, params }) =>
+      twoClick(request, `/agents/${params.name}/destroy`, 'destroy', params.name, async () => {
+        hive.registry.require(params.name);
+        await hive.destroy(params.name);
+        return `destroyed ${params.name}; its state is kept`;
+      }),
+    )
+    .post('/kept/:name/purge', ({ request, params }) =>
+      twoClick(request, `/kept/${params.name}/purge`, 'purge', params.name, async () => {
+        hive.purge(params.name);
+        return `purged the kept state of ${params.name}`;
+      }),
+    )
     .post('/agents/:name/:action', async ({ request, params }) => {
       guard(request);
       const action = params.action as (typeof AGENT_ACTIONS)[number];
