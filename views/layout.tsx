@@ -12,10 +12,12 @@ export interface LayoutProps {
   /** Text of the chrome strip's left side (already safe: fixed strings only). */
   chrome: JSX.Element | string;
   children: Children;
+  /** The page keeps an SSE stream open: show the live-link indicator (default true). */
+  live?: boolean;
 }
 
 /** A full HTML document. */
-export function Layout({ title, chrome, children }: LayoutProps): JSX.Element {
+export function Layout({ title, chrome, children, live = true }: LayoutProps): JSX.Element {
   return (
     <>
       {'<!doctype html>'}
@@ -33,7 +35,13 @@ export function Layout({ title, chrome, children }: LayoutProps): JSX.Element {
           <div class="chrome">
             <span class="brand">░▒▓ HYPERHIVE ▓▒░</span>
             {chrome}
-            <span id="live" class="live down" aria-live="polite">○ connecting</span>
+            {live ? (
+              <span id="live" class="live down" aria-live="polite">
+                ○ connecting
+              </span>
+            ) : (
+              ''
+            )}
           </div>
           {children}
           <div id="toasts" aria-live="polite"></div>

@@ -176,4 +176,16 @@ describe('dashboard in a browser', () => {
     expect(t.hive.kept().map((k) => k.name)).not.toContain('dora');
     expect(dialogs).toBe(0);
   });
+
+  test('the config-repo browser: from the swarm row to the tag chain, a commit diff and the deploy log', async () => {
+    await page.locator('#agent-carol a', { hasText: 'config' }).click();
+    await page.waitForURL(`${url}/repos/carol`);
+    await page.getByText(/^deployed\/\d+$/).first().waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'config-repo.png'), fullPage: true });
+    await page.locator('section[aria-labelledby="log-h"] a').first().click();
+    await page.locator('pre.diff .add', { hasText: '+model = "sonnet"' }).waitFor({ timeout: 10_000 });
+    await page.goto(`${url}/deploys`);
+    await page.getByText(/carol: approval #\d+ deployed/).first().waitFor({ timeout: 10_000 });
+    await page.goto(url);
+  }, 30_000);
 });

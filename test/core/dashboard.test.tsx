@@ -212,6 +212,30 @@ describe('dashboard', () => {
     expect(await (await app.handle(new Request(ORIGIN + '/'))).text()).toContain('up: the harness said hello');
   });
 
+  test('the config-repo browser: tags and log, a commit diff, raw agent.toml at a tag, the deploy log; bad refs refused', async () => {
+    const get = (path: string) => app.handle(new Request(ORIGIN + path));
+    const page = await (await get('/repos/zoe')).text();
+    const deployed = t.hive.approvals.list(true).find((a) => a.agent === 'zoe' && a.kind === 'apply_commit' && a.status === 'deployed')!;
+    expect(page).toContain(`deployed/${deployed.id}`);
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt; tweak (approval #');
+    expect(page).not.toContain('<img');
+    const commit = await (await get(`/repos/zoe/commit/${deployed.applied_commit}`)).text();
+    expect(commit).toContain('<span class="add">+prompt = &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;\n</span>');
+    const raw = await get(`/repos/zoe/file/deployed/${deployed.id}`);
+    expect(raw.headers.get('content-type')).toContain('text/plain');
+    expect(await raw.text()).toBe('prompt = "<script>alert(1)</script>"\n');
+    expect(await (await get('/repos/zoe/file/HEAD')).text()).toBe('prompt = "<script>alert(1)</script>"\n');
+    const deploys = await (await get('/deploys')).text();
+    expect(deploys).toContain(`zoe: approval #${deployed.id} deployed`);
+    expect(deploys).toContain('href="/repos/zoe"');
+    expect((await get('/repos/nobody')).status).toBe(404);
+    expect((await get('/repos/..%2F..%2Fetc')).status).toBe(400);
+    expect((await get('/repos/zoe/commit/HEAD~1')).status).toBe(400);
+    expect((await get('/repos/zoe/commit/deadbeef00')).status).toBe(404);
+    expect((await get('/repos/zoe/file/deployed/..%2F..%2Fx')).status).toBe(400);
+    expect((await get('/repos/zoe/file/deployed/99999')).status).toBe(404);
+  });
+
   test('agent actions: stop, start, restart, rebuild; unknown actions and agents are refused', async () => {
     expect(await fragment('agents')).toContain('hx-post="/agents/zoe/rebuild"');
     expect((await post('/agents/zoe/stop', {})).status).toBe(204);

@@ -36,7 +36,10 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
         <a href={`http://127.0.0.1:${a.port}/`} target="_blank" rel="noopener" safe>
           {label(a.name)}
         </a>
-        {a.role === 'manager' ? <span class="dim"> manager</span> : ''}
+        {a.role === 'manager' ? <span class="dim"> manager</span> : ''}{' '}
+        <a class="dim" href={`/repos/${a.name}`} title="config repo: tags, log, diffs">
+          config
+        </a>
       </td>
       <td>
         <span class={`badge ${a.status}`} safe>{a.status}</span> <span class="dim" title="time in this state" safe>{age(a.status_since, now)}</span>

@@ -307,6 +307,17 @@ export class ConfigRepos {
       });
   }
 
+  /**
+   * One commit of the applied repo: its header and its change against its parent, as a unified
+   * diff (no diff drivers, no text conversion).
+   * @throws HiveError `bad_request` for a malformed id, `not_found` when absent.
+   */
+  async commitDiff(name: string, sha: string): Promise<string> {
+    const full = await this.resolveApplied(name, sha);
+    if (!full) throw new HiveError('not_found', `no commit ${sha} in ${name}'s applied repo`);
+    return git(this.appliedDir(name)).raw(['show', '--no-color', '--no-ext-diff', '--no-textconv', '--format=commit %H%nDate: %cI%n%n%B', full]);
+  }
+
   /** The newest `limit` commits reachable from `ref` (default: the applied head). */
   async log(name: string, limit = 50, ref = 'HEAD'): Promise<RepoCommit[]> {
     return logOf(this.appliedDir(name), limit, ref);

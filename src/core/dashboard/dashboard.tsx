@@ -8,6 +8,8 @@
  * Routes: `GET /` page · `GET /events` SSE · `GET /fragments/agents|flow|turns|questions|approvals` ·
  * `POST /send` · `POST /questions/:id/answer` · `POST /approvals/:id/approve|deny` ·
  * `POST /agents/:name/model` · `POST /agents/:name/start|stop|restart|rebuild` ·
+ * `GET /repos/:name` · `GET /repos/:name/commit/:sha` · `GET /repos/:name/file/:ref` (raw
+ * `agent.toml`) · `GET /deploys`: the read-only config-repo browser ·
  * `POST /agents/:name/destroy` and `POST /kept/:name/purge` (two clicks: without `confirm=1` the
  * answer is the confirmation form, swapped in place of the button).
  * State-changing routes refuse requests from another origin (see `sameOrigin`).
@@ -30,6 +32,9 @@ import { QuestionList, type QuestionsState } from '../../../views/dashboard/ques
 import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/approvals.tsx';
 import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
 import { ConfirmForm, KeptList } from '../../../views/dashboard/kept.tsx';
+import { CommitPage, DeploysPage, RepoPage } from '../../../views/dashboard/repos.tsx';
+import { validateAgentName } from '../../shared/names.ts';
+import { AGENT_CONFIG_FILE } from '../../shared/agent-config.ts';
 
 /** Messages shown at load and replayed at most on reconnect. */
 const FLOW_LIMIT = 200;
@@ -170,6 +175,26 @@ export function createDashboard(hive: Hive) {
     .get('/fragments/questions', () => htmlResponse(questionsFragment()))
     .get('/fragments/approvals', async () => htmlResponse(await approvalsFragment()))
     .get('/fragments/kept', () => htmlResponse(keptFragment()))
+    .get('/repos/:name', async ({ params }) => {
+      const name = params.name;
+      if (name !== 'manager') validateAgentName(name);
+      const head = await hive.repos.head(name);
+      if (!head) throw new HiveError('not_found', `agent "${name}" has no applied config repo`);
+      const [tags, log] = await Promise.all([hive.repos.tags(name), hive.repos.log(name, 100)]);
+      return htmlResponse(String(<RepoPage version={VERSION} name={name} head={head} tags={tags} log={log} />));
+    })
+    .get('/repos/:name/commit/:sha', async ({ params }) => {
+      if (params.name !== 'manager') validateAgentName(params.name);
+      const text = await hive.repos.commitDiff(params.name, params.sha);
+      return htmlResponse(String(<CommitPage version={VERSION} name={params.name} sha={params.sha} text={text} />));
+    })
+    .get('/repos/:name/file/*', async ({ params }) => {
+      if (params.name !== 'manager') validateAgentName(params.name);
+      const ref = params['*'];
+      const text = await hive.repos.show(params.name, ref === 'HEAD' ? ((await hive.repos.head(params.name)) ?? 'HEAD') : ref, AGENT_CONFIG_FILE);
+      return new Response(text, { headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' } });
+    })
+    .get('/deploys', async () => htmlResponse(String(<DeploysPage version={VERSION} deploys={await hive.deploys(200)} />)))
     .get('/fragments/flow', ({ query }) =>
       htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: query.agent || undefined })} />)),
     )
