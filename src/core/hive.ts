@@ -551,10 +551,8 @@ export class Hive {
   /** Spawn drafts waiting for their commit or approval, oldest first. */
   drafts(): Array<{ name: string; requested_by: string; created_at: number; approval: number | null }> {
     const rows = this.db.query<{ name: string; requested_by: string; created_at: number }, []>('SELECT * FROM drafts ORDER BY created_at').all();
-    return rows.map((r) => {
-      const pending = this.approvals.list().find((a) => a.kind === 'spawn' && a.agent === r.name);
-      return { ...r, approval: pending?.id ?? null };
-    });
+    const spawns = this.approvals.list().filter((a) => a.kind === 'spawn');
+    return rows.map((r) => ({ ...r, approval: spawns.find((a) => a.agent === r.name)?.id ?? null }));
   }
 
   /**

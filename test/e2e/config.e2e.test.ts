@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { ENTRY } from '../../src/shared/version.ts';
 import { isMainTurn, lastUserPrompt, systemText, toolResults, type ModelServer, startModelServer } from '../support/model-server.ts';
-import { ctlJson, startCoreProcess, tempDir, waitFor } from '../support/hive.ts';
+import { ctlJson, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 
 setDefaultTimeout(120_000);
 
@@ -61,18 +61,10 @@ afterAll(async () => {
   if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
 });
 
-function turnFor(agent: string, id: number) {
-  return waitFor(
-    `${agent}'s turn for message #${id}`,
-    () => (ctlJson(dir, 'turns', '--agent', agent, '--limit', '50').turns as any[]).find((t) => t.trigger_message_id === id && t.status !== 'running'),
-    60_000,
-  );
-}
-
 /** The operator asks the manager to propose `toml` for `agent`; returns the manager's finished turn. */
 async function managerProposes(agent: string, toml: string) {
   const { id } = ctlJson(dir, 'send', 'manager', `@@PROPOSE ${agent} ${toml}@@`);
-  const turn = await turnFor('manager', id);
+  const turn = await turnFor(dir, 'manager', id);
   expect(turn.status).toBe('ok');
   return turn;
 }
@@ -81,7 +73,7 @@ async function managerProposes(agent: string, toml: string) {
 async function agentTurn(agent: string) {
   const before = model.requests.length;
   const { id } = ctlJson(dir, 'send', agent, 'status?');
-  await turnFor(agent, id);
+  await turnFor(dir, agent, id);
   return model.requests.slice(before).filter((r) => isMainTurn(r.body) && lastUserPrompt(r.body).includes('status?'));
 }
 

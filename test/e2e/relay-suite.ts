@@ -9,7 +9,7 @@ import { Database } from 'bun:sqlite';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer, lastUserPrompt, toolResults, isMainTurn, systemText, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, startCoreProcess, tempDir, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 
 /**
  * Registers the suite for one runtime.
@@ -163,8 +163,7 @@ export function relaySuite(runtime: string, ports: string): void {
 
     test('an agent can keep notes in its state dir with claude\'s file tools', async () => {
       const sent = ctlJson(dir, 'send', 'bob', 'WRITE NOTES please');
-      const turn = await waitFor('the notes turn', () =>
-        (ctlJson(dir, 'turns', '--agent', 'bob').turns as any[]).find((t) => t.trigger_message_id === sent.id && t.status !== 'running'), 60_000);
+      const turn = await turnFor(dir, 'bob', sent.id);
       expect(turn).toMatchObject({ status: 'ok', tools: ['Write'] });
       expect(await Bun.file(join(dir, 'agents', 'bob', 'state', 'notes.md')).text()).toBe('# bob\n- met alice\n');
     });

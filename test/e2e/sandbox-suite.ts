@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { allMessagesText, isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, startCoreProcess, tempDir, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 
 /**
  * Registers the suite for one sandboxed runtime.
@@ -61,11 +61,7 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
   /** Runs `command` in alice's sandbox through a real claude turn; returns the output. */
   async function bash(name: string, command: string): Promise<string> {
     const { id } = ctlJson(dir, 'send', name, `@@BASH ${command}@@`);
-    const turn = await waitFor(
-      `${name}'s turn for #${id}`,
-      () => (ctlJson(dir, 'turns', '--agent', name).turns as any[]).find((t) => t.trigger_message_id === id && t.status !== 'running'),
-      60_000,
-    );
+    const turn = await turnFor(dir, name, id);
     expect(turn).toMatchObject({ status: 'ok', tools: ['Bash'] });
     return String(turn.result).replace(/^OUT: /, '');
   }

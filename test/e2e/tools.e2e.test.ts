@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { ENTRY } from '../../src/shared/version.ts';
 import { isMainTurn, lastUserPrompt, systemText, toolNames, toolResults, type ModelServer, startModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, startCoreProcess, tempDir, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 
 // Each test drives several real claude turns.
 setDefaultTimeout(120_000);
@@ -75,19 +75,10 @@ afterAll(async () => {
   if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The finished turn of `agent` woken by message `id`. */
-function turnFor(agent: string, id: number) {
-  return waitFor(
-    `${agent}'s turn for message #${id}`,
-    () => (ctlJson(dir, 'turns', '--agent', agent, '--limit', '50').turns as any[]).find((t) => t.trigger_message_id === id && t.status !== 'running'),
-    60_000,
-  );
-}
-
 /** Has `agent`'s model call `tool` with `input` in a real claude turn; returns what the tool answered. */
 async function callTool(agent: string, tool: string, input: Record<string, unknown>) {
   const { id } = ctlJson(dir, 'send', agent, directive(tool, input));
-  const turn = await turnFor(agent, id);
+  const turn = await turnFor(dir, agent, id);
   expect(turn.status).toBe('ok');
   expect(turn.tools).toContain(tool.startsWith('mcp__') ? tool : `mcp__hyperhive__${tool}`);
   const m = /^TOOL (OK|ERROR): ([\s\S]*)$/.exec(turn.result ?? '');
@@ -129,7 +120,7 @@ describe('agent tools through claude', () => {
     const qmsg = messages().find((m) => m.kind === 'question' && m.ref === qid)!;
     expect(qmsg).toMatchObject({ from: 'alice', to: 'bob', body: 'which port does staging use?' });
     // bob was woken by it, and his wake prompt says how to answer
-    await turnFor('bob', qmsg.id);
+    await turnFor(dir, 'bob', qmsg.id);
     const wake = model.requests.map((r) => lastUserPrompt(r.body)).find((p) => p.includes(`Question #${qid} from alice`));
     expect(wake).toContain(`\`answer\` tool (id ${qid})`);
 
@@ -142,7 +133,7 @@ describe('agent tools through claude', () => {
     expect(amsg).toMatchObject({ from: 'bob', to: 'alice' });
     expect(amsg.body).toContain('which port does staging use?');
     expect(amsg.body).toContain('port 8443');
-    await turnFor('alice', amsg.id);
+    await turnFor(dir, 'alice', amsg.id);
 
     const twice = await callTool('bob', 'answer', { id: qid, text: 'again' });
     expect(twice.isError).toBe(true);
@@ -158,7 +149,7 @@ describe('agent tools through claude', () => {
     const fired = await waitFor('the reminder message', () => messages().find((m) => m.kind === 'reminder' && m.ref === rid));
     expect(fired).toMatchObject({ from: 'alice', to: 'alice' });
     expect(fired.body).toContain('look at the nightly');
-    await turnFor('alice', fired.id);
+    await turnFor(dir, 'alice', fired.id);
 
     const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 30 * 86_400_000).toISOString();
     const later = await callTool('alice', 'remind', { body: 'quarterly review', at });
@@ -236,7 +227,7 @@ describe('manager tools through claude', () => {
     expect(msg).toMatchObject({ from: 'operator', to: 'manager' });
     expect(msg.body).toContain(`operator answered question #${qid}`);
     expect(msg.body).toContain('choices: sqlite');
-    await turnFor('manager', msg.id);
+    await turnFor(dir, 'manager', msg.id);
     expect(ctlJson(dir, 'questions').questions).toEqual([]);
   });
 
@@ -313,7 +304,7 @@ describe('across a core restart', () => {
     expect(ctlJson(dir, 'reminders').reminders.map((r: any) => r.id)).toContain(rid);
     const fired = await waitFor('the reminder after restart', () => messages().find((m) => m.kind === 'reminder' && m.ref === rid), 30_000);
     expect(fired.body).toContain('after the restart');
-    await turnFor('alice', fired.id);
+    await turnFor(dir, 'alice', fired.id);
 
     await waitFor('bob idle', () => agent('bob')?.status === 'idle');
     expect((await callTool('bob', 'questions', {})).text).toContain(`#${qid} from alice to bob`);

@@ -60,6 +60,15 @@ export function ctlJson<T = any>(dir: string, ...args: string[]): T {
   return JSON.parse(r.stdout) as T;
 }
 
+/** Waits (up to 60 s) for the finished turn of `agent` woken by message `id`, read with `hive ctl turns`. */
+export function turnFor(dir: string, agent: string, id: number) {
+  return waitFor(
+    `${agent}'s turn for message #${id}`,
+    () => (ctlJson(dir, 'turns', '--agent', agent, '--limit', '50').turns as any[]).find((t) => t.trigger_message_id === id && t.status !== 'running'),
+    60_000,
+  );
+}
+
 /** Starts the real `hive core serve` as a subprocess and waits for its admin socket. */
 export async function startCoreProcess(dir: string, flags: string[], env: Record<string, string>) {
   const port = 17000 + Math.floor(Math.random() * 2000);

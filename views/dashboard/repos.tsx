@@ -4,17 +4,21 @@
  * The read-only config-repo browser: an agent's applied repo (head, tags with their approval
  * chain, log), one commit's diff, and the swarm's deploy log (the meta repo).
  */
-import type { RepoCommit, RepoTag } from '../../src/core/configs/repos.ts';
+import { TAG_STAGES, type RepoCommit, type RepoTag } from '../../src/core/configs/repos.ts';
 import { Layout, Panel } from '../layout.tsx';
 import { Diff } from './approvals.tsx';
 import { label } from '../format.ts';
 
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-const STAGES = ['proposal', 'approved', 'building', 'denied', 'failed', 'deployed'];
+
+/** Position of a tag in its approval's life (proposal first, the outcome last); -1 for other tags. */
+export function stageRank(t: RepoTag): number {
+  return t.stage ? TAG_STAGES.indexOf(t.stage) : -1;
+}
 
 /** Newest approval first, each approval's chain from its outcome back to its proposal; other tags by date. */
 function byChain(tags: RepoTag[]): RepoTag[] {
-  return [...tags].sort((a, b) => (b.approval ?? -1) - (a.approval ?? -1) || STAGES.indexOf(b.stage ?? '') - STAGES.indexOf(a.stage ?? '') || b.created_at - a.created_at);
+  return [...tags].sort((a, b) => (b.approval ?? -1) - (a.approval ?? -1) || stageRank(b) - stageRank(a) || b.created_at - a.created_at);
 }
 
 function Chrome({ version }: { version: string }): JSX.Element {

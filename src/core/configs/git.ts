@@ -64,11 +64,6 @@ export function git(dir: string): SimpleGit {
 export class KeyedQueue {
   private tails = new Map<string, Promise<unknown>>();
 
-  /** True while a task for `key` is queued or running. */
-  busy(key: string): boolean {
-    return this.tails.has(key);
-  }
-
   /** Resolves once every queued task has settled. */
   async idle(): Promise<void> {
     while (this.tails.size) await Promise.all(this.tails.values());

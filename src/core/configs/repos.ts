@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { AGENT_CONFIG_FILE, defaultAgentConfigText, parseAgentConfig, type LoadedAgentConfig } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
 import type { DataLayout } from '../../shared/paths.ts';
+import type { SimpleGit } from 'simple-git';
 import { git, validateSha } from './git.ts';
 
 /** Most files a config tree may hold. */
@@ -92,7 +93,7 @@ export class ConfigRepos {
     const dir = this.appliedDir(name);
     mkdirSync(dir, { recursive: true });
     const g = git(dir);
-    const fresh = !existsSync(join(dir, '.git'));
+    const fresh = !isRepo(dir);
     if (fresh) await g.raw(['init']);
     const head = fresh ? null : await this.head(name);
     if (head) return head;
@@ -110,7 +111,7 @@ export class ConfigRepos {
    */
   async ensureProposed(name: string): Promise<void> {
     const dir = this.proposedDir(name);
-    if (existsSync(join(dir, '.git'))) return;
+    if (isRepo(dir)) return;
     mkdirSync(join(this.layout.proposedDir, name), { recursive: true });
     rmSync(dir, { recursive: true, force: true });
     const applied = this.appliedDir(name);
@@ -133,7 +134,7 @@ export class ConfigRepos {
   async createDraft(name: string): Promise<string> {
     const dir = this.proposedDir(name);
     mkdirSync(this.draftStateDir(name), { recursive: true });
-    if (!existsSync(join(dir, '.git'))) {
+    if (!isRepo(dir)) {
       mkdirSync(dir, { recursive: true });
       await git(dir).raw(['init']);
       appendManagerIdentity(dir);
@@ -149,7 +150,7 @@ export class ConfigRepos {
 
   /** True when `name` has a proposed repo. */
   hasProposed(name: string): boolean {
-    return existsSync(join(this.proposedDir(name), '.git'));
+    return isRepo(this.proposedDir(name));
   }
 
   /**
@@ -190,7 +191,7 @@ export class ConfigRepos {
     const dir = this.appliedDir(name);
     mkdirSync(dir, { recursive: true });
     const g = git(dir);
-    if (!existsSync(join(dir, '.git'))) await g.raw(['init']);
+    if (!isRepo(dir)) await g.raw(['init']);
     await g.raw(['fetch', '--quiet', '--no-tags', this.proposedDir(name), proposal.sha]);
     const head = await this.head(name);
     const message = `${proposal.subject || 'config change'} (approval #${id})\n\nProposed by ${by} as ${proposal.sha} in /agents/${name}/config.`;
@@ -213,11 +214,16 @@ export class ConfigRepos {
     return staged;
   }
 
+  /** A git client on `name`'s applied repo, or null when it does not exist yet. */
+  private appliedGit(name: string): SimpleGit | null {
+    const dir = this.appliedDir(name);
+    return isRepo(dir) ? git(dir) : null;
+  }
+
   /** The full id of commit `sha` in `name`'s applied repo, or null. */
   async resolveApplied(name: string, sha: string): Promise<string | null> {
-    const dir = this.appliedDir(name);
-    if (!existsSync(join(dir, '.git'))) return null;
-    return revParse(git(dir), `${validateSha(sha)}^{commit}`);
+    const g = this.appliedGit(name);
+    return g && revParse(g, `${validateSha(sha)}^{commit}`);
   }
 
   /**
@@ -252,16 +258,14 @@ export class ConfigRepos {
 
   /** The applied head, or null when the repo has no commit (or does not exist). */
   async head(name: string): Promise<string | null> {
-    const dir = this.appliedDir(name);
-    if (!existsSync(join(dir, '.git'))) return null;
-    return revParse(git(dir), 'HEAD');
+    const g = this.appliedGit(name);
+    return g && revParse(g, 'HEAD');
   }
 
   /** The commit a tag points at in `name`'s applied repo, or null. */
   async tagCommit(name: string, tag: string): Promise<string | null> {
-    const dir = this.appliedDir(name);
-    if (!existsSync(join(dir, '.git'))) return null;
-    return revParse(git(dir), `refs/tags/${tag}^{commit}`);
+    const g = this.appliedGit(name);
+    return g && revParse(g, `refs/tags/${tag}^{commit}`);
   }
 
   /**
@@ -271,7 +275,7 @@ export class ConfigRepos {
    */
   async diff(name: string, id: number, opts: { pending: boolean; proposedSha: string | null }): Promise<string> {
     const flags = ['diff', '--no-color', '--no-ext-diff', '--no-textconv'];
-    const applied = existsSync(join(this.appliedDir(name), '.git')) ? git(this.appliedDir(name)) : null;
+    const applied = this.appliedGit(name);
     const staged = applied ? await revParse(applied, `refs/tags/proposal/${id}^{commit}`) : null;
     if (applied && staged) {
       const head = await this.head(name);
@@ -288,9 +292,9 @@ export class ConfigRepos {
 
   /** Lifecycle and other tags of `name`'s applied repo, newest first. */
   async tags(name: string): Promise<RepoTag[]> {
-    const dir = this.appliedDir(name);
-    if (!existsSync(join(dir, '.git'))) return [];
-    const out = await git(dir).raw([
+    const g = this.appliedGit(name);
+    if (!g) return [];
+    const out = await g.raw([
       'for-each-ref',
       '--sort=-creatordate',
       '--format=%(refname:strip=2)%00%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)%00%(creatordate:unix)%00%(contents:subject)',
@@ -331,9 +335,8 @@ export class ConfigRepos {
     if (!/^[A-Za-z0-9._/-]{1,200}$/.test(ref) || ref.includes('..')) throw new HiveError('bad_request', `"${ref.slice(0, 60)}" is not a tag or commit id`);
     if (!/^[A-Za-z0-9._-][A-Za-z0-9._/-]{0,200}$/.test(path) || path.split('/').includes('..'))
       throw new HiveError('bad_request', `"${path.slice(0, 60)}" is not a path in the config tree`);
-    const dir = this.appliedDir(name);
-    if (!existsSync(join(dir, '.git'))) throw new HiveError('not_found', `agent "${name}" has no applied config repo`);
-    const g = git(dir);
+    const g = this.appliedGit(name);
+    if (!g) throw new HiveError('not_found', `agent "${name}" has no applied config repo`);
     const commit = (await revParse(g, `refs/tags/${ref}^{commit}`)) ?? (/^[0-9a-f]{7,40}$/.test(ref) ? await revParse(g, `${ref}^{commit}`) : null);
     if (!commit) throw new HiveError('not_found', `no tag or commit "${ref}" in ${name}'s applied repo`);
     try {
@@ -391,7 +394,7 @@ export class MetaRepo {
   /** Creates the repo on first use. */
   async ensure(): Promise<void> {
     mkdirSync(join(this.dir, 'agents'), { recursive: true });
-    if (existsSync(join(this.dir, '.git'))) return;
+    if (isRepo(this.dir)) return;
     const g = git(this.dir);
     await g.raw(['init']);
     writeFileSync(join(this.dir, 'README'), 'hyperhive deploy log: agents/<name>.json is what each agent runs; `git log` is the history.\n');
@@ -435,7 +438,7 @@ export class MetaRepo {
 }
 
 async function logOf(dir: string, limit: number, ref: string): Promise<RepoCommit[]> {
-  if (!existsSync(join(dir, '.git'))) return [];
+  if (!isRepo(dir)) return [];
   const g = git(dir);
   if (!(await revParse(g, `${ref}^{commit}`))) return [];
   const out = await g.raw(['log', `-${Math.max(1, Math.min(limit, 1000))}`, '--format=%H%x00%ct%x00%s', ref, '--']);
@@ -446,6 +449,11 @@ async function logOf(dir: string, limit: number, ref: string): Promise<RepoCommi
       const [sha = '', at = '0', subject = ''] = line.split('\0');
       return { sha, at: Number(at) * 1000, subject };
     });
+}
+
+/** True when `dir` is the top of a git work tree (has `.git`). */
+function isRepo(dir: string): boolean {
+  return existsSync(join(dir, '.git'));
 }
 
 /** Makes commits in the freshly initialised repo at `dir` the manager's (its local git config). */

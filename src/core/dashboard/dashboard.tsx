@@ -32,7 +32,7 @@ import { QuestionList, type QuestionsState } from '../../../views/dashboard/ques
 import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/approvals.tsx';
 import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
 import { ConfirmForm, KeptList } from '../../../views/dashboard/kept.tsx';
-import { CommitPage, DeploysPage, RepoPage } from '../../../views/dashboard/repos.tsx';
+import { CommitPage, DeploysPage, RepoPage, stageRank } from '../../../views/dashboard/repos.tsx';
 import { validateAgentName } from '../../shared/names.ts';
 import { AGENT_CONFIG_FILE } from '../../shared/agent-config.ts';
 
@@ -46,11 +46,6 @@ const BUILD_LINES = 300;
 const AGENT_ACTIONS = ['start', 'stop', 'restart', 'rebuild'] as const;
 /** The model-name rule of `agent.toml`, for the model switch. */
 const MODEL_RE = new RegExp(ModelName.pattern!);
-
-/** Sort rank of a lifecycle tag stage, for tags created in the same second. */
-function order(stage: string | null): number {
-  return ['proposal', 'approved', 'building', 'deployed', 'failed', 'denied'].indexOf(stage ?? '');
-}
 
 /**
  * A positive integer id from a route parameter.
@@ -109,7 +104,7 @@ export function createDashboard(hive: Hive) {
         if (a.status === 'pending') details.set(a.id, { diff: await hive.approvalDiff(a.id) });
         else {
           if (!tagsOf.has(a.agent)) tagsOf.set(a.agent, await hive.repos.tags(a.agent));
-          const chain = tagsOf.get(a.agent)!.filter((t) => t.approval === a.id).sort((x, y) => x.created_at - y.created_at || order(x.stage) - order(y.stage));
+          const chain = tagsOf.get(a.agent)!.filter((t) => t.approval === a.id).sort((x, y) => stageRank(x) - stageRank(y));
           details.set(a.id, { tags: chain.map((t) => t.name) });
         }
       } catch (err) {

@@ -59,11 +59,6 @@ export class Deployer {
 
   constructor(private readonly deps: DeployerDeps) {}
 
-  /** True while a rebuild or deploy of `name` is queued or running. */
-  busy(name: string): boolean {
-    return this.queue.busy(name);
-  }
-
   /** Runs `task` in `name`'s queue, so it never overlaps a rebuild or deploy of that agent. */
   exclusive<T>(name: string, task: () => Promise<T>): Promise<T> {
     return this.queue.run(name, task);
@@ -125,11 +120,10 @@ export class Deployer {
    * @returns the reason, or null when it is current.
    */
   async staleness(agent: AgentRecord): Promise<string | null> {
-    const head = await this.deps.repos.ensureApplied(agent.name);
     if (agent.built_version === null) return null; // never came up yet: a plain first start
-    if (agent.built_version !== VERSION)
-      return `auto-update: hive ${agent.built_version} → ${VERSION}`;
-    if (agent.built_commit !== head) return `auto-update: config ${agent.built_commit?.slice(0, 12) ?? '(none)'} → ${head.slice(0, 12)}`;
+    if (agent.built_version !== VERSION) return `auto-update: hive ${agent.built_version} → ${VERSION}`;
+    const head = await this.deps.repos.head(agent.name);
+    if (agent.built_commit !== head) return `auto-update: config ${agent.built_commit?.slice(0, 12) ?? '(none)'} → ${head?.slice(0, 12) ?? '(none)'}`;
     return null;
   }
 
@@ -152,14 +146,13 @@ export class Deployer {
         commit = await repos.ensureApplied(name);
         approvals.setCommits(a.id, null, commit);
       }
-      const at = commit;
       // the manager's copy is not needed to start the agent: made while it builds
       const proposed = repos.ensureProposed(name);
       proposed.catch(() => {});
       await Promise.all([
-        a.sha ? null : repos.tag(name, 'proposal', a.id, at, `approval #${a.id}: ${a.requested_by} asks to spawn ${name} with the default config`),
-        repos.tag(name, 'approved', a.id, at, `approval #${a.id}: approved by the operator`),
-        repos.tag(name, 'building', a.id, at, `approval #${a.id}: building`),
+        a.sha ? null : repos.tag(name, 'proposal', a.id, commit, `approval #${a.id}: ${a.requested_by} asks to spawn ${name} with the default config`),
+        repos.tag(name, 'approved', a.id, commit, `approval #${a.id}: approved by the operator`),
+        repos.tag(name, 'building', a.id, commit, `approval #${a.id}: building`),
       ]);
       registry.setDesired(name, 'running');
       registry.setLive(name, { restarts: 0 });
