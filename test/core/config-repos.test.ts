@@ -173,7 +173,12 @@ describe('propose → approve → deployed', () => {
     const head = git(applied('alice'), 'rev-parse', 'HEAD');
     const sha = propose('alice', '[extraMcpServers.chat]\ncommand = "/nonexistent/chat-mcp"\n', 'add a chat server');
     const a = await hive.requestApplyCommit('manager', 'alice', sha);
+    const from = events.length;
     const done = await hive.approve(a.id);
+    // the rebuild's stream says why it stopped
+    expect(events.slice(from).flatMap((e) => (e.type === 'build' ? [e.line] : []))).toContain(
+      'failed: extraMcpServers.chat.command: "/nonexistent/chat-mcp" is not an executable file',
+    );
     expect(done.status).toBe('failed');
     expect(done.note).toBe('extraMcpServers.chat.command: "/nonexistent/chat-mcp" is not an executable file');
     expect(tags('alice')).toEqual(expect.arrayContaining([`building/${a.id}`, `failed/${a.id}`]));

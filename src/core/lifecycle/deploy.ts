@@ -217,20 +217,20 @@ export class Deployer {
       await supervisor.stop(name);
       registry.setLive(name, { status: 'building' });
     }
-    say('checking the applied config');
-    const loaded = this.deps.configs.load(name);
-    for (const w of loaded.warnings) say(`warning: ${w}`);
-    for (const [key, server] of Object.entries(loaded.config.extraMcpServers)) {
-      const found = findExecutable(server.command, process.env.PATH ?? '');
-      if (!found) throw new Error(`extraMcpServers.${key}.command: "${server.command}" is not an executable file${server.command.includes('/') ? '' : ' on PATH'}`);
-      say(`extra MCP server ${key}: ${found}`);
-    }
     const log = layout.agent(name).log;
     const tail = tailLines(log, existsSync(log) ? statSync(log).size : 0, (l) => say(`| ${l}`));
     const timeout = this.deps.readyTimeoutMs ?? READY_TIMEOUT_MS;
     const ready = waitReady(this.deps.bus, name, timeout);
     ready.promise.catch(() => {}); // awaited below; a start failure may come first
     try {
+      say('checking the applied config');
+      const loaded = this.deps.configs.load(name);
+      for (const w of loaded.warnings) say(`warning: ${w}`);
+      for (const [key, server] of Object.entries(loaded.config.extraMcpServers)) {
+        const found = findExecutable(server.command, process.env.PATH ?? '');
+        if (!found) throw new Error(`extraMcpServers.${key}.command: "${server.command}" is not an executable file${server.command.includes('/') ? '' : ' on PATH'}`);
+        say(`extra MCP server ${key}: ${found}`);
+      }
       say('starting a fresh sandbox with the applied config');
       await supervisor.start(name, 'building');
       say(`waiting for the harness to say hello (up to ${Math.round(timeout / 1000)} s)`);
