@@ -1,4 +1,5 @@
-// hyperhive page glue (no build step): toasts from HX-Trigger, the live-link indicator, form reset.
+// hyperhive page glue (no build step): toasts from HX-Trigger, the live-link indicator, form reset,
+// the flow filter for live messages, a live log that follows its newest line.
 (() => {
   function toast(text, ok) {
     const box = document.getElementById('toasts');
@@ -31,9 +32,26 @@
     const el = e.target;
     if (el instanceof HTMLElement && el.id === 'builds') follow.set(el, el.scrollHeight - el.scrollTop - el.clientHeight < 40);
   }, true);
-  new MutationObserver(() => {
+  // The flow filter: the server sends the filtered list; messages arriving live are hidden here
+  // unless they are from or to the agent typed in the filter.
+  function filtered(li, agent) {
+    return agent !== '' && li.dataset.from !== agent && li.dataset.to !== agent;
+  }
+  document.addEventListener('input', (e) => {
+    const input = e.target;
+    if (!(input instanceof HTMLInputElement) || !input.closest('form.flow-filter')) return;
+    const flow = document.getElementById('flow');
+    const typed = input.value.trim();
+    if (flow) flow.dataset.agent = typed === 'hm1nd' ? 'manager' : typed;
+  });
+  new MutationObserver((records) => {
     const el = document.getElementById('builds');
     if (el && follow.get(el) !== false) el.scrollTop = el.scrollHeight;
+    const flow = document.getElementById('flow');
+    const agent = flow?.dataset.agent ?? '';
+    if (!agent) return;
+    for (const r of records)
+      if (r.target === flow) for (const n of r.addedNodes) if (n instanceof HTMLLIElement && n.id.startsWith('msg-')) n.hidden = filtered(n, agent);
   }).observe(document.documentElement, { childList: true, subtree: true });
   // Reset a form once its request succeeded.
   document.addEventListener('htmx:after:request', (e) => {

@@ -101,6 +101,19 @@ const MIGRATIONS: string[] = [
      requested_by TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // 4: alerts for the operator (banners); at most one open per kind and agent.
+  `CREATE TABLE alerts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL,
+     agent TEXT NOT NULL,
+     text TEXT NOT NULL,
+     count INTEGER NOT NULL DEFAULT 1,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     closed_at INTEGER,
+     closed_by TEXT
+   );
+   CREATE UNIQUE INDEX alerts_open ON alerts (kind, agent) WHERE closed_at IS NULL;`,
 ];
 
 /**

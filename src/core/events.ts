@@ -22,7 +22,9 @@ export type HiveEvent =
   /** The list of spawn drafts changed. */
   | { type: 'drafts' }
   /** The set of destroyed agents with kept state changed (destroy, purge, a re-spawn). */
-  | { type: 'kept' };
+  | { type: 'kept' }
+  /** The set of open alerts changed. */
+  | { type: 'alerts' };
 
 export type Listener = (event: HiveEvent) => void;
 

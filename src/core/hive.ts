@@ -7,7 +7,7 @@
  */
 import type { Database } from 'bun:sqlite';
 import net from 'node:net';
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { MANAGER, OPERATOR, SYSTEM, isAgentName, validateAgentName, validateRecipient } from '../shared/names.ts';
@@ -31,6 +31,8 @@ import { Approvals } from './approvals/approvals.ts';
 import { validateSha } from './configs/git.ts';
 import { ConfigRepos, MetaRepo, type RepoCommit } from './configs/repos.ts';
 import { Deployer } from './lifecycle/deploy.ts';
+import { pagePortConflict } from './lifecycle/ports.ts';
+import { Alerts } from './alerts/alerts.ts';
 import { Broker } from './broker/broker.ts';
 import { AgentConfigs } from './configs/configs.ts';
 import { Questions, type AnswerInput } from './questions/questions.ts';
@@ -57,6 +59,7 @@ export class Hive {
   readonly questions: Questions;
   readonly reminders: Reminders;
   readonly approvals: Approvals;
+  readonly alerts: Alerts;
   readonly repos: ConfigRepos;
   readonly meta: MetaRepo;
   readonly deployer: Deployer;
@@ -85,6 +88,7 @@ export class Hive {
     this.questions = new Questions(db, this.broker, this.bus);
     this.reminders = new Reminders(db, this.broker, this.bus, log);
     this.approvals = new Approvals(db, this.bus);
+    this.alerts = new Alerts(db, this.bus);
     this.repos = new ConfigRepos(this.layout);
     this.meta = new MetaRepo(this.layout.metaDir);
     this.supervisor = new Supervisor({
@@ -95,6 +99,7 @@ export class Hive {
       layout: this.layout,
       agentEnv: (name) => this.agentEnv(name),
       prepare: (name) => this.prepare(name),
+      alerts: this.alerts,
       log,
     });
     this.deployer = new Deployer({
@@ -109,6 +114,7 @@ export class Hive {
       runtimeName: runtime.name,
       createAgent: (name) => this.createAgent(name),
       seedState: (name) => this.seedState(name),
+      alerts: this.alerts,
       log,
     });
   }
@@ -238,16 +244,10 @@ export class Hive {
   private async preflightSpawn(name: string): Promise<void> {
     validateAgentName(name);
     if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
-    const port = agentPort(name, this.config.pagePorts);
-    const owner = this.registry.list().find((a) => a.port === port);
-    if (owner)
-      throw new HiveError('conflict', `agent "${name}" would take page port ${port}, which agent "${owner.name}" already uses; pick another name`);
-    if (!(await portIsFree(port))) {
-      const holder = portOwner(port);
-      throw new HiveError(
-        'conflict',
-        `agent "${name}" would take page port ${port}, which ${holder ? `${holder.command} (pid ${holder.pid})` : 'another process on this host'} is using; free it or pick another name`,
-      );
+    const conflict = await pagePortConflict(name, agentPort(name, this.config.pagePorts), this.registry.list());
+    if (conflict) {
+      this.alerts.raise('port_conflict', name, `spawn refused: ${conflict}`);
+      throw new HiveError('conflict', conflict);
     }
   }
 
@@ -270,6 +270,7 @@ export class Hive {
     this.registry.require(name);
     this.registry.setDesired(name, 'running');
     this.registry.setLive(name, { restarts: 0 });
+    this.alerts.clear(name, ['crash_loop'], OPERATOR);
     try {
       await this.deployer.rebuild(name, `rebuild by ${by}`);
     } catch (err) {
@@ -278,11 +279,12 @@ export class Hive {
     return this.registry.require(name);
   }
 
-  /** Marks the agent wanted and starts it. @throws HiveError `not_found`. */
+  /** Marks the agent wanted and starts it (the crash count starts over). @throws HiveError `not_found`. */
   async start(name: string): Promise<AgentRecord> {
     this.registry.require(name);
     this.registry.setDesired(name, 'running');
     this.registry.setLive(name, { restarts: 0 });
+    this.alerts.clear(name, ['crash_loop'], OPERATOR);
     await this.supervisor.start(name);
     return this.registry.require(name);
   }
@@ -311,6 +313,7 @@ export class Hive {
     this.registry.require(name);
     this.registry.setDesired(name, 'stopped');
     await this.supervisor.stop(name);
+    this.alerts.clear(name, ['crash_loop'], OPERATOR);
     return this.registry.require(name);
   }
 
@@ -332,6 +335,7 @@ export class Hive {
     rmSync(this.layout.agent(name).socketDir, { recursive: true, force: true });
     rmSync(this.layout.sandboxDir(name), { recursive: true, force: true });
     this.registry.remove(name);
+    this.alerts.clear(name, [], OPERATOR);
     this.bus.emit({ type: 'kept' });
     await this.meta.remove(name, `${name}: destroyed (state kept)`).catch((e) => this.log(`meta repo: ${(e as Error).message}`));
   }
@@ -676,6 +680,7 @@ export class Hive {
   hello(name: string, pid: number): { agent: AgentRecord; config: LoadedAgentConfig } {
     this.registry.setBuilt(name, this.startedCommit.get(name) ?? null, VERSION);
     const agent = this.registry.setLive(name, { status: 'idle', pid: this.registry.require(name).pid ?? pid });
+    this.alerts.clear(name, ['port_conflict']);
     return { agent, config: this.configs.get(name) };
   }
 
@@ -754,62 +759,6 @@ export class Hive {
 /** @throws HiveError `too_large` when `body` is over {@link MAX_BODY_CHARS}. */
 function checkBody(body: string, what: 'message' | 'reminder'): void {
   if (body.length > MAX_BODY_CHARS) throw new HiveError('too_large', `${what} body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
-}
-
-/** True when nothing listens on 127.0.0.1:`port` (a bind succeeds). */
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => srv.close(() => resolve(true)));
-  });
-}
-
-/**
- * The process listening on TCP `port` (IPv4 or IPv6), found through /proc/net/tcp{,6} and the
- * socket inodes in /proc/<pid>/fd (proc(5)). Null when it cannot be told (no /proc, or the owner is
- * in another pid namespace or not readable).
- */
-function portOwner(port: number): { pid: number; command: string } | null {
-  const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  const inodes = new Set<string>();
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      // local_address is ADDR:PORT in hex; state 0A is LISTEN; column 9 is the inode
-      if (cols[1]?.endsWith(`:${hex}`) && cols[3] === '0A' && cols[9]) inodes.add(`socket:[${cols[9]}]`);
-    }
-  }
-  if (inodes.size === 0) return null;
-  let pids: string[] = [];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return null;
-  }
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        if (inodes.has(readlinkSync(`/proc/${pid}/fd/${fd}`))) {
-          const command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-          return { pid: Number(pid), command };
-        }
-      } catch {}
-    }
-  }
-  return null;
 }
 
 /** True when `path` exists, without following a final symlink. */

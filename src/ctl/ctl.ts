@@ -44,6 +44,8 @@ commands:
   repo NAME [--limit K]  NAME's applied config repo: head, tags, log
   deploys [--limit K]    the deploy log (meta repo), newest first
   retention [--days N]   drop superseded tags now (failed/denied older than N days)
+  alerts                 open alerts: port conflicts, failed deploys, crash loops
+  dismiss ID             close alert ID by hand
   reminders [--agent N]  pending reminders
   messages [--agent N] [--limit K]
                          recent broker messages, oldest first
@@ -229,6 +231,21 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         const [name] = need(args, 1, 'an agent NAME');
         const r = await client.call('purge', { name: name! });
         print(r, () => `purged the kept state of ${r.name}\n`);
+        break;
+      }
+      case 'alerts': {
+        const r = await client.call('alerts', {});
+        print(r, () =>
+          r.alerts.length
+            ? r.alerts.map((a) => `#${a.id} ${time(a.updated_at)} ${a.kind}${a.count > 1 ? ` (×${a.count})` : ''} ${a.agent}: ${a.text}\n`).join('')
+            : 'no open alerts\n',
+        );
+        break;
+      }
+      case 'dismiss': {
+        const [id] = need(args, 1, 'an alert ID');
+        const r = await client.call('dismiss_alert', { alert_id: positiveInt(id!) });
+        print(r, () => `dismissed alert #${r.alert.id} (${r.alert.kind} ${r.alert.agent})\n`);
         break;
       }
       case 'reminders': {

@@ -169,6 +169,29 @@ export const ApprovalRecord = Type.Object({
 });
 export type ApprovalRecord = Static<typeof ApprovalRecord>;
 
+/** Conditions that need a human, shown as banners on the dashboard and by `hive ctl alerts`. */
+export const AlertKind = Type.Union([Type.Literal('port_conflict'), Type.Literal('deploy_failed'), Type.Literal('crash_loop')]);
+export type AlertKind = 'port_conflict' | 'deploy_failed' | 'crash_loop';
+
+/**
+ * An open alert. One per kind and agent: raising it again updates `text`, `count` and
+ * `updated_at`. It closes when the condition clears (the agent comes up, a deploy succeeds, a run
+ * lasts) or when the operator dismisses it.
+ */
+export const AlertRecord = Type.Object({
+  id: Type.Integer({ minimum: 1 }),
+  kind: AlertKind,
+  /** The agent it concerns (for a refused spawn, the name that was asked for). */
+  agent: Type.String(),
+  /** What happened and what to do, for a person. */
+  text: Type.String(),
+  /** How many times it was raised while open. */
+  count: Type.Integer({ minimum: 1 }),
+  created_at: Millis,
+  updated_at: Millis,
+});
+export type AlertRecord = Static<typeof AlertRecord>;
+
 /** An agent's config as the core hands it to the harness (defaults applied; see `agent-config.ts`). */
 export const AgentConfigWire = Type.Object({
   model: Type.Union([Type.String(), Type.Null()]),
@@ -402,6 +425,10 @@ export const HostOps = {
   kept: op(Empty, Type.Object({ kept: Type.Array(Type.Object({ name: Type.String(), modified_at: Millis })) })),
   /** Delete a destroyed agent's kept state for good. */
   purge: op(Type.Object({ name: Name }), Type.Object({ name: Type.String() })),
+  /** Open alerts (conditions that need the operator), newest first. */
+  alerts: op(Empty, Type.Object({ alerts: Type.Array(AlertRecord) })),
+  /** Close an alert by hand. */
+  dismiss_alert: op(Type.Object({ alert_id: Type.Integer({ minimum: 1 }) }), Type.Object({ alert: AlertRecord })),
   /** Pending reminders, of one agent or all. */
   reminders: op(Type.Object({ agent: Type.Optional(Name) }), Type.Object({ reminders: Type.Array(ReminderRecord) })),
 } as const;

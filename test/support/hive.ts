@@ -60,6 +60,17 @@ export function ctlJson<T = any>(dir: string, ...args: string[]): T {
   return JSON.parse(r.stdout) as T;
 }
 
+/**
+ * {@link ctlJson} without blocking this process: for a core running in this same process, which
+ * must keep answering while `hive ctl` waits for it.
+ */
+export async function ctlJsonAsync<T = any>(dir: string, ...args: string[]): Promise<T> {
+  const p = Bun.spawn([process.execPath, ENTRY, 'ctl', ...args, '--json', '--data-dir', dir], { stdout: 'pipe', stderr: 'pipe' });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`hive ctl ${args.join(' ')} exited ${code}: ${stdout}${stderr}`);
+  return JSON.parse(stdout) as T;
+}
+
 /** Waits (up to 60 s) for the finished turn of `agent` woken by message `id`, read with `hive ctl turns`. */
 export function turnFor(dir: string, agent: string, id: number) {
   return waitFor(

@@ -4,7 +4,8 @@
  * The operator's dashboard: swarm, message flow with the operator's send form, recent turns.
  * Everything below the chrome is updated in place by the `/events` SSE stream.
  */
-import type { AgentRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
+import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
+import { Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
 import { KeptList } from './kept.tsx';
@@ -31,12 +32,25 @@ export interface DashboardData {
   drafts: DraftItem[];
   builds: BuildLineItem[];
   kept: Array<{ name: string; modified_at: number }>;
+  alerts: AlertRecord[];
   lastMessageId: number;
+}
+
+/** Everyone a message can be sent to or filtered by, as `<option>`s for `#agent-names`. */
+export function AgentNames({ agents }: { agents: AgentRecord[] }): JSX.Element {
+  return (
+    <>
+      {agents.map((a) => (
+        <option value={a.name} safe>
+          {label(a.name)}
+        </option>
+      ))}
+    </>
+  );
 }
 
 /** The whole dashboard document. */
 export function DashboardPage(d: DashboardData): JSX.Element {
-  const recipients = [...d.agents.map((a) => a.name)];
   return (
     <Layout
       title="hyperhive"
@@ -48,7 +62,13 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         </>
       }
     >
-      <div hx-sse:connect={`/events`} hx-swap="none" id="sse" data-last-id={String(d.lastMessageId)}></div>
+      <div hx-sse:connect={`/events?after=${d.lastMessageId}`} hx-swap="none" id="sse"></div>
+      <datalist id="agent-names">
+        <AgentNames agents={d.agents} />
+      </datalist>
+      <div id="banners" aria-live="assertive">
+        <Banners alerts={d.alerts} />
+      </div>
       <datalist id="models">
         <option value="haiku"></option>
         <option value="sonnet"></option>
@@ -85,17 +105,17 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         </Panel>
         <Panel id="flow" glyph="▚" name="M4TR1X" sub="message flow">
           <form class="send" hx-post="/send" hx-swap="none" data-reset>
-            <select name="to" aria-label="recipient" required>
-              {recipients.map((n) => (
-                <option value={n} safe>
-                  {label(n)}
-                </option>
-              ))}
-            </select>
+            <input name="to" list="agent-names" aria-label="recipient" placeholder="to: agent or manager" autocomplete="off" required />
             <textarea name="body" aria-label="message" placeholder="message as operator" required></textarea>
             <button type="submit">
               <span class="spin">◐</span> send
             </button>
+          </form>
+          <form class="flow-filter" hx-get="/fragments/flow" hx-target="#flow" hx-swap="innerHTML" hx-trigger="input changed delay:250ms, search">
+            <label>
+              only messages from or to{' '}
+              <input type="search" name="agent" list="agent-names" aria-label="filter the flow by agent" placeholder="any agent" autocomplete="off" />
+            </label>
           </form>
           <ul class="flow" id="flow">
             <MessageItems messages={d.messages} />

@@ -18,13 +18,15 @@ import { Elysia } from 'elysia';
 import { html } from '@elysiajs/html';
 import { ModelName } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
-import { OPERATOR } from '../../shared/names.ts';
-import { sseResponse } from '../../shared/sse.ts';
+import { MANAGER, OPERATOR } from '../../shared/names.ts';
+import { label } from '../../../views/format.ts';
+import { sseResponse, type SseEvent } from '../../shared/sse.ts';
 import { errorResponder, htmlResponse, htmxPartial, sameOrigin, staticFiles, toastHeader } from '../../shared/web.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { HiveEvent } from '../events.ts';
 import type { Hive } from '../hive.ts';
-import { DashboardPage } from '../../../views/dashboard/page.tsx';
+import { AgentNames, DashboardPage } from '../../../views/dashboard/page.tsx';
+import { Banners } from '../../../views/dashboard/banners.tsx';
 import { AgentRows } from '../../../views/dashboard/agents.tsx';
 import { MessageItem, MessageItems } from '../../../views/dashboard/flow.tsx';
 import { TurnRows } from '../../../views/dashboard/turns.tsx';
@@ -80,12 +82,48 @@ async function readForm(request: Request): Promise<Record<string, string | strin
   return out;
 }
 
+/**
+ * A value computed on first use after each {@link Memo.invalidate}, then shared. A rejected promise
+ * is dropped, so the next use tries again.
+ */
+class Memo<T> {
+  private value: T | undefined;
+  private valid = false;
+  constructor(private readonly compute: () => T) {}
+
+  get(): T {
+    if (this.valid) return this.value as T;
+    const v = this.compute();
+    this.value = v;
+    this.valid = true;
+    if (v instanceof Promise)
+      v.catch(() => {
+        if (this.value === v) this.valid = false;
+      });
+    return v;
+  }
+
+  invalidate(): void {
+    this.valid = false;
+    this.value = undefined;
+  }
+}
+
+/** A message id from `Last-Event-ID` or `?after=` (0: the page had none), else null. */
+function messageIdParam(raw: string | null | undefined): number | null {
+  if (!raw || !/^\d{1,15}$/.test(raw)) return null;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
 /** Builds the dashboard app for `hive`. Call `.listen()` on it, or `.handle()` in tests. */
 export function createDashboard(hive: Hive) {
   const sandboxed = hive.runtime.sandboxed;
   const privileged = hive.runtime.privileged;
   const agentsFragment = () => String(<AgentRows agents={hive.registry.list()} sandboxed={sandboxed} privileged={privileged} />);
   const turnsFragment = () => String(<TurnRows turns={hive.turns.list({ limit: TURN_LIMIT })} />);
+  const alertsFragment = () => String(<Banners alerts={hive.alerts.list()} />);
+  const namesFragment = () => String(<AgentNames agents={hive.registry.list()} />);
   const questionsState = (): QuestionsState => {
     try {
       return { questions: hive.questions.listFor(OPERATOR) };
@@ -118,6 +156,56 @@ export function createDashboard(hive: Hive) {
     return String(<ApprovalList approvals={approvals} details={await approvalDetails(approvals)} drafts={hive.drafts()} />);
   };
   const keptFragment = () => String(<KeptList kept={hive.kept()} />);
+
+  // Each section is rendered at most once per change and shared by every open stream: a change
+  // marks the sections it touches stale (this listener is registered before any stream's), and the
+  // first stream to need a stale section renders it.
+  const sections = {
+    agents: new Memo(() => htmxPartial('#agents-body', 'innerHTML', agentsFragment())),
+    names: new Memo(() => htmxPartial('#agent-names', 'innerHTML', namesFragment())),
+    turns: new Memo(() => htmxPartial('#turns-body', 'innerHTML', turnsFragment())),
+    questions: new Memo(() => htmxPartial('#questions-body', 'innerHTML', questionsFragment())),
+    kept: new Memo(() => htmxPartial('#kept-body', 'innerHTML', keptFragment())),
+    alerts: new Memo(() => htmxPartial('#banners', 'innerHTML', alertsFragment())),
+    approvals: new Memo(async () => htmxPartial('#approvals-body', 'innerHTML', await approvalsFragment())),
+  };
+  type Section = keyof typeof sections;
+  /** The sections an event changes. */
+  const touches = (ev: HiveEvent): Section[] => {
+    switch (ev.type) {
+      case 'agent':
+      case 'agent_removed':
+        return ['agents', 'names'];
+      case 'turn':
+        return ['turns'];
+      case 'question':
+        return ev.question.to === OPERATOR ? ['questions'] : [];
+      case 'approval':
+      case 'drafts':
+        return ['approvals'];
+      case 'kept':
+        return ['kept'];
+      case 'alerts':
+        return ['alerts'];
+      default:
+        return [];
+    }
+  };
+  /** Frames of events that carry their own content (a message, a build line), rendered once per event. */
+  const ownFrames = new WeakMap<HiveEvent, SseEvent>();
+  const ownFrame = (ev: HiveEvent): SseEvent | null => {
+    let f = ownFrames.get(ev);
+    if (f) return f;
+    if (ev.type === 'message') f = { id: ev.message.id, data: htmxPartial('#flow', 'afterbegin', String(<MessageItem m={ev.message} />)) };
+    else if (ev.type === 'delivered') f = { data: htmxPartial(`#msg-${ev.message.id} .state`, 'innerHTML', '✓') };
+    else if (ev.type === 'build') f = { data: htmxPartial('#builds', 'beforeend', String(<BuildLine b={ev} />)) };
+    else return null;
+    ownFrames.set(ev, f);
+    return f;
+  };
+  hive.bus.on((ev) => {
+    for (const k of touches(ev)) sections[k].invalidate();
+  });
   /** A destructive action: the first post gets the confirmation form, the confirmed one acts. */
   const twoClick = async (request: Request, action: string, text: string, name: string, act: () => Promise<string>) => {
     guard(request);
@@ -160,6 +248,7 @@ export function createDashboard(hive: Hive) {
             drafts={hive.drafts()}
             builds={builds}
             kept={hive.kept()}
+            alerts={hive.alerts.list()}
             lastMessageId={hive.broker.lastId()}
           />,
         ),
@@ -170,6 +259,7 @@ export function createDashboard(hive: Hive) {
     .get('/fragments/questions', () => htmlResponse(questionsFragment()))
     .get('/fragments/approvals', async () => htmlResponse(await approvalsFragment()))
     .get('/fragments/kept', () => htmlResponse(keptFragment()))
+    .get('/fragments/alerts', () => htmlResponse(alertsFragment()))
     .get('/repos/:name', async ({ params }) => {
       const name = params.name;
       if (name !== 'manager') validateAgentName(name);
@@ -190,60 +280,41 @@ export function createDashboard(hive: Hive) {
       return new Response(text, { headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     })
     .get('/deploys', async () => htmlResponse(String(<DeploysPage version={VERSION} deploys={await hive.deploys(200)} />)))
-    .get('/fragments/flow', ({ query }) =>
-      htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: query.agent || undefined })} />)),
-    )
-    .get('/events', ({ request }) => {
-      const lastSeen = Number(request.headers.get('last-event-id') ?? '');
+    .get('/fragments/flow', ({ query }) => {
+      const typed = typeof query.agent === 'string' ? query.agent.trim() : '';
+      const agent = typed === label(MANAGER) ? MANAGER : typed;
+      return htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: agent || undefined })} />));
+    })
+    .get('/events', ({ request, query }) => {
+      const lastSeen = messageIdParam(request.headers.get('last-event-id')) ?? messageIdParam(query.after);
       return sseResponse((sink) => {
-        // Catch up: agents and turns are re-rendered whole; messages after the last one seen are replayed.
-        sink.send({ data: htmxPartial('#agents-body', 'innerHTML', agentsFragment()) });
-        sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
-        sink.send({ data: htmxPartial('#questions-body', 'innerHTML', questionsFragment()) });
-        sink.send({ data: htmxPartial('#kept-body', 'innerHTML', keptFragment()) });
-        // fragments read from git are rendered in order, one at a time, so a slow one never lands after a newer one
-        let approvalsQueue = Promise.resolve();
-        const sendApprovals = () => {
-          approvalsQueue = approvalsQueue
-            .then(async () => sink.send({ data: htmxPartial('#approvals-body', 'innerHTML', await approvalsFragment()) }))
-            .catch((err) => hive.log(`dashboard: approvals: ${(err as Error).message}`));
+        // A section is sent only when it differs from what this page last got. Git-backed sections
+        // are sent in order, one at a time, so a slow render never lands after a newer one.
+        const shown = new Map<Section, string>();
+        const put = (k: Section, html: string) => {
+          if (sink.signal.aborted || shown.get(k) === html) return;
+          shown.set(k, html);
+          sink.send({ data: html });
         };
-        sendApprovals();
-        if (Number.isSafeInteger(lastSeen) && lastSeen > 0) {
+        let queue = Promise.resolve();
+        const send = (k: Section) => {
+          const v = sections[k].get();
+          if (typeof v === 'string') put(k, v);
+          else
+            queue = queue
+              .then(async () => put(k, await v))
+              .catch((err) => hive.log(`dashboard: ${k}: ${(err as Error).message}`));
+        };
+        // Catch up: every section whole, then the messages after the last one this page has.
+        for (const k of Object.keys(sections) as Section[]) send(k);
+        if (lastSeen !== null)
           for (const m of hive.broker.list({ afterId: lastSeen, limit: FLOW_LIMIT }))
             sink.send({ id: m.id, data: htmxPartial('#flow', 'afterbegin', String(<MessageItem m={m} />)) });
-        }
-        const onEvent = (ev: HiveEvent) => {
-          switch (ev.type) {
-            case 'message':
-              sink.send({ id: ev.message.id, data: htmxPartial('#flow', 'afterbegin', String(<MessageItem m={ev.message} />)) });
-              break;
-            case 'delivered':
-              sink.send({ data: htmxPartial(`#msg-${ev.message.id} .state`, 'innerHTML', '✓') });
-              break;
-            case 'agent':
-            case 'agent_removed':
-              sink.send({ data: htmxPartial('#agents-body', 'innerHTML', agentsFragment()) });
-              break;
-            case 'turn':
-              sink.send({ data: htmxPartial('#turns-body', 'innerHTML', turnsFragment()) });
-              break;
-            case 'question':
-              if (ev.question.to === OPERATOR) sink.send({ data: htmxPartial('#questions-body', 'innerHTML', questionsFragment()) });
-              break;
-            case 'approval':
-            case 'drafts':
-              sendApprovals();
-              break;
-            case 'kept':
-              sink.send({ data: htmxPartial('#kept-body', 'innerHTML', keptFragment()) });
-              break;
-            case 'build':
-              sink.send({ data: htmxPartial('#builds', 'beforeend', String(<BuildLine b={ev} />)) });
-              break;
-          }
-        };
-        return hive.bus.on(onEvent);
+        return hive.bus.on((ev) => {
+          const own = ownFrame(ev);
+          if (own) sink.send(own);
+          for (const k of touches(ev)) send(k);
+        });
       });
     })
     .post('/questions/:id/answer', async ({ request, params }) => {
@@ -310,10 +381,16 @@ export function createDashboard(hive: Hive) {
       const a = hive.setModel(params.name, reset ? null : model);
       return done(`${a.name} now uses ${a.model}`);
     })
+    .post('/alerts/:id/dismiss', ({ request, params }) => {
+      guard(request);
+      const a = hive.alerts.dismiss(idParam(params.id, 'alert'), OPERATOR);
+      return done(`dismissed the ${a.kind.replace('_', ' ')} alert for ${a.agent}`);
+    })
     .post('/send', ({ request, body }) => {
       guard(request);
       const form = (body ?? {}) as Record<string, unknown>;
-      const to = typeof form.to === 'string' ? form.to.trim() : '';
+      const typed = typeof form.to === 'string' ? form.to.trim() : '';
+      const to = typed === label(MANAGER) ? MANAGER : typed; // the manager is shown as hm1nd
       const text = typeof form.body === 'string' ? form.body : '';
       if (!to) throw new HiveError('bad_request', 'choose a recipient');
       if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');

@@ -3,12 +3,15 @@
  * Keeps each agent's sandbox in the state the operator asked for. `start` launches it through the
  * runtime; when it exits on its own, the supervisor marks it `crashed`, tells the manager, and
  * starts it again after a backoff (1 s doubling to 60 s; the count resets once a run lasts 60 s).
+ * From the third crash in a row it raises a `crash_loop` alert for the operator, which closes by
+ * itself once a run lasts a minute.
  * `stop` ends it without a restart. Only the entry point handles signals; it calls `stopAll`.
  */
 import { mkdirSync } from 'node:fs';
 import type { DataLayout } from '../../shared/paths.ts';
 import { MANAGER, SYSTEM } from '../../shared/names.ts';
 import { selfCommand } from '../../shared/version.ts';
+import { CRASH_LOOP_AFTER, type Alerts } from '../alerts/alerts.ts';
 import type { Broker } from '../broker/broker.ts';
 import type { Registry } from '../registry/registry.ts';
 import { describeExit, type ExitInfo, type RunningSandbox, type Runtime } from '../runtime/runtime.ts';
@@ -32,6 +35,7 @@ export interface SupervisorDeps {
   agentEnv: (name: string) => Record<string, string>;
   /** Runs before every start (reads the agent's config); a throw keeps the agent from starting. */
   prepare: (name: string) => Promise<void>;
+  alerts: Alerts;
   log: (line: string) => void;
   now?: () => number;
 }
@@ -42,6 +46,8 @@ interface Slot {
   /** Set while an operator stop is in progress: the exit is not a crash. */
   stopping: boolean;
   restartTimer: ReturnType<typeof setTimeout> | null;
+  /** Fires once the current run has lasted {@link STABLE_RUN_MS}. */
+  stableTimer: ReturnType<typeof setTimeout> | null;
   /** Set while a start is in progress. */
   starting: Promise<void> | null;
 }
@@ -115,6 +121,11 @@ export class Supervisor {
     slot.stopping = false;
     registry.setLive(name, { pid: sandbox.pid });
     this.deps.log(`agent ${name}: started (${runtime.name}, pid ${sandbox.pid ?? '?'})`);
+    slot.stableTimer = setTimeout(() => {
+      slot.stableTimer = null;
+      if (slot.sandbox === sandbox && registry.has(name)) this.deps.alerts.clear(name, ['crash_loop']);
+    }, STABLE_RUN_MS);
+    slot.stableTimer.unref?.();
     void sandbox.exited.then((exit) => this.onExit(name, sandbox, exit));
   }
 
@@ -149,7 +160,7 @@ export class Supervisor {
   private slot(name: string): Slot {
     let s = this.slots.get(name);
     if (!s) {
-      s = { sandbox: null, startedAt: 0, stopping: false, restartTimer: null, starting: null };
+      s = { sandbox: null, startedAt: 0, stopping: false, restartTimer: null, stableTimer: null, starting: null };
       this.slots.set(name, s);
     }
     return s;
@@ -159,6 +170,8 @@ export class Supervisor {
     const slot = this.slots.get(name);
     if (!slot || slot.sandbox !== sandbox) return;
     slot.sandbox = null;
+    if (slot.stableTimer) clearTimeout(slot.stableTimer);
+    slot.stableTimer = null;
     const { registry, turns, broker, log } = this.deps;
     turns.interrupt(name, `interrupted: agent ${describeExit(exit)}`);
     if (!registry.has(name)) return;
@@ -176,6 +189,13 @@ export class Supervisor {
       `agent ${name} crashed (${describeExit(exit)}) after ${Math.round(ranFor / 1000)}s; ` +
       `restart #${restarts} in ${Math.round(delay / 1000)}s. Log: ${this.deps.layout.agent(name).log}`;
     log(notice);
+    if (restarts >= CRASH_LOOP_AFTER)
+      this.deps.alerts.raise(
+        'crash_loop',
+        name,
+        `${name} crashed ${restarts} times in a row, last ${describeExit(exit)} after ${Math.round(ranFor / 1000)} s; ` +
+          `the core restarts it in ${Math.round(delay / 1000)} s. Read its log (${this.deps.layout.agent(name).log}), then stop or rebuild it.`,
+      );
     if (registry.has(MANAGER)) broker.send(SYSTEM, MANAGER, notice, { kind: 'notice' });
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = null;

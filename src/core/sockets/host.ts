@@ -75,6 +75,10 @@ export function hostHandler(hive: Hive): OpHandler {
       case 'purge':
         hive.purge(name);
         return { name };
+      case 'alerts':
+        return { alerts: hive.alerts.list() };
+      case 'dismiss_alert':
+        return { alert: hive.alerts.dismiss(req.alert_id as number, OPERATOR) };
       case 'reminders':
         return { reminders: hive.reminders.pending(req.agent as string | undefined) };
       default:

@@ -1,0 +1,192 @@
+/**
+ * Alerts for the operator, raised by real conditions in a real core (in process, `process` runtime,
+ * real agent processes): a page port held by another process at spawn and at rebuild, a deploy
+ * that fails, an agent killed three times in a row. Each shows as an escaped banner through
+ * `app.handle` and the SSE stream, closes when its condition clears or on dismiss, and survives a
+ * core restart. `hive ctl alerts` / `dismiss` go through the real admin socket.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import net from 'node:net';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import { loadCoreConfig } from '../../src/core/config.ts';
+import { Hive } from '../../src/core/hive.ts';
+import { agentPort, parsePortRange } from '../../src/shared/ports.ts';
+import { ctlJsonAsync, openTestHive, waitFor } from '../support/hive.ts';
+
+setDefaultTimeout(90_000);
+
+const ORIGIN = 'http://127.0.0.1:7000';
+const PORTS = '20000-29999';
+let t: Awaited<ReturnType<typeof openTestHive>>;
+let app: ReturnType<typeof createDashboard>;
+
+/** Listens on 127.0.0.1:`port` until `close` is called. */
+async function holdPort(port: number): Promise<{ close(): Promise<void> }> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve());
+  });
+  return { close: () => new Promise<void>((resolve) => srv.close(() => resolve())) };
+}
+
+const post = (path: string, body: Record<string, string> = {}, origin = ORIGIN) =>
+  app.handle(
+    new Request(ORIGIN + path, {
+      method: 'POST',
+      headers: { origin, host: '127.0.0.1:7000', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(body).toString(),
+    }),
+  );
+const banners = async () => (await app.handle(new Request(ORIGIN + '/fragments/alerts'))).text();
+const open = (kind: string, agent: string) => t.hive.alerts.list().find((a) => a.kind === kind && a.agent === agent);
+const idle = (name: string) => waitFor(`${name} idle`, () => t.hive.registry.get(name)?.status === 'idle');
+
+beforeAll(async () => {
+  t = await openTestHive({ 'page-ports': PORTS });
+  app = createDashboard(t.hive);
+});
+afterAll(async () => {
+  await t?.hive.close();
+  rmSync(t.dir, { recursive: true, force: true });
+});
+
+describe('alerts', () => {
+  test('a spawn refused for a held page port raises a banner naming both owners; it closes when the agent comes up', async () => {
+    const name = 'porty';
+    const port = agentPort(name, parsePortRange(PORTS));
+    const held = await holdPort(port);
+    try {
+      await expect(t.hive.spawn(name)).rejects.toThrow(new RegExp(`page port ${port}, which \\S+ \\(pid ${process.pid}\\) is using`));
+      const a = open('port_conflict', name)!;
+      expect(a.text).toContain(`agent "${name}"`);
+      expect(a.text).toContain(`(pid ${process.pid})`);
+      const html = await banners();
+      expect(html).toContain(`id="alert-${a.id}"`);
+      expect(html).toContain('port conflict');
+      expect(html).toContain(`hx-post="/alerts/${a.id}/dismiss"`);
+      // asking again updates the one banner instead of stacking a second
+      await expect(t.hive.spawn(name)).rejects.toThrow('is using');
+      expect(t.hive.alerts.list().filter((x) => x.agent === name)).toHaveLength(1);
+      expect(open('port_conflict', name)!.count).toBe(2);
+    } finally {
+      await held.close();
+    }
+    await t.hive.spawn(name);
+    expect(open('port_conflict', name)).toBeUndefined();
+    expect(await banners()).not.toContain('port conflict');
+  });
+
+  test('a rebuild refused for a held page port: the agent stays down, the banner says so; freeing the port lets it rebuild', async () => {
+    const name = 'porty';
+    await t.hive.stop(name);
+    const held = await holdPort(t.hive.registry.require(name).port);
+    try {
+      await expect(t.hive.rebuild(name)).rejects.toThrow(/did not come back up: agent "porty" needs page port \d+, which .* is using/);
+      expect(open('port_conflict', name)!.text).toStartWith('rebuild refused: ');
+      // the refused rebuild is a failed deploy too
+      expect(open('deploy_failed', name)!.text).toContain('rebuild by operator failed');
+    } finally {
+      await held.close();
+    }
+    await t.hive.rebuild(name);
+    expect(open('port_conflict', name)).toBeUndefined();
+    expect(open('deploy_failed', name)).toBeUndefined();
+  });
+
+  test('a failed deploy raises a banner linking the config repo, with the commit text escaped; a later good deploy closes it', async () => {
+    await t.hive.spawn('dep');
+    const repo = join(t.dir, 'proposed', 'dep', 'config');
+    const git = (...args: string[]) => {
+      const r = Bun.spawnSync(['git', ...args], { cwd: repo, stdout: 'pipe', stderr: 'pipe' });
+      if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+      return r.stdout.toString().trim();
+    };
+    writeFileSync(join(repo, 'agent.toml'), '[extraMcpServers.x]\ncommand = "/nonexistent/<img src=x onerror=alert(1)>"\n');
+    git('commit', '-qam', 'break it');
+    const bad = await t.hive.requestApplyCommit('operator', 'dep', git('rev-parse', 'HEAD'));
+    expect((await t.hive.approve(bad.id)).status).toBe('failed');
+    const a = open('deploy_failed', 'dep')!;
+    expect(a.text).toContain(`approval #${bad.id} failed`);
+    const html = await banners();
+    expect(html).toContain('deploy failed');
+    expect(html).toContain('href="/repos/dep"');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).not.toContain('<img');
+    writeFileSync(join(repo, 'agent.toml'), 'model = "sonnet"\n');
+    git('commit', '-qam', 'fix it');
+    const good = await t.hive.requestApplyCommit('operator', 'dep', git('rev-parse', 'HEAD'));
+    expect((await t.hive.approve(good.id)).status).toBe('deployed');
+    expect(open('deploy_failed', 'dep')).toBeUndefined();
+  });
+
+  test('an agent killed three times in a row raises a crash-loop banner; the operator stopping it closes it', async () => {
+    await t.hive.spawn('loop');
+    for (let i = 1; i <= 3; i++) {
+      const pid = t.hive.registry.require('loop').pid!;
+      process.kill(pid, 'SIGKILL');
+      await waitFor(`crash #${i}`, () => t.hive.registry.require('loop').restarts === i);
+      if (i < 3) {
+        expect(open('crash_loop', 'loop')).toBeUndefined();
+        await waitFor(`restart #${i}`, () => {
+          const a = t.hive.registry.require('loop');
+          return a.status === 'idle' && a.pid !== pid;
+        });
+      }
+    }
+    const a = open('crash_loop', 'loop')!;
+    expect(a.text).toMatch(/^loop crashed 3 times in a row, last signal SIGKILL after \d+ s; the core restarts it in 4 s/);
+    expect(a.text).toContain('loop.log');
+    expect(await banners()).toContain('crash loop');
+    await t.hive.stop('loop');
+    expect(open('crash_loop', 'loop')).toBeUndefined();
+  });
+
+  test('a new banner reaches an open SSE stream as a partial for #banners', async () => {
+    const res = await app.handle(new Request(ORIGIN + '/events'));
+    const reader = res.body!.getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    const until = async (needle: string) => {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        text += dec.decode(value);
+      }
+    };
+    await until('hx-target="#banners"');
+    const a = t.hive.alerts.raise('port_conflict', 'sse', 'held by <b>someone</b>');
+    await until(`id=&quot;alert-${a.id}&quot;`.replace(/&quot;/g, '"'));
+    expect(text).toContain('held by &lt;b&gt;someone&lt;/b&gt;');
+    await reader.cancel();
+    t.hive.alerts.dismiss(a.id, 'operator');
+  });
+
+  test('dismiss: from the dashboard (same origin only) and with hive ctl; bad and unknown ids are refused', async () => {
+    const one = t.hive.alerts.raise('deploy_failed', 'gone', 'gone: rebuild by operator failed: test');
+    expect((await post(`/alerts/${one.id}/dismiss`, {}, 'http://evil.example')).status).toBe(403);
+    expect(open('deploy_failed', 'gone')).toBeDefined();
+    const r = await post(`/alerts/${one.id}/dismiss`);
+    expect(r.status).toBe(204);
+    expect(JSON.parse(r.headers.get('hx-trigger')!).toast.text).toBe('dismissed the deploy failed alert for gone');
+    expect(open('deploy_failed', 'gone')).toBeUndefined();
+    expect((await post(`/alerts/${one.id}/dismiss`)).status).toBe(404);
+    expect((await post('/alerts/x1/dismiss')).status).toBe(400);
+
+    const two = t.hive.alerts.raise('crash_loop', 'gone', 'gone crashed 3 times in a row');
+    const listed = (await ctlJsonAsync(t.dir, 'alerts')).alerts as Array<{ id: number; kind: string }>;
+    expect(listed.map((a) => a.id)).toContain(two.id);
+    expect((await ctlJsonAsync(t.dir, 'dismiss', String(two.id))).alert).toMatchObject({ id: two.id, kind: 'crash_loop', agent: 'gone' });
+    expect((await ctlJsonAsync(t.dir, 'alerts')).alerts.map((a: { id: number }) => a.id)).not.toContain(two.id);
+  });
+
+  test('open alerts survive a core restart', async () => {
+    const a = t.hive.alerts.raise('deploy_failed', 'keep', 'keep: approval #99 failed: kept across restarts');
+    await t.hive.close();
+    const config = loadCoreConfig({ 'no-manager': true, 'page-ports': PORTS, runtime: 'process', 'data-dir': t.dir }, { PATH: process.env.PATH });
+    t.hive = await Hive.open(config, () => {});
+    expect(t.hive.alerts.list().find((x) => x.id === a.id)).toMatchObject({ kind: 'deploy_failed', agent: 'keep', text: a.text });
+  });
+});

@@ -1,0 +1,42 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module views/dashboard/banners
+ * Banners across the top of the dashboard for conditions that need the operator: a refused port,
+ * a failed deploy, a crash loop. Each says what happened in words, links to where to look, and can
+ * be dismissed; it also goes away by itself once the condition clears.
+ */
+import type { AlertKind, AlertRecord } from '../../src/shared/wire.ts';
+import { age, label } from '../format.ts';
+
+/** What each kind of alert is called on its banner. */
+const TITLES: Record<AlertKind, string> = {
+  port_conflict: 'port conflict',
+  deploy_failed: 'deploy failed',
+  crash_loop: 'crash loop',
+};
+
+/** The banners (empty when nothing needs the operator), for `#banners`. */
+export function Banners({ alerts, now = Date.now() }: { alerts: AlertRecord[]; now?: number }): JSX.Element {
+  if (alerts.length === 0) return <></>;
+  return (
+    <>
+      {alerts.map((a) => (
+        <div class={`banner ${a.kind}`} id={`alert-${a.id}`} role="alert" data-kind={a.kind} data-agent={a.agent}>
+          <strong class="kind" safe>{`▲ ${TITLES[a.kind]}`}</strong> <span class="who" safe>{label(a.agent)}</span>{' '}
+          <span class="text" safe>{a.text}</span>{' '}
+          <span class="dim" safe>{`${age(a.updated_at, now)} ago${a.count > 1 ? ` · ×${a.count}` : ''}`}</span>{' '}
+          {a.kind === 'deploy_failed' ? (
+            <a href={`/repos/${encodeURIComponent(a.agent)}`} class="dim">
+              config repo
+            </a>
+          ) : (
+            ''
+          )}{' '}
+          <button hx-post={`/alerts/${a.id}/dismiss`} hx-swap="none" aria-label={`dismiss the ${TITLES[a.kind]} alert for ${a.agent}`}>
+            <span class="spin">◐</span> dismiss
+          </button>
+        </div>
+      ))}
+    </>
+  );
+}
