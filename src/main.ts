@@ -41,6 +41,9 @@ options (flag, env, default):
   --no-manager       HIVE_NO_MANAGER=1   do not create or run the manager
   --tag-retention-days N  HIVE_TAG_RETENTION_DAYS  30 (failed/ and denied/ tags older than
                                          this are dropped from the config repos, daily)
+  --token-file FILE  HIVE_OPERATOR_TOKEN none: the dashboard asks for this token (open it once as
+                                         /?token=…, or send Authorization: Bearer …); required
+                                         when --listen is not a loopback address
 
 claude credentials are handed to agents from the core's environment: ANTHROPIC_API_KEY,
 CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL (and HTTP(S)_PROXY, NO_PROXY).
@@ -143,6 +146,7 @@ async function main(argv: string[]): Promise<void> {
         'page-ports': { type: 'string' },
         'no-manager': { type: 'boolean' },
         'tag-retention-days': { type: 'string' },
+        'token-file': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,

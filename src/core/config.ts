@@ -13,7 +13,9 @@
  * | --page-ports  | HIVE_PAGE_PORTS     | 8100-8999 (agent pages, hashed from the name)  |
  * | --no-manager  | HIVE_NO_MANAGER=1   | the manager is created and started             |
  * | --tag-retention-days | HIVE_TAG_RETENTION_DAYS | 30 (age of `failed/`, `denied/` tags kept) |
+ * | --token-file  | HIVE_OPERATOR_TOKEN | none; required when --listen is not a loopback address |
  */
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { resolveDataDir } from '../shared/paths.ts';
@@ -52,7 +54,15 @@ export interface CoreConfig {
   passEnv: Record<string, string>;
   /** Days a `failed/` or `denied/` tag is kept in an applied config repo (see tag retention). */
   tagRetentionDays: number;
+  /**
+   * The operator token the dashboard asks for, or null (then it answers anyone who reaches it,
+   * which only loopback allows). See `dashboard/auth.ts`.
+   */
+  operatorToken: string | null;
 }
+
+/** Shortest operator token accepted, characters. */
+export const MIN_TOKEN_CHARS = 16;
 
 /** Raw flag values as parsed from the command line. */
 export interface CoreFlags {
@@ -64,6 +74,7 @@ export interface CoreFlags {
   'page-ports'?: string;
   'no-manager'?: boolean;
   'tag-retention-days'?: string;
+  'token-file'?: string;
 }
 
 /**
@@ -91,9 +102,17 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
   const retention = flags['tag-retention-days'] ?? env.HIVE_TAG_RETENTION_DAYS ?? '30';
   if (!/^\d{1,5}$/.test(retention))
     throw new HiveError('bad_request', `--tag-retention-days ${retention}: expected a whole number of days (0 to 99999)`);
+  const operatorToken = readOperatorToken(flags['token-file'], env.HIVE_OPERATOR_TOKEN);
+  if (!operatorToken && !isLoopback(listen.host))
+    throw new HiveError(
+      'bad_request',
+      `--listen ${listen.host}:${listen.port} reaches beyond this host, so the dashboard needs an operator token: ` +
+        `put one (at least ${MIN_TOKEN_CHARS} characters, e.g. from \`openssl rand -hex 24\`) in a file and pass --token-file FILE, or set HIVE_OPERATOR_TOKEN`,
+    );
   return {
     dataDir,
     pagePorts,
+    operatorToken,
     tagRetentionDays: Number(retention),
     listen,
     runtime: runtime as RuntimeName,
@@ -102,6 +121,37 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     manager: !(flags['no-manager'] || env.HIVE_NO_MANAGER === '1'),
     passEnv,
   };
+}
+
+/**
+ * The operator token from `--token-file` (first line, trimmed) or `HIVE_OPERATOR_TOKEN`; null when
+ * neither is given.
+ * @throws HiveError `bad_request` when the file cannot be read or the token is shorter than
+ *   {@link MIN_TOKEN_CHARS} or contains whitespace.
+ */
+function readOperatorToken(file: string | undefined, env: string | undefined): string | null {
+  let token: string | undefined;
+  let from: string;
+  if (file !== undefined) {
+    from = `--token-file ${file}`;
+    try {
+      token = readFileSync(file, 'utf8').split('\n', 1)[0]!.trim();
+    } catch (err) {
+      throw new HiveError('bad_request', `${from}: ${(err as Error).message}`);
+    }
+  } else {
+    from = 'HIVE_OPERATOR_TOKEN';
+    token = env?.trim();
+    if (!token) return null;
+  }
+  if (token.length < MIN_TOKEN_CHARS || /\s/.test(token))
+    throw new HiveError('bad_request', `${from}: the operator token must be at least ${MIN_TOKEN_CHARS} characters, without spaces`);
+  return token;
+}
+
+/** True for addresses only this host can reach: 127.0.0.0/8, ::1, `localhost`. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**

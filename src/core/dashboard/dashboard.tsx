@@ -12,7 +12,9 @@
  * `agent.toml`) · `GET /deploys`: the read-only config-repo browser ·
  * `POST /agents/:name/destroy` and `POST /kept/:name/purge` (two clicks: without `confirm=1` the
  * answer is the confirmation form, swapped in place of the button).
- * State-changing routes refuse requests from another origin (see `sameOrigin`).
+ * State-changing routes refuse requests from another origin (see `sameOrigin`). With an operator
+ * token configured, every route (pages, fragments, the stream, static files) asks for it first
+ * (see `auth.ts`).
  */
 import { Elysia } from 'elysia';
 import { html } from '@elysiajs/html';
@@ -24,6 +26,7 @@ import { sseResponse, type SseEvent } from '../../shared/sse.ts';
 import { errorResponder, htmlResponse, htmxPartial, sameOrigin, staticFiles, toastHeader } from '../../shared/web.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { HiveEvent } from '../events.ts';
+import { OperatorAuth } from './auth.ts';
 import type { Hive } from '../hive.ts';
 import { AgentNames, DashboardPage } from '../../../views/dashboard/page.tsx';
 import { Banners } from '../../../views/dashboard/banners.tsx';
@@ -224,7 +227,10 @@ export function createDashboard(hive: Hive) {
   };
   const done = (message: string) => new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(message) } });
 
+  const auth = hive.config.operatorToken ? new OperatorAuth(hive.config.operatorToken) : null;
+
   return new Elysia({ name: 'dashboard' })
+    .onRequest(({ request }) => auth?.check(request) ?? undefined)
     .use(html())
     .use(staticFiles())
     .onError(errorResponder(hive.log))
