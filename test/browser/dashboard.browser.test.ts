@@ -61,7 +61,7 @@ describe('dashboard in a browser', () => {
   });
 
   test('the operator sends from the form: toast, the message in the flow, the form cleared', async () => {
-    await page.selectOption('select[name="to"]', 'manager');
+    await page.fill('input[name="to"]', 'hm1nd');
     await page.fill('textarea[name="body"]', 'hello from the browser\nsecond line');
     await page.click('form.send button[type="submit"]');
     await page.locator('.toast', { hasText: 'sent #' }).waitFor({ timeout: 10_000 });
@@ -77,14 +77,7 @@ describe('dashboard in a browser', () => {
 
   test('a refused send shows the reason as a toast and stores nothing', async () => {
     const before = t.hive.broker.lastId();
-    await page.evaluate(() => {
-      const sel = document.querySelector('select[name="to"]') as HTMLSelectElement;
-      const o = document.createElement('option');
-      o.value = 'ghost';
-      o.textContent = 'ghost';
-      sel.appendChild(o);
-    });
-    await page.selectOption('select[name="to"]', 'ghost');
+    await page.fill('input[name="to"]', 'ghost');
     await page.fill('textarea[name="body"]', 'boo');
     await page.click('form.send button[type="submit"]');
     await page.locator('.toast.bad', { hasText: 'no agent named "ghost"' }).waitFor({ timeout: 10_000 });
@@ -187,5 +180,50 @@ describe('dashboard in a browser', () => {
     await page.goto(`${url}/deploys`);
     await page.getByText(/carol: approval #\d+ deployed/).first().waitFor({ timeout: 10_000 });
     await page.goto(url);
+    await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
   }, 30_000);
+
+  test('the flow filter: only messages from or to one agent, including ones that arrive live; clearing it shows all again', async () => {
+    await page.locator('#agent-names option[value="carol"]').waitFor({ state: 'attached', timeout: 10_000 });
+    const toCarol = t.hive.send('operator', 'carol', 'for carol only');
+    const toAlice = t.hive.send('operator', 'alice', 'for alice only');
+    await page.locator(`#msg-${toAlice.id}`).waitFor({ timeout: 10_000 });
+    await page.fill('form.flow-filter input[name="agent"]', 'carol');
+    await page.locator(`#msg-${toAlice.id}`).waitFor({ state: 'detached', timeout: 10_000 });
+    expect(await page.locator(`#msg-${toCarol.id}`).isVisible()).toBe(true);
+    const froms = await page.locator('#flow > li:visible').evaluateAll((lis) => lis.map((li) => [li.getAttribute('data-from'), li.getAttribute('data-to')]));
+    expect(froms.length).toBeGreaterThan(0);
+    for (const [from, to] of froms) expect([from, to]).toContain('carol');
+    // live arrivals respect the filter
+    const liveCarol = t.hive.send('carol', 'alice', 'carol answers');
+    const liveAlice = t.hive.send('alice', 'manager', 'alice chatters');
+    await page.locator(`#msg-${liveCarol.id}`).waitFor({ timeout: 10_000 });
+    await page.locator(`#msg-${liveAlice.id}`).waitFor({ state: 'attached', timeout: 10_000 });
+    expect(await page.locator(`#msg-${liveAlice.id}`).isVisible()).toBe(false);
+    await page.fill('form.flow-filter input[name="agent"]', '');
+    await page.locator(`#msg-${toAlice.id}`).waitFor({ timeout: 10_000 });
+    expect(await page.locator(`#msg-${liveAlice.id}`).isVisible()).toBe(true);
+  });
+
+  test('a banner appears live for a failed deploy, says what failed, and goes away on dismiss', async () => {
+    const failed = t.hive.alerts.raise('deploy_failed', 'carol', 'carol: approval #77 failed: extraMcpServers.x.command: "<b>/nope</b>" is not an executable file');
+    const loop = t.hive.alerts.raise('crash_loop', 'alice', 'alice crashed 3 times in a row, last exit code 1 after 0 s; the core restarts it in 4 s.');
+    const banner = page.locator(`#alert-${failed.id}`);
+    await banner.waitFor({ timeout: 10_000 });
+    expect(await banner.locator('.text').textContent()).toContain('"<b>/nope</b>" is not an executable file');
+    expect(await banner.locator('b').count()).toBe(0);
+    await page.locator(`#alert-${loop.id}`).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#alert-count').textContent()).toBe('▲ 2 alerts');
+    await page.locator('#alert-count a').click();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-banners.png') });
+    await banner.getByRole('button', { name: 'dismiss the deploy failed alert for carol' }).click();
+    await banner.waitFor({ state: 'detached', timeout: 10_000 });
+    await page.locator('.toast', { hasText: 'dismissed the deploy failed alert for carol' }).waitFor({ timeout: 10_000 });
+    expect(t.hive.alerts.list().map((a) => a.id)).toEqual([loop.id]);
+    expect(await page.locator('#alert-count').textContent()).toBe('▲ 1 alert');
+    // the condition clearing removes a banner as well: the operator takes charge of alice
+    await t.hive.stop('alice');
+    await page.locator(`#alert-${loop.id}`).waitFor({ state: 'detached', timeout: 10_000 });
+  });
 });

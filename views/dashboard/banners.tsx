@@ -40,3 +40,13 @@ export function Banners({ alerts, now = Date.now() }: { alerts: AlertRecord[]; n
     </>
   );
 }
+
+/** The chrome strip's alert count, a link to the banners (empty when there are none). */
+export function AlertCount({ count }: { count: number }): JSX.Element {
+  if (count === 0) return <></>;
+  return (
+    <a href="#banners" class="alert-count" safe>
+      {`▲ ${count} alert${count === 1 ? '' : 's'}`}
+    </a>
+  );
+}

@@ -5,7 +5,7 @@
  * Everything below the chrome is updated in place by the `/events` SSE stream.
  */
 import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
-import { Banners } from './banners.tsx';
+import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
 import { KeptList } from './kept.tsx';
@@ -59,6 +59,9 @@ export function DashboardPage(d: DashboardData): JSX.Element {
           <span safe>{`v${d.version}`}</span>
           <span safe>{`runtime: ${d.runtime}`}</span>
           <span class="dim" safe>{d.dataDir}</span>
+          <span id="alert-count">
+            <AlertCount count={d.alerts.length} />
+          </span>
         </>
       }
     >
@@ -105,7 +108,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         </Panel>
         <Panel id="flow" glyph="▚" name="M4TR1X" sub="message flow">
           <form class="send" hx-post="/send" hx-swap="none" data-reset>
-            <input name="to" list="agent-names" aria-label="recipient" placeholder="to: agent or manager" autocomplete="off" required />
+            <input name="to" list="agent-names" aria-label="recipient" placeholder="to (name)" autocomplete="off" required />
             <textarea name="body" aria-label="message" placeholder="message as operator" required></textarea>
             <button type="submit">
               <span class="spin">◐</span> send

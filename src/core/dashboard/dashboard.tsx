@@ -29,7 +29,7 @@ import type { HiveEvent } from '../events.ts';
 import { OperatorAuth } from './auth.ts';
 import type { Hive } from '../hive.ts';
 import { AgentNames, DashboardPage } from '../../../views/dashboard/page.tsx';
-import { Banners } from '../../../views/dashboard/banners.tsx';
+import { AlertCount, Banners } from '../../../views/dashboard/banners.tsx';
 import { AgentRows } from '../../../views/dashboard/agents.tsx';
 import { MessageItem, MessageItems } from '../../../views/dashboard/flow.tsx';
 import { TurnRows } from '../../../views/dashboard/turns.tsx';
@@ -169,7 +169,13 @@ export function createDashboard(hive: Hive) {
     turns: new Memo(() => htmxPartial('#turns-body', 'innerHTML', turnsFragment())),
     questions: new Memo(() => htmxPartial('#questions-body', 'innerHTML', questionsFragment())),
     kept: new Memo(() => htmxPartial('#kept-body', 'innerHTML', keptFragment())),
-    alerts: new Memo(() => htmxPartial('#banners', 'innerHTML', alertsFragment())),
+    alerts: new Memo(() => {
+      const alerts = hive.alerts.list();
+      return (
+        htmxPartial('#banners', 'innerHTML', String(<Banners alerts={alerts} />)) +
+        htmxPartial('#alert-count', 'innerHTML', String(<AlertCount count={alerts.length} />))
+      );
+    }),
     approvals: new Memo(async () => htmxPartial('#approvals-body', 'innerHTML', await approvalsFragment())),
   };
   type Section = keyof typeof sections;
