@@ -80,11 +80,14 @@ export function turnFor(dir: string, agent: string, id: number) {
   );
 }
 
-/** Starts the real `hive core serve` as a subprocess and waits for its admin socket. */
-export async function startCoreProcess(dir: string, flags: string[], env: Record<string, string>) {
-  const port = 17000 + Math.floor(Math.random() * 2000);
+/**
+ * Starts the real `hive core serve` as a subprocess and waits for its admin socket. The dashboard
+ * listens on `listen` (default: 127.0.0.1 and a random port).
+ */
+export async function startCoreProcess(dir: string, flags: string[], env: Record<string, string>, listen: { host?: string; port?: number } = {}) {
+  const port = listen.port ?? 17000 + Math.floor(Math.random() * 2000);
   const runtime = flags.includes('--runtime') ? [] : ['--runtime', 'process'];
-  const proc = Bun.spawn([process.execPath, ENTRY, 'core', 'serve', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, ...runtime, ...flags], {
+  const proc = Bun.spawn([process.execPath, ENTRY, 'core', 'serve', '--data-dir', dir, '--listen', `${listen.host ?? '127.0.0.1'}:${port}`, ...runtime, ...flags], {
     env: { PATH: process.env.PATH!, HOME: dir, ...env },
     stdout: Bun.file(join(dir, 'core.out')),
     stderr: Bun.file(join(dir, 'core.err')),
