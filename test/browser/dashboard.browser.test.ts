@@ -226,4 +226,38 @@ describe('dashboard in a browser', () => {
     await t.hive.stop('alice');
     await page.locator(`#alert-${loop.id}`).waitFor({ state: 'detached', timeout: 10_000 });
   });
+
+  test('keyboard only: the send form is reachable with Tab, shows a focus ring, and sends with the keyboard', async () => {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.focus('input[name="to"]');
+    const ring = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    expect(ring).toBe('solid');
+    await page.keyboard.type('alice');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('body');
+    await page.keyboard.type('typed, not clicked');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toContain('send');
+    await page.keyboard.press('Enter');
+    await page.locator('.toast', { hasText: 'to alice' }).waitFor({ timeout: 10_000 });
+    await waitFor('the message stored', () => t.hive.broker.list({ agent: 'alice' }).find((m) => m.body === 'typed, not clicked'));
+  });
+
+  test('a narrow window: one column, nothing wider than the window', async () => {
+    const narrow = await browser.newPage({ viewport: { width: 420, height: 900 } });
+    try {
+      await narrow.goto(url);
+      await narrow.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
+      const { scroll, width, columns } = await narrow.evaluate(() => ({
+        scroll: document.documentElement.scrollWidth,
+        width: window.innerWidth,
+        columns: getComputedStyle(document.querySelector('main')!).gridTemplateColumns.split(' ').length,
+      }));
+      expect(columns).toBe(1);
+      expect(scroll).toBeLessThanOrEqual(width);
+      await narrow.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-narrow.png') });
+    } finally {
+      await narrow.close();
+    }
+  });
 });

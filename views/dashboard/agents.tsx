@@ -41,7 +41,7 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
           config
         </a>
       </td>
-      <td>
+      <td data-label="state">
         <span class={`badge ${a.status}`} safe>{a.status}</span> <span class="dim" title="time in this state" safe>{age(a.status_since, now)}</span>
         {a.restarts > 0 ? <span class="dim" safe>{` ↻${a.restarts} (${a.last_exit ?? ''})`}</span> : ''}
         {a.problem ? (
@@ -57,7 +57,7 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
           </div>
         ))}
       </td>
-      <td>
+      <td data-label="model">
         <form class="model" hx-post={`/agents/${a.name}/model`} hx-swap="none" title="switch the model until the config changes">
           <input name="model" value={a.model} list="models" size="10" aria-label={`model of ${a.name}`} />
           {a.model_override ? (
@@ -69,7 +69,7 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
           )}
         </form>
       </td>
-      <td>
+      <td data-label="runtime">
         <span safe>{a.runtime}</span>
         {sandboxed ? '' : <span class="badge unsandboxed" title="this runtime gives the agent the host's full view"> unsandboxed</span>}
         {sandboxed && privileged ? (
@@ -81,8 +81,8 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
           ''
         )}
       </td>
-      <td safe>{String(a.port)}</td>
-      <td class="dim">{a.desired}</td>
+      <td data-label="page port" safe>{String(a.port)}</td>
+      <td data-label="wanted" class="dim">{a.desired}</td>
       <td class="actions">
         {(a.desired === 'running' ? ['stop', 'restart', 'rebuild'] : ['start', 'rebuild']).map((act) => (
           <button hx-post={`/agents/${a.name}/${act}`} hx-swap="none" class={act === 'stop' ? 'quiet' : ''} aria-label={`${act} ${a.name}`}>

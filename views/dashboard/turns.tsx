@@ -25,12 +25,12 @@ export function TurnRows({ turns }: { turns: TurnRecord[] }): JSX.Element {
         <tr id={`turn-${t.id}`} data-agent={t.agent} data-status={t.status}>
           <td class="dim" safe>{clock(t.started_at)}</td>
           <td safe>{label(t.agent)}</td>
-          <td>
+          <td data-label="status">
             <span class={`badge ${t.status}`}>{t.status}</span>
           </td>
-          <td class="dim" safe>{t.trigger_message_id === null ? '—' : `#${t.trigger_message_id}`}</td>
-          <td safe>{toolList(t.tools)}</td>
-          <td>
+          <td data-label="woke by" class="dim" safe>{t.trigger_message_id === null ? '—' : `#${t.trigger_message_id}`}</td>
+          <td data-label="tools" safe>{toolList(t.tools)}</td>
+          <td data-label="result">
             <span class="dim" safe>{`${t.duration_ms === null ? '' : `${(t.duration_ms / 1000).toFixed(1)}s `}${usd(t.cost_usd)}`}</span>{' '}
             <span safe>{preview(t.result ?? '', 80)}</span>
           </td>
