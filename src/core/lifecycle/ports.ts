@@ -23,7 +23,7 @@ export async function pagePortConflict(name: string, port: number, others: Agent
   while (!(await portIsFree(port))) {
     if (Date.now() >= deadline) {
       const holder = portOwner(port);
-      return `agent "${name}" needs page port ${port}, which ${holder ? `${holder.command} (pid ${holder.pid})` : 'another process on this host'} is using; free the port${waitMs ? '' : ' or pick another name'}`;
+      return `agent "${name}" ${waitMs ? 'needs' : 'would take'} page port ${port}, which ${holder ? `${holder.command} (pid ${holder.pid})` : 'another process on this host'} is using; free the port${waitMs ? '' : ' or pick another name'}`;
     }
     await Bun.sleep(100);
   }
