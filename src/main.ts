@@ -76,7 +76,8 @@ environment:
 const DOCTOR_HELP = `hive doctor — report which sandbox runtimes work here
 
 Tries each runtime (a test sandbox runs /usr/bin/true) and prints why each is or is not usable,
-and which one \`hive core serve --runtime auto\` would pick.
+and which one \`hive core serve --runtime auto\` would pick. For nspawn it also tries a container in
+a private user namespace with an id-mapped bind, which keeps container root from being host root.
 `;
 
 function fail(message: string, code = 2): never {
@@ -125,7 +126,17 @@ async function main(argv: string[]): Promise<void> {
     const { probeRuntimes } = await import('./core/runtime/detect.ts');
     const probes = probeRuntimes();
     const auto = probes.find((p) => p.available && p.name !== 'process')?.name ?? 'process';
-    const lines = probes.map((p) => `${p.available ? 'ok  ' : 'no  '} ${p.name.padEnd(16)} ${p.reason}`);
+    const lines: string[] = [];
+    for (const p of probes) {
+      lines.push(`${p.available ? 'ok  ' : 'no  '} ${p.name.padEnd(16)} ${p.reason}`);
+      if (p.name !== 'nspawn' || !p.available || !p.bin) continue;
+      const { probeUserNamespaces } = await import('./core/runtime/nspawn.ts');
+      const { tmpdir } = await import('node:os');
+      const why = probeUserNamespaces(p.bin, tmpdir());
+      lines.push(
+        `${''.padEnd(22)}${why ? `no user namespace: container root would be host root (${why})` : `user namespaces with id-mapped binds work (tried on ${tmpdir()}; the core tries its data dir at start): container root is not host root`}`,
+      );
+    }
     process.stdout.write(`runtimes (in --runtime auto order):\n${lines.join('\n')}\n\n--runtime auto picks: ${auto}${auto === 'process' ? ' (unsandboxed!)' : ''}\n`);
     return;
   }

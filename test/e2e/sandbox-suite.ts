@@ -4,7 +4,7 @@
  * can see; then each row of docs/persistence.md is exercised through `hive ctl`.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { allMessagesText, isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
@@ -67,11 +67,32 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
   }
 
   describe(`${runtime}: what an agent can see`, () => {
+    // nspawn maps container root to a private host uid range; bwrap run as root keeps host root
+    // (with every capability dropped)
+    const privileged = runtime === 'bwrap';
     test('the core reports the runtime, sandboxed, and whether it is privileged', () => {
       const st = ctlJson(dir, 'status');
-      expect(st).toMatchObject({ runtime, sandboxed: true, privileged: true });
-      expect(hive(['ctl', 'list', '--data-dir', dir]).stdout).toContain(`${runtime} (privileged)`);
+      expect(st).toMatchObject({ runtime, sandboxed: true, privileged });
+      const list = hive(['ctl', 'list', '--data-dir', dir]).stdout;
+      if (privileged) expect(list).toContain(`${runtime} (privileged)`);
+      else expect(list).not.toContain('privileged');
     });
+
+    if (!privileged)
+      test('root inside is not root on the host, yet what it writes to /state is the host root\'s', async () => {
+        const out = await bash('alice', "cat /proc/self/uid_map; echo made > /state/by-agent.txt && echo wrote;");
+        const [inside, outside] = out.trim().split(/\s+/).map(Number);
+        expect(inside).toBe(0);
+        expect(outside).toBeGreaterThan(0);
+        expect(out).toContain('wrote');
+        const file = join(layout.agent('alice').state, 'by-agent.txt');
+        expect(readFileSync(file, 'utf8')).toBe('made\n');
+        expect(statSync(file).uid).toBe(0);
+        // the agent's processes run as that host uid, as the host sees them
+        const pid = agent('alice').pid as number;
+        const uids = Bun.spawnSync(['ps', '-o', 'uid=', '--ppid', String(pid), '-p', String(pid)]).stdout.toString();
+        expect(uids.trim().split(/\s+/).map(Number)).toContain(outside!);
+      });
 
     test("not the core's data dir, not another agent's state, not the host's /root", async () => {
       const targets = [join(dir, 'hive.db'), join(layout.agent('bob').state, 'notes.md'), hostProbe, dir, '/root/.bash_history'];

@@ -8,7 +8,8 @@
 import { DataLayout } from '../../shared/paths.ts';
 import { HiveError } from '../../shared/errors.ts';
 import { BwrapRuntime } from './bwrap.ts';
-import { NspawnRuntime } from './nspawn.ts';
+import { mkdirSync } from 'node:fs';
+import { NspawnRuntime, probeUserNamespaces } from './nspawn.ts';
 import { ProcessRuntime } from './process.ts';
 import type { Runtime } from './runtime.ts';
 import type { RuntimeName } from '../config.ts';
@@ -126,5 +127,9 @@ export function createRuntime(
     sandboxDir: (n: string) => layout.sandboxDir(n),
     bin: probe.bin,
   };
-  return probe.name === 'nspawn' ? new NspawnRuntime(sandboxOpts) : new BwrapRuntime(sandboxOpts);
+  if (probe.name !== 'nspawn') return new BwrapRuntime(sandboxOpts);
+  mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
+  const why = probeUserNamespaces(probe.bin, layout.runDir);
+  if (why) warn(`nspawn containers run without a user namespace, so root inside is root on the host: ${why}`);
+  return new NspawnRuntime({ ...sandboxOpts, userns: why === null });
 }
