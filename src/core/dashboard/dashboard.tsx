@@ -5,8 +5,10 @@
  * sections are kept current by one SSE stream (`/events`) of `<hx-partial>` fragments, and the
  * operator's send form. No full reloads; no client build step.
  *
- * Routes: `GET /` page · `GET /events` SSE · `GET /fragments/agents|flow|turns|questions|approvals` ·
+ * Routes: `GET /` page · `GET /events[?after=<message id>]` SSE (a reconnect's `Last-Event-ID`
+ * wins over `after`) · `GET /fragments/agents|flow[?agent=]|turns|questions|approvals|kept|alerts` ·
  * `POST /send` · `POST /questions/:id/answer` · `POST /approvals/:id/approve|deny` ·
+ * `POST /alerts/:id/dismiss` ·
  * `POST /agents/:name/model` · `POST /agents/:name/start|stop|restart|rebuild` ·
  * `GET /repos/:name` · `GET /repos/:name/commit/:sha` · `GET /repos/:name/file/:ref` (raw
  * `agent.toml`) · `GET /deploys`: the read-only config-repo browser ·
