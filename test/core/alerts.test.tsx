@@ -14,6 +14,7 @@ import { loadCoreConfig } from '../../src/core/config.ts';
 import { Hive } from '../../src/core/hive.ts';
 import { agentPort, parsePortRange } from '../../src/shared/ports.ts';
 import { ctlJsonAsync, openTestHive, waitFor } from '../support/hive.ts';
+import { readSse } from '../support/sse.ts';
 
 setDefaultTimeout(90_000);
 
@@ -145,22 +146,12 @@ describe('alerts', () => {
   });
 
   test('a new banner reaches an open SSE stream as a partial for #banners', async () => {
-    const res = await app.handle(new Request(ORIGIN + '/events'));
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let text = '';
-    const until = async (needle: string) => {
-      while (!text.includes(needle)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error('stream ended');
-        text += dec.decode(value);
-      }
-    };
-    await until('hx-target="#banners"');
+    const sse = readSse(await app.handle(new Request(ORIGIN + '/events')));
+    await sse.until('hx-target="#banners"');
     const a = t.hive.alerts.raise('port_conflict', 'sse', 'held by <b>someone</b>');
-    await until(`id=&quot;alert-${a.id}&quot;`.replace(/&quot;/g, '"'));
-    expect(text).toContain('held by &lt;b&gt;someone&lt;/b&gt;');
-    await reader.cancel();
+    await sse.until(`id="alert-${a.id}"`);
+    expect(sse.text).toContain('held by &lt;b&gt;someone&lt;/b&gt;');
+    await sse.cancel();
     t.hive.alerts.dismiss(a.id, 'operator');
   });
 

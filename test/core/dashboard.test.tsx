@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive } from '../support/hive.ts';
+import { readSse } from '../support/sse.ts';
 
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let app: ReturnType<typeof createDashboard>;
@@ -198,13 +199,11 @@ describe('dashboard', () => {
     expect(html).not.toContain('<script>alert');
     expect(html).toMatch(/<span class="del">-# agent\.toml of zoe/);
     // the SSE stream carries each rebuild line as it happens
-    const res = await app.handle(new Request(ORIGIN + '/events'));
-    const reader = res.body!.getReader();
+    const sse = readSse(await app.handle(new Request(ORIGIN + '/events')));
     const approving = post(`/approvals/${a.id}/approve`, {});
-    let text = '';
-    const dec = new TextDecoder();
-    while (!text.includes('up: the harness said hello')) text += dec.decode((await reader.read()).value);
-    await reader.cancel();
+    await sse.until('up: the harness said hello');
+    await sse.cancel();
+    const text = sse.text;
     expect((await approving).status).toBe(204);
     expect(text).toMatch(/hx-partial hx-target="#builds" hx-swap="beforeend">.*rebuild of zoe \(approval #\d+\)/);
     expect(text).toContain('stopping the running sandbox');
@@ -294,28 +293,19 @@ describe('dashboard', () => {
     const first = t.hive.send('operator', 'manager', 'before connect');
     const res = await app.handle(new Request(ORIGIN + '/events', { headers: { 'last-event-id': String(first.id - 1) } }));
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let text = '';
-    const until = async (needle: string) => {
-      while (!text.includes(needle)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error('stream ended');
-        text += dec.decode(value);
-      }
-    };
-    await until('before connect');
-    expect(text).toContain('hx-target="#agents-body"');
-    expect(text).toContain(`id: ${first.id}`);
+    const sse = readSse(res);
+    await sse.until('before connect');
+    expect(sse.text).toContain('hx-target="#agents-body"');
+    expect(sse.text).toContain(`id: ${first.id}`);
     const listeners = t.hive.bus.size;
     const m = t.hive.send('operator', 'manager', 'line one\nline two <b>bold</b>');
-    await until(`id: ${m.id}`);
-    await until('line two');
-    const frame = text.slice(text.indexOf(`id: ${m.id}`));
+    await sse.until(`id: ${m.id}`);
+    await sse.until('line two');
+    const frame = sse.text.slice(sse.text.indexOf(`id: ${m.id}`));
     const dataLines = frame.split('\n\n')[0]!.split('\n').filter((l) => l.startsWith('data: '));
     expect(dataLines).toHaveLength(1);
     expect(dataLines[0]).toContain('line one&#10;line two &lt;b&gt;bold&lt;/b&gt;');
-    await reader.cancel();
+    await sse.cancel();
     await Bun.sleep(10);
     expect(t.hive.bus.size).toBe(listeners - 1);
   });
