@@ -20,7 +20,6 @@ let model: ModelServer;
 let dir: string;
 let layout: DataLayout;
 let core: Awaited<ReturnType<typeof startCoreProcess>>;
-const env = () => ({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'test-key' });
 const FLAGS = ['--page-ports', '50000-54999'];
 
 beforeAll(async () => {
@@ -49,7 +48,7 @@ beforeAll(async () => {
   dir = tempDir('hv-cfge-');
   layout = new DataLayout(dir);
   process.env.HIVE_TEST_AGENTS_DIR = layout.proposedDir;
-  core = await startCoreProcess(dir, FLAGS, env());
+  core = await startCoreProcess(dir, FLAGS, model.env);
   ctlJson(dir, 'spawn', 'alice');
   ctlJson(dir, 'spawn', 'bob');
   await waitFor('everyone idle', () => ctlJson(dir, 'list').agents.every((a: any) => a.status === 'idle'));
@@ -138,7 +137,7 @@ describe('crash in the middle of a deploy', () => {
     await core.proc.exited;
     await approver.exited;
 
-    core = await startCoreProcess(dir, FLAGS, env());
+    core = await startCoreProcess(dir, FLAGS, model.env);
     const a = ctlJson(dir, 'approval', String(id)).approval;
     expect(a.status).toBe('failed');
     expect(a.note).toStartWith('the core stopped during the deploy');

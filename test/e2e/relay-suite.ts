@@ -39,10 +39,7 @@ export function relaySuite(runtime: string, ports: string): void {
       return [{ type: 'text', text: `bob got it: ${prompt.includes('hello bob, alice here') ? 'the relay' : 'something else'}` }];
     });
     dir = tempDir('hv-e2e-');
-    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], {
-      ANTHROPIC_BASE_URL: model.url,
-      ANTHROPIC_API_KEY: 'test-key',
-    });
+    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
   });
 
   afterAll(async () => {
@@ -200,7 +197,7 @@ export function relaySuite(runtime: string, ports: string): void {
       ctlJson(dir, 'stop', 'bob');
       const queued = ctlJson(dir, 'send', 'bob', 'queued across a restart');
       await core.stop();
-      core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'test-key' });
+      core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
       const kept = (ctlJson(dir, 'messages', '--agent', 'bob').messages as any[]).find((m) => m.id === queued.id);
       expect(kept).toMatchObject({ body: 'queued across a restart', delivered_at: null });
       ctlJson(dir, 'start', 'bob');
@@ -226,7 +223,7 @@ export function relaySuite(runtime: string, ports: string): void {
       };
       await waitFor('every agent process to exit', () => pids.every((p) => !alive(p)), 15_000);
       // a new core takes over the data dir and brings the agents back
-      core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'test-key' });
+      core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
       await waitFor('the manager idle again', () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name === 'manager' && a.status === 'idle'));
     });
 

@@ -36,10 +36,7 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
     dir = tempDir(`hv-${runtime}-`);
     layout = new DataLayout(dir);
     writeFileSync(hostProbe, 'host root secret');
-    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], {
-      ANTHROPIC_BASE_URL: model.url,
-      ANTHROPIC_API_KEY: 'test-key',
-    });
+    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
     ctlJson(dir, 'spawn', 'alice');
     ctlJson(dir, 'spawn', 'bob');
     writeFileSync(join(layout.agent('bob').state, 'notes.md'), 'bob secret');

@@ -20,7 +20,6 @@ let model: ModelServer;
 let dir: string;
 let layout: DataLayout;
 let core: Awaited<ReturnType<typeof startCoreProcess>>;
-const env = () => ({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'test-key' });
 
 /** What the operator writes to make an agent's model call `tool` with `input`. */
 const directive = (tool: string, input: unknown) => `@@CALL ${JSON.stringify({ tool, input })}@@`;
@@ -44,7 +43,7 @@ beforeAll(async () => {
   });
   dir = tempDir('hv-tools-');
   layout = new DataLayout(dir);
-  core = await startCoreProcess(dir, ['--page-ports', '30000-39999'], env());
+  core = await startCoreProcess(dir, ['--page-ports', '30000-39999'], model.env);
   for (const n of ['alice', 'bob', 'carol']) ctlJson(dir, 'spawn', n);
   // alice: her own model, and an extra MCP server that is `hive mcp` posing as the manager on her
   // own socket (the core must still refuse manager tools), plus one keyed like the built-in server.
@@ -299,7 +298,7 @@ describe('across a core restart', () => {
     const qid = Number(/question #(\d+)/.exec(asked.text)![1]);
 
     await core.stop();
-    core = await startCoreProcess(dir, ['--page-ports', '30000-39999'], env());
+    core = await startCoreProcess(dir, ['--page-ports', '30000-39999'], model.env);
 
     expect(ctlJson(dir, 'reminders').reminders.map((r: any) => r.id)).toContain(rid);
     const fired = await waitFor('the reminder after restart', () => messages().find((m) => m.kind === 'reminder' && m.ref === rid), 30_000);

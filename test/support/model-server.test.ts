@@ -46,8 +46,7 @@ function tempDir(prefix: string): string {
 function claudeEnv(server: ModelServer, home: string): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
-    ANTHROPIC_BASE_URL: server.url,
-    ANTHROPIC_API_KEY: 'test-key',
+    ...server.env,
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     ENABLE_TOOL_SEARCH: 'false',
     CLAUDE_CONFIG_DIR: home,

@@ -80,6 +80,8 @@ export interface MiscRequest {
 export interface ModelServer {
   /** Base URL to use as ANTHROPIC_BASE_URL, e.g. `http://127.0.0.1:40123` (no trailing slash). */
   url: string;
+  /** The credentials a core or claude needs to use this server: its URL and a dummy API key. */
+  env: { ANTHROPIC_BASE_URL: string; ANTHROPIC_API_KEY: string };
   /** Every `POST /v1/messages` request, in arrival order (side requests included). */
   requests: CapturedRequest[];
   /** Every `POST /v1/messages/count_tokens` request body, in arrival order. */
@@ -305,8 +307,10 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
   });
 
   let closed: Promise<void> | null = null;
+  const url = `http://127.0.0.1:${server.port}`;
   return {
-    url: `http://127.0.0.1:${server.port}`,
+    url,
+    env: { ANTHROPIC_BASE_URL: url, ANTHROPIC_API_KEY: 'test-key' },
     requests,
     countTokens,
     misc,
