@@ -12,6 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createDashboard } from '../src/core/dashboard/dashboard.tsx';
+import { eachLine } from '../src/shared/lines.ts';
 import { openTestHive } from '../test/support/hive.ts';
 
 const { values } = parseArgs({ options: { clients: { type: 'string' }, rounds: { type: 'string' }, child: { type: 'string' } } });
@@ -74,26 +75,21 @@ try {
       // Bun's fetch holds at most 256 connections open at once unless told otherwise
       env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(Math.max(256, n + 16)) },
     });
-    const lines = (async function* () {
-      const reader = child.stdout.getReader();
-      const dec = new TextDecoder();
-      let buf = '';
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buf += dec.decode(value, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          yield buf.slice(0, i);
-          buf = buf.slice(i + 1);
-        }
-      }
-    })();
+    // the client prints each line once ('open', 'all <marker>'); wait for the one wanted
+    const seen = new Set<string>();
+    let wake = () => {};
+    let ended = false;
+    void eachLine(child.stdout, (line) => {
+      seen.add(line);
+      wake();
+    }).finally(() => {
+      ended = true;
+      wake();
+    });
     const next = async (want: string) => {
-      for (;;) {
-        const { value, done } = await lines.next();
-        if (done) throw new Error(`client process ended before "${want}"`);
-        if (value === want) return;
+      while (!seen.has(want)) {
+        if (ended) throw new Error(`client process ended before "${want}"`);
+        await new Promise<void>((resolve) => (wake = resolve));
       }
     };
     let t0 = performance.now();

@@ -4,6 +4,7 @@
  * Lines that are not stream-json are reported raw (the CLI prints plain text on some failures).
  */
 import { parseEventLine, type ClaudeEvent } from './events.ts';
+import { eachLine } from '../../shared/lines.ts';
 
 /** Options of {@link runClaude}. */
 export interface RunClaudeOptions {
@@ -59,23 +60,4 @@ export async function runClaude(opts: RunClaudeOptions): Promise<ClaudeExit> {
     signal: child.signalCode == null ? null : String(child.signalCode),
     stderrTail,
   };
-}
-
-/** Calls `fn` for each newline-terminated line of a byte stream (and a trailing partial line). */
-async function eachLine(stream: ReadableStream<Uint8Array>, fn: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buf += decoder.decode(value, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      fn(buf.slice(0, nl));
-      buf = buf.slice(nl + 1);
-    }
-  }
-  buf += decoder.decode();
-  if (buf) fn(buf);
 }
