@@ -32,3 +32,9 @@ export function usd(v: number | null): string {
 export function label(name: string): string {
   return name === 'manager' ? 'hm1nd' : name;
 }
+
+/** The agent name a person typed on the dashboard (trimmed), where `hm1nd` means the manager; the inverse of {@link label}. */
+export function nameFromLabel(typed: string): string {
+  const t = typed.trim();
+  return t === 'hm1nd' ? 'manager' : t;
+}

@@ -267,10 +267,7 @@ export class Hive {
    * @throws HiveError `not_found`; `unavailable` with the reason when it did not come up.
    */
   async rebuild(name: string, by = OPERATOR): Promise<AgentRecord> {
-    this.registry.require(name);
-    this.registry.setDesired(name, 'running');
-    this.registry.setLive(name, { restarts: 0 });
-    this.alerts.clear(name, ['crash_loop'], OPERATOR);
+    this.wantRunning(name);
     try {
       await this.deployer.rebuild(name, `rebuild by ${by}`);
     } catch (err) {
@@ -281,12 +278,20 @@ export class Hive {
 
   /** Marks the agent wanted and starts it (the crash count starts over). @throws HiveError `not_found`. */
   async start(name: string): Promise<AgentRecord> {
+    this.wantRunning(name);
+    await this.supervisor.start(name);
+    return this.registry.require(name);
+  }
+
+  /**
+   * The operator wants `name` running: its crash count starts over and a crash-loop alert closes.
+   * @throws HiveError `not_found`.
+   */
+  private wantRunning(name: string): void {
     this.registry.require(name);
     this.registry.setDesired(name, 'running');
     this.registry.setLive(name, { restarts: 0 });
     this.alerts.clear(name, ['crash_loop'], OPERATOR);
-    await this.supervisor.start(name);
-    return this.registry.require(name);
   }
 
   /**

@@ -22,8 +22,8 @@ import { Elysia } from 'elysia';
 import { html } from '@elysiajs/html';
 import { ModelName } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
-import { MANAGER, OPERATOR } from '../../shared/names.ts';
-import { label } from '../../../views/format.ts';
+import { OPERATOR } from '../../shared/names.ts';
+import { nameFromLabel } from '../../../views/format.ts';
 import { sseResponse, type SseEvent } from '../../shared/sse.ts';
 import { errorResponder, htmlResponse, htmxPartial, sameOrigin, staticFiles, toastHeader } from '../../shared/web.ts';
 import { VERSION } from '../../shared/version.ts';
@@ -127,7 +127,7 @@ export function createDashboard(hive: Hive) {
   const privileged = hive.runtime.privileged;
   const agentsFragment = () => String(<AgentRows agents={hive.registry.list()} sandboxed={sandboxed} privileged={privileged} />);
   const turnsFragment = () => String(<TurnRows turns={hive.turns.list({ limit: TURN_LIMIT })} />);
-  const alertsFragment = () => String(<Banners alerts={hive.alerts.list()} />);
+  const alertsFragment = (alerts = hive.alerts.list()) => String(<Banners alerts={alerts} />);
   const namesFragment = () => String(<AgentNames agents={hive.registry.list()} />);
   const questionsState = (): QuestionsState => {
     try {
@@ -174,7 +174,7 @@ export function createDashboard(hive: Hive) {
     alerts: new Memo(() => {
       const alerts = hive.alerts.list();
       return (
-        htmxPartial('#banners', 'innerHTML', String(<Banners alerts={alerts} />)) +
+        htmxPartial('#banners', 'innerHTML', alertsFragment(alerts)) +
         htmxPartial('#alert-count', 'innerHTML', String(<AlertCount count={alerts.length} />))
       );
     }),
@@ -295,8 +295,7 @@ export function createDashboard(hive: Hive) {
     })
     .get('/deploys', async () => htmlResponse(String(<DeploysPage version={VERSION} deploys={await hive.deploys(200)} />)))
     .get('/fragments/flow', ({ query }) => {
-      const typed = typeof query.agent === 'string' ? query.agent.trim() : '';
-      const agent = typed === label(MANAGER) ? MANAGER : typed;
+      const agent = nameFromLabel(typeof query.agent === 'string' ? query.agent : '');
       return htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: agent || undefined })} />));
     })
     .get('/events', ({ request, query }) => {
@@ -403,8 +402,7 @@ export function createDashboard(hive: Hive) {
     .post('/send', ({ request, body }) => {
       guard(request);
       const form = (body ?? {}) as Record<string, unknown>;
-      const typed = typeof form.to === 'string' ? form.to.trim() : '';
-      const to = typed === label(MANAGER) ? MANAGER : typed; // the manager is shown as hm1nd
+      const to = nameFromLabel(typeof form.to === 'string' ? form.to : '');
       const text = typeof form.body === 'string' ? form.body : '';
       if (!to) throw new HiveError('bad_request', 'choose a recipient');
       if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');

@@ -14,10 +14,10 @@ export const PORT_RELEASE_WAIT_MS = 3000;
  * Why `name` cannot take page `port` now, or null when it can: another registered agent has the
  * same hashed port, or a process on this host listens on it. For a rebuild (`waitMs` > 0) the check
  * is repeated for up to `waitMs`, since the agent's own previous instance may still be letting go.
- * @param others the registered agents other than `name`.
+ * @param agents the registered agents (`name` itself, when registered, is skipped).
  */
-export async function pagePortConflict(name: string, port: number, others: AgentRecord[], waitMs = 0): Promise<string | null> {
-  const twin = others.find((a) => a.port === port && a.name !== name);
+export async function pagePortConflict(name: string, port: number, agents: AgentRecord[], waitMs = 0): Promise<string | null> {
+  const twin = agents.find((a) => a.port === port && a.name !== name);
   if (twin) return `agent "${name}" would take page port ${port}, which agent "${twin.name}" already uses; pick another name`;
   const deadline = Date.now() + waitMs;
   while (!(await portIsFree(port))) {
