@@ -37,29 +37,35 @@ options (flag, env, default):
                                          (nspawn | bwrap | process; \`hive doctor\` says what works)
   --model MODEL      HIVE_DEFAULT_MODEL  haiku
   --claude PATH      HIVE_CLAUDE_BIN     the pinned claude from node_modules, else claude on PATH
-  --page-ports A-B   HIVE_PAGE_PORTS     8100-8999 (agent pages, port hashed from the name)
   --no-manager       HIVE_NO_MANAGER=1   do not create or run the manager
   --tag-retention-days N  HIVE_TAG_RETENTION_DAYS  30 (failed/ and denied/ tags older than
                                          this are dropped from the config repos, daily)
   --token-file FILE  HIVE_OPERATOR_TOKEN none: the dashboard asks for this token (open it once as
                                          /?token=…, or send Authorization: Bearer …); required
                                          when --listen is not a loopback address
+  --allowed-hosts H,…  HIVE_ALLOWED_HOSTS  none: more Host names the dashboard answers to
+                                         (loopback names and the listen address always)
+  --egress-allow-internal H:P,…  HIVE_EGRESS_ALLOW_INTERNAL  none: destinations agents' egress
+                                         may reach although loopback, private or this host's
 
-claude credentials are handed to agents from the core's environment: ANTHROPIC_API_KEY,
-CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL (and HTTP(S)_PROXY, NO_PROXY).
+Agents never see credentials. Their claude reaches the model through the core's model gateway
+(a unix socket in each agent's socket dir), which forwards to ANTHROPIC_BASE_URL (default
+https://api.anthropic.com) with the core's ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or
+CLAUDE_CODE_OAUTH_TOKEN. Their tools reach only the hosts in their network.allow, through the
+core's egress proxy. See docs/security.md.
 `;
 
 const AGENT_HELP = `hive agent serve — run agent mode (normally started by the core, not by hand)
 
 Long-polls the agent's inbox over its socket; runs one claude turn per message; keeps history in
-the state dir; serves the agent's page on the port the core assigned.
+the state dir; serves the agent's page on page.sock beside its socket (the dashboard shows it at
+/agents/<name>/page/); forwards a loopback port to the core's egress proxy for claude's tools.
 
 environment:
   HIVE_SOCKET        the agent's socket (default /run/hive/mcp.sock)
   HIVE_STATE_DIR     durable state (default /state)
   CLAUDE_CONFIG_DIR  claude's config and credentials (default ~/.claude)
   HIVE_CLAUDE_BIN    the claude binary
-  HIVE_PAGE_HOST     address the page binds (default 127.0.0.1)
 `;
 
 const MCP_HELP = `hive mcp — the hive's stdio MCP server (claude starts it; not for interactive use)
@@ -129,6 +135,10 @@ async function main(argv: string[]): Promise<void> {
     const lines: string[] = [];
     for (const p of probes) {
       lines.push(`${p.available ? 'ok  ' : 'no  '} ${p.name.padEnd(16)} ${p.reason}`);
+      if (p.available)
+        lines.push(
+          `${''.padEnd(22)}${p.name === 'process' ? 'network: shared with the host; agents can reach the dashboard and act as the operator' : 'network: isolated (a private namespace with loopback only; the model and allowed hosts through the core)'}`,
+        );
       if (p.name !== 'nspawn' || !p.available || !p.bin) continue;
       const { probeUserNamespaces } = await import('./core/runtime/nspawn.ts');
       const { tmpdir } = await import('node:os');
@@ -154,7 +164,8 @@ async function main(argv: string[]): Promise<void> {
         runtime: { type: 'string' },
         model: { type: 'string' },
         claude: { type: 'string' },
-        'page-ports': { type: 'string' },
+        'allowed-hosts': { type: 'string' },
+        'egress-allow-internal': { type: 'string' },
         'no-manager': { type: 'boolean' },
         'tag-retention-days': { type: 'string' },
         'token-file': { type: 'string' },
@@ -197,6 +208,7 @@ async function main(argv: string[]): Promise<void> {
         reason: { type: 'string' },
         reset: { type: 'boolean' },
         days: { type: 'string' },
+        since: { type: 'string' },
       },
       strict: true,
       allowPositionals: true,
@@ -218,6 +230,7 @@ async function main(argv: string[]): Promise<void> {
       reason: values.reason,
       reset: !!values.reset,
       days,
+      since: values.since,
     });
     process.exit(code);
   }

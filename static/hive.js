@@ -11,6 +11,12 @@
     box.appendChild(el);
     setTimeout(() => el.remove(), 4000);
   }
+  // Every state-changing request carries the session's CSRF token (the server refuses it otherwise).
+  document.addEventListener('htmx:config:request', (e) => {
+    const token = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content');
+    const headers = e.detail?.ctx?.request?.headers;
+    if (token && headers) headers['X-CSRF-Token'] = token;
+  });
   document.addEventListener('toast', (e) => {
     const d = e.detail || {};
     toast(String(d.text ?? d.value ?? ''), d.ok !== false);

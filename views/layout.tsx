@@ -14,10 +14,12 @@ export interface LayoutProps {
   children: Children;
   /** The page keeps an SSE stream open: show the live-link indicator (default true). */
   live?: boolean;
+  /** The session's CSRF token, sent by `hive.js` as `X-CSRF-Token` on every htmx request. */
+  csrf?: string;
 }
 
 /** A full HTML document. */
-export function Layout({ title, chrome, children, live = true }: LayoutProps): JSX.Element {
+export function Layout({ title, chrome, children, live = true, csrf }: LayoutProps): JSX.Element {
   return (
     <>
       {'<!doctype html>'}
@@ -26,6 +28,7 @@ export function Layout({ title, chrome, children, live = true }: LayoutProps): J
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title safe>{title}</title>
+          {csrf ? <meta name="csrf-token" content={csrf} /> : ''}
           <link rel="stylesheet" href="/static/hive.css" />
           <script src="/static/htmx.min.js"></script>
           <script src="/static/hx-sse.min.js"></script>

@@ -29,7 +29,6 @@ export interface Identity {
   name: string;
   role: string;
   model: string;
-  port: number;
   /** The agent's config as the core read it at start. */
   config: AgentConfig;
   config_warnings: string[];
@@ -44,6 +43,8 @@ export class TurnLoop {
   private current: AbortController | null = null;
   /** The model of the current (or last) turn; the core names it at each turn start. */
   model: string;
+  /** The loopback port of the egress forwarder (see `egress-forward.ts`), once it listens. */
+  proxyPort: number | null = null;
 
   constructor(
     readonly env: AgentEnv,
@@ -126,7 +127,7 @@ export class TurnLoop {
       });
       const exit = await runClaude({
         argv,
-        env: claudeEnv(this.env.passEnv, this.env.claudeDir),
+        env: claudeEnv(this.env.passEnv, this.env.claudeDir, { modelSocket: this.env.modelSocket, proxyPort: this.proxyPort }),
         cwd: this.env.stateDir,
         signal: abort.signal,
         onEvent: (e: ClaudeEvent) => {

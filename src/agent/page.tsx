@@ -1,20 +1,24 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module agent/page
- * The agent's own web page, served by agent mode on the port the core assigned (8100–8999).
+ * The agent's own web page, served by agent mode on `page.sock` in its socket dir. No TCP port:
+ * the operator reaches it through the dashboard at `/agents/<name>/page/`, behind the dashboard's
+ * authentication, Host and CSRF checks; in a sandbox nothing else can connect to the socket.
+ * Links are relative, so the page works under that prefix.
  * Routes: `GET /` page with the last 200 history events · `GET /events` SSE of new events (replays
  * what a reconnecting client missed, by `Last-Event-ID`) · `POST /send` operator prompt ·
  * `POST /cancel` abort the running turn · `GET /healthz` name and busy flag as JSON.
+ * The dashboard passes the operator's CSRF token in {@link CSRF_FORWARD_HEADER}; the page embeds it.
  *
- * Binding retries forever with backoff capped at 2 s: a previous instance's socket can hold the port
- * for a while after a restart, and an agent must never end up without its page. The first dozen
- * failures are logged as warnings, later ones quietly, and the eventual bind once.
+ * Serving retries forever with backoff capped at 2 s; the first dozen failures are logged as
+ * warnings, later ones quietly, and the eventual success once.
  */
 import { Elysia } from 'elysia';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { html } from '@elysiajs/html';
 import { HiveError } from '../shared/errors.ts';
 import { sseResponse } from '../shared/sse.ts';
-import { errorResponder, htmlResponse, htmxPartial, sameOrigin, staticFiles, toastHeader } from '../shared/web.ts';
+import { CSRF_FORWARD_HEADER, errorResponder, htmlResponse, htmxPartial, staticFiles, toastHeader } from '../shared/web.ts';
 import type { History, HistoryEvent } from './history.ts';
 import type { TurnLoop } from './loop.ts';
 import { AgentPage, StateBadge } from '../../views/agent/page.tsx';
@@ -32,8 +36,18 @@ export function createAgentPage(loop: TurnLoop, history: History, log: (line: st
     .use(html())
     .use(staticFiles())
     .onError(errorResponder(log))
-    .get('/', () =>
-      htmlResponse(String(<AgentPage name={loop.identity.name} model={loop.model} busy={loop.busy} events={history.recent(BACKFILL)} />)),
+    .get('/', ({ request }) =>
+      htmlResponse(
+        String(
+          <AgentPage
+            name={loop.identity.name}
+            model={loop.model}
+            busy={loop.busy}
+            events={history.recent(BACKFILL)}
+            csrf={request.headers.get(CSRF_FORWARD_HEADER) ?? undefined}
+          />,
+        ),
+      ),
     )
     .get('/events', ({ request }) => {
       const lastSeen = Number(request.headers.get('last-event-id') ?? '');
@@ -48,16 +62,14 @@ export function createAgentPage(loop: TurnLoop, history: History, log: (line: st
       });
     })
     .get('/healthz', () => ({ name: loop.identity.name, busy: loop.busy }))
-    .post('/send', async ({ request, body }) => {
-      if (!sameOrigin(request)) throw new HiveError('forbidden', 'cross-origin request refused');
+    .post('/send', async ({ body }) => {
       const field = (body as Record<string, unknown> | null)?.body;
       const text = typeof field === 'string' ? field : '';
       if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');
       const { id } = await loop.client.call('operator_send', { body: text });
       return new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(`queued as message #${id}`) } });
     })
-    .post('/cancel', ({ request }) => {
-      if (!sameOrigin(request)) throw new HiveError('forbidden', 'cross-origin request refused');
+    .post('/cancel', () => {
       const was = loop.cancelTurn();
       return new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(was ? 'turn cancelled' : 'no turn is running', was) } });
     });
@@ -65,8 +77,8 @@ export function createAgentPage(loop: TurnLoop, history: History, log: (line: st
 
 /** Options of {@link listenWithRetry}. */
 export interface RetryOptions {
-  hostname: string;
-  port: number;
+  /** Path of the unix socket to serve on; a stale socket file there is removed first. */
+  unix: string;
   log: (line: string) => void;
   /** First delay, ms (default 100); doubles up to `maxDelayMs`. */
   firstDelayMs?: number;
@@ -78,28 +90,40 @@ export interface RetryOptions {
 }
 
 /**
- * Binds `app` to the port, retrying `EADDRINUSE` forever (until `signal` aborts).
+ * Serves `app` on a unix socket, retrying any failure to bind forever (until `signal` aborts): the
+ * socket dir can be missing or unwritable for a while (a sandbox being set up), and an agent must
+ * never end up without its page.
  * @returns the number of attempts it took.
- * @throws the listen error when it is not "address in use", or when aborted.
+ * @throws when aborted.
  */
-export async function listenWithRetry(app: { listen: (o: { hostname: string; port: number }) => unknown }, o: RetryOptions): Promise<number> {
+export async function listenWithRetry(app: { listen: (o: { unix: string }) => unknown }, o: RetryOptions): Promise<number> {
   const first = o.firstDelayMs ?? 100;
   const max = o.maxDelayMs ?? 2000;
   const loud = o.loudAttempts ?? 12;
   for (let attempt = 1; ; attempt++) {
+    if (o.signal?.aborted) throw new Error('aborted while waiting to serve the page');
     try {
-      app.listen({ hostname: o.hostname, port: o.port });
-      if (attempt > 1) o.log(`page: bound ${o.hostname}:${o.port} after ${attempt} attempts`);
+      removeStaleSocket(o.unix);
+      app.listen({ unix: o.unix });
+      if (attempt > 1) o.log(`page: serving ${o.unix} after ${attempt} attempts`);
       return attempt;
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      const inUse = code === 'EADDRINUSE' || /in use/i.test(String((err as Error).message));
-      if (!inUse) throw err;
-      if (o.signal?.aborted) throw new Error('aborted while waiting for the page port');
       const delay = Math.min(first * 2 ** (attempt - 1), max);
-      if (attempt <= loud) o.log(`WARN page: port ${o.port} in use (attempt ${attempt}); retrying in ${delay}ms`);
-      else if (attempt % 30 === 0) o.log(`page: port ${o.port} still in use after ${attempt} attempts`);
+      const why = (err as Error).message;
+      if (attempt <= loud) o.log(`WARN page: cannot serve ${o.unix} (attempt ${attempt}): ${why}; retrying in ${delay}ms`);
+      else if (attempt % 30 === 0) o.log(`page: still cannot serve ${o.unix} after ${attempt} attempts: ${why}`);
       await Bun.sleep(delay);
     }
   }
+}
+
+/** Removes a socket file left by a previous instance (never anything that is not a socket). */
+function removeStaleSocket(path: string): void {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return; // nothing there
+  }
+  if (st.isSocket()) unlinkSync(path);
 }

@@ -1,8 +1,11 @@
 /**
  * @module agent/serve
  * `hive agent serve`: agent mode, run inside each sandbox. Announces itself to the core, opens its
- * history, binds its page (retrying forever) and runs the turn loop until stopped.
+ * history, serves its page on `page.sock` in its socket dir (retrying forever; the dashboard proxies
+ * to it), forwards a loopback port to the core's egress proxy for claude's tools, and runs the turn
+ * loop until stopped.
  */
+import { startEgressForwarder } from './egress-forward.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { AgentOps } from '../shared/wire.ts';
 import { loadAgentEnv } from './config.ts';
@@ -33,13 +36,20 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
       await Bun.sleep(1000);
     }
   }
-  log(`agent ${identity.name} (${identity.role}) up; model ${identity.model}; page port ${identity.port}`);
+  log(`agent ${identity.name} (${identity.role}) up; model ${identity.model}`);
   const history = new History(env.stateDir);
   const loop = new TurnLoop(env, identity, client, history, log);
+  // Claude's tools reach allowed hosts through HTTPS_PROXY=http://127.0.0.1:<port>, which this
+  // forwards to the core's egress proxy; in a sandbox that loopback is the agent's own.
+  const egress = await startEgressForwarder({ socketPath: env.proxySocket }).catch((err) => {
+    log(`WARN egress forwarder: ${(err as Error).message}; tools get no proxy`);
+    return null;
+  });
+  loop.proxyPort = egress?.port ?? null;
   const app = createAgentPage(loop, history, log);
   const pageAbort = new AbortController();
-  void listenWithRetry(app, { hostname: env.pageHost, port: identity.port, log, signal: pageAbort.signal })
-    .then(() => log(`page on http://${env.pageHost}:${identity.port}/`))
+  void listenWithRetry(app, { unix: env.pageSocket, log, signal: pageAbort.signal })
+    .then(() => log(`page on ${env.pageSocket}`))
     .catch((err) => log(`page: ${(err as Error).message}`));
   // Under the process runtime stdin is a pipe from the core: its end means the core is gone.
   const coreGone = env.exitWithCore
@@ -59,7 +69,9 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
     async stop() {
       pageAbort.abort();
       loop.stop(true);
-      await app.stop?.().catch(() => {});
+      // closes the page's open event streams too, so a stop does not wait for them
+      await app.stop?.(true).catch(() => {});
+      await egress?.close().catch(() => {});
       await Promise.race([done, Bun.sleep(6000)]);
       history.close();
     },

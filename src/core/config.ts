@@ -10,28 +10,25 @@
  * | --runtime     | HIVE_RUNTIME        | auto: nspawn (root), else bwrap, else process  |
  * | --model       | HIVE_DEFAULT_MODEL  | haiku                                          |
  * | --claude      | HIVE_CLAUDE_BIN     | the package's pinned claude, else PATH         |
- * | --page-ports  | HIVE_PAGE_PORTS     | 8100-8999 (agent pages, hashed from the name)  |
  * | --no-manager  | HIVE_NO_MANAGER=1   | the manager is created and started             |
  * | --tag-retention-days | HIVE_TAG_RETENTION_DAYS | 30 (age of `failed/`, `denied/` tags kept) |
  * | --token-file  | HIVE_OPERATOR_TOKEN | none; required when --listen is not a loopback address |
+ * | --allowed-hosts | HIVE_ALLOWED_HOSTS | none: further `Host` names the dashboard answers to (comma-separated) |
+ * | --egress-allow-internal | HIVE_EGRESS_ALLOW_INTERNAL | none: `host:port` destinations the egress proxy may reach although they are loopback, private or this host's (comma-separated) |
+ *
+ * The model gateway's upstream and credentials come from the core's environment only and never
+ * reach an agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of
+ * `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, `CLAUDE_CODE_OAUTH_TOKEN`.
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { resolveDataDir } from '../shared/paths.ts';
-import { parsePortRange, type PortRange } from '../shared/ports.ts';
+import { parseInternalDestination } from '../shared/egress.ts';
 import { defaultClaudeBin } from '../shared/version.ts';
 
-/** Environment variables handed through to every agent's claude (documented in docs/running.md). */
-export const PASSTHROUGH_ENV = [
-  'ANTHROPIC_BASE_URL',
-  'ANTHROPIC_API_KEY',
-  'ANTHROPIC_AUTH_TOKEN',
-  'CLAUDE_CODE_OAUTH_TOKEN',
-  'HTTPS_PROXY',
-  'HTTP_PROXY',
-  'NO_PROXY',
-] as const;
+/** The Anthropic Messages API, where the model gateway forwards when `ANTHROPIC_BASE_URL` is not set. */
+export const DEFAULT_UPSTREAM = 'https://api.anthropic.com';
 
 /** Runtimes this build knows; `auto` picks the best that works here (see `runtime/detect.ts`). */
 export const RUNTIMES = ['auto', 'nspawn', 'bwrap', 'process'] as const;
@@ -46,12 +43,14 @@ export interface CoreConfig {
   /** Model for agents whose config names none. */
   defaultModel: string;
   claudeBin: string;
-  /** Range the agents' page ports are hashed into. */
-  pagePorts: PortRange;
   /** Create and run the manager agent. */
   manager: boolean;
-  /** Values of {@link PASSTHROUGH_ENV} present in the core's environment. */
-  passEnv: Record<string, string>;
+  /** Where the model gateway forwards, and with which of the operator's credentials. */
+  gateway: { upstream: string; credentials: { apiKey?: string; authToken?: string; oauthToken?: string } };
+  /** `Host` names the dashboard answers to besides loopback and its listen address. */
+  allowedHosts: string[];
+  /** Destinations the egress proxy may reach although they are loopback, private or this host's. */
+  egressInternal: Array<{ host: string; port: number }>;
   /** Days a `failed/` or `denied/` tag is kept in an applied config repo (see tag retention). */
   tagRetentionDays: number;
   /**
@@ -71,7 +70,8 @@ export interface CoreFlags {
   runtime?: string;
   model?: string;
   claude?: string;
-  'page-ports'?: string;
+  'allowed-hosts'?: string;
+  'egress-allow-internal'?: string;
   'no-manager'?: boolean;
   'tag-retention-days'?: string;
   'token-file'?: string;
@@ -88,17 +88,25 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
   if (!(RUNTIMES as readonly string[]).includes(runtime))
     throw new HiveError('bad_request', `--runtime ${runtime}: unknown runtime; this build has: ${RUNTIMES.join(', ')}`);
   const claudeBin = flags.claude ?? defaultClaudeBin(env);
-  const passEnv: Record<string, string> = {};
-  for (const k of PASSTHROUGH_ENV) {
-    const v = env[k];
-    if (v !== undefined && v !== '') passEnv[k] = v;
-  }
-  let pagePorts: PortRange;
-  try {
-    pagePorts = parsePortRange(flags['page-ports'] ?? env.HIVE_PAGE_PORTS ?? '8100-8999');
-  } catch (err) {
-    throw new HiveError('bad_request', `--page-ports: ${(err as Error).message}`);
-  }
+  const upstream = env.ANTHROPIC_BASE_URL || DEFAULT_UPSTREAM;
+  if (!/^https?:\/\/[^\s/]+/.test(upstream) || !URL.canParse(upstream))
+    throw new HiveError('bad_request', `ANTHROPIC_BASE_URL ${upstream}: expected an http(s) URL, e.g. ${DEFAULT_UPSTREAM}`);
+  const credentials = {
+    ...(env.ANTHROPIC_API_KEY ? { apiKey: env.ANTHROPIC_API_KEY } : {}),
+    ...(env.ANTHROPIC_AUTH_TOKEN ? { authToken: env.ANTHROPIC_AUTH_TOKEN } : {}),
+    ...(env.CLAUDE_CODE_OAUTH_TOKEN ? { oauthToken: env.CLAUDE_CODE_OAUTH_TOKEN } : {}),
+  };
+  const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const allowedHosts = list(flags['allowed-hosts'] ?? env.HIVE_ALLOWED_HOSTS);
+  for (const h of allowedHosts)
+    if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+|[0-9a-fA-F:]+)$/.test(h)) throw new HiveError('bad_request', `--allowed-hosts: "${h}" is not a host name or address`);
+  const egressInternal = list(flags['egress-allow-internal'] ?? env.HIVE_EGRESS_ALLOW_INTERNAL).map((d) => {
+    try {
+      return parseInternalDestination(d);
+    } catch (err) {
+      throw new HiveError('bad_request', `--egress-allow-internal: ${(err as Error).message}`);
+    }
+  });
   const retention = flags['tag-retention-days'] ?? env.HIVE_TAG_RETENTION_DAYS ?? '30';
   if (!/^\d{1,5}$/.test(retention))
     throw new HiveError('bad_request', `--tag-retention-days ${retention}: expected a whole number of days (0 to 99999)`);
@@ -111,15 +119,16 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     );
   return {
     dataDir,
-    pagePorts,
     operatorToken,
+    gateway: { upstream, credentials },
+    allowedHosts,
+    egressInternal,
     tagRetentionDays: Number(retention),
     listen,
     runtime: runtime as RuntimeName,
     defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',
     claudeBin: isAbsolute(claudeBin) || !claudeBin.includes('/') ? claudeBin : resolve(claudeBin),
     manager: !(flags['no-manager'] || env.HIVE_NO_MANAGER === '1'),
-    passEnv,
   };
 }
 

@@ -114,6 +114,25 @@ const MIGRATIONS: string[] = [
      closed_by TEXT
    );
    CREATE UNIQUE INDEX alerts_open ON alerts (kind, agent) WHERE closed_at IS NULL;`,
+  // 5: one row per model request through the gateway; budgets sum cost_usd by agent since a time.
+  `CREATE TABLE model_requests (
+     id INTEGER PRIMARY KEY,
+     agent TEXT NOT NULL,
+     turn_id TEXT,
+     model TEXT,
+     status INTEGER NOT NULL,
+     error TEXT,
+     input_tokens INTEGER NOT NULL DEFAULT 0,
+     output_tokens INTEGER NOT NULL DEFAULT 0,
+     cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+     cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+     cost_usd REAL,
+     started_at INTEGER NOT NULL,
+     first_byte_ms REAL,
+     duration_ms REAL
+   );
+   CREATE INDEX model_requests_agent ON model_requests (agent, started_at, cost_usd);
+   CREATE INDEX model_requests_turn ON model_requests (turn_id);`,
 ];
 
 /**

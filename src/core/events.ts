@@ -24,7 +24,9 @@ export type HiveEvent =
   /** The set of destroyed agents with kept state changed (destroy, purge, a re-spawn). */
   | { type: 'kept' }
   /** The set of open alerts changed. */
-  | { type: 'alerts' };
+  | { type: 'alerts' }
+  /** The model gateway recorded a request of `agent` (its spend changed). */
+  | { type: 'usage'; agent: string };
 
 export type Listener = (event: HiveEvent) => void;
 

@@ -1,7 +1,8 @@
 /**
  * @module hive
- * The core, assembled: database, event bus, broker, registry, turn records, runtime, supervisor
- * and sockets. Every surface (admin socket, agent sockets, dashboard) calls the operations here, so
+ * The core, assembled: database, event bus, broker, registry, turn records, runtime, supervisor,
+ * sockets, and per agent the model gateway and the egress proxy (each a unix socket in the agent's
+ * socket dir, so the socket an agent reaches is who it is). Every surface (admin socket, agent sockets, dashboard) calls the operations here, so
  * validation and policy live in one place. Lifecycle is explicit: {@link Hive.open} builds and
  * starts it, {@link Hive.close} stops agents, closes sockets and the database.
  */
@@ -12,7 +13,6 @@ import { dirname, join, relative } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { MANAGER, OPERATOR, SYSTEM, isAgentName, validateAgentName, validateRecipient } from '../shared/names.ts';
 import { DataLayout, MAX_SOCKET_PATH } from '../shared/paths.ts';
-import { agentPort } from '../shared/ports.ts';
 import { VERSION } from '../shared/version.ts';
 import { serveJsonLines, type JsonLineServer } from '../shared/jsonl.ts';
 import {
@@ -31,7 +31,6 @@ import { Approvals } from './approvals/approvals.ts';
 import { validateSha } from './configs/git.ts';
 import { ConfigRepos, MetaRepo, type RepoCommit } from './configs/repos.ts';
 import { Deployer } from './lifecycle/deploy.ts';
-import { pagePortConflict } from './lifecycle/ports.ts';
 import { Alerts } from './alerts/alerts.ts';
 import { Broker } from './broker/broker.ts';
 import { AgentConfigs } from './configs/configs.ts';
@@ -47,6 +46,9 @@ import type { Runtime } from './runtime/runtime.ts';
 import { agentHandler } from './sockets/agent.ts';
 import { hostHandler } from './sockets/host.ts';
 import { Turns, type TurnEnd } from './turns/turns.ts';
+import { ModelGateway, type GatewayPolicy } from './gateway/model-gateway.ts';
+import { UsageStore } from './gateway/usage.ts';
+import { EgressProxy } from './gateway/egress.ts';
 
 /** The running core. */
 export class Hive {
@@ -64,6 +66,11 @@ export class Hive {
   readonly meta: MetaRepo;
   readonly deployer: Deployer;
   readonly layout: DataLayout;
+  readonly usage: UsageStore;
+  readonly gateway: ModelGateway;
+  readonly egress: EgressProxy;
+  /** The running turn of each agent (from `turn_start` to `turn_end`), for the gateway's records. */
+  private runningTurn = new Map<string, string>();
   /** The applied config commit each agent's current sandbox was started with. */
   private startedCommit = new Map<string, string | null>();
   private retentionTimer: ReturnType<typeof setInterval> | null = null;
@@ -91,6 +98,22 @@ export class Hive {
     this.alerts = new Alerts(db, this.bus);
     this.repos = new ConfigRepos(this.layout);
     this.meta = new MetaRepo(this.layout.metaDir);
+    this.usage = new UsageStore(db);
+    this.gateway = new ModelGateway({
+      upstream: config.gateway.upstream,
+      credentials: config.gateway.credentials,
+      usage: this.usage,
+      policyFor: (name) => this.gatewayPolicy(name),
+      turnOf: (name) => this.runningTurn.get(name) ?? null,
+      onRefused: (name, reason, message) => this.gatewayRefused(name, reason, message),
+      onRecorded: (rec) => this.bus.emit({ type: 'usage', agent: rec.agent }),
+      log,
+    });
+    this.egress = new EgressProxy({
+      allowFor: (name) => this.configs.get(name).config.network.allow,
+      internal: config.egressInternal,
+      log: (line) => log(`egress: ${line}`),
+    });
     this.supervisor = new Supervisor({
       registry: this.registry,
       runtime,
@@ -126,7 +149,8 @@ export class Hive {
    */
   static async open(config: CoreConfig, log: (line: string) => void = console.log): Promise<Hive> {
     const layout = new DataLayout(config.dataDir);
-    const longest = layout.agent('x'.repeat(9)).socket;
+    const probe = layout.agent('x'.repeat(9));
+    const longest = [probe.socket, probe.modelSocket, probe.proxySocket, probe.pageSocket].reduce((a, b) => (b.length > a.length ? b : a));
     if (longest.length > MAX_SOCKET_PATH)
       throw new HiveError('bad_request', `data dir ${config.dataDir} is too deep: socket paths would exceed ${MAX_SOCKET_PATH} bytes`);
     mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
@@ -159,7 +183,6 @@ export class Hive {
         name: MANAGER,
         role: 'manager',
         runtime: this.runtime.name,
-        port: agentPort(MANAGER, this.config.pagePorts),
         model: this.config.defaultModel,
       });
       this.registry.setDesired(MANAGER, 'running');
@@ -194,6 +217,7 @@ export class Hive {
     // deploys in flight see their agent stop and end; let them write their outcome first
     await Promise.race([this.deployer.idle(), Bun.sleep(10_000)]);
     this.broker.closeAll();
+    await Promise.all([this.gateway.closeAll(), this.egress.closeAll()]);
     await Promise.all([...this.agentSockets.values()].map((s) => s.close()));
     this.agentSockets.clear();
     await this.hostSocket?.close();
@@ -209,6 +233,7 @@ export class Hive {
       runtime: this.runtime.name,
       sandboxed: this.runtime.sandboxed,
       privileged: this.runtime.privileged,
+      network_isolated: this.runtime.networkIsolated,
       dashboard: `http://${this.config.listen.host}:${this.config.listen.port}`,
       started_at: this.startedAt,
     };
@@ -221,7 +246,7 @@ export class Hive {
    * record, the applied repo's tags, a meta commit) and carried out the same way: the agent is
    * built and started, and this resolves once it said hello. With `start: false` it is only
    * registered (its repos and dirs made), not recorded or started.
-   * @throws HiveError `bad_name`, `exists`, `conflict` when its hashed page port is taken, or
+   * @throws HiveError `bad_name`, `exists`, or
    *   `unavailable` with the reason when it did not come up (the failed approval says the same).
    */
   async spawn(name: string, opts: { start?: boolean; by?: string } = {}): Promise<AgentRecord> {
@@ -238,22 +263,17 @@ export class Hive {
   }
 
   /**
-   * Checks that `name` can be spawned now: valid, free, and its page port free.
-   * @throws HiveError `bad_name`, `exists`, `conflict` naming who holds the port.
+   * Checks that `name` can be spawned now: a valid name no agent has.
+   * @throws HiveError `bad_name`, `exists`.
    */
   private async preflightSpawn(name: string): Promise<void> {
     validateAgentName(name);
     if (this.registry.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
-    const conflict = await pagePortConflict(name, agentPort(name, this.config.pagePorts), this.registry.list());
-    if (conflict) {
-      this.alerts.raise('port_conflict', name, `spawn refused: ${conflict}`);
-      throw new HiveError('conflict', conflict);
-    }
   }
 
   /** Registers agent `name` (stopped) with its dirs, applied config repo and socket. */
   private async createAgent(name: string): Promise<void> {
-    this.registry.create({ name, role: 'agent', runtime: this.runtime.name, port: agentPort(name, this.config.pagePorts), model: this.config.defaultModel });
+    this.registry.create({ name, role: 'agent', runtime: this.runtime.name, model: this.config.defaultModel });
     const paths = this.layout.agent(name);
     for (const d of [paths.state, paths.claude]) mkdirSync(d, { recursive: true });
     await this.repos.ensureApplied(name);
@@ -335,7 +355,7 @@ export class Hive {
     await this.supervisor.stop(name);
     this.supervisor.forget(name);
     this.configs.forget(name);
-    await this.agentSockets.get(name)?.close();
+    await Promise.all([this.agentSockets.get(name)?.close(), this.gateway.close(name), this.egress.close(name)]);
     this.agentSockets.delete(name);
     rmSync(this.layout.agent(name).socketDir, { recursive: true, force: true });
     rmSync(this.layout.sandboxDir(name), { recursive: true, force: true });
@@ -685,18 +705,19 @@ export class Hive {
   hello(name: string, pid: number): { agent: AgentRecord; config: LoadedAgentConfig } {
     this.registry.setBuilt(name, this.startedCommit.get(name) ?? null, VERSION);
     const agent = this.registry.setLive(name, { status: 'idle', pid: this.registry.require(name).pid ?? pid });
-    this.alerts.clear(name, ['port_conflict']);
     return { agent, config: this.configs.get(name) };
   }
 
   /** A turn of `name` began. @returns the model the turn must use. */
   turnStart(name: string, id: string, trigger: number | null): { turn: TurnRecord; model: string } {
     const agent = this.registry.setLive(name, { status: 'thinking' });
+    this.runningTurn.set(name, id);
     return { turn: this.turns.start(name, id, trigger), model: agent.model };
   }
 
   turnEnd(name: string, turn: TurnEnd): TurnRecord {
     const rec = this.turns.end(name, turn);
+    if (this.runningTurn.get(name) === turn.id) this.runningTurn.delete(name);
     this.registry.setLive(name, { status: 'idle' });
     return rec;
   }
@@ -732,6 +753,7 @@ export class Hive {
     return loaded;
   }
 
+  /** Opens the agent's sockets: its JSON-lines socket, its model gateway and its egress proxy. */
   private async openAgentSocket(name: string): Promise<void> {
     if (this.agentSockets.has(name)) return;
     const paths = this.layout.agent(name);
@@ -742,6 +764,29 @@ export class Hive {
       onError: (e) => this.log(`socket of ${name}: ${(e as Error).stack ?? e}`),
     });
     this.agentSockets.set(name, server);
+    await this.gateway.listen(name, paths.modelSocket);
+    await this.egress.listen(name, paths.proxySocket);
+  }
+
+  /**
+   * What the gateway enforces for `name`, read from its applied config.
+   * @throws HiveError `bad_config` naming the field when the config is invalid.
+   */
+  private gatewayPolicy(name: string): GatewayPolicy {
+    const c = this.configs.get(name).config;
+    return { upstream: c.upstream, models: c.models, budget: c.budget };
+  }
+
+  /**
+   * The gateway refused a request of `name` by policy: a banner for the operator and, the first
+   * time while the banner is open, a notice to the manager, who can propose a config change.
+   */
+  private gatewayRefused(name: string, reason: 'budget' | 'model', message: string): void {
+    const already = this.alerts.list().some((a) => a.kind === 'gateway_refused' && a.agent === name);
+    this.alerts.raise('gateway_refused', name, message);
+    this.log(`gateway: ${name}: refused (${reason}): ${message}`);
+    if (!already && name !== MANAGER && this.registry.has(MANAGER))
+      this.broker.send(SYSTEM, MANAGER, `the model gateway refused a request of ${name} (${reason}): ${message}`, { kind: 'notice' });
   }
 
   private agentEnv(name: string): Record<string, string> {
@@ -749,12 +794,11 @@ export class Hive {
     const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR'];
     const base: Record<string, string> = {};
     for (const k of keep) if (process.env[k]) base[k] = process.env[k]!;
+    // no credentials: claude reaches the model through the gateway socket (see agent/config.ts)
     return {
       ...base,
-      ...this.config.passEnv,
       HIVE_AGENT_NAME: name,
       HIVE_ROLE: a.role,
-      HIVE_PAGE_PORT: String(a.port),
       HIVE_CLAUDE_BIN: this.config.claudeBin,
       ...(a.role === 'manager' ? { HIVE_AGENTS_DIR: this.runtime.sandboxed ? '/agents' : this.layout.proposedDir } : {}),
     };

@@ -16,7 +16,7 @@ usage: hive ctl <command> [args] [--json] [--data-dir DIR]
 
 commands:
   status                 core version, data dir, runtime, dashboard address
-  list                   agents with state, model, runtime and page port
+  list                   agents with state, model, runtime and whether their network is isolated
   spawn NAME             create and start agent NAME (1-9 chars: a-z, 0-9, '-')
   start NAME             start a stopped agent
   stop NAME              stop an agent (it stays registered)
@@ -44,13 +44,16 @@ commands:
   repo NAME [--limit K]  NAME's applied config repo: head, tags, log
   deploys [--limit K]    the deploy log (meta repo), newest first
   retention [--days N]   drop superseded tags now (failed/denied older than N days)
-  alerts                 open alerts: port conflicts, failed deploys, crash loops
+  alerts                 open alerts: failed deploys, crash loops, requests the model gateway refused
   dismiss ID             close alert ID by hand
   reminders [--agent N]  pending reminders
   messages [--agent N] [--limit K]
                          recent broker messages, oldest first
   turns [--agent N] [--limit K]
                          recent claude turns, newest first
+  costs [--agent N] [--since WHEN]
+                         model spend through the gateway per agent; WHEN is today, month
+                         (the default), 24h, 7d or a date like 2026-11-01 (UTC)
 
 options:
   --json                 print the core's reply as JSON
@@ -70,6 +73,25 @@ export interface CtlArgs {
   reason?: string;
   reset?: boolean;
   days?: number;
+  /** `--since`: today, month, `<N>h`, `<N>d`, or an ISO date or date-time (UTC). */
+  since?: string;
+}
+
+/**
+ * Parses a `--since` value into unix ms.
+ * @throws HiveError `bad_request` saying which forms are accepted.
+ */
+export function parseSince(text: string, now = Date.now()): number {
+  const d = new Date(now);
+  if (text === 'today') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  if (text === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const rel = /^(\d{1,5})([hd])$/.exec(text);
+  if (rel) return now - Number(rel[1]) * (rel[2] === 'h' ? 3_600_000 : 86_400_000);
+  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?Z?$/.test(text)) {
+    const ms = Date.parse(text.includes('T') || text.includes(' ') ? `${text.replace(' ', 'T').replace(/Z$/, '')}Z` : `${text}T00:00:00Z`);
+    if (Number.isFinite(ms)) return ms;
+  }
+  throw new HiveError('bad_request', `--since ${text}: expected today, month, a number of hours or days (24h, 7d), or a UTC date like 2026-11-01`);
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length));
@@ -100,14 +122,14 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
     switch (args.command) {
       case 'status': {
         const r = await client.call('status', {});
-        const rt = !r.sandboxed ? ' (unsandboxed: agents see the host)' : r.privileged ? ' (privileged: root in a sandbox is host root)' : '';
-        print(r, () => `hive ${r.version}\ndata dir:  ${r.data_dir}\nruntime:   ${r.runtime}${rt}\ndashboard: ${r.dashboard}\nup since:  ${time(r.started_at)}\n`);
+        const rt = !r.sandboxed ? ' (unsandboxed: agents see the host and can act as the operator)' : r.privileged ? ' (privileged: root in a sandbox is host root)' : '';
+        const net = r.network_isolated ? 'isolated: each agent has loopback only; model and egress through the core' : 'shared with the host';
+        print(r, () => `hive ${r.version}\ndata dir:  ${r.data_dir}\nruntime:   ${r.runtime}${rt}\nnetwork:   ${net}\ndashboard: ${r.dashboard}\nup since:  ${time(r.started_at)}\n`);
         break;
       }
       case 'list': {
         const r = await client.call('list', {});
-        const st = args.json ? null : await client.call('status', {});
-        print(r, () => agentTable(r.agents, st?.privileged ?? false));
+        print(r, () => agentTable(r.agents, r.isolation));
         break;
       }
       case 'spawn':
@@ -233,6 +255,21 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         print(r, () => `purged the kept state of ${r.name}\n`);
         break;
       }
+      case 'costs': {
+        const r = await client.call('costs', { ...(args.agent ? { agent: args.agent } : {}), ...(args.since ? { since: parseSince(args.since) } : {}) });
+        print(r, () => {
+          const head = `since ${time(r.since)} (UTC)\n`;
+          if (r.totals.length === 0) return `${head}no model requests\n`;
+          const rows = r.totals.map(
+            (t) =>
+              pad(t.agent, 11) + pad(`$${t.cost_usd.toFixed(4)}`, 12) + pad(String(t.requests), 10) + pad(String(t.input_tokens), 12) + pad(String(t.output_tokens), 12) +
+              pad(String(t.cache_read_tokens), 12) + (t.unpriced ? `${t.unpriced} unpriced` : '') + '\n',
+          );
+          const total = r.totals.reduce((n, t) => n + t.cost_usd, 0);
+          return head + pad('AGENT', 11) + pad('COST', 12) + pad('REQUESTS', 10) + pad('INPUT', 12) + pad('OUTPUT', 12) + 'CACHE READ\n' + rows.join('') + `total $${total.toFixed(4)}\n`;
+        });
+        break;
+      }
       case 'alerts': {
         const r = await client.call('alerts', {});
         print(r, () =>
@@ -304,9 +341,11 @@ function approvalList(as: ApprovalRecord[]): string {
     .join('');
 }
 
-function agentTable(agents: AgentRecord[], privileged: boolean): string {
+function agentTable(agents: AgentRecord[], isolation: { privileged: boolean; network_isolated: boolean }): string {
   if (agents.length === 0) return 'no agents\n';
-  const head = pad('NAME', 11) + pad('STATE', 10) + pad('WANTED', 9) + pad('MODEL', 12) + pad('RUNTIME', 22) + 'PORT\n';
+  const { privileged } = isolation;
+  const net = isolation.network_isolated ? 'isolated' : 'host';
+  const head = pad('NAME', 11) + pad('STATE', 10) + pad('WANTED', 9) + pad('MODEL', 12) + pad('RUNTIME', 22) + 'NETWORK\n';
   return (
     head +
     agents
@@ -315,7 +354,7 @@ function agentTable(agents: AgentRecord[], privileged: boolean): string {
         const crash = a.restarts ? `  ↻${a.restarts} ${a.last_exit ?? ''}` : '';
         const problem = a.problem ? `\n  ! ${a.problem}` : '';
         const warn = a.config_warnings.map((w) => `\n  warning: ${w}`).join('');
-        return pad(a.name, 11) + pad(a.status, 10) + pad(a.desired, 9) + pad(a.model + (a.model_override ? '*' : ''), 12) + pad(rt, 22) + a.port + crash + problem + warn + '\n';
+        return pad(a.name, 11) + pad(a.status, 10) + pad(a.desired, 9) + pad(a.model + (a.model_override ? '*' : ''), 12) + pad(rt, 22) + net + crash + problem + warn + '\n';
       })
       .join('')
   );

@@ -11,6 +11,15 @@
  * allowedRecipients = ["manager", "alice"]      # default: unrestricted
  * allowedTools = ["Read", "Edit", "Bash(git *)"] # default: Read Write Edit Glob Grep Bash
  * prompt = "You review alice's patches."        # default: none
+ * models = ["haiku", "claude-sonnet-4-5"]       # default: any model
+ * upstream = "http://127.0.0.1:8080"            # default: the core's model upstream
+ *
+ * [budget]                                      # default: no limit
+ * dailyUsd = 5
+ * monthlyUsd = 50
+ *
+ * [network]
+ * allow = ["api.github.com", "*.example.org"]   # default: none (no egress)
  *
  * [extraMcpServers.matrix]
  * command = "/usr/local/bin/matrix-mcp"
@@ -25,6 +34,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 import { createHash } from 'node:crypto';
 import { HiveError } from './errors.ts';
 import { MANAGER, OPERATOR, isAgentName } from './names.ts';
+import { allowEntryProblem } from './egress.ts';
 
 /** Name of the config file inside an agent's config dir. */
 export const AGENT_CONFIG_FILE = 'agent.toml';
@@ -71,10 +81,19 @@ export const ExtraMcpServerSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** A USD amount for a budget: non-negative, at most a million. */
+const Usd = Type.Number({ minimum: 0, maximum: 1_000_000, description: 'an amount in USD, like 5 or 0.5' });
+
 /** The schema of `agent.toml`. Every field is optional; see the module comment for defaults. */
 export const AgentConfigSchema = Type.Object(
   {
     model: Type.Optional(ModelName),
+    models: Type.Optional(Type.Array(ModelName, { minItems: 1, maxItems: 64 })),
+    upstream: Type.Optional(Type.String({ maxLength: 2048, description: 'an http(s) URL of an Anthropic-compatible API' })),
+    budget: Type.Optional(Type.Object({ dailyUsd: Type.Optional(Usd), monthlyUsd: Type.Optional(Usd) }, { additionalProperties: false })),
+    network: Type.Optional(
+      Type.Object({ allow: Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 256 })) }, { additionalProperties: false }),
+    ),
     allowedRecipients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000 })),
     allowedTools: Type.Optional(Type.Array(ToolPattern, { maxItems: 256 })),
     extraMcpServers: Type.Optional(Type.Record(Type.String(), ExtraMcpServerSchema)),
@@ -105,6 +124,14 @@ export interface AgentConfig {
   extraMcpServers: Record<string, ExtraMcpServer>;
   /** Extra instructions appended to the agent's system prompt. */
   prompt: string;
+  /** Models the gateway lets the agent use; `null` = any. */
+  models: string[] | null;
+  /** The agent's own Anthropic-compatible API base URL; `null` = the core's upstream. */
+  upstream: string | null;
+  /** Spending limits the gateway enforces, USD per UTC day and month; absent = unlimited. */
+  budget: { dailyUsd?: number; monthlyUsd?: number };
+  /** Hosts the agent's tools may reach through the egress proxy (see `egress.ts`); empty = none. */
+  network: { allow: string[] };
 }
 
 /** The config of an agent with no `agent.toml`. */
@@ -114,6 +141,10 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
   allowedTools: null,
   extraMcpServers: {},
   prompt: '',
+  models: null,
+  upstream: null,
+  budget: {},
+  network: { allow: [] },
 });
 
 /** A parsed config, the warnings the operator should see, and a hash of the file's text. */
@@ -182,6 +213,20 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
     if (!new RegExp(ServerKey).test(key)) fail(`extraMcpServers.${key}`, 'the key must be 1-64 characters of A-Z, a-z, 0-9, "_" and "-"');
     extra[key] = { command: s.command, args: s.args ?? [], env: s.env ?? {}, allowedTools: s.allowedTools ?? ['*'] };
   }
+  if (file.upstream !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(file.upstream);
+    } catch {}
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail('upstream', `"${file.upstream}" is not an http(s) URL, e.g. "http://127.0.0.1:8080"`);
+    if (url!.username || url!.password) fail('upstream', 'must not carry credentials; the endpoint is called without the operator\'s key');
+  }
+  const allow = file.network?.allow ?? [];
+  allow.forEach((entry, i) => {
+    const problem = allowEntryProblem(entry);
+    if (problem) fail(`network.allow.${i}`, problem);
+    if (allow.indexOf(entry) !== i) fail(`network.allow.${i}`, `"${entry}" is listed twice`);
+  });
   const { warnings } = partitionExtraServers(extra);
   return {
     config: {
@@ -190,6 +235,10 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
       allowedTools: file.allowedTools ?? null,
       extraMcpServers: extra,
       prompt: file.prompt?.trim() ?? '',
+      models: file.models ?? null,
+      upstream: file.upstream ?? null,
+      budget: { ...file.budget },
+      network: { allow },
     },
     warnings,
     hash: createHash('sha256').update(text).digest('hex'),
@@ -217,6 +266,23 @@ export function defaultAgentConfigText(name: string): string {
 # prompt = """
 # You review patches for the team.
 # """
+
+# Models the model gateway lets this agent use (default: any).
+# models = ["haiku", "sonnet"]
+
+# An Anthropic-compatible API for this agent instead of the core's (default: the core's).
+# It is called without the operator's credentials.
+# upstream = "http://127.0.0.1:8080"
+
+# Spending limits in USD per UTC day and month, enforced by the model gateway (default: none).
+# [budget]
+# dailyUsd = 5
+# monthlyUsd = 50
+
+# Hosts this agent's tools may reach over HTTP(S), through the core's egress proxy
+# (default: none; the sandbox has no other network).
+# [network]
+# allow = ["api.github.com", "*.example.org"]
 
 # Extra MCP servers; their tools appear as mcp__<key>__<tool>.
 # [extraMcpServers.example]

@@ -14,8 +14,13 @@
  * <data>/logs/<name>.log              the agent process's stdout/stderr
  * <data>/run/sandboxes/<name>/        generated files of a sandboxed runtime (/etc/passwd, …)
  * <data>/run/host.sock                admin socket
- * <data>/run/manager/mcp.sock         the manager's socket
- * <data>/run/agents/<name>/mcp.sock   each agent's socket
+ * <data>/run/manager/…               the manager's socket dir (as below)
+ * <data>/run/agents/<name>/           each agent's socket dir, its /run/hive inside a sandbox:
+ *   mcp.sock    the core's JSON-lines socket for the agent (its identity)
+ *   model.sock  the core's model gateway for the agent (Anthropic Messages API)
+ *   proxy.sock  the core's egress proxy for the agent (network.allow)
+ *   page.sock   the agent's own page, served by its harness; the dashboard proxies to it
+ * <data>/secret                       the dashboard's key for CSRF tokens (0600)
  * ```
  */
 import { join } from 'node:path';
@@ -37,8 +42,17 @@ export interface AgentPaths {
   /** Directory holding the agent's socket; mounted at /run/hive in a sandbox. */
   socketDir: string;
   socket: string;
+  /** The core's model gateway for this agent (see `core/gateway/model-gateway.ts`). */
+  modelSocket: string;
+  /** The core's egress proxy for this agent (see `core/gateway/egress.ts`). */
+  proxySocket: string;
+  /** The agent's page, served by its harness (see `agent/page.tsx`). */
+  pageSocket: string;
   log: string;
 }
+
+/** File names of the sockets in every agent's socket dir, the same inside and outside a sandbox. */
+export const SOCKET_NAMES = { mcp: 'mcp.sock', model: 'model.sock', proxy: 'proxy.sock', page: 'page.sock' } as const;
 
 /** Paths under one data dir. */
 export class DataLayout {
@@ -52,6 +66,10 @@ export class DataLayout {
   }
   get hostSocket(): string {
     return join(this.runDir, 'host.sock');
+  }
+  /** The dashboard's secret key (CSRF tokens); no sandbox sees it. */
+  get secretFile(): string {
+    return join(this.dataDir, 'secret');
   }
   get agentsDir(): string {
     return join(this.dataDir, 'agents');
@@ -83,7 +101,10 @@ export class DataLayout {
       config: join(root, 'config'),
       configFile: join(root, 'config', AGENT_CONFIG_FILE),
       socketDir,
-      socket: join(socketDir, 'mcp.sock'),
+      socket: join(socketDir, SOCKET_NAMES.mcp),
+      modelSocket: join(socketDir, SOCKET_NAMES.model),
+      proxySocket: join(socketDir, SOCKET_NAMES.proxy),
+      pageSocket: join(socketDir, SOCKET_NAMES.page),
       log: join(this.logsDir, `${name}.log`),
     };
   }

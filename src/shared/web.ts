@@ -1,7 +1,7 @@
 /**
  * @module web
  * Pieces both web surfaces (the dashboard and each agent's page) share: serving the vendored
- * `static/` files, the same-origin check for state-changing requests, and toast headers.
+ * `static/` files, error responses and toast headers.
  */
 import { Elysia } from 'elysia';
 import { readdirSync } from 'node:fs';
@@ -28,20 +28,10 @@ export function staticFiles() {
 }
 
 /**
- * True when a state-changing request may proceed: it carries no `Origin` (a non-browser client) or
- * its `Origin` is the host it was sent to. Browsers always send `Origin` on cross-site POSTs, so a
- * page elsewhere cannot drive the dashboard through the operator's browser.
+ * The header in which the dashboard hands an agent's page the operator's CSRF token when it
+ * proxies a request to it, so the page can embed the token for its own forms.
  */
-export function sameOrigin(request: Request): boolean {
-  const origin = request.headers.get('origin');
-  if (!origin) return request.headers.get('sec-fetch-site') !== 'cross-site';
-  const host = request.headers.get('host');
-  try {
-    return new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
+export const CSRF_FORWARD_HEADER = 'x-hive-csrf';
 
 /** An `HX-Trigger` header value that raises a toast on the page. */
 export function toastHeader(text: string, ok = true): string {

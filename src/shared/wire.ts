@@ -68,8 +68,6 @@ export const AgentRecord = Type.Object({
   /** When `status` last changed, unix ms. */
   status_since: Millis,
   pid: Type.Union([Type.Integer(), Type.Null()]),
-  /** Port of the agent's own page (8100–8999). */
-  port: Type.Integer(),
   /** The model the next turn uses: the operator's override, else the config's, else the core's default. */
   model: Type.String(),
   /** Set by the operator at runtime; cleared when the agent's config changes. */
@@ -170,8 +168,13 @@ export const ApprovalRecord = Type.Object({
 export type ApprovalRecord = Static<typeof ApprovalRecord>;
 
 /** Conditions that need a human, shown as banners on the dashboard and by `hive ctl alerts`. */
-export const AlertKind = Type.Union([Type.Literal('port_conflict'), Type.Literal('deploy_failed'), Type.Literal('crash_loop')]);
-export type AlertKind = 'port_conflict' | 'deploy_failed' | 'crash_loop';
+export const AlertKind = Type.Union([Type.Literal('deploy_failed'), Type.Literal('crash_loop'), Type.Literal('gateway_refused')]);
+/**
+ * `deploy_failed`: a deploy or rebuild failed; `crash_loop`: an agent keeps crashing;
+ * `gateway_refused`: the model gateway refused an agent's request (over budget, or a model its
+ * config does not allow).
+ */
+export type AlertKind = 'deploy_failed' | 'crash_loop' | 'gateway_refused';
 
 /**
  * An open alert. One per kind and agent: raising it again updates `text`, `count` and
@@ -207,6 +210,10 @@ export const AgentConfigWire = Type.Object({
     }),
   ),
   prompt: Type.String(),
+  models: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  upstream: Type.Union([Type.String(), Type.Null()]),
+  budget: Type.Object({ dailyUsd: Type.Optional(Type.Number()), monthlyUsd: Type.Optional(Type.Number()) }),
+  network: Type.Object({ allow: Type.Array(Type.String()) }),
 });
 
 const Empty = Type.Object({});
@@ -254,7 +261,6 @@ export const AgentOps = {
       name: Type.String(),
       role: Type.String(),
       model: Type.String(),
-      port: Type.Integer(),
       config: AgentConfigWire,
       config_warnings: Type.Array(Type.String()),
     }),
@@ -344,11 +350,20 @@ export const HostOps = {
       sandboxed: Type.Boolean(),
       /** True when root in an agent's sandbox is root on the host. */
       privileged: Type.Boolean(),
+      /** True when each agent has its own network namespace (loopback only; the model and allowed hosts through the core's sockets). */
+      network_isolated: Type.Boolean(),
       dashboard: Type.String(),
       started_at: Millis,
     }),
   ),
-  list: op(Empty, Type.Object({ agents: Type.Array(AgentRecord) })),
+  /** Every agent, and what the core's runtime isolates (the same for all of them). */
+  list: op(
+    Empty,
+    Type.Object({
+      agents: Type.Array(AgentRecord),
+      isolation: Type.Object({ sandboxed: Type.Boolean(), privileged: Type.Boolean(), network_isolated: Type.Boolean() }),
+    }),
+  ),
   spawn: op(Type.Object({ name: Name }), Type.Object({ agent: AgentRecord })),
   start: op(Type.Object({ name: Name }), Type.Object({ agent: AgentRecord })),
   stop: op(Type.Object({ name: Name }), Type.Object({ agent: AgentRecord })),
@@ -429,6 +444,30 @@ export const HostOps = {
   alerts: op(Empty, Type.Object({ alerts: Type.Array(AlertRecord) })),
   /** Close an alert by hand. */
   dismiss_alert: op(Type.Object({ alert_id: Type.Integer({ minimum: 1 }) }), Type.Object({ alert: AlertRecord })),
+  /**
+   * Model spend through the gateway per agent since `since` (unix ms; default: the start of the
+   * current UTC month), optionally of one agent.
+   */
+  costs: op(
+    Type.Object({ agent: Type.Optional(Name), since: Type.Optional(Millis) }),
+    Type.Object({
+      since: Millis,
+      totals: Type.Array(
+        Type.Object({
+          agent: Type.String(),
+          requests: Type.Integer(),
+          input_tokens: Type.Integer(),
+          output_tokens: Type.Integer(),
+          cache_write_tokens: Type.Integer(),
+          cache_read_tokens: Type.Integer(),
+          /** USD of the priced requests. */
+          cost_usd: Type.Number(),
+          /** Requests of a model with no price in the table (not in `cost_usd`). */
+          unpriced: Type.Integer(),
+        }),
+      ),
+    }),
+  ),
   /** Pending reminders, of one agent or all. */
   reminders: op(Type.Object({ agent: Type.Optional(Name) }), Type.Object({ reminders: Type.Array(ReminderRecord) })),
 } as const;

@@ -1,30 +1,54 @@
 import { describe, expect, test } from 'bun:test';
 import { Elysia } from 'elysia';
+import { mkdirSync, rmSync, writeFileSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
 import { listenWithRetry } from '../../src/agent/page.tsx';
+import { tempDir, waitFor } from '../support/hive.ts';
 
-describe('page bind retry', () => {
-  test('keeps retrying past the loud phase until a held port is released, then binds once', async () => {
-    const holder = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('holder') });
-    const port = holder.port!;
+describe('page serving on a unix socket', () => {
+  test('keeps retrying past the loud phase until the socket dir appears, then serves once', async () => {
+    const dir = tempDir('hv-page-');
+    const sockDir = join(dir, 'late');
+    const path = join(sockDir, 'page.sock');
     const logs: string[] = [];
     const app = new Elysia().get('/', () => 'agent page');
-    setTimeout(() => holder.stop(true), 600);
-    const attempts = await listenWithRetry(app, { hostname: '127.0.0.1', port, log: (l) => logs.push(l), firstDelayMs: 10, maxDelayMs: 40, loudAttempts: 3 });
+    const serving = listenWithRetry(app, { unix: path, log: (l) => logs.push(l), firstDelayMs: 10, maxDelayMs: 40, loudAttempts: 3 });
+    await waitFor('four failed attempts', () => logs.length >= 3 && logs.every((l) => l.startsWith('WARN')));
+    mkdirSync(sockDir);
+    const attempts = await serving;
     try {
       expect(attempts).toBeGreaterThan(3);
       expect(logs.filter((l) => l.startsWith('WARN'))).toHaveLength(3);
-      expect(logs.at(-1)).toBe(`page: bound 127.0.0.1:${port} after ${attempts} attempts`);
-      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('agent page');
+      expect(logs.at(-1)).toBe(`page: serving ${path} after ${attempts} attempts`);
+      expect(await (await fetch('http://agent/', { unix: path } as RequestInit)).text()).toBe('agent page');
     } finally {
       await app.stop(true);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  test('a first-try bind logs nothing', async () => {
+  test('a stale socket from a previous instance is replaced; a file that is not a socket is left alone', async () => {
+    const dir = tempDir('hv-page-');
+    const path = join(dir, 'page.sock');
+    const old = new Elysia().get('/', () => 'old');
+    old.listen({ unix: path } as any);
+    await old.stop(true);
     const logs: string[] = [];
-    const app = new Elysia().get('/', () => 'x');
-    expect(await listenWithRetry(app, { hostname: '127.0.0.1', port: 0, log: (l) => logs.push(l) })).toBe(1);
-    await app.stop(true);
+    const app = new Elysia().get('/', () => 'new');
+    expect(await listenWithRetry(app, { unix: path, log: (l) => logs.push(l) })).toBe(1);
     expect(logs).toEqual([]);
+    expect(await (await fetch('http://agent/', { unix: path } as RequestInit)).text()).toBe('new');
+    await app.stop(true);
+
+    const plain = join(dir, 'plain.sock');
+    writeFileSync(plain, 'not a socket');
+    const abort = new AbortController();
+    const other = new Elysia().get('/', () => 'x');
+    const attempt = listenWithRetry(other, { unix: plain, log: (l) => logs.push(l), firstDelayMs: 5, maxDelayMs: 5, signal: abort.signal });
+    await waitFor('a refused attempt', () => logs.length > 0);
+    abort.abort();
+    await expect(attempt).rejects.toThrow(/aborted/);
+    expect(lstatSync(plain).isFile()).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

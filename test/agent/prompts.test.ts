@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
 import { renderPrompt, renderSystemPrompt, renderTemplate, systemPromptVars, PROMPTS_DIR } from '../../src/agent/prompts.ts';
-import { allowedToolsFor, buildClaudeArgv, renderMcpConfig, claudeEnv } from '../../src/agent/claude/argv.ts';
+import { allowedToolsFor, buildClaudeArgv, renderMcpConfig, claudeEnv, GATEWAY_PLACEHOLDER_KEY } from '../../src/agent/claude/argv.ts';
 import { DEFAULT_AGENT_CONFIG, parseAgentConfig, type AgentConfig } from '../../src/shared/agent-config.ts';
 
 const cfg = (over: Partial<AgentConfig> = {}): AgentConfig => ({ ...DEFAULT_AGENT_CONFIG, ...over });
@@ -130,9 +130,23 @@ describe('claude command line', () => {
     expect(argv.slice(argv.indexOf('--allowedTools') + 1, argv.indexOf('--append-system-prompt'))).toEqual(tools);
   });
 
-  test('claude runs quiet, with MCP tools visible', () => {
-    const env = claudeEnv({ ANTHROPIC_API_KEY: 'k', UNSET: undefined }, '/c');
-    expect(env).toMatchObject({ ANTHROPIC_API_KEY: 'k', CLAUDE_CONFIG_DIR: '/c', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1', ENABLE_TOOL_SEARCH: 'false' });
+  test('claude runs quiet, with MCP tools visible, reaching the model only through the gateway socket', () => {
+    const env = claudeEnv({ PATH: '/usr/bin', UNSET: undefined }, '/c', { modelSocket: '/run/hive/model.sock', proxyPort: 4123 });
+    expect(env).toMatchObject({
+      PATH: '/usr/bin',
+      CLAUDE_CONFIG_DIR: '/c',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      ENABLE_TOOL_SEARCH: 'false',
+      ANTHROPIC_UNIX_SOCKET: '/run/hive/model.sock',
+      ANTHROPIC_BASE_URL: 'http://localhost',
+      ANTHROPIC_API_KEY: GATEWAY_PLACEHOLDER_KEY,
+      HTTPS_PROXY: 'http://127.0.0.1:4123',
+      HTTP_PROXY: 'http://127.0.0.1:4123',
+    });
+    // model traffic to localhost never goes through the egress proxy
+    expect(env.NO_PROXY).toContain('localhost');
     expect('UNSET' in env).toBe(false);
+    // no forwarder: no proxy variables at all
+    expect(Object.keys(claudeEnv({}, '/c', { modelSocket: '/m', proxyPort: null })).filter((k) => /proxy/i.test(k))).toEqual([]);
   });
 });

@@ -15,7 +15,7 @@ setDefaultTimeout(120_000);
 
 const TOKEN = 'restart-test-token-0123456789';
 const PORT = 19100 + Math.floor(Math.random() * 800);
-const FLAGS = ['--no-manager', '--page-ports', '30000-39999'];
+const FLAGS = ['--no-manager'];
 let dir: string;
 let env: Record<string, string>;
 let core: Awaited<ReturnType<typeof startCoreProcess>>;

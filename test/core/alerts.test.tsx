@@ -1,53 +1,35 @@
 /**
  * Alerts for the operator, raised by real conditions in a real core (in process, `process` runtime,
- * real agent processes): a page port held by another process at spawn and at rebuild, a deploy
- * that fails, an agent killed three times in a row. Each shows as an escaped banner through
+ * real agent processes): a deploy that fails, an agent killed three times in a row. Each shows as an escaped banner through
  * `app.handle` and the SSE stream, closes when its condition clears or on dismiss, and survives a
  * core restart. `hive ctl alerts` / `dismiss` go through the real admin socket.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
-import net from 'node:net';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { loadCoreConfig } from '../../src/core/config.ts';
 import { Hive } from '../../src/core/hive.ts';
-import { agentPort, parsePortRange } from '../../src/shared/ports.ts';
 import { ctlJsonAsync, openTestHive, waitFor } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
+import { DashboardClient } from '../support/dashboard.ts';
 
 setDefaultTimeout(90_000);
 
 const ORIGIN = 'http://127.0.0.1:7000';
-const PORTS = '20000-29999';
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let app: ReturnType<typeof createDashboard>;
+let tab: DashboardClient;
 
-/** Listens on 127.0.0.1:`port` until `close` is called. */
-async function holdPort(port: number): Promise<{ close(): Promise<void> }> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve());
-  });
-  return { close: () => new Promise<void>((resolve) => srv.close(() => resolve())) };
-}
-
-const post = (path: string, body: Record<string, string> = {}, origin = ORIGIN) =>
-  app.handle(
-    new Request(ORIGIN + path, {
-      method: 'POST',
-      headers: { origin, host: '127.0.0.1:7000', 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(body).toString(),
-    }),
-  );
+const post = (path: string, body: Record<string, string> = {}, origin = ORIGIN) => tab.post(path, body, { origin });
 const banners = async () => (await app.handle(new Request(ORIGIN + '/fragments/alerts'))).text();
 const open = (kind: string, agent: string) => t.hive.alerts.list().find((a) => a.kind === kind && a.agent === agent);
 const idle = (name: string) => waitFor(`${name} idle`, () => t.hive.registry.get(name)?.status === 'idle');
 
 beforeAll(async () => {
-  t = await openTestHive({ 'page-ports': PORTS });
+  t = await openTestHive();
   app = createDashboard(t.hive);
+  tab = await DashboardClient.open(app, ORIGIN);
 });
 afterAll(async () => {
   await t?.hive.close();
@@ -55,48 +37,6 @@ afterAll(async () => {
 });
 
 describe('alerts', () => {
-  test('a spawn refused for a held page port raises a banner naming both owners; it closes when the agent comes up', async () => {
-    const name = 'porty';
-    const port = agentPort(name, parsePortRange(PORTS));
-    const held = await holdPort(port);
-    try {
-      await expect(t.hive.spawn(name)).rejects.toThrow(new RegExp(`page port ${port}, which \\S+ \\(pid ${process.pid}\\) is using`));
-      const a = open('port_conflict', name)!;
-      expect(a.text).toContain(`agent "${name}"`);
-      expect(a.text).toContain(`(pid ${process.pid})`);
-      const html = await banners();
-      expect(html).toContain(`id="alert-${a.id}"`);
-      expect(html).toContain('port conflict');
-      expect(html).toContain(`hx-post="/alerts/${a.id}/dismiss"`);
-      // asking again updates the one banner instead of stacking a second
-      await expect(t.hive.spawn(name)).rejects.toThrow('is using');
-      expect(t.hive.alerts.list().filter((x) => x.agent === name)).toHaveLength(1);
-      expect(open('port_conflict', name)!.count).toBe(2);
-    } finally {
-      await held.close();
-    }
-    await t.hive.spawn(name);
-    expect(open('port_conflict', name)).toBeUndefined();
-    expect(await banners()).not.toContain('port conflict');
-  });
-
-  test('a rebuild refused for a held page port: the agent stays down, the banner says so; freeing the port lets it rebuild', async () => {
-    const name = 'porty';
-    await t.hive.stop(name);
-    const held = await holdPort(t.hive.registry.require(name).port);
-    try {
-      await expect(t.hive.rebuild(name)).rejects.toThrow(/did not come back up: agent "porty" needs page port \d+, which .* is using/);
-      expect(open('port_conflict', name)!.text).toStartWith('rebuild refused: ');
-      // the refused rebuild is a failed deploy too
-      expect(open('deploy_failed', name)!.text).toContain('rebuild by operator failed');
-    } finally {
-      await held.close();
-    }
-    await t.hive.rebuild(name);
-    expect(open('port_conflict', name)).toBeUndefined();
-    expect(open('deploy_failed', name)).toBeUndefined();
-  });
-
   test('a failed deploy raises a banner linking the config repo, with the commit text escaped; a later good deploy closes it', async () => {
     await t.hive.spawn('dep');
     const repo = join(t.dir, 'proposed', 'dep', 'config');
@@ -148,9 +88,9 @@ describe('alerts', () => {
   test('a new banner reaches an open SSE stream as a partial for #banners', async () => {
     const sse = readSse(await app.handle(new Request(ORIGIN + '/events')));
     await sse.until('hx-target="#banners"');
-    const a = t.hive.alerts.raise('port_conflict', 'sse', 'held by <b>someone</b>');
+    const a = t.hive.alerts.raise('gateway_refused', 'sse', 'over budget: <b>someone</b>');
     await sse.until(`id="alert-${a.id}"`);
-    expect(sse.text).toContain('held by &lt;b&gt;someone&lt;/b&gt;');
+    expect(sse.text).toContain('over budget: &lt;b&gt;someone&lt;/b&gt;');
     await sse.cancel();
     t.hive.alerts.dismiss(a.id, 'operator');
   });
@@ -176,7 +116,7 @@ describe('alerts', () => {
   test('open alerts survive a core restart', async () => {
     const a = t.hive.alerts.raise('deploy_failed', 'keep', 'keep: approval #99 failed: kept across restarts');
     await t.hive.close();
-    const config = loadCoreConfig({ 'no-manager': true, 'page-ports': PORTS, runtime: 'process', 'data-dir': t.dir }, { PATH: process.env.PATH });
+    const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': t.dir }, { PATH: process.env.PATH });
     t.hive = await Hive.open(config, () => {});
     expect(t.hive.alerts.list().find((x) => x.id === a.id)).toMatchObject({ kind: 'deploy_failed', agent: 'keep', text: a.text });
   });

@@ -25,7 +25,7 @@ const logs: string[] = [];
 const events: HiveEvent[] = [];
 
 async function open(): Promise<Hive> {
-  const config = loadCoreConfig({ 'no-manager': true, 'page-ports': '40000-49999', runtime: 'process', 'data-dir': dir }, { PATH: process.env.PATH });
+  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': dir }, { PATH: process.env.PATH });
   const h = await Hive.open(config, (l) => logs.push(l));
   h.bus.on((e) => events.push(e));
   return h;

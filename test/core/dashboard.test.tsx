@@ -3,28 +3,24 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
+import { DashboardClient } from '../support/dashboard.ts';
 
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let app: ReturnType<typeof createDashboard>;
+let tab: DashboardClient;
 const HOSTILE = `<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"`;
 const ORIGIN = 'http://localhost';
 
 beforeAll(async () => {
   t = await openTestHive({ 'no-manager': false });
   app = createDashboard(t.hive);
+  tab = await DashboardClient.open(app, ORIGIN);
   await t.hive.stop('manager');
   t.hive.send('manager', 'operator', HOSTILE);
 });
 afterAll(() => t.close());
 
-const post = (path: string, form: Record<string, string> | Array<[string, string]>, origin: string | null = ORIGIN) =>
-  app.handle(
-    new Request(ORIGIN + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}), host: 'localhost' },
-      body: new URLSearchParams(form).toString(),
-    }),
-  );
+const post = (path: string, form: Record<string, string> | Array<[string, string]>, origin: string | null = ORIGIN) => tab.post(path, form, { origin });
 const fragment = async (name: string) => (await app.handle(new Request(`${ORIGIN}/fragments/${name}`))).text();
 
 describe('dashboard', () => {
@@ -96,6 +92,51 @@ describe('dashboard', () => {
     const res = await post('/send', { to: 'manager', body: 'csrf' }, 'http://evil.example');
     expect(res.status).toBe(403);
     expect(t.hive.broker.list({ agent: 'manager' }).some((m) => m.body === 'csrf')).toBe(false);
+  });
+
+  test('a state-changing request needs the session CSRF token: no token, a wrong one, or none with no Origin (curl) are refused', async () => {
+    const sent = () => t.hive.broker.list({ agent: 'manager' }).filter((m) => m.body.startsWith('csrf-probe')).map((m) => m.body);
+    const forged = (headers: Record<string, string>, body = 'to=manager&body=csrf-probe') =>
+      app.handle(new Request(ORIGIN + '/send', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body }));
+    // what curl sends: no Origin, no cookie, no token
+    const curl = await forged({});
+    expect(curl.status).toBe(403);
+    expect(await curl.text()).toContain('no valid CSRF token');
+    expect((await tab.post('/send', { to: 'manager', body: 'csrf-probe 1' }, { token: false })).status).toBe(403);
+    expect((await tab.post('/send', { to: 'manager', body: 'csrf-probe 2' }, { headers: { 'x-csrf-token': 'x'.repeat(43) } })).status).toBe(403);
+    // a token of another session
+    const other = await DashboardClient.open(app, ORIGIN);
+    expect((await tab.post('/send', { to: 'manager', body: 'csrf-probe 3' }, { headers: { 'x-csrf-token': other.token } })).status).toBe(403);
+    expect(sent()).toEqual([]);
+    // the page's own requests: the header, or the form field of a plain form; with or without Origin
+    expect((await tab.post('/send', { to: 'manager', body: 'csrf-probe ok header' }, { origin: null })).status).toBe(204);
+    expect((await forged({ cookie: tab.cookie }, `to=manager&body=csrf-probe+ok+field&_csrf=${tab.token}`)).status).toBe(204);
+    expect(sent()).toEqual(['csrf-probe ok header', 'csrf-probe ok field']);
+  });
+
+  test('a foreign Host is refused on every route (DNS rebinding), even with a matching Origin and a valid token', async () => {
+    const evil = 'evil.test:7000';
+    const get = await app.handle(new Request(ORIGIN + '/', { headers: { host: evil } }));
+    expect(get.status).toBe(403);
+    expect(await get.text()).toContain('does not answer to the host "evil.test:7000"');
+    expect((await app.handle(new Request(ORIGIN + '/events', { headers: { host: evil } }))).status).toBe(403);
+    expect((await app.handle(new Request(ORIGIN + '/agents/manager/page/', { headers: { host: evil } }))).status).toBe(403);
+    const post = await tab.post('/send', { to: 'manager', body: 'rebound' }, { origin: `http://${evil}`, headers: { host: evil } });
+    expect(post.status).toBe(403);
+    expect(t.hive.broker.list({ agent: 'manager' }).some((m) => m.body === 'rebound')).toBe(false);
+    // loopback names are fine
+    for (const host of ['localhost:7000', '127.0.0.1:7000', '[::1]:7000', '127.0.0.2'])
+      expect((await app.handle(new Request(ORIGIN + '/fragments/alerts', { headers: { host } }))).status).toBe(200);
+  });
+
+  test("an agent's page is served under the dashboard: an unknown agent is 404, an offline one says so", async () => {
+    expect((await tab.get('/agents/nobody/page/')).status).toBe(404);
+    const offline = await tab.get('/agents/manager/page/');
+    expect(offline.status).toBe(503);
+    expect(await offline.text()).toContain('the page of manager is not being served');
+    const bare = await tab.get('/agents/manager/page');
+    expect(bare.status).toBe(308);
+    expect(bare.headers.get('location')).toBe('/agents/manager/page/');
   });
 
   test('operator questions render as the form they ask for, with hostile text escaped', async () => {

@@ -20,7 +20,7 @@ let model: ModelServer;
 let dir: string;
 let layout: DataLayout;
 let core: Awaited<ReturnType<typeof startCoreProcess>>;
-const FLAGS = ['--page-ports', '50000-54999'];
+const FLAGS: string[] = [];
 
 beforeAll(async () => {
   // The scripted manager: "@@PROPOSE <agent> <toml line>@@" makes it write agent.toml in the

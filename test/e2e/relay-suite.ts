@@ -14,9 +14,8 @@ import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../s
 /**
  * Registers the suite for one runtime.
  * @param runtime the core's `--runtime`.
- * @param ports the page-port range, distinct per runtime so suites never collide.
  */
-export function relaySuite(runtime: string, ports: string): void {
+export function relaySuite(runtime: string): void {
   let model: ModelServer;
   let dir: string;
   let core: Awaited<ReturnType<typeof startCoreProcess>>;
@@ -39,7 +38,7 @@ export function relaySuite(runtime: string, ports: string): void {
       return [{ type: 'text', text: `bob got it: ${prompt.includes('hello bob, alice here') ? 'the relay' : 'something else'}` }];
     });
     dir = tempDir('hv-e2e-');
-    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
+    core = await startCoreProcess(dir, ['--runtime', runtime], model.env);
   });
 
   afterAll(async () => {
@@ -133,9 +132,8 @@ export function relaySuite(runtime: string, ports: string): void {
       expect(page).toContain('bob got it: the relay');
     });
 
-    test("bob's own page shows his turn's events, backfilled from history", async () => {
-      const bob = ctlJson(dir, 'list').agents.find((a: any) => a.name === 'bob');
-      const page = await (await fetch(`http://127.0.0.1:${bob.port}/`)).text();
+    test("bob's own page, through the dashboard, shows his turn's events, backfilled from history", async () => {
+      const page = await (await fetch(`${core.url}/agents/bob/page/`)).text();
       expect(page).toContain('data-kind="wake"');
       expect(page).toContain('bob got it: the relay');
     });
@@ -197,7 +195,7 @@ export function relaySuite(runtime: string, ports: string): void {
       ctlJson(dir, 'stop', 'bob');
       const queued = ctlJson(dir, 'send', 'bob', 'queued across a restart');
       await core.stop();
-      core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
+      core = await startCoreProcess(dir, ['--runtime', runtime], model.env);
       const kept = (ctlJson(dir, 'messages', '--agent', 'bob').messages as any[]).find((m) => m.id === queued.id);
       expect(kept).toMatchObject({ body: 'queued across a restart', delivered_at: null });
       ctlJson(dir, 'start', 'bob');
@@ -223,7 +221,7 @@ export function relaySuite(runtime: string, ports: string): void {
       };
       await waitFor('every agent process to exit', () => pids.every((p) => !alive(p)), 15_000);
       // a new core takes over the data dir and brings the agents back
-      core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
+      core = await startCoreProcess(dir, ['--runtime', runtime], model.env);
       await waitFor('the manager idle again', () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name === 'manager' && a.status === 'idle'));
     });
 

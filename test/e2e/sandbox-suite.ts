@@ -1,10 +1,12 @@
 /**
  * What a sandbox hides and what survives what, per sandboxed runtime: the agent's real claude turn
  * runs shell commands through claude's Bash tool (scripted by the test's model) and reports what it
- * can see; then each row of docs/persistence.md is exercised through `hive ctl`.
+ * can see and reach, as a hostile agent would probe it (docs/security.md); then each row of
+ * docs/persistence.md is exercised through `hive ctl`.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { allMessagesText, isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
@@ -12,15 +14,19 @@ import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../s
 
 /**
  * Registers the suite for one sandboxed runtime.
- * @param ports page-port range, distinct per runtime.
  */
-export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
+export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
   setDefaultTimeout(120_000);
   let model: ModelServer;
   let dir: string;
   let layout: DataLayout;
   let core: Awaited<ReturnType<typeof startCoreProcess>>;
   const hostProbe = `/root/.hive-isolation-probe-${runtime}`;
+  /** The operator's key, as the core holds it: it must reach the model and nothing inside a sandbox. */
+  const SECRET = `sk-ant-operator-secret-${runtime}-probe`;
+  /** A host the operator lets agents reach (on this machine's loopback), and what it saw. */
+  let target: ReturnType<typeof Bun.serve>;
+  const targetHits: string[] = [];
 
   beforeAll(async () => {
     // The scripted model: `@@BASH <command>@@` in the wake prompt becomes a Bash tool call; its
@@ -33,10 +39,18 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
       if (m) return [{ type: 'tool_use', name: 'Bash', input: { command: m[1], description: 'probe the sandbox' } }];
       return [{ type: 'text', text: 'noted' }];
     });
+    target = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      fetch(req) {
+        targetHits.push(new URL(req.url).pathname);
+        return new Response('hello from the allowed host');
+      },
+    });
     dir = tempDir(`hv-${runtime}-`);
     layout = new DataLayout(dir);
     writeFileSync(hostProbe, 'host root secret');
-    core = await startCoreProcess(dir, ['--runtime', runtime, '--page-ports', ports], model.env);
+    core = await startCoreProcess(dir, ['--runtime', runtime, '--egress-allow-internal', `127.0.0.1:${target.port}`], { ...model.env, ANTHROPIC_API_KEY: SECRET });
     ctlJson(dir, 'spawn', 'alice');
     ctlJson(dir, 'spawn', 'bob');
     writeFileSync(join(layout.agent('bob').state, 'notes.md'), 'bob secret');
@@ -49,6 +63,7 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
   afterAll(async () => {
     await core?.stop();
     await model?.close();
+    target?.stop(true);
     rmSync(hostProbe, { force: true });
     rmSync(dir, { recursive: true, force: true });
   });
@@ -110,6 +125,105 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
       expect(out).toContain('claude-ok');
       expect(out).toContain('usr-ro');
       expect(out).toContain('whoami=root');
+    });
+  });
+
+  describe(`${runtime}: no way around the gate`, () => {
+    test('the interfaces inside are lo only, with no route anywhere', async () => {
+      const out = await bash('alice', "echo IFACES $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '); echo ROUTES $(tail -n +2 /proc/net/route | wc -l) $(grep -vc ' lo$' /proc/net/if_inet6)");
+      expect(out).toContain('IFACES lo\n');
+      expect(out).toContain('ROUTES 0 0');
+    });
+
+    test("the dashboard (GET and every POST), the model upstream and the host's loopback are out of reach", async () => {
+      const dash = new URL(core.url);
+      const up = new URL(model.url);
+      const routes = ['GET /', 'POST /send', 'POST /approvals/1/approve', 'POST /agents/bob/stop', 'POST /agents/bob/destroy', 'POST /agents/bob/page/send', 'POST /alerts/1/dismiss', 'POST /kept/bob/purge'];
+      const probes = [
+        ...routes.map((r) => {
+          const [method, path] = r.split(' ');
+          return `curl -s -o /dev/null -m 3 -X ${method} -d 'to=bob&body=forged' http://127.0.0.1:${dash.port}${path}; echo "DASH ${r} $?"`;
+        }),
+        `curl -s -o /dev/null -m 3 -X POST ${up.origin}/v1/messages; echo "MODEL $?"`,
+        `curl -s -o /dev/null -m 3 http://localhost:${target.port}/; echo "TARGET $?"`,
+      ];
+      const out = await bash('alice', probes.join('; '));
+      // curl exit 7: could not connect (nothing listens on the agent's own loopback)
+      for (const r of routes) expect(out).toContain(`DASH ${r} 7`);
+      expect(out).toContain('MODEL 7');
+      expect(out).toContain('TARGET 7');
+      expect(targetHits).toEqual([]);
+      // nothing the probes tried took effect
+      expect(agent('bob').desired).toBe('running');
+      expect(ctlJson(dir, 'messages', '--limit', '500').messages.some((m: any) => m.body === 'forged')).toBe(false);
+    });
+
+    test("no other agent's sockets, no admin socket, no hive.db; no key in the environment or in files", async () => {
+      const paths = [layout.hostSocket, layout.agent('bob').socket, layout.agent('bob').pageSocket, layout.agent('bob').modelSocket, layout.agent('manager').socket, layout.db, '/etc/shadow', layout.secretFile];
+      // the key is spelled in two halves so that this command, kept in the agent's own transcript and
+      // history, does not itself put it in a file
+      const [head, tail] = [SECRET.slice(0, 10), SECRET.slice(10)];
+      const script = [
+        ...paths.map((p) => `if [ -e '${p}' ]; then echo 'VISIBLE ${p}'; else echo 'HIDDEN ${p}'; fi`),
+        `K='${head}'"${tail}"`,
+        // the key appears nowhere: not in any process's environment, not in a file it can read
+        `cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c "$K" | sed 's/^/ENVHITS /'`,
+        `grep -rl "$K" /state /root /run/hive /etc /tmp 2>/dev/null | wc -l | sed 's/^/FILEHITS /'`,
+        // the same search finds what is there: the placeholder key in claude's environment
+        `cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c 'ANTHROPIC_API_KEY=hive-gate'"way" | sed 's/^/CONTROL /'`,
+        `echo KEYVAR "$ANTHROPIC_API_KEY" TOKENVAR "\${CLAUDE_CODE_OAUTH_TOKEN:-none}"`,
+      ].join('; ');
+      const out = await bash('alice', script);
+      for (const p of paths) expect(out).toContain(`HIDDEN ${p}`);
+      expect(out).toContain('ENVHITS 0');
+      expect(out).toContain('FILEHITS 0');
+      expect(Number(/CONTROL (\d+)/.exec(out)?.[1])).toBeGreaterThan(0);
+      expect(out).toContain('KEYVAR hive-gateway TOKENVAR none');
+      // ... while the gateway did hand the operator's key to the model, and never the placeholder
+      const seen = model.requests.filter((r) => isMainTurn(r.body));
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((r) => r.headers['x-api-key'] === SECRET)).toBe(true);
+    });
+
+    test("no writes to the host outside /state and its own dirs: /usr, /etc/passwd and the hive code refuse; the sandbox's own /etc is a throwaway", async () => {
+      const places = ['/usr/probe', `${PACKAGE_ROOT}/probe`, '/etc/passwd', '/etc/ssl/probe'];
+      const out = await bash('alice', [...places, '/etc/probe'].map((p) => `(echo x >> '${p}') 2>/dev/null && echo "WROTE ${p}" || echo "REFUSED ${p}"`).join('; '));
+      for (const p of places) expect(out).toContain(`REFUSED ${p}`);
+      for (const p of [...places, '/etc/probe']) if (p !== '/etc/passwd') expect(existsSync(p)).toBe(false);
+      expect(readFileSync('/etc/passwd', 'utf8')).not.toContain('x\n');
+    });
+
+    test('egress: an allowed host through the proxy; a host not allowed is refused naming the policy; nothing leaves otherwise', async () => {
+      // alice's config allows the test host, through the gate like any change
+      const proposedDir = join(dir, 'proposed', 'alice', 'config');
+      writeFileSync(join(proposedDir, 'agent.toml'), '[network]\nallow = ["127.0.0.1"]\n');
+      const git = (...args: string[]) => Bun.spawnSync(['git', '-C', proposedDir, ...args], { stdout: 'pipe', stderr: 'pipe' }).stdout.toString().trim();
+      git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'allow the test host');
+      const a = ctlJson(dir, 'propose', 'alice', git('rev-parse', 'HEAD')).approval;
+      expect(ctlJson(dir, 'approve', String(a.id)).approval.status).toBe('deployed');
+      await waitFor('alice idle', () => agent('alice').status === 'idle');
+      const out = await bash(
+        'alice',
+        [
+          `curl -sS --noproxy '' -x "$HTTP_PROXY" -m 5 http://127.0.0.1:${target.port}/allowed; echo " ALLOWED_EXIT $?"`,
+          `curl -sS --noproxy '' -x "$HTTP_PROXY" -m 5 http://not-allowed.example/; echo " DENIED_EXIT $?"`,
+          `curl -sS -m 5 https://not-allowed.example/ 2>&1; echo " TLS_EXIT $?"`,
+        ].join('; '),
+      );
+      expect(out).toContain('hello from the allowed host ALLOWED_EXIT 0');
+      expect(targetHits).toEqual(['/allowed']);
+      expect(out).toContain(`hive egress: "not-allowed.example" is not in alice's network.allow (127.0.0.1)`);
+      expect(out).toMatch(/CONNECT tunnel failed, response 403[\s\S]*TLS_EXIT 56/);
+      const log = readFileSync(join(dir, 'core.out'), 'utf8');
+      expect(log).toMatch(/egress alice 127\.0\.0\.1:\d+ allowed/);
+      expect(log).toContain('egress alice not-allowed.example:80 refused');
+    });
+
+    test('the gateway recorded what each agent spent, per request and turn', () => {
+      const costs = ctlJson(dir, 'costs', '--since', '1h').totals as any[];
+      const alice = costs.find((t) => t.agent === 'alice');
+      expect(alice.requests).toBeGreaterThan(0);
+      expect(alice.output_tokens).toBeGreaterThan(0);
     });
   });
 
@@ -181,26 +295,6 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn', ports: string): void {
       expect(existsSync(layout.agent('alice').log)).toBe(false);
       expect(ctlJson(dir, 'kept').kept).toEqual([]);
       expect(existsSync(join(layout.agent('bob').state, 'notes.md'))).toBe(true);
-    });
-  });
-
-  describe(`${runtime}: page ports`, () => {
-    test('a spawn whose page port another process holds is refused, naming the port', async () => {
-      // find a name whose hashed port we can hold
-      const { agentPort, parsePortRange } = await import('../../src/shared/ports.ts');
-      const port = agentPort('carol', parsePortRange(ports));
-      const holder = Bun.listen({ hostname: '127.0.0.1', port, socket: { data() {} } });
-      try {
-        const r = hive(['ctl', 'spawn', 'carol', '--data-dir', dir]);
-        expect(r.code).toBe(1);
-        // the holder is this test process: the refusal names it
-        expect(r.stderr).toContain(`conflict: agent "carol" would take page port ${port}, which `);
-        expect(r.stderr).toContain(`(pid ${process.pid}) is using`);
-        expect(agent('carol')).toBeUndefined();
-      } finally {
-        holder.stop(true);
-      }
-      expect(ctlJson(dir, 'spawn', 'carol').agent.port).toBe(port);
     });
   });
 }

@@ -1,4 +1,4 @@
 /** Isolation and persistence under the `bwrap` runtime (see `sandbox-suite.ts`). */
 import { sandboxSuite } from './sandbox-suite.ts';
 
-sandboxSuite('bwrap', '31000-32999');
+sandboxSuite('bwrap');

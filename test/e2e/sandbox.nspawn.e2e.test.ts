@@ -1,4 +1,4 @@
 /** Isolation and persistence under the `nspawn` runtime (see `sandbox-suite.ts`). */
 import { sandboxSuite } from './sandbox-suite.ts';
 
-sandboxSuite('nspawn', '33000-34999');
+sandboxSuite('nspawn');

@@ -43,7 +43,7 @@ beforeAll(async () => {
   });
   dir = tempDir('hv-tools-');
   layout = new DataLayout(dir);
-  core = await startCoreProcess(dir, ['--page-ports', '30000-39999'], model.env);
+  core = await startCoreProcess(dir, [], model.env);
   for (const n of ['alice', 'bob', 'carol']) ctlJson(dir, 'spawn', n);
   // alice: her own model, and an extra MCP server that is `hive mcp` posing as the manager on her
   // own socket (the core must still refuse manager tools), plus one keyed like the built-in server.
@@ -298,7 +298,7 @@ describe('across a core restart', () => {
     const qid = Number(/question #(\d+)/.exec(asked.text)![1]);
 
     await core.stop();
-    core = await startCoreProcess(dir, ['--page-ports', '30000-39999'], model.env);
+    core = await startCoreProcess(dir, [], model.env);
 
     expect(ctlJson(dir, 'reminders').reminders.map((r: any) => r.id)).toContain(rid);
     const fired = await waitFor('the reminder after restart', () => messages().find((m) => m.kind === 'reminder' && m.ref === rid), 30_000);

@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'bun:test';
 import { isAgentName, validateAgentName, validateRecipient, MAX_NAME_LENGTH } from '../../src/shared/names.ts';
-import { agentPort, parsePortRange } from '../../src/shared/ports.ts';
 import { HiveError } from '../../src/shared/errors.ts';
 
 describe('agent names', () => {
@@ -47,25 +46,5 @@ describe('agent names', () => {
     expect(validateRecipient('alice')).toBe('alice');
     expect(() => validateRecipient('hive')).toThrow(/reserved/);
     expect(() => validateRecipient('../x')).toThrow();
-  });
-});
-
-describe('page ports', () => {
-  test('hashed stably into the range', () => {
-    const p = agentPort('alice');
-    expect(p).toBe(agentPort('alice'));
-    for (const n of ['a', 'b', 'alice', 'bob', 'manager', 'zzzzzzzzz']) {
-      const q = agentPort(n);
-      expect(q).toBeGreaterThanOrEqual(8100);
-      expect(q).toBeLessThanOrEqual(8999);
-    }
-    expect(agentPort('alice', { first: 20000, last: 20000 })).toBe(20000);
-  });
-
-  test('ranges are validated', () => {
-    expect(parsePortRange('8100-8999')).toEqual({ first: 8100, last: 8999 });
-    expect(() => parsePortRange('9000-8000')).toThrow(/first-last/);
-    expect(() => parsePortRange('80-90')).toThrow();
-    expect(() => parsePortRange('abc')).toThrow();
   });
 });

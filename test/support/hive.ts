@@ -18,7 +18,7 @@ export function tempDir(prefix = 'hv-'): string {
 export async function openTestHive(flags: CoreFlags = {}, env: Record<string, string> = {}) {
   const dir = tempDir();
   const logs: string[] = [];
-  const config = loadCoreConfig({ 'no-manager': true, 'page-ports': '20000-29999', runtime: 'process', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
+  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
   const hive = await Hive.open(config, (l) => logs.push(l));
   return {
     hive,

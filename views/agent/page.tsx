@@ -2,7 +2,8 @@
 /**
  * @module views/agent/page
  * An agent's own page: state badge, the live tail of its claude events (backfilled from history)
- * and a prompt box that sends the operator's text to this agent.
+ * and a prompt box that sends the operator's text to this agent. Served under the dashboard at
+ * `/agents/<name>/page/`, so its own links are relative.
  */
 import type { HistoryEvent } from '../../src/agent/history.ts';
 import { Header, Layout } from '../layout.tsx';
@@ -20,30 +21,32 @@ export function StateBadge({ busy }: { busy: boolean }): JSX.Element {
 }
 
 /** The agent page document. */
-export function AgentPage(p: { name: string; model: string; busy: boolean; events: HistoryEvent[] }): JSX.Element {
+export function AgentPage(p: { name: string; model: string; busy: boolean; events: HistoryEvent[]; csrf?: string }): JSX.Element {
   return (
     <Layout
       title={`${label(p.name)} · hyperhive`}
+      csrf={p.csrf}
       chrome={
         <>
           <span safe>{label(p.name)}</span>
           <StateBadge busy={p.busy} />
           <span class="dim" safe>{p.model}</span>
+          <a href="/">dashboard</a>
         </>
       }
     >
-      <div hx-sse:connect="/events" hx-swap="none"></div>
+      <div hx-sse:connect="events" hx-swap="none"></div>
       <main>
         <section class="panel wide">
           <Header glyph="◈" name="Y3R C4LL" sub="send this agent a message as the operator" />
-          <form class="send" hx-post="/send" hx-swap="none" data-reset>
+          <form class="send" hx-post="send" hx-swap="none" data-reset>
             <span class="dim" safe>{`to ${label(p.name)}`}</span>
             <textarea name="body" aria-label="message" placeholder="prompt" required></textarea>
             <span>
               <button type="submit">
                 <span class="spin">◐</span> send
               </button>{' '}
-              <button type="button" hx-post="/cancel" hx-swap="none">cancel turn</button>
+              <button type="button" hx-post="cancel" hx-swap="none">cancel turn</button>
             </span>
           </form>
         </section>

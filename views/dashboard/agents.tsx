@@ -1,23 +1,41 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/dashboard/agents
- * The swarm table: one row per agent with its live state badge and the age of that state.
+ * The swarm table: one row per agent with its live state badge and the age of that state, what
+ * its runtime isolates, and what its model requests cost through the gateway.
  */
 import type { AgentRecord } from '../../src/shared/wire.ts';
-import { age, label } from '../format.ts';
+import { age, label, usd } from '../format.ts';
 import { DangerButton } from './kept.tsx';
+
+/** What the core's runtime gives every agent. */
+export interface RuntimeFacts {
+  /** Agents have a sandbox at all (false: the `process` runtime). */
+  sandboxed: boolean;
+  /** Root inside the sandbox is host root. */
+  privileged: boolean;
+  /** Each agent has its own network namespace with only loopback. */
+  networkIsolated: boolean;
+}
+
+/** An agent's model spend through the gateway, USD. */
+export interface AgentSpend {
+  today: number;
+  month: number;
+  /** Requests whose model has no price in the table (their cost is not in the sums). */
+  unpriced: number;
+}
 
 /** The table body `#agents-body`; re-rendered whole on every agent event. */
 export function AgentRows({
   agents,
-  sandboxed,
-  privileged = false,
+  runtime,
+  spend = new Map(),
   now = Date.now(),
 }: {
   agents: AgentRecord[];
-  sandboxed: boolean;
-  /** Root inside the runtime's sandboxes is host root. */
-  privileged?: boolean;
+  runtime: RuntimeFacts;
+  spend?: Map<string, AgentSpend>;
   now?: number;
 }): JSX.Element {
   if (agents.length === 0)
@@ -26,14 +44,15 @@ export function AgentRows({
         <td colspan="7" class="dim">no agents yet: spawn one with `hive ctl spawn NAME`</td>
       </tr>
     );
-  return <>{agents.map((a) => <AgentRow agent={a} sandboxed={sandboxed} privileged={privileged} now={now} />)}</>;
+  return <>{agents.map((a) => <AgentRow agent={a} runtime={runtime} spend={spend.get(a.name)} now={now} />)}</>;
 }
 
-function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord; sandboxed: boolean; privileged: boolean; now: number }): JSX.Element {
+function AgentRow({ agent: a, runtime, spend, now }: { agent: AgentRecord; runtime: RuntimeFacts; spend: AgentSpend | undefined; now: number }): JSX.Element {
+  const { sandboxed, privileged, networkIsolated } = runtime;
   return (
     <tr id={`agent-${a.name}`} data-status={a.status}>
       <td>
-        <a href={`http://127.0.0.1:${a.port}/`} target="_blank" rel="noopener" safe>
+        <a href={`/agents/${a.name}/page/`} title="the agent's own page: live claude events, a prompt" safe>
           {label(a.name)}
         </a>
         {a.role === 'manager' ? <span class="dim"> manager</span> : ''}{' '}
@@ -71,7 +90,22 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
       </td>
       <td data-label="runtime">
         <span safe>{a.runtime}</span>
-        {sandboxed ? '' : <span class="badge unsandboxed" title="this runtime gives the agent the host's full view"> unsandboxed</span>}
+        {sandboxed ? (
+          ''
+        ) : (
+          <span class="badge unsandboxed" title="this runtime gives the agent the host's full view: it can reach the dashboard and the admin socket and act as the operator">
+            {' '}
+            unsandboxed: can act as the operator
+          </span>
+        )}
+        {networkIsolated ? (
+          <span class="badge isolated" title="its own network namespace: loopback only; the model and allowed hosts through the core's sockets">
+            {' '}
+            no network
+          </span>
+        ) : (
+          <span class="badge unsandboxed" title="shares the host's network"> host network</span>
+        )}
         {sandboxed && privileged ? (
           <span class="badge privileged" title="root inside this sandbox is root on the host">
             {' '}
@@ -81,7 +115,9 @@ function AgentRow({ agent: a, sandboxed, privileged, now }: { agent: AgentRecord
           ''
         )}
       </td>
-      <td data-label="page port" safe>{String(a.port)}</td>
+      <td data-label="spend" title="model requests through the gateway, UTC day and month">
+        {spend ? <span safe>{`${usd(spend.today)} today · ${usd(spend.month)} month${spend.unpriced ? ` · ${spend.unpriced} unpriced` : ''}`}</span> : <span class="dim">none</span>}
+      </td>
       <td data-label="wanted" class="dim">{a.desired}</td>
       <td class="actions">
         {(a.desired === 'running' ? ['stop', 'restart', 'rebuild'] : ['start', 'rebuild']).map((act) => (

@@ -1,8 +1,8 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/dashboard/banners
- * Banners across the top of the dashboard for conditions that need the operator: a refused port,
- * a failed deploy, a crash loop. Each says what happened in words, links to where to look, and can
+ * Banners across the top of the dashboard for conditions that need the operator: a model request
+ * the gateway refused, a failed deploy, a crash loop. Each says what happened in words, links to where to look, and can
  * be dismissed; it also goes away by itself once the condition clears.
  */
 import type { AlertKind, AlertRecord } from '../../src/shared/wire.ts';
@@ -10,7 +10,7 @@ import { age, label } from '../format.ts';
 
 /** What each kind of alert is called on its banner. */
 const TITLES: Record<AlertKind, string> = {
-  port_conflict: 'port conflict',
+  gateway_refused: 'model gateway refused',
   deploy_failed: 'deploy failed',
   crash_loop: 'crash loop',
 };

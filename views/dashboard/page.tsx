@@ -11,7 +11,7 @@ import { BuildLines, type BuildLineItem } from './builds.tsx';
 import { KeptList } from './kept.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
 import { Layout, Panel, TableHead } from '../layout.tsx';
-import { AgentRows } from './agents.tsx';
+import { AgentRows, type AgentSpend, type RuntimeFacts } from './agents.tsx';
 import { MessageItems } from './flow.tsx';
 import { TurnRows } from './turns.tsx';
 import { label } from '../format.ts';
@@ -20,8 +20,10 @@ import { label } from '../format.ts';
 export interface DashboardData {
   version: string;
   runtime: string;
-  sandboxed: boolean;
-  privileged: boolean;
+  facts: RuntimeFacts;
+  spend: Map<string, AgentSpend>;
+  /** The session's CSRF token, for every state-changing request the page makes. */
+  csrf: string;
   dataDir: string;
   agents: AgentRecord[];
   messages: MessageRecord[];
@@ -54,6 +56,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
   return (
     <Layout
       title="hyperhive"
+      csrf={d.csrf}
       chrome={
         <>
           <span safe>{`v${d.version}`}</span>
@@ -69,6 +72,18 @@ export function DashboardPage(d: DashboardData): JSX.Element {
       <datalist id="agent-names">
         <AgentNames agents={d.agents} />
       </datalist>
+      {d.facts.sandboxed ? (
+        ''
+      ) : (
+        <div class="banner unsandboxed" role="alert">
+          <strong class="kind">▲ no sandbox</strong>{' '}
+          <span class="text">
+            The process runtime runs agents as plain processes of your user: they share this host's network and files, can reach this
+            dashboard and the admin socket, and so can act as the operator. Use nspawn or bwrap (see hive doctor) for agents you do not
+            fully trust.
+          </span>
+        </div>
+      )}
       <div id="banners" aria-live="assertive">
         <Banners alerts={d.alerts} />
       </div>
@@ -80,9 +95,9 @@ export function DashboardPage(d: DashboardData): JSX.Element {
       <main>
         <Panel id="swarm" glyph="◆" name="SW4RM" sub="agents and their state" wide>
           <table>
-            <TableHead columns={['agent', 'state', 'model', 'runtime', 'page', 'wanted', 'actions']} />
+            <TableHead columns={['agent', 'state', 'model', 'runtime', 'spend', 'wanted', 'actions']} />
             <tbody id="agents-body">
-              <AgentRows agents={d.agents} sandboxed={d.sandboxed} privileged={d.privileged} />
+              <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} />
             </tbody>
           </table>
         </Panel>

@@ -103,14 +103,36 @@ export function buildClaudeArgv(inv: ClaudeInvocation): string[] {
 }
 
 /**
- * The environment claude runs with: the passthrough credentials plus the settings that keep a
- * headless run quiet and its MCP tools visible.
+ * A stand-in API key claude is given so it starts without logging in. It is not a secret: the
+ * model gateway drops it and adds the operator's real credentials on the host side.
  */
-export function claudeEnv(base: Record<string, string | undefined>, claudeDir: string): Record<string, string> {
+export const GATEWAY_PLACEHOLDER_KEY = 'hive-gateway';
+
+/** How claude reaches the world: the model gateway's socket and, for its tools, the egress proxy. */
+export interface ClaudeNetwork {
+  /** The model gateway's unix socket. */
+  modelSocket: string;
+  /** The loopback port of the harness's egress forwarder, or null when there is none. */
+  proxyPort: number | null;
+}
+
+/**
+ * The environment claude runs with: `base` (locale, PATH, home), the model gateway, the egress
+ * proxy for its tools, and the settings that keep a headless run quiet and its MCP tools visible.
+ * `ANTHROPIC_UNIX_SOCKET` with `ANTHROPIC_BASE_URL=http://localhost` makes claude send its API
+ * requests over the socket (checked with claude 2.1.329 in an empty network namespace). Loopback
+ * is kept off the proxy, so the proxy variables never capture the model traffic.
+ */
+export function claudeEnv(base: Record<string, string | undefined>, claudeDir: string, net: ClaudeNetwork): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  const proxy = net.proxyPort ? `http://127.0.0.1:${net.proxyPort}` : null;
   return {
     ...env,
+    ANTHROPIC_UNIX_SOCKET: net.modelSocket,
+    ANTHROPIC_BASE_URL: 'http://localhost',
+    ANTHROPIC_API_KEY: GATEWAY_PLACEHOLDER_KEY,
+    ...(proxy ? { HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy, NO_PROXY: 'localhost,127.0.0.1,::1', no_proxy: 'localhost,127.0.0.1,::1' } : {}),
     CLAUDE_CONFIG_DIR: claudeDir,
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     DISABLE_AUTOUPDATER: '1',

@@ -1,8 +1,8 @@
 /**
  * @module alerts
- * Conditions that need a human, kept in `hive.db` so a restart does not hide them: a spawn or
- * rebuild refused because the agent's page port is taken (`port_conflict`), a deploy or rebuild
- * that failed (`deploy_failed`), an agent that keeps crashing (`crash_loop`). At most one alert
+ * Conditions that need a human, kept in `hive.db` so a restart does not hide them: a deploy or
+ * rebuild that failed (`deploy_failed`), an agent that keeps crashing (`crash_loop`), a model
+ * request the gateway refused by policy (`gateway_refused`: over budget, or a model not allowed). At most one alert
  * per kind and agent is open; raising it again updates it. An alert closes when its condition
  * clears (the core calls {@link Alerts.clear}) or when the operator dismisses it. Every change is
  * published as an `alerts` event, which the dashboard turns into its banners.

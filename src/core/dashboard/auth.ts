@@ -11,7 +11,8 @@
  * The cookie is `HttpOnly` and `SameSite=Strict`; it is not `Secure`, since the core speaks plain
  * HTTP; put a TLS proxy in front when the network between operator and core is not trusted.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { readCookie, same } from './guard.ts';
 
 /** Name of the session cookie. */
 export const SESSION_COOKIE = 'hive_session';
@@ -56,21 +57,4 @@ export class OperatorAuth {
       { status: 401, headers: { 'content-type': 'text/html; charset=utf-8', 'www-authenticate': 'Bearer realm="hyperhive"', 'cache-control': 'no-store' } },
     );
   }
-}
-
-/** Constant-time string equality (lengths are compared first, which leaks only the length). */
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** The value of cookie `name` in a `Cookie` header, or null. */
-function readCookie(header: string | null, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
-  }
-  return null;
 }

@@ -13,10 +13,12 @@
  * `GET /repos/:name` · `GET /repos/:name/commit/:sha` · `GET /repos/:name/file/:ref` (raw
  * `agent.toml`) · `GET /deploys`: the read-only config-repo browser ·
  * `POST /agents/:name/destroy` and `POST /kept/:name/purge` (two clicks: without `confirm=1` the
- * answer is the confirmation form, swapped in place of the button).
- * State-changing routes refuse requests from another origin (see `sameOrigin`). With an operator
- * token configured, every route (pages, fragments, the stream, static files) asks for it first
- * (see `auth.ts`).
+ * answer is the confirmation form, swapped in place of the button) ·
+ * `/agents/:name/page/*`: the agent's own page, proxied to the `page.sock` its harness serves.
+ * Every request must name this dashboard in its `Host`, and every state-changing one must carry
+ * the session's CSRF token and no foreign `Origin` (see `guard.ts`); the agent pages are behind the
+ * same checks. With an operator token configured, every route (pages, fragments, the stream, static
+ * files, agent pages) asks for it first (see `auth.ts`).
  */
 import { Elysia } from 'elysia';
 import { html } from '@elysiajs/html';
@@ -25,14 +27,16 @@ import { HiveError } from '../../shared/errors.ts';
 import { OPERATOR } from '../../shared/names.ts';
 import { nameFromLabel } from '../../../views/format.ts';
 import { sseResponse, type SseEvent } from '../../shared/sse.ts';
-import { errorResponder, htmlResponse, htmxPartial, sameOrigin, staticFiles, toastHeader } from '../../shared/web.ts';
+import { errorResponder, htmlResponse, htmxPartial, staticFiles, toastHeader } from '../../shared/web.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { HiveEvent } from '../events.ts';
 import { OperatorAuth } from './auth.ts';
+import { loadSecret, RequestGuard } from './guard.ts';
+import { proxyAgentPage } from './agent-page-proxy.ts';
 import type { Hive } from '../hive.ts';
 import { AgentNames, DashboardPage } from '../../../views/dashboard/page.tsx';
 import { AlertCount, Banners } from '../../../views/dashboard/banners.tsx';
-import { AgentRows } from '../../../views/dashboard/agents.tsx';
+import { AgentRows, type AgentSpend, type RuntimeFacts } from '../../../views/dashboard/agents.tsx';
 import { MessageItem, MessageItems } from '../../../views/dashboard/flow.tsx';
 import { TurnRows } from '../../../views/dashboard/turns.tsx';
 import { QuestionList, type QuestionsState } from '../../../views/dashboard/questions.tsx';
@@ -121,11 +125,27 @@ function messageIdParam(raw: string | null | undefined): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
+/** Start of the UTC day and month of `now`, unix ms. */
+function utcStarts(now = Date.now()): { day: number; month: number } {
+  const d = new Date(now);
+  return { day: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()), month: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) };
+}
+
 /** Builds the dashboard app for `hive`. Call `.listen()` on it, or `.handle()` in tests. */
 export function createDashboard(hive: Hive) {
-  const sandboxed = hive.runtime.sandboxed;
-  const privileged = hive.runtime.privileged;
-  const agentsFragment = () => String(<AgentRows agents={hive.registry.list()} sandboxed={sandboxed} privileged={privileged} />);
+  const facts: RuntimeFacts = { sandboxed: hive.runtime.sandboxed, privileged: hive.runtime.privileged, networkIsolated: hive.runtime.networkIsolated };
+  /** Each agent's model spend through the gateway this UTC day and month. */
+  const spend = (): Map<string, AgentSpend> => {
+    const { day, month } = utcStarts();
+    const out = new Map<string, AgentSpend>();
+    for (const t of hive.usage.totals({ since: month })) out.set(t.agent, { today: 0, month: t.cost_usd, unpriced: t.unpriced });
+    for (const t of hive.usage.totals({ since: day })) {
+      const s = out.get(t.agent);
+      if (s) s.today = t.cost_usd;
+    }
+    return out;
+  };
+  const agentsFragment = () => String(<AgentRows agents={hive.registry.list()} runtime={facts} spend={spend()} />);
   const turnsFragment = () => String(<TurnRows turns={hive.turns.list({ limit: TURN_LIMIT })} />);
   const alertsFragment = (alerts = hive.alerts.list()) => String(<Banners alerts={alerts} />);
   const namesFragment = () => String(<AgentNames agents={hive.registry.list()} />);
@@ -187,6 +207,8 @@ export function createDashboard(hive: Hive) {
       case 'agent':
       case 'agent_removed':
         return ['agents', 'names'];
+      case 'usage':
+        return ['agents'];
       case 'turn':
         return ['turns'];
       case 'question':
@@ -219,7 +241,6 @@ export function createDashboard(hive: Hive) {
   });
   /** A destructive action: the first post gets the confirmation form, the confirmed one acts. */
   const twoClick = async (request: Request, action: string, text: string, name: string, act: () => Promise<string>) => {
-    guard(request);
     const form = await readForm(request);
     if (form.confirm !== '1') return htmlResponse(String(<ConfirmForm action={action} text={text} name={name} />));
     return done(await act());
@@ -230,28 +251,52 @@ export function createDashboard(hive: Hive) {
     builds.push({ agent: ev.agent, approval: ev.approval, line: ev.line, at: ev.at });
     if (builds.length > BUILD_LINES) builds.splice(0, builds.length - BUILD_LINES);
   });
-  const guard = (request: Request) => {
-    if (!sameOrigin(request)) throw new HiveError('forbidden', 'cross-origin request refused');
-  };
   const done = (message: string) => new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(message) } });
 
   const auth = hive.config.operatorToken ? new OperatorAuth(hive.config.operatorToken) : null;
+  const requests = new RequestGuard(loadSecret(hive.layout.secretFile), hive.config.listen.host, hive.config.allowedHosts);
+  const onError = errorResponder(hive.log);
+  /** A page with forms: rendered with the session's CSRF token, setting the session cookie if new. */
+  const withSession = (request: Request, render: (csrf: string) => string | Promise<string>) => async () => {
+    const session = requests.session(request);
+    const res = htmlResponse(await render(session.token));
+    if (session.setCookie) res.headers.append('set-cookie', session.setCookie);
+    return res;
+  };
+
+  /** An agent's page, proxied; its links are relative, so its root needs the trailing slash. */
+  const agentPage = (name: string, rest: string, request: Request) => {
+    if (!rest && !new URL(request.url).pathname.endsWith('/'))
+      return new Response(null, { status: 308, headers: { location: `/agents/${encodeURIComponent(name)}/page/` } });
+    return proxyAgentPage(hive, name, rest, request, requests.session(request));
+  };
 
   return new Elysia({ name: 'dashboard' })
-    .onRequest(({ request }) => auth?.check(request) ?? undefined)
+    .onRequest(async ({ request }) => {
+      const denied = auth?.check(request);
+      if (denied) return denied;
+      try {
+        await requests.check(request);
+      } catch (err) {
+        return onError({ error: err, code: 'FORBIDDEN' });
+      }
+    })
     .use(html())
     .use(staticFiles())
-    .onError(errorResponder(hive.log))
-    .get('/', async () => {
-      const approvals = hive.approvals.list(true);
-      const details = await approvalDetails(approvals);
-      return htmlResponse(
-        String(
+    .onError(onError)
+    .all('/agents/:name/page/*', ({ params, request }) => agentPage(params.name, params['*'], request))
+    .get('/agents/:name/page', ({ params, request }) => agentPage(params.name, '', request))
+    .get('/', ({ request }) =>
+      withSession(request, async (csrf) => {
+        const approvals = hive.approvals.list(true);
+        const details = await approvalDetails(approvals);
+        return String(
           <DashboardPage
             version={VERSION}
             runtime={hive.runtime.name}
-            sandboxed={sandboxed}
-            privileged={privileged}
+            facts={facts}
+            spend={spend()}
+            csrf={csrf}
             dataDir={hive.config.dataDir}
             agents={hive.registry.list()}
             messages={hive.broker.list({ limit: FLOW_LIMIT })}
@@ -265,9 +310,9 @@ export function createDashboard(hive: Hive) {
             alerts={hive.alerts.list()}
             lastMessageId={hive.broker.lastId()}
           />,
-        ),
-      );
-    })
+        );
+      })(),
+    )
     .get('/fragments/agents', () => htmlResponse(agentsFragment()))
     .get('/fragments/turns', () => htmlResponse(turnsFragment()))
     .get('/fragments/questions', () => htmlResponse(questionsFragment()))
@@ -331,7 +376,6 @@ export function createDashboard(hive: Hive) {
       });
     })
     .post('/questions/:id/answer', async ({ request, params }) => {
-      guard(request);
       const id = idParam(params.id, 'question');
       const form = await readForm(request);
       const q = hive.questions.get(id);
@@ -351,7 +395,6 @@ export function createDashboard(hive: Hive) {
       return done(`answered question #${id}`);
     })
     .post('/approvals/:id/:action', async ({ request, params }) => {
-      guard(request);
       const id = idParam(params.id, 'approval');
       if (params.action === 'approve') {
         const a = await hive.approve(id);
@@ -379,14 +422,12 @@ export function createDashboard(hive: Hive) {
       }),
     )
     .post('/agents/:name/:action', async ({ request, params }) => {
-      guard(request);
       const action = params.action as (typeof AGENT_ACTIONS)[number];
       if (!AGENT_ACTIONS.includes(action)) throw new HiveError('not_found', `no action "${params.action}" on agents; use ${AGENT_ACTIONS.join(', ')}`);
       const a = await hive[action](params.name);
       return done(`${a.name}: ${action === 'rebuild' ? 'rebuilt, up' : action === 'stop' ? 'stopped' : `${action}ed`}`);
     })
     .post('/agents/:name/model', async ({ request, params }) => {
-      guard(request);
       const form = await readForm(request);
       const reset = form.reset === '1';
       const model = typeof form.model === 'string' ? form.model.trim() : '';
@@ -395,12 +436,10 @@ export function createDashboard(hive: Hive) {
       return done(`${a.name} now uses ${a.model}`);
     })
     .post('/alerts/:id/dismiss', ({ request, params }) => {
-      guard(request);
       const a = hive.alerts.dismiss(idParam(params.id, 'alert'), OPERATOR);
       return done(`dismissed the ${a.kind.replace('_', ' ')} alert for ${a.agent}`);
     })
     .post('/send', ({ request, body }) => {
-      guard(request);
       const form = (body ?? {}) as Record<string, unknown>;
       const to = nameFromLabel(typeof form.to === 'string' ? form.to : '');
       const text = typeof form.body === 'string' ? form.body : '';

@@ -26,7 +26,6 @@ import type { ConfigRepos, MetaRepo } from '../configs/repos.ts';
 import type { AgentConfigs } from '../configs/configs.ts';
 import type { EventBus } from '../events.ts';
 import type { Registry } from '../registry/registry.ts';
-import { pagePortConflict, PORT_RELEASE_WAIT_MS } from './ports.ts';
 import type { Supervisor } from './supervisor.ts';
 
 /** How long a rebuilt agent has to say hello, ms. */
@@ -51,7 +50,7 @@ export interface DeployerDeps {
   createAgent: (name: string) => Promise<void>;
   /** Copies a draft's staged `/state` files into the new agent's state dir. */
   seedState: (name: string) => void;
-  /** Failed deploys and refused ports are raised here; a deploy that succeeds closes them. */
+  /** Failed deploys are raised here; a deploy that succeeds closes them. */
   alerts: Alerts;
   log: (line: string) => void;
   readyTimeoutMs?: number;
@@ -227,13 +226,6 @@ export class Deployer {
     const ready = waitReady(this.deps.bus, name, timeout);
     ready.promise.catch(() => {}); // awaited below; a start failure may come first
     try {
-      const port = registry.require(name).port;
-      say(`checking that page port ${port} is free`);
-      const conflict = await pagePortConflict(name, port, registry.list(), PORT_RELEASE_WAIT_MS);
-      if (conflict) {
-        this.deps.alerts.raise('port_conflict', name, `rebuild refused: ${conflict}`);
-        throw new Error(conflict);
-      }
       say('checking the applied config');
       const loaded = this.deps.configs.load(name);
       for (const w of loaded.warnings) say(`warning: ${w}`);
@@ -270,7 +262,7 @@ export class Deployer {
   ): Promise<void> {
     const { meta, alerts } = this.deps;
     if (last.outcome === 'failed') alerts.raise('deploy_failed', name, `${name}: ${last.what} failed: ${last.error ?? 'unknown error'}`);
-    else alerts.clear(name, ['deploy_failed', 'port_conflict']);
+    else alerts.clear(name, ['deploy_failed']);
     await this.queue.run('\0meta', async () => {
       const prev = meta.entry(name);
       const at = new Date().toISOString();

@@ -1,6 +1,6 @@
 /**
  * @module registry
- * The agents the hive knows: the durable part (name, role, runtime, desired state, port, model)
+ * The agents the hive knows: the durable part (name, role, runtime, desired state, model)
  * in sqlite, the live part (status, pid, crash count) in memory. Every change is published on the
  * bus as a full {@link AgentRecord}, which is what the dashboard renders.
  */
@@ -14,6 +14,7 @@ interface Row {
   role: 'agent' | 'manager';
   runtime: string;
   desired: 'running' | 'stopped';
+  /** Unused (agent pages are served on unix sockets); the column stays for existing databases. */
   port: number;
   /** The configured model (the config's, else the core's default), as of the last start. */
   model: string;
@@ -37,7 +38,7 @@ export interface LiveState {
 }
 
 /** Durable fields given when an agent is created. */
-export type NewAgent = Pick<Row, 'name' | 'role' | 'runtime' | 'port' | 'model'>;
+export type NewAgent = Pick<Row, 'name' | 'role' | 'runtime' | 'model'>;
 
 /** Agent records: durable rows plus live state. */
 export class Registry {
@@ -80,7 +81,7 @@ export class Registry {
     if (this.has(agent.name)) throw new HiveError('exists', `agent "${agent.name}" already exists`);
     this.db
       .query('INSERT INTO agents (name, role, runtime, desired, port, model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(agent.name, agent.role, agent.runtime, 'stopped', agent.port, agent.model, this.now());
+      .run(agent.name, agent.role, agent.runtime, 'stopped', 0, agent.model, this.now());
     return this.publish(agent.name);
   }
 
@@ -154,7 +155,7 @@ export class Registry {
   }
 
   private toRecord(r: Row): AgentRecord {
-    const { config_hash: _hash, ...rest } = r;
+    const { config_hash: _hash, port: _port, ...rest } = r;
     return { ...rest, ...this.liveOf(r.name), model: r.model_override ?? r.model };
   }
 

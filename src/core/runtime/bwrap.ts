@@ -2,8 +2,9 @@
  * @module runtime/bwrap
  * The `bwrap` runtime: each agent in a bubblewrap sandbox with the layout of `sandbox.ts`. New
  * mount, pid, ipc, uts and user namespaces, no capabilities, a fresh session, and
- * `--die-with-parent`, so the sandbox ends with the core. The network is shared: the agent reaches
- * the model API and binds its page on the host's loopback. Works without root where the kernel
+ * `--die-with-parent`, so the sandbox ends with the core. The network is unshared too
+ * (`--unshare-net`): the agent has its own loopback and no route anywhere, and reaches the model,
+ * allowed hosts and the operator only through the sockets in `/run/hive`. Works without root where the kernel
  * allows unprivileged user namespaces; run as root, root inside is root on the host with every
  * capability dropped, which the dashboard shows as privileged.
  *
@@ -33,6 +34,7 @@ export function bwrapArgs(name: string, layout: SandboxLayout): string[] {
     '--unshare-pid',
     '--unshare-ipc',
     '--unshare-uts',
+    '--unshare-net',
     '--unshare-cgroup-try',
     '--hostname',
     name,
@@ -60,6 +62,7 @@ export class BwrapRuntime implements Runtime {
   readonly name = 'bwrap';
   readonly sandboxed = true;
   readonly privileged = process.getuid?.() === 0;
+  readonly networkIsolated = true;
 
   constructor(private readonly opts: SandboxRuntimeOptions) {}
 

@@ -55,7 +55,7 @@ export function probeRuntime(name: RuntimeProbe['name'], env: Record<string, str
       const nspawn = which('systemd-nspawn');
       if (!nspawn) return { name, available: false, bin: null, reason: 'systemd-nspawn not found (Debian: apt install systemd-container)' };
       if (!isRoot) return { name, available: false, bin: nspawn, reason: 'systemd-nspawn needs root' };
-      const r = tryRun([nspawn, '--quiet', '--register=no', '--keep-unit', '--directory=/', '--volatile=yes', '--as-pid2', '--console=pipe', '/usr/bin/true']);
+      const r = tryRun([nspawn, '--quiet', '--register=no', '--keep-unit', '--directory=/', '--volatile=yes', '--as-pid2', '--console=pipe', '--private-network', '/usr/bin/true']);
       return {
         name,
         available: r.code === 0,
@@ -66,7 +66,7 @@ export function probeRuntime(name: RuntimeProbe['name'], env: Record<string, str
     case 'bwrap': {
       const bwrap = which('bwrap');
       if (!bwrap) return { name, available: false, bin: null, reason: 'bwrap not found (Debian: apt install bubblewrap)' };
-      const r = tryRun([bwrap, '--unshare-user', '--unshare-pid', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/usr/bin/true']);
+      const r = tryRun([bwrap, '--unshare-user', '--unshare-pid', '--unshare-net', '--die-with-parent', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--proc', '/proc', '--dev', '/dev', '/usr/bin/true']);
       return {
         name,
         available: r.code === 0,

@@ -2,7 +2,8 @@
  * @module runtime/nspawn
  * The `nspawn` runtime: each agent in a `systemd-nspawn` container named `h-<name>` with a
  * throwaway tmpfs root (`-D / --volatile=yes`: the host's `/usr` read-only and nothing else of the
- * host's tree) plus the bind mounts of `sandbox.ts`. Needs root. The container runs as a child of
+ * host's tree) plus the bind mounts of `sandbox.ts`, and a private network (`--private-network`:
+ * a loopback interface of its own and nothing else). Needs root. The container runs as a child of
  * the core (`--register=no --keep-unit`), so it works where systemd is not the init; the agent's
  * stdin pipe (passed through by `--console=pipe`) ends it when the core dies.
  *
@@ -45,6 +46,7 @@ export function nspawnArgs(name: string, layout: SandboxLayout, userns = false):
     `--machine=${containerName(name)}`,
     '--as-pid2',
     '--console=pipe',
+    '--private-network',
     '--kill-signal=SIGTERM',
     '--resolv-conf=off',
     '--timezone=off',
@@ -106,6 +108,7 @@ export class NspawnRuntime implements Runtime {
   readonly name = 'nspawn';
   readonly sandboxed = true;
   readonly privileged: boolean;
+  readonly networkIsolated = true;
 
   constructor(private readonly opts: NspawnOptions) {
     this.privileged = !opts.userns;

@@ -2,7 +2,10 @@
  * @module runtime/process
  * The `process` runtime: the agent is a plain child process of the core, with no isolation at all.
  * It is for development and for hosts where no sandbox is available, and the dashboard and
- * `hive ctl list` say so. Agent locations are passed by environment (`HIVE_SOCKET`,
+ * `hive ctl list` say so: such an agent shares the host's network and files, so it can reach the
+ * dashboard, the admin socket and `hive.db`, and can act as the operator. It still reaches the
+ * model through the gateway (no credentials in its environment), but nothing stops it from
+ * reading them from the core's process. Agent locations are passed by environment (`HIVE_SOCKET`,
  * `HIVE_STATE_DIR`, `CLAUDE_CONFIG_DIR`); output goes to the agent's log (see `child.ts`).
  */
 import { spawnLogged } from './child.ts';
@@ -13,6 +16,7 @@ export class ProcessRuntime implements Runtime {
   readonly name = 'process';
   readonly sandboxed = false;
   readonly privileged = false;
+  readonly networkIsolated = false;
 
   async start(spec: SandboxSpec): Promise<RunningSandbox> {
     return spawnLogged(spec.command, {

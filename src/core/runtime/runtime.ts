@@ -49,6 +49,11 @@ export interface Runtime {
   /** True when root inside the sandbox is root on the host (no user-namespace mapping to an unprivileged uid). */
   readonly privileged: boolean;
   /**
+   * True when each agent has its own network namespace with only a loopback interface and no
+   * route: it reaches the model and the outside only through the sockets in its socket dir.
+   */
+  readonly networkIsolated: boolean;
+  /**
    * Starts the agent.
    * @throws when the sandbox cannot be created (the message says why).
    */

@@ -26,7 +26,7 @@ export function agentHandler(hive: Hive, name: string): OpHandler {
         return { message: await hive.recv(name, req.wait_seconds as number | undefined, conn.signal) };
       case 'hello': {
         const { agent, config } = hive.hello(name, req.pid as number);
-        return { name: agent.name, role: agent.role, model: agent.model, port: agent.port, config: config.config, config_warnings: config.warnings };
+        return { name: agent.name, role: agent.role, model: agent.model, config: config.config, config_warnings: config.warnings };
       }
       case 'turn_start':
         return { model: hive.turnStart(name, req.turn_id as string, req.trigger_message_id as number | null).model };

@@ -17,7 +17,10 @@ export function hostHandler(hive: Hive): OpHandler {
       case 'status':
         return hive.status();
       case 'list':
-        return { agents: hive.registry.list() };
+        return {
+          agents: hive.registry.list(),
+          isolation: { sandboxed: hive.runtime.sandboxed, privileged: hive.runtime.privileged, network_isolated: hive.runtime.networkIsolated },
+        };
       case 'spawn':
         return { agent: await hive.spawn(name) };
       case 'start':
@@ -79,6 +82,11 @@ export function hostHandler(hive: Hive): OpHandler {
         return { alerts: hive.alerts.list() };
       case 'dismiss_alert':
         return { alert: hive.alerts.dismiss(req.alert_id as number, OPERATOR) };
+      case 'costs': {
+        const now = new Date();
+        const since = (req.since as number | undefined) ?? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+        return { since, totals: hive.usage.totals({ agent: req.agent as string | undefined, since }) };
+      }
       case 'reminders':
         return { reminders: hive.reminders.pending(req.agent as string | undefined) };
       default:
