@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Append-only schema migrations; index + 1 is the `user_version` after applying it. */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `CREATE TABLE messages (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
      sender TEXT NOT NULL,
@@ -133,6 +133,10 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX model_requests_agent ON model_requests (agent, started_at, cost_usd);
    CREATE INDEX model_requests_turn ON model_requests (turn_id);`,
+  // 6: agent pages moved to unix sockets, so there are no page ports to conflict over; close what
+  // earlier versions left open (their kind is no longer one the wire knows)
+  `UPDATE alerts SET closed_at = CAST(unixepoch('subsec') * 1000 AS INTEGER), closed_by = 'core'
+   WHERE kind = 'port_conflict' AND closed_at IS NULL;`,
 ];
 
 /**

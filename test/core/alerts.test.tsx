@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { loadCoreConfig } from '../../src/core/config.ts';
 import { Hive } from '../../src/core/hive.ts';
-import { ctlJsonAsync, openTestHive, waitFor } from '../support/hive.ts';
+import { Database } from 'bun:sqlite';
+import { MIGRATIONS, migrate, openCoreDb } from '../../src/core/db.ts';
+
+import { ctlJsonAsync, openTestHive, tempDir, waitFor } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
 import { DashboardClient } from '../support/dashboard.ts';
 
@@ -119,5 +122,17 @@ describe('alerts', () => {
     const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': t.dir }, { PATH: process.env.PATH });
     t.hive = await Hive.open(config, () => {});
     expect(t.hive.alerts.list().find((x) => x.id === a.id)).toMatchObject({ kind: 'deploy_failed', agent: 'keep', text: a.text });
+  });
+
+  test('a page-port alert left open by an earlier version is closed on upgrade, and the rest read as before', () => {
+    const path = join(tempDir('hv-mig-'), 'hive.db');
+    const old = new Database(path, { create: true, strict: true });
+    migrate(old, MIGRATIONS.slice(0, 5));
+    old.query("INSERT INTO alerts (kind, agent, text, created_at, updated_at) VALUES ('port_conflict', 'a', 'held', 1, 1), ('crash_loop', 'b', 'loops', 1, 1)").run();
+    old.close();
+    const db = openCoreDb(path);
+    const open = db.query<{ kind: string }, []>('SELECT kind FROM alerts WHERE closed_at IS NULL').all();
+    expect(open).toEqual([{ kind: 'crash_loop' }]);
+    db.close();
   });
 });

@@ -139,6 +139,28 @@ describe('dashboard', () => {
     expect(bare.headers.get('location')).toBe('/agents/manager/page/');
   });
 
+  test("an agent's page round trip through the dashboard: the page carries the session token; its prompt posts through the proxy; a forged post does not", async () => {
+    await t.hive.spawn('pager');
+    const page = await (await tab.get('/agents/pager/page/')).text();
+    expect(page).toContain(`<meta name="csrf-token" content="${tab.token}"`);
+    expect(page).toContain('hx-post="send"');
+    expect(page).toContain('hx-sse:connect="events"');
+    // the page's stream passes through as it comes
+    const stream = await tab.get('/agents/pager/page/events');
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const reader = stream.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('id="state"');
+    await reader.cancel();
+    const sent = await tab.post('/agents/pager/page/send', { body: 'through the proxy' });
+    expect(sent.status).toBe(204);
+    expect(JSON.parse(sent.headers.get('hx-trigger')!).toast.text).toMatch(/^queued as message #\d+$/);
+    expect(t.hive.broker.list({ agent: 'pager' }).some((m) => m.from === 'operator' && m.body === 'through the proxy')).toBe(true);
+    expect((await tab.post('/agents/pager/page/send', { body: 'forged' }, { token: false, origin: null })).status).toBe(403);
+    expect(t.hive.broker.list({ agent: 'pager' }).some((m) => m.body === 'forged')).toBe(false);
+    await t.hive.destroy('pager');
+    t.hive.purge('pager');
+  });
+
   test('operator questions render as the form they ask for, with hostile text escaped', async () => {
     expect(await fragment('questions')).toContain('no pending questions');
     const free = t.hive.askOperator(`free ${HOSTILE}`);
