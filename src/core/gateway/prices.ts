@@ -19,8 +19,11 @@
  * The aliases `opus`, `sonnet` and `haiku` (as `claude --model` accepts them) are priced as the
  * current model of their family: Opus 4.5, Sonnet 4.5, Haiku 4.5. Ids may carry a date
  * (`-20251001`), a `-latest` suffix, a cloud prefix (`anthropic.`, `us.anthropic.`), a Vertex
- * `@date` or a Bedrock `-v1:0` tail. Any other model, including older Claude models not listed
- * here, has no price: its cost is `null` and the usage tables count it as unpriced. The long-context
+ * `@date` or a Bedrock `-v1:0` tail. A Claude model of a newer version than the table lists
+ * (`claude-haiku-5-5`, which the pinned claude CLI sends for `--model haiku`) is priced as the
+ * newest listed model of its family, an estimate that keeps budgets working until the table lists
+ * it. Any other model, including older Claude models not listed here, has no price: its cost is
+ * `null`, the usage tables count it as unpriced, and budgets do not count it. The long-context
  * surcharge (input beyond 200k tokens on a 1M-context request) is not modelled.
  *
  * When Anthropic changes its prices, update the table and the date above.
@@ -122,11 +125,13 @@ export function priceOf(model: string): ModelPrice | null {
   const v = p.major * 100 + p.minor;
   switch (p.family) {
     case 'opus':
+      if (p.major > 4) return OPUS_45; // newer than the table: the newest listed (see the module comment)
       if (p.major !== 4) return null;
       return v >= 405 ? OPUS_45 : OPUS_4;
     case 'sonnet':
-      return p.major === 4 ? SONNET_4 : null;
+      return p.major >= 4 ? SONNET_4 : null;
     case 'haiku':
+      if (p.major > 4) return HAIKU_45;
       if (p.major === 4) return v >= 405 ? HAIKU_45 : null;
       if (v === 305) return HAIKU_35;
       if (v === 300) return HAIKU_3;
