@@ -17,7 +17,8 @@ let t: Awaited<ReturnType<typeof openTestHive>>;
 let app: ReturnType<typeof createDashboard>;
 
 beforeAll(async () => {
-  t = await openTestHive({ listen: '0.0.0.0:7000' }, { HIVE_OPERATOR_TOKEN: TOKEN });
+  // 10.0.0.5 stands for the machine's address as the operator's browser names it (no traffic goes there)
+  t = await openTestHive({ listen: '0.0.0.0:7000', 'allowed-hosts': '10.0.0.5' }, { HIVE_OPERATOR_TOKEN: TOKEN });
   await t.hive.spawn('bob', { start: false });
   app = createDashboard(t.hive);
 });
@@ -90,12 +91,16 @@ describe('operator token: dashboard', () => {
     expect(setCookie).toMatch(/^hive_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/);
     expect(setCookie).not.toContain(TOKEN);
     const cookie = setCookie.split(';')[0]!;
-    expect((await get('/', { cookie })).status).toBe(200);
+    const page = await get('/', { cookie });
+    expect(page.status).toBe(200);
+    // the page's own CSRF session, beside the operator's
+    const csrfCookie = page.headers.get('set-cookie')!.split(';')[0]!;
+    const csrf = /<meta name="csrf-token" content="([^"]+)"/.exec(await page.text())![1]!;
     expect((await get('/static/hive.css', { cookie: `other=1; ${cookie}` })).status).toBe(200);
     const send = await app.handle(
       new Request(ORIGIN + '/send', {
         method: 'POST',
-        headers: { cookie, origin: ORIGIN, host: '10.0.0.5:7000', 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { cookie: `${cookie}; ${csrfCookie}`, 'x-csrf-token': csrf, origin: ORIGIN, host: '10.0.0.5:7000', 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ to: 'bob', body: 'with a session' }).toString(),
       }),
     );
@@ -106,7 +111,7 @@ describe('operator token: dashboard', () => {
     await events.body!.cancel();
   });
 
-  test('the bearer header works for scripts', async () => {
+  test('the bearer header works for scripts (reading; changes need a page session or hive ctl)', async () => {
     const r = await get('/fragments/agents', { authorization: `Bearer ${TOKEN}` });
     expect(r.status).toBe(200);
     expect(await r.text()).toContain('agent-bob');

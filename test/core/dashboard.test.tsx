@@ -1,7 +1,7 @@
 /** @jsxImportSource @kitajs/html */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { openTestHive } from '../support/hive.ts';
+import { openTestHive, waitFor } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
 import { DashboardClient } from '../support/dashboard.ts';
 
@@ -153,10 +153,13 @@ describe('dashboard', () => {
     await reader.cancel();
     const sent = await tab.post('/agents/pager/page/send', { body: 'through the proxy' });
     expect(sent.status).toBe(204);
+    const id = Number(/#(\d+)/.exec(JSON.parse(sent.headers.get('hx-trigger')!).toast.text)![1]);
     expect(JSON.parse(sent.headers.get('hx-trigger')!).toast.text).toMatch(/^queued as message #\d+$/);
     expect(t.hive.broker.list({ agent: 'pager' }).some((m) => m.from === 'operator' && m.body === 'through the proxy')).toBe(true);
     expect((await tab.post('/agents/pager/page/send', { body: 'forged' }, { token: false, origin: null })).status).toBe(403);
     expect(t.hive.broker.list({ agent: 'pager' }).some((m) => m.body === 'forged')).toBe(false);
+    // its turn (refused by the gateway: this core has no credentials) ends before it goes
+    await waitFor("pager's turn", () => t.hive.turns.list({ agent: 'pager' }).find((x) => x.trigger_message_id === id && x.status !== 'running'));
     await t.hive.destroy('pager');
     t.hive.purge('pager');
   });

@@ -420,6 +420,22 @@ describe('model gateway', () => {
     expect(g.logs.join('\n')).toContain('unreachable');
   });
 
+  test('with no credentials in the core, a request for its upstream is refused with 401 and not sent; an own upstream still works', async () => {
+    let hits = 0;
+    const up = startUpstream(() => {
+      hits++;
+      return Response.json({ ok: true });
+    });
+    const g = await openGateway('nocreds', { upstream: up.url, credentials: {} });
+    const res = await g.call('/v1/messages', { method: 'POST', headers: CLIENT_HEADERS, body: messagesBody() });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as any).error.message).toContain('the hive core has no Anthropic credentials');
+    expect(hits).toBe(0);
+    const own = await openGateway('ownup', { upstream: 'http://127.0.0.1:9', credentials: {}, policy: { upstream: up.url } });
+    expect((await own.call('/v1/messages', { method: 'POST', headers: CLIENT_HEADERS, body: messagesBody() })).status).toBe(200);
+    expect(hits).toBe(1);
+  });
+
   test('an exhausted budget refuses with 403 before anything is forwarded, per UTC day and per UTC month', async () => {
     const up = startUpstream(() => Response.json({ ok: true }));
     let now = Date.UTC(2026, 10, 21, 12, 0, 0);

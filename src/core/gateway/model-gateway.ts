@@ -367,6 +367,13 @@ export class ModelGateway {
       const message = `hive gateway: agent "${agent}": upstream ${JSON.stringify(policy.upstream)} is not a URL`;
       return this.reply(ex, apiError(400, 'invalid_request_error', message, false), message);
     }
+    const { apiKey, authToken, oauthToken } = this.opts.credentials;
+    if (!own && !apiKey && !authToken && !oauthToken) {
+      // nothing to add: the request could only fail upstream, so it is not sent at all
+      const message =
+        'hive gateway: the hive core has no Anthropic credentials; start it with ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN in its environment (agents never hold them)';
+      return this.reply(ex, apiError(401, 'authentication_error', message, false), message);
+    }
     const target = base.origin + base.pathname.replace(/\/+$/, '') + url.pathname + url.search;
 
     const headers = new Headers();
