@@ -14,7 +14,7 @@
  * warnings, later ones quietly, and the eventual success once.
  */
 import { Elysia } from 'elysia';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { removeStaleSocket } from '../shared/jsonl.ts';
 import { html } from '@elysiajs/html';
 import { HiveError } from '../shared/errors.ts';
 import { sseResponse } from '../shared/sse.ts';
@@ -115,15 +115,4 @@ export async function listenWithRetry(app: { listen: (o: { unix: string }) => un
       await Bun.sleep(delay);
     }
   }
-}
-
-/** Removes a socket file left by a previous instance (never anything that is not a socket). */
-function removeStaleSocket(path: string): void {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return; // nothing there
-  }
-  if (st.isSocket()) unlinkSync(path);
 }

@@ -160,14 +160,18 @@ export async function serveJsonLines(opts: JsonLineServerOptions): Promise<JsonL
   };
 }
 
-function removeStaleSocket(path: string): void {
+/**
+ * Removes a socket file a previous server left at `path`, so a new one can listen there.
+ * @throws HiveError `conflict` when something that is not a socket is at `path` (it is left alone).
+ */
+export function removeStaleSocket(path: string): void {
   let st;
   try {
     st = lstatSync(path);
   } catch {
     return;
   }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  if (!st.isSocket()) throw new HiveError('conflict', `${path} exists and is not a socket; refusing to replace it`);
   rmSync(path);
 }
 

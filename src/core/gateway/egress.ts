@@ -37,7 +37,8 @@
  * text), and pass allowed requests on to the package's handlers unchanged.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { removeStaleSocket } from '../../shared/jsonl.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -470,13 +471,3 @@ function track(sockets: Set<Socket | Duplex>, s: Socket | Duplex): void {
   s.once('close', () => sockets.delete(s));
 }
 
-function removeStaleSocket(path: string): void {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch {
-    return;
-  }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  rmSync(path);
-}

@@ -27,7 +27,7 @@
  * A client that goes away cancels the upstream request. Every request, refused or failed ones
  * included, is recorded as one `model_requests` row through {@link UsageStore}.
  */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { removeStaleSocket } from '../../shared/jsonl.ts';
 import type { Server } from 'bun';
 import { HiveError } from '../../shared/errors.ts';
 import { costOf, familyOf, type TokenUsage } from './prices.ts';
@@ -255,18 +255,6 @@ class SseWatcher {
       this.ex.error = `upstream stream error: ${type}${message}`;
     }
   }
-}
-
-/** Removes a leftover socket file at `path`; refuses to remove anything that is not a socket. */
-function removeStaleSocket(path: string): void {
-  let isSocket: boolean;
-  try {
-    isSocket = lstatSync(path).isSocket();
-  } catch {
-    return; // nothing there
-  }
-  if (!isSocket) throw new HiveError('conflict', `cannot serve the model gateway at ${path}: a file that is not a socket is in the way`);
-  unlinkSync(path);
 }
 
 /** The core's model gateway: one unix socket per agent, one `model_requests` row per request. */
