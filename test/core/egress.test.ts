@@ -13,6 +13,7 @@ import { startEgressForwarder, type EgressForwarder } from '../../src/agent/egre
 import { EgressProxy, type EgressDecision } from '../../src/core/gateway/egress.ts';
 import { HiveError } from '../../src/shared/errors.ts';
 import { allowEntryProblem, parseInternalDestination } from '../../src/shared/egress.ts';
+import { startTestHost } from '../support/hive.ts';
 
 setDefaultTimeout(30_000);
 
@@ -32,7 +33,7 @@ const resolve: Resolver = (hostname, _options, callback) => {
 
 let dir: string;
 let target: ReturnType<typeof Bun.serve>;
-const targetHits: string[] = [];
+let targetHits: string[] = [];
 /** A TCP server that counts connections and echoes bytes back, upper-cased. */
 let echo: net.Server;
 let echoPort: number;
@@ -58,14 +59,7 @@ function listenTcp(server: net.Server): Promise<number> {
 
 beforeAll(async () => {
   dir = mkdtempSync('/tmp/hx-eg-');
-  target = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    fetch(req) {
-      targetHits.push(new URL(req.url).pathname);
-      return new Response('hello from target');
-    },
-  });
+  ({ server: target, hits: targetHits } = startTestHost('hello from target'));
   echo = net.createServer((s) => {
     echoConnections++;
     s.on('data', (b) => s.write(b.toString().toUpperCase()));

@@ -24,6 +24,7 @@ import { UsageStore, type ModelRequestRecord } from '../../src/core/gateway/usag
 import { HiveError } from '../../src/shared/errors.ts';
 import { defaultClaudeBin } from '../../src/shared/version.ts';
 import { startModelServer, type ModelServer } from '../support/model-server.ts';
+import { waitFor } from '../support/hive.ts';
 
 setDefaultTimeout(60_000);
 
@@ -57,17 +58,6 @@ afterAll(async () => {
   db?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** Polls `fn` until it returns something truthy (every 10 ms, up to `ms`). */
-async function waitFor<T>(what: string, fn: () => T, ms = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
 
 /** `p`, or a rejection naming `what` after `ms` (so a hang fails with a reason, not the test timeout). */
 function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {

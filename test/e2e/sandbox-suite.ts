@@ -10,7 +10,7 @@ import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { allMessagesText, isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, startCoreProcess, startTestHost, tempDir, turnFor, waitFor } from '../support/hive.ts';
 
 /**
  * Registers the suite for one sandboxed runtime.
@@ -26,7 +26,7 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
   const SECRET = `sk-ant-operator-secret-${runtime}-probe`;
   /** A host the operator lets agents reach (on this machine's loopback), and what it saw. */
   let target: ReturnType<typeof Bun.serve>;
-  const targetHits: string[] = [];
+  let targetHits: string[] = [];
 
   beforeAll(async () => {
     // The scripted model: `@@BASH <command>@@` in the wake prompt becomes a Bash tool call; its
@@ -39,14 +39,7 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
       if (m) return [{ type: 'tool_use', name: 'Bash', input: { command: m[1], description: 'probe the sandbox' } }];
       return [{ type: 'text', text: 'noted' }];
     });
-    target = Bun.serve({
-      hostname: '127.0.0.1',
-      port: 0,
-      fetch(req) {
-        targetHits.push(new URL(req.url).pathname);
-        return new Response('hello from the allowed host');
-      },
-    });
+    ({ server: target, hits: targetHits } = startTestHost('hello from the allowed host'));
     dir = tempDir(`hv-${runtime}-`);
     layout = new DataLayout(dir);
     writeFileSync(hostProbe, 'host root secret');

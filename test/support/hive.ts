@@ -102,3 +102,20 @@ export async function startCoreProcess(dir: string, flags: string[], env: Record
     },
   };
 }
+
+/**
+ * A test host on 127.0.0.1 (a random port) that answers every request with `body` and records
+ * each request's path in `hits`, in order. Stop it with `server.stop(true)`.
+ */
+export function startTestHost(body: string): { server: ReturnType<typeof Bun.serve>; hits: string[] } {
+  const hits: string[] = [];
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch(req) {
+      hits.push(new URL(req.url).pathname);
+      return new Response(body);
+    },
+  });
+  return { server, hits };
+}

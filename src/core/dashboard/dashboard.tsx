@@ -257,7 +257,7 @@ export function createDashboard(hive: Hive) {
   const requests = new RequestGuard(loadSecret(hive.layout.secretFile), hive.config.listen.host, hive.config.allowedHosts);
   const onError = errorResponder(hive.log);
   /** A page with forms: rendered with the session's CSRF token, setting the session cookie if new. */
-  const withSession = (request: Request, render: (csrf: string) => string | Promise<string>) => async () => {
+  const withSession = async (request: Request, render: (csrf: string) => string | Promise<string>) => {
     const session = requests.session(request);
     const res = htmlResponse(await render(session.token));
     if (session.setCookie) res.headers.append('set-cookie', session.setCookie);
@@ -311,7 +311,7 @@ export function createDashboard(hive: Hive) {
             lastMessageId={hive.broker.lastId()}
           />,
         );
-      })(),
+      }),
     )
     .get('/fragments/agents', () => htmlResponse(agentsFragment()))
     .get('/fragments/turns', () => htmlResponse(turnsFragment()))
