@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { join } from 'node:path';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { openTestHive, waitFor } from '../support/hive.ts';
+import { screenshotPath } from '../support/screenshots.ts';
 
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let app: ReturnType<typeof createDashboard>;
@@ -72,7 +72,7 @@ describe('dashboard in a browser', () => {
     await item.locator('summary').click();
     expect(await item.locator('.body').textContent()).toBe('hello from the browser\nsecond line');
     expect(await page.inputValue('textarea[name="body"]')).toBe('');
-    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard.png'), fullPage: true });
+    await page.screenshot({ path: screenshotPath('dashboard.png'), fullPage: true });
   });
 
   test('a refused send shows the reason as a toast and stores nothing', async () => {
@@ -113,7 +113,7 @@ describe('dashboard in a browser', () => {
     await row.waitFor({ timeout: 10_000 });
     const q = t.hive.askOperator("should carol review alice's patches?", ['yes', 'no, later']);
     await page.locator(`#question-${q.id}`).waitFor({ timeout: 10_000 });
-    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-approvals.png'), fullPage: true });
+    await page.screenshot({ path: screenshotPath('dashboard-approvals.png'), fullPage: true });
     await row.getByRole('button', { name: /approve/ }).click();
     await page.locator(`#approval-${a.id}[data-status="deployed"]`).waitFor({ timeout: 15_000 });
     await page.locator('#agent-carol').waitFor({ timeout: 10_000 });
@@ -133,7 +133,7 @@ describe('dashboard in a browser', () => {
     expect(await row.locator('pre.diff .add').allTextContents()).toEqual(expect.arrayContaining(['+model = "sonnet"\n']));
     expect(await row.locator('pre.diff .add').first().evaluate((el) => getComputedStyle(el).color)).toBe('rgb(74, 240, 138)');
     await row.getByText('carol: sonnet, talks to alice only').waitFor();
-    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-config-approval.png'), fullPage: true });
+    await page.screenshot({ path: screenshotPath('dashboard-config-approval.png'), fullPage: true });
     await row.getByRole('button', { name: /approve/ }).click();
     // the rebuild's lines arrive while it runs; the row and the agent update in place
     await page.locator('#builds li', { hasText: `rebuild of carol (approval #${a.id})` }).waitFor({ timeout: 10_000 });
@@ -141,7 +141,7 @@ describe('dashboard in a browser', () => {
     await page.locator(`#approval-${a.id}[data-status="deployed"]`).waitFor({ timeout: 15_000 });
     await page.locator('#agent-carol[data-status="idle"] input[name="model"][value="sonnet"]').waitFor({ timeout: 10_000 });
     await page.locator('.toast', { hasText: `approval #${a.id}: deployed` }).waitFor({ timeout: 10_000 });
-    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-rebuild.png'), fullPage: true });
+    await page.screenshot({ path: screenshotPath('dashboard-rebuild.png'), fullPage: true });
     await t.hive.stop('carol');
   });
 
@@ -174,7 +174,7 @@ describe('dashboard in a browser', () => {
     await page.locator('#agent-carol a', { hasText: 'config' }).click();
     await page.waitForURL(`${url}/repos/carol`);
     await page.getByText(/^deployed\/\d+$/).first().waitFor({ timeout: 10_000 });
-    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'config-repo.png'), fullPage: true });
+    await page.screenshot({ path: screenshotPath('config-repo.png'), fullPage: true });
     await page.locator('section[aria-labelledby="log-h"] a').first().click();
     await page.locator('pre.diff .add', { hasText: '+model = "sonnet"' }).waitFor({ timeout: 10_000 });
     await page.goto(`${url}/deploys`);
@@ -216,7 +216,7 @@ describe('dashboard in a browser', () => {
     expect(await page.locator('#alert-count').textContent()).toBe('▲ 2 alerts');
     await page.locator('#alert-count a').click();
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-banners.png') });
+    await page.screenshot({ path: screenshotPath('dashboard-banners.png') });
     await banner.getByRole('button', { name: 'dismiss the deploy failed alert for carol' }).click();
     await banner.waitFor({ state: 'detached', timeout: 10_000 });
     await page.locator('.toast', { hasText: 'dismissed the deploy failed alert for carol' }).waitFor({ timeout: 10_000 });
@@ -255,7 +255,7 @@ describe('dashboard in a browser', () => {
       }));
       expect(columns).toBe(1);
       expect(scroll).toBeLessThanOrEqual(width);
-      await narrow.screenshot({ path: join(PACKAGE_ROOT, 'docs', 'screenshots', 'dashboard-narrow.png') });
+      await narrow.screenshot({ path: screenshotPath('dashboard-narrow.png') });
     } finally {
       await narrow.close();
     }
