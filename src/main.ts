@@ -173,7 +173,7 @@ async function main(argv: string[]): Promise<void> {
       strict: true,
       allowPositionals: false,
     });
-    const { loadCoreConfig } = await import('./core/config.ts');
+    const { loadCoreConfig } = await import('./core/settings.ts');
     const { startCore } = await import('./core/serve.ts');
     const config = loadCoreConfig(values);
     return serveUntilSignal(() => startCore(config));

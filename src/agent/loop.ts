@@ -20,7 +20,7 @@ import { describeMessage } from '../shared/messages.ts';
 import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig } from './claude/argv.ts';
 import { isInit, isResult, toolCalls, type ClaudeEvent, type ResultEvent } from './claude/events.ts';
 import { runClaude } from './claude/run.ts';
-import type { AgentEnv } from './config.ts';
+import type { AgentEnv } from './settings.ts';
 import type { History } from './history.ts';
 import { renderPrompt, renderSystemPrompt } from './prompts.ts';
 

@@ -27,25 +27,25 @@ import {
   type TurnRecord,
 } from '../shared/wire.ts';
 import type { LoadedAgentConfig } from '../shared/agent-config.ts';
-import { Approvals } from './approvals/approvals.ts';
+import { Approvals } from './approvals/store.ts';
 import { validateSha } from './configs/git.ts';
 import { ConfigRepos, MetaRepo, type RepoCommit } from './configs/repos.ts';
-import { Deployer } from './lifecycle/deploy.ts';
-import { Alerts } from './alerts/alerts.ts';
-import { Broker } from './broker/broker.ts';
-import { AgentConfigs } from './configs/configs.ts';
-import { Questions, type AnswerInput } from './questions/questions.ts';
-import { Reminders, resolveDue, type DueSpec } from './reminders/reminders.ts';
-import type { CoreConfig } from './config.ts';
+import { Deployer } from './configs/deploy.ts';
+import { Alerts } from './alerts.ts';
+import { Broker } from './broker/store.ts';
+import { AgentConfigs } from './configs/agent-configs.ts';
+import { Questions, type AnswerInput } from './broker/questions.ts';
+import { Reminders, resolveDue, type DueSpec } from './broker/reminders.ts';
+import type { CoreConfig } from './settings.ts';
 import { openCoreDb } from './db.ts';
-import { EventBus } from './events.ts';
-import { Supervisor } from './lifecycle/supervisor.ts';
-import { Registry } from './registry/registry.ts';
+import { EventBus } from './bus.ts';
+import { Supervisor } from './agents/supervisor.ts';
+import { Registry } from './agents/registry.ts';
 import { createRuntime } from './runtime/detect.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import { agentHandler } from './sockets/agent.ts';
 import { hostHandler } from './sockets/host.ts';
-import { Turns, type TurnEnd } from './turns/turns.ts';
+import { Turns, type TurnEnd } from './agents/turns.ts';
 import { ModelGateway, type GatewayPolicy } from './gateway/model-gateway.ts';
 import { UsageStore } from './gateway/usage.ts';
 import { EgressProxy } from './gateway/egress.ts';
@@ -794,7 +794,7 @@ export class Hive {
     const keep = ['PATH', 'LANG', 'TZ', 'TMPDIR'];
     const base: Record<string, string> = {};
     for (const k of keep) if (process.env[k]) base[k] = process.env[k]!;
-    // no credentials: claude reaches the model through the gateway socket (see agent/config.ts)
+    // no credentials: claude reaches the model through the gateway socket (see agent/settings.ts)
     return {
       ...base,
       HIVE_AGENT_NAME: name,

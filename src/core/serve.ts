@@ -3,7 +3,7 @@
  * `hive core serve`: opens the hive and its dashboard. The entry point owns signals and calls
  * `stop` on SIGINT/SIGTERM.
  */
-import type { CoreConfig } from './config.ts';
+import type { CoreConfig } from './settings.ts';
 import { createDashboard } from './dashboard/dashboard.tsx';
 import { Hive } from './hive.ts';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { loadCoreConfig } from '../../src/core/config.ts';
+import { loadCoreConfig } from '../../src/core/settings.ts';
 import { Hive } from '../../src/core/hive.ts';
 import { Database } from 'bun:sqlite';
 import { MIGRATIONS, migrate, openCoreDb } from '../../src/core/db.ts';

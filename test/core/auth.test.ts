@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCoreConfig } from '../../src/core/config.ts';
+import { loadCoreConfig } from '../../src/core/settings.ts';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { hive as runHive, openTestHive, tempDir } from '../support/hive.ts';
 

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from 'bun:sqlite';
 import { openCoreDb } from '../../src/core/db.ts';
-import { EventBus, type HiveEvent } from '../../src/core/events.ts';
-import { Broker } from '../../src/core/broker/broker.ts';
+import { EventBus, type HiveEvent } from '../../src/core/bus.ts';
+import { Broker } from '../../src/core/broker/store.ts';
 
 let dir: string;
 let db: Database;

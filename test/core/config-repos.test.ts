@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { Database } from 'bun:sqlite';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCoreConfig } from '../../src/core/config.ts';
-import type { HiveEvent } from '../../src/core/events.ts';
+import { loadCoreConfig } from '../../src/core/settings.ts';
+import type { HiveEvent } from '../../src/core/bus.ts';
 import { Hive } from '../../src/core/hive.ts';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { VERSION } from '../../src/shared/version.ts';

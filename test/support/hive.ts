@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCoreConfig, type CoreFlags } from '../../src/core/config.ts';
+import { loadCoreConfig, type CoreFlags } from '../../src/core/settings.ts';
 import { Hive } from '../../src/core/hive.ts';
 import { ENTRY } from '../../src/shared/version.ts';
 

@@ -1,5 +1,5 @@
 /**
- * @module configs/git
+ * @module core/configs/git
  * The one way the core runs git: through `simple-git`, with a fixed identity and with every
  * setting that could make git run a program from a repository's own `.git/config` overridden on
  * the command line (hooks, fsmonitor, signing). That matters because the manager, which may be

@@ -1,5 +1,5 @@
 /**
- * @module configs/repos
+ * @module core/configs/repos
  * The two git repositories behind every agent's config, and the swarm-wide meta repo.
  *
  * - **proposed** (`<data>/proposed/<name>/config`): the manager's working copy, seen in its sandbox

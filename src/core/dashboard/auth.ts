@@ -1,7 +1,7 @@
 /**
  * @module dashboard/auth
  * The operator token. When the core has one (required when the dashboard listens beyond loopback,
- * see `core/config.ts`), every request must show it, one of three ways:
+ * see `core/settings.ts`), every request must show it, one of three ways:
  * - `Authorization: Bearer <token>` (scripts, curl);
  * - the session cookie `hive_session`, an HMAC-SHA256 of a fixed label keyed by the token, so the
  *   token itself is never stored in the browser;

@@ -29,7 +29,7 @@ import { nameFromLabel } from '../../../views/format.ts';
 import { sseResponse, type SseEvent } from '../../shared/sse.ts';
 import { errorResponder, htmlResponse, htmxPartial, staticFiles, toastHeader } from '../../shared/web.ts';
 import { VERSION } from '../../shared/version.ts';
-import type { HiveEvent } from '../events.ts';
+import type { HiveEvent } from '../bus.ts';
 import { OperatorAuth } from './auth.ts';
 import { loadSecret, RequestGuard } from './guard.ts';
 import { proxyAgentPage } from './agent-page-proxy.ts';

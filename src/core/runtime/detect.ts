@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { NspawnRuntime, probeUserNamespaces } from './nspawn.ts';
 import { ProcessRuntime } from './process.ts';
 import type { Runtime } from './runtime.ts';
-import type { RuntimeName } from '../config.ts';
+import type { RuntimeName } from '../settings.ts';
 
 /** What was found for one runtime. */
 export interface RuntimeProbe {

@@ -1,7 +1,7 @@
 /**
  * @module runtime
  * How a sandbox is made. A runtime starts one agent's `hive agent serve` in isolation and reports
- * when it exits; the supervisor (`lifecycle/supervisor.ts`) decides what to do about it.
+ * when it exits; the supervisor (`core/agents/supervisor.ts`) decides what to do about it.
  *
  * Every runtime exposes the same three places to the agent: its socket dir, its state dir and its
  * claude dir. Sandboxed runtimes (`bwrap.ts`, `nspawn.ts`) mount them at `/run/hive`, `/state` and

@@ -8,7 +8,7 @@ import { HiveError } from '../../shared/errors.ts';
 import { MANAGER, OPERATOR } from '../../shared/names.ts';
 import type { OpHandler } from '../../shared/jsonl.ts';
 import { MANAGER_OPS } from '../../shared/wire.ts';
-import type { TurnEnd } from '../turns/turns.ts';
+import type { TurnEnd } from '../agents/turns.ts';
 import type { Hive } from '../hive.ts';
 
 type Args = Record<string, unknown>;

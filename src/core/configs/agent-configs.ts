@@ -1,5 +1,5 @@
 /**
- * @module configs
+ * @module core/configs/agent-configs
  * Reads each agent's `agent.toml` from its config dir and keeps the last valid one in memory. The
  * core reads it when the agent starts (so a change takes effect on restart) and consults the cached
  * copy for send policy. A missing file is the default config; an unreadable or invalid one is an

@@ -1,5 +1,5 @@
 /**
- * @module events
+ * @module core/bus
  * The core's in-process event bus. Every state change that someone may be waiting on is emitted
  * here after it has been committed; the dashboard's SSE streams listen. (Broker long-polls keep
  * their own waiter list, woken directly by `Broker.send`.) Listeners run synchronously in emit order; a throwing listener is

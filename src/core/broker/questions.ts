@@ -1,5 +1,5 @@
 /**
- * @module questions
+ * @module core/broker/questions
  * Questions and answers between parties of the hive. `ask` stores the question and, in the same
  * transaction, a `question` message in the recipient's inbox (so it wakes them); `answer` stores
  * the answer and an `answer` message for the asker that names the question. Questions to the
@@ -11,8 +11,8 @@ import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
 import { OPERATOR } from '../../shared/names.ts';
 import type { MessageRecord, QuestionRecord } from '../../shared/wire.ts';
-import type { Broker } from '../broker/broker.ts';
-import type { EventBus } from '../events.ts';
+import type { Broker } from './store.ts';
+import type { EventBus } from '../bus.ts';
 
 /** Most options a choice question may offer. */
 export const MAX_OPTIONS = 20;

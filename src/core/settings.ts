@@ -1,5 +1,5 @@
 /**
- * @module core/config
+ * @module core/settings
  * The daemon's settings: flags first, then environment, then defaults. This is the only place
  * the core reads `process.env`; everything else receives a {@link CoreConfig}.
  *

@@ -1,5 +1,5 @@
 /**
- * @module supervisor
+ * @module core/agents/supervisor
  * Keeps each agent's sandbox in the state the operator asked for. `start` launches it through the
  * runtime; when it exits on its own, the supervisor marks it `crashed`, tells the manager, and
  * starts it again after a backoff (1 s doubling to 60 s; the count resets once a run lasts 60 s).
@@ -11,11 +11,11 @@ import { mkdirSync } from 'node:fs';
 import type { DataLayout } from '../../shared/paths.ts';
 import { MANAGER, SYSTEM } from '../../shared/names.ts';
 import { selfCommand } from '../../shared/version.ts';
-import { CRASH_LOOP_AFTER, type Alerts } from '../alerts/alerts.ts';
-import type { Broker } from '../broker/broker.ts';
-import type { Registry } from '../registry/registry.ts';
+import { CRASH_LOOP_AFTER, type Alerts } from '../alerts.ts';
+import type { Broker } from '../broker/store.ts';
+import type { Registry } from './registry.ts';
 import { describeExit, type ExitInfo, type RunningSandbox, type Runtime } from '../runtime/runtime.ts';
-import type { Turns } from '../turns/turns.ts';
+import type { Turns } from './turns.ts';
 
 /** First crash-restart delay, ms. */
 export const BACKOFF_FIRST_MS = 1000;

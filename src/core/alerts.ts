@@ -1,5 +1,5 @@
 /**
- * @module alerts
+ * @module core/alerts
  * Conditions that need a human, kept in `hive.db` so a restart does not hide them: a deploy or
  * rebuild that failed (`deploy_failed`), an agent that keeps crashing (`crash_loop`), a model
  * request the gateway refused by policy (`gateway_refused`: over budget, or a model not allowed). At most one alert
@@ -8,9 +8,9 @@
  * published as an `alerts` event, which the dashboard turns into its banners.
  */
 import type { Database } from 'bun:sqlite';
-import { HiveError } from '../../shared/errors.ts';
-import type { AlertKind, AlertRecord } from '../../shared/wire.ts';
-import type { EventBus } from '../events.ts';
+import { HiveError } from '../shared/errors.ts';
+import type { AlertKind, AlertRecord } from '../shared/wire.ts';
+import type { EventBus } from './bus.ts';
 
 /** Crashes in a row (no run lasting a minute between them) that make a crash loop. */
 export const CRASH_LOOP_AFTER = 3;

@@ -1,5 +1,5 @@
 /**
- * @module reminders
+ * @module core/broker/reminders
  * Scheduled messages. A reminder is a row in `hive.db` with a due time; one timer, armed for the
  * earliest pending reminder, fires it by inserting a `reminder` message and marking the reminder
  * fired in the same transaction, so a reminder is delivered exactly once even across a crash. On
@@ -8,8 +8,8 @@
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
 import type { MessageRecord, ReminderRecord } from '../../shared/wire.ts';
-import type { Broker } from '../broker/broker.ts';
-import type { EventBus } from '../events.ts';
+import type { Broker } from './store.ts';
+import type { EventBus } from '../bus.ts';
 
 /** Furthest ahead a reminder may be set, in ms (one year). */
 export const MAX_REMINDER_AHEAD_MS = 366 * 24 * 3600 * 1000;

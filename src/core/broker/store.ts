@@ -1,5 +1,5 @@
 /**
- * @module broker
+ * @module core/broker/store
  * The message broker: inboxes in sqlite, long-polls woken by commits.
  *
  * `send` inserts a row and commits before it returns, so an acknowledged message survives a crash.
@@ -12,7 +12,7 @@
 import type { Database, Statement } from 'bun:sqlite';
 import type { MessageKind, MessageRecord } from '../../shared/wire.ts';
 import { MAX_WAIT_SECONDS } from '../../shared/wire.ts';
-import type { EventBus } from '../events.ts';
+import type { EventBus } from '../bus.ts';
 
 interface Row {
   id: number;

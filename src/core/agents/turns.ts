@@ -1,12 +1,12 @@
 /**
- * @module turns
+ * @module core/agents/turns
  * The core's record of each agent's claude turns, as the harnesses report them: when a turn
  * started, what woke it, how it ended, what it cost and which tools it called. The full event
  * stream of a turn stays in the agent's own history; this is the swarm-wide summary.
  */
 import type { Database } from 'bun:sqlite';
 import type { TurnRecord } from '../../shared/wire.ts';
-import type { EventBus } from '../events.ts';
+import type { EventBus } from '../bus.ts';
 
 interface Row extends Omit<TurnRecord, 'tools'> {
   tools: string;

@@ -1,16 +1,16 @@
 /**
- * @module approvals
+ * @module core/approvals/store
  * The queue of changes that wait for the operator: `spawn` (a new agent, from the default config or
  * a draft's commit) and `apply_commit` (a commit of an agent's proposed config repo). The manager
  * requests; the operator approves or denies with `hive ctl approve|deny` or on the dashboard. An
  * approval is `pending` until decided, then `denied`, or `building` while it is carried out and
  * finally `deployed` or `failed` (with the error in `note`). Carrying it out is the deployer's
- * (`lifecycle/deploy.ts`): this module stores states and refuses impossible moves.
+ * (`core/configs/deploy.ts`): this module stores states and refuses impossible moves.
  */
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
 import type { ApprovalRecord, ApprovalStatus } from '../../shared/wire.ts';
-import type { EventBus } from '../events.ts';
+import type { EventBus } from '../bus.ts';
 
 type Row = Omit<ApprovalRecord, 'requested_by'> & { requested_by: string };
 

@@ -1,5 +1,5 @@
 /**
- * @module lifecycle/deploy
+ * @module core/configs/deploy
  * Carrying out approved changes, and rebuilding agents so people can watch.
  *
  * A **rebuild** stops the agent's sandbox, starts a fresh one through the runtime with the applied
@@ -19,14 +19,14 @@ import { isAbsolute, join } from 'node:path';
 import type { DataLayout } from '../../shared/paths.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { AgentRecord, ApprovalRecord } from '../../shared/wire.ts';
-import type { Alerts } from '../alerts/alerts.ts';
-import type { Approvals } from '../approvals/approvals.ts';
-import { KeyedQueue } from '../configs/git.ts';
-import type { ConfigRepos, MetaRepo } from '../configs/repos.ts';
-import type { AgentConfigs } from '../configs/configs.ts';
-import type { EventBus } from '../events.ts';
-import type { Registry } from '../registry/registry.ts';
-import type { Supervisor } from './supervisor.ts';
+import type { Alerts } from '../alerts.ts';
+import type { Approvals } from '../approvals/store.ts';
+import { KeyedQueue } from './git.ts';
+import type { ConfigRepos, MetaRepo } from './repos.ts';
+import type { AgentConfigs } from './agent-configs.ts';
+import type { EventBus } from '../bus.ts';
+import type { Registry } from '../agents/registry.ts';
+import type { Supervisor } from '../agents/supervisor.ts';
 
 /** How long a rebuilt agent has to say hello, ms. */
 export const READY_TIMEOUT_MS = 60_000;

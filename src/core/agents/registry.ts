@@ -1,5 +1,5 @@
 /**
- * @module registry
+ * @module core/agents/registry
  * The agents the hive knows: the durable part (name, role, runtime, desired state, model)
  * in sqlite, the live part (status, pid, crash count) in memory. Every change is published on the
  * bus as a full {@link AgentRecord}, which is what the dashboard renders.
@@ -7,7 +7,7 @@
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
 import type { AgentRecord, AgentStatus } from '../../shared/wire.ts';
-import type { EventBus } from '../events.ts';
+import type { EventBus } from '../bus.ts';
 
 interface Row {
   name: string;
