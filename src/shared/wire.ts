@@ -168,13 +168,15 @@ export const ApprovalRecord = Type.Object({
 export type ApprovalRecord = Static<typeof ApprovalRecord>;
 
 /** Conditions that need a human, shown as banners on the dashboard and by `hive ctl alerts`. */
-export const AlertKind = Type.Union([Type.Literal('deploy_failed'), Type.Literal('crash_loop'), Type.Literal('gateway_refused')]);
+export const ALERT_KINDS = ['deploy_failed', 'crash_loop', 'gateway_refused', 'audit_failed'] as const;
 /**
  * `deploy_failed`: a deploy or rebuild failed; `crash_loop`: an agent keeps crashing;
  * `gateway_refused`: the model gateway refused an agent's request (over budget, or a model its
- * config does not allow).
+ * config does not allow); `audit_failed`: a record of the audit trail (a `failed/<id>` tag, a
+ * deploy-log commit) could not be written, so the trail is missing a step.
  */
-export type AlertKind = 'deploy_failed' | 'crash_loop' | 'gateway_refused';
+export type AlertKind = (typeof ALERT_KINDS)[number];
+export const AlertKind = Type.Union(ALERT_KINDS.map((k) => Type.Literal(k)));
 
 /**
  * An open alert. One per kind and agent: raising it again updates `text`, `count` and

@@ -2,7 +2,7 @@
 /**
  * @module views/dashboard/banners
  * Banners across the top of the dashboard for conditions that need the operator: a model request
- * the gateway refused, a failed deploy, a crash loop. Each says what happened in words, links to where to look, and can
+ * the gateway refused, a failed deploy, a crash loop, an audit record that could not be written. Each says what happened in words, links to where to look, and can
  * be dismissed; it also goes away by itself once the condition clears.
  */
 import type { AlertKind, AlertRecord } from '../../src/shared/wire.ts';
@@ -13,6 +13,7 @@ const TITLES: Record<AlertKind, string> = {
   gateway_refused: 'model gateway refused',
   deploy_failed: 'deploy failed',
   crash_loop: 'crash loop',
+  audit_failed: 'audit trail incomplete',
 };
 
 /** The banners (empty when nothing needs the operator), for `#banners`. */
@@ -25,7 +26,7 @@ export function Banners({ alerts, now = Date.now() }: { alerts: AlertRecord[]; n
           <strong class="kind" safe>{`▲ ${TITLES[a.kind]}`}</strong> <span class="who" safe>{label(a.agent)}</span>{' '}
           <span class="text" safe>{a.text}</span>{' '}
           <span class="dim" safe>{`${age(a.updated_at, now)} ago${a.count > 1 ? ` · ×${a.count}` : ''}`}</span>{' '}
-          {a.kind === 'deploy_failed' ? (
+          {a.kind === 'deploy_failed' || a.kind === 'audit_failed' ? (
             <a href={`/repos/${encodeURIComponent(a.agent)}`} class="dim">
               config repo
             </a>
