@@ -28,7 +28,7 @@ const t = await openTestHive();
 const layout = new DataLayout(t.dir);
 try {
   const names = Array.from({ length: AGENTS }, (_, i) => `a${i}`);
-  for (const n of names) await t.hive.spawn(n, { start: false });
+  for (const n of names) await t.hive.lifecycle.spawn(n, { start: false });
   const host = new JsonLineClient(layout.hostSocket, HostOps);
   const clients = names.map((n) => new JsonLineClient(layout.agent(n).socket, AgentOps));
 

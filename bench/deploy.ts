@@ -29,7 +29,7 @@ const git = (cwd: string, ...args: string[]) => {
 
 const t = await openTestHive({ runtime });
 try {
-  await t.hive.spawn('bench');
+  await t.hive.lifecycle.spawn('bench');
   const proposed = join(t.dir, 'proposed', 'bench', 'config');
   const request: number[] = [];
   const deploy: number[] = [];
@@ -38,10 +38,10 @@ try {
     git(proposed, 'commit', '-qam', `round ${i}`);
     const sha = git(proposed, 'rev-parse', 'HEAD');
     let t0 = performance.now();
-    const a = await t.hive.requestApplyCommit('manager', 'bench', sha);
+    const a = await t.hive.gate.requestApplyCommit('manager', 'bench', sha);
     request.push(performance.now() - t0);
     t0 = performance.now();
-    const done = await t.hive.approve(a.id);
+    const done = await t.hive.gate.approve(a.id);
     deploy.push(performance.now() - t0);
     if (done.status !== 'deployed') throw new Error(`round ${i}: ${done.status}: ${done.note}`);
   }
@@ -57,7 +57,7 @@ try {
   p.stdin.end();
   await p.exited;
   const t0 = performance.now();
-  const removed = await t.hive.retain(0);
+  const removed = await t.hive.retention.run(0);
   const retention = performance.now() - t0;
 
   console.log(`runtime ${runtime}, ${ROUNDS} rounds`);

@@ -60,7 +60,7 @@ for (const runtime of RUNTIMES) {
     for (let i = 0; i < AGENTS; i++) {
       const name = `b${i}`;
       const t0 = performance.now();
-      await t.hive.spawn(name);
+      await t.hive.lifecycle.spawn(name);
       await waitFor(`${name} idle`, () => t.hive.registry.get(name)?.status === 'idle', 60_000);
       times.push(performance.now() - t0);
       await Bun.sleep(500); // let start-up allocations settle

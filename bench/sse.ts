@@ -64,7 +64,7 @@ const t = await openTestHive();
 const app = createDashboard(t.hive);
 app.listen({ hostname: '127.0.0.1', port: 0 });
 const url = `http://127.0.0.1:${app.server!.port}/events`;
-await t.hive.spawn('bench', { start: false });
+await t.hive.lifecycle.spawn('bench', { start: false });
 console.log(`| clients | open all streams | message → all clients p50 / p95 | agent change → all clients p50 / p95 |`);
 console.log(`|---|---|---|---|`);
 try {
@@ -100,7 +100,7 @@ try {
     for (let i = 0; i < ROUNDS; i++) {
       const r = ++round; // markers never repeat, or a page that already shows one would not get it again
       t0 = performance.now();
-      t.hive.send('operator', 'bench', `bench-${r}-msg`);
+      t.hive.policy.send('operator', 'bench', `bench-${r}-msg`);
       await next(`all ${r}-msg`);
       message.push(performance.now() - t0);
       // an agent change: the swarm row carries the problem text, so the marker rides in the section

@@ -32,15 +32,21 @@ export interface ConnectionContext {
   signal: AbortSignal;
 }
 
-/** Runs one validated request. Throw `HiveError` for expected failures. */
-export type OpHandler = (op: string, req: Record<string, unknown>, conn: ConnectionContext) => unknown;
+/**
+ * One handler per op of table `T`: each receives its op's validated arguments (without the `id`
+ * and `op` envelope) and returns its result, both typed from the op's schemas, so a missing
+ * handler or a wrong result shape is a compile error. Throw `HiveError` for expected failures.
+ */
+export type OpHandlers<T extends OpTable> = {
+  [K in OpName<T>]: (args: OpArgs<T, K>, conn: ConnectionContext) => OpResult<T, K> | Promise<OpResult<T, K>>;
+};
 
 /** Options of {@link serveJsonLines}. */
-export interface JsonLineServerOptions {
+export interface JsonLineServerOptions<T extends OpTable> {
   /** Socket path; its directory is created and a stale socket file is replaced. */
   path: string;
-  table: OpTable;
-  handle: OpHandler;
+  table: T;
+  handlers: OpHandlers<T>;
   /** Largest request line in bytes; default {@link MAX_LINE_BYTES}. */
   maxLineBytes?: number;
   /** File mode of the socket; default 0o600 (owner only). */
@@ -60,7 +66,7 @@ export interface JsonLineServer {
  * Listens on a unix socket and serves JSON-lines requests.
  * @throws when the path exists and is not a socket, or the listen fails.
  */
-export async function serveJsonLines(opts: JsonLineServerOptions): Promise<JsonLineServer> {
+export async function serveJsonLines<T extends OpTable>(opts: JsonLineServerOptions<T>): Promise<JsonLineServer> {
   const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
   const results = compileOps(opts.table).result;
   mkdirSync(dirname(opts.path), { recursive: true });
@@ -91,7 +97,10 @@ export async function serveJsonLines(opts: JsonLineServerOptions): Promise<JsonL
         : null;
       try {
         const { op, req } = parseRequest(opts.table, value);
-        const result = await opts.handle(op, req, { signal: abort.signal });
+        const { id: _id, op: _op, ...args } = req;
+        // parseRequest checked `args` against this op's schema, which is what the handler's type says
+        const handler = opts.handlers[op as OpName<T>] as (args: unknown, conn: ConnectionContext) => unknown;
+        const result = await handler(args, { signal: abort.signal });
         const check = results.get(op)!;
         if (!check.Check(result)) {
           throw new Error(`reply to ${op} does not match its schema (${describeFirstError(check, result)})`);
@@ -179,12 +188,24 @@ interface Pending {
   op: string;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Default time a call may take before it fails with `unavailable`, ms. */
+export const DEFAULT_CALL_TIMEOUT_MS = 300_000;
+
+/** Options of {@link JsonLineClient}. */
+export interface JsonLineClientOptions {
+  /** Time a call may take before it fails with `unavailable`, ms; default {@link DEFAULT_CALL_TIMEOUT_MS}. */
+  timeoutMs?: number;
 }
 
 /**
  * A client for one JSON-lines socket. Calls are multiplexed by id over one connection, which is
  * opened on first use and again after it drops. Arguments are validated before sending and results
- * after receiving, against the same op table the server uses.
+ * after receiving, against the same op table the server uses. Every call has a deadline. A reply
+ * line that is not JSON or not a reply breaks the framing: every pending call fails with
+ * `internal` quoting it, and the connection is closed (the next call opens a fresh one).
  */
 export class JsonLineClient<T extends OpTable> {
   private sock: net.Socket | null = null;
@@ -192,18 +213,24 @@ export class JsonLineClient<T extends OpTable> {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private buf = '';
+  private readonly timeoutMs: number;
 
   constructor(
     readonly path: string,
     private readonly table: T,
-  ) {}
+    opts: JsonLineClientOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  }
 
   /**
-   * Calls `op` and resolves with its validated result.
+   * Calls `op` and resolves with its validated result. `opts.timeoutMs` overrides the client's
+   * deadline for this call (a long-poll passes its wait plus a margin).
    * @throws HiveError with the server's code; `unavailable` when the socket cannot be reached or
-   *   drops mid-call; `bad_request` when `args` do not match the op's schema (nothing is sent).
+   *   drops mid-call, or when no reply came in time; `bad_request` when `args` do not match
+   *   the op's schema (nothing is sent); `internal` for a reply that breaks the protocol.
    */
-  async call<K extends OpName<T>>(op: K, args: OpArgs<T, K>): Promise<OpResult<T, K>> {
+  async call<K extends OpName<T>>(op: K, args: OpArgs<T, K>, opts: { timeoutMs?: number } = {}): Promise<OpResult<T, K>> {
     const checks = compileOps(this.table);
     const id = this.nextId++;
     const req = { ...(args as object), id, op };
@@ -211,8 +238,14 @@ export class JsonLineClient<T extends OpTable> {
     if (!check) throw new HiveError('bad_request', `unknown op ${op}`);
     if (!check.Check(req)) throw new HiveError('bad_request', `${op}: ${describeFirstError(check, req)}`);
     const sock = await this.connect();
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject });
+      const timer = setTimeout(() => {
+        // a reply that still arrives later finds no pending call and is dropped (see onData)
+        this.pending.delete(id);
+        reject(new HiveError('unavailable', `${op} on ${this.path} got no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { op, resolve: resolve as (v: unknown) => void, reject, timer });
       sock.write(JSON.stringify(req) + '\n');
     });
   }
@@ -234,7 +267,7 @@ export class JsonLineClient<T extends OpTable> {
         this.connecting = null;
         resolve(sock);
       });
-      sock.on('data', (chunk: string) => this.onData(chunk));
+      sock.on('data', (chunk: string) => this.onData(sock, chunk));
       sock.on('error', (err) => {
         if (this.connecting) {
           this.connecting = null;
@@ -244,15 +277,21 @@ export class JsonLineClient<T extends OpTable> {
       sock.on('close', () => {
         if (this.sock === sock) this.sock = null;
         this.buf = '';
-        const err = new HiveError('unavailable', `connection to ${this.path} closed`);
-        for (const p of this.pending.values()) p.reject(err);
-        this.pending.clear();
+        this.failAll(new HiveError('unavailable', `connection to ${this.path} closed`));
       });
     });
     return this.connecting;
   }
 
-  private onData(chunk: string): void {
+  private failAll(err: HiveError): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+  }
+
+  private onData(sock: net.Socket, chunk: string): void {
     this.buf += chunk;
     let nl: number;
     while ((nl = this.buf.indexOf('\n')) >= 0) {
@@ -262,12 +301,21 @@ export class JsonLineClient<T extends OpTable> {
       try {
         reply = JSON.parse(line);
       } catch {
-        continue;
+        reply = undefined;
       }
-      if (!ReplyCheck.Check(reply) || reply.id === null) continue;
+      if (reply === undefined || !ReplyCheck.Check(reply)) {
+        this.failAll(new HiveError('internal', `${this.path} sent a line that is not a reply: ${JSON.stringify(line.slice(0, 200))}`));
+        this.buf = '';
+        sock.destroy();
+        return;
+      }
+      // a reply without an id answers a request the server could not read (none of ours: they are
+      // validated before sending); one whose call timed out has no pending entry any more
+      if (reply.id === null) continue;
       const p = this.pending.get(reply.id);
       if (!p) continue;
       this.pending.delete(reply.id);
+      clearTimeout(p.timer);
       if (!reply.ok) {
         p.reject(new HiveError(reply.error.code as ErrorCode, reply.error.message));
         continue;

@@ -18,7 +18,7 @@ let url: string;
 
 beforeAll(async () => {
   t = await openTestHive({ 'no-manager': false });
-  await t.hive.stop('manager');
+  await t.hive.lifecycle.stop('manager');
   app = createDashboard(t.hive);
   app.listen({ hostname: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${app.server!.port}`;
@@ -43,17 +43,17 @@ afterAll(async () => {
 describe('dashboard in a browser', () => {
   test('an agent spawned elsewhere appears and its state changes live, without a reload', async () => {
     await page.evaluate(() => ((window as any).__marker = 'same page'));
-    await t.hive.spawn('alice');
+    await t.hive.lifecycle.spawn('alice');
     const row = page.locator('#agent-alice');
     await row.waitFor({ timeout: 10_000 });
     await page.locator('#agent-alice[data-status="idle"]').waitFor({ timeout: 15_000 });
-    await t.hive.stop('alice');
+    await t.hive.lifecycle.stop('alice');
     await page.locator('#agent-alice[data-status="offline"]').waitFor({ timeout: 10_000 });
     expect(await page.evaluate(() => (window as any).__marker)).toBe('same page');
   });
 
   test('a message sent by another agent shows up in the flow live, escaped', async () => {
-    const m = t.hive.send('alice', 'manager', '<b>not bold</b> from alice');
+    const m = t.hive.policy.send('alice', 'manager', '<b>not bold</b> from alice');
     const item = page.locator(`#msg-${m.id}`);
     await item.waitFor({ timeout: 10_000 });
     expect(await item.locator('.preview').textContent()).toBe('<b>not bold</b> from alice');
@@ -85,7 +85,7 @@ describe('dashboard in a browser', () => {
   });
 
   test('a question from the manager appears live as a form; answering it removes it and reaches the manager', async () => {
-    const q = t.hive.askOperator('which regions?', ['eu', 'us', 'ap'], true);
+    const q = t.hive.policy.askOperator('which regions?', ['eu', 'us', 'ap'], true);
     const form = page.locator(`#question-${q.id}`);
     await form.waitFor({ timeout: 10_000 });
     expect(await form.locator('input[type="checkbox"]').count()).toBe(3);
@@ -98,7 +98,7 @@ describe('dashboard in a browser', () => {
     const msg = t.hive.broker.list({ agent: 'manager' }).find((m) => m.kind === 'answer' && m.ref === q.id)!;
     expect(msg.body).toContain('choices: eu, ap');
 
-    const free = t.hive.askOperator('what next?');
+    const free = t.hive.policy.askOperator('what next?');
     const freeForm = page.locator(`#question-${free.id}`);
     await freeForm.waitFor({ timeout: 10_000 });
     await freeForm.locator('textarea').fill('write the docs');
@@ -108,26 +108,26 @@ describe('dashboard in a browser', () => {
   });
 
   test('a spawn request appears live; approving it creates the agent and the row updates in place', async () => {
-    const a = t.hive.requestSpawn('manager', 'carol');
+    const a = t.hive.gate.requestSpawn('manager', 'carol');
     const row = page.locator(`#approval-${a.id}`);
     await row.waitFor({ timeout: 10_000 });
-    const q = t.hive.askOperator("should carol review alice's patches?", ['yes', 'no, later']);
+    const q = t.hive.policy.askOperator("should carol review alice's patches?", ['yes', 'no, later']);
     await page.locator(`#question-${q.id}`).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: screenshotPath('dashboard-approvals.png'), fullPage: true });
     await row.getByRole('button', { name: /approve/ }).click();
     await page.locator(`#approval-${a.id}[data-status="deployed"]`).waitFor({ timeout: 15_000 });
     await page.locator('#agent-carol').waitFor({ timeout: 10_000 });
     expect(t.hive.approvals.get(a.id).status).toBe('deployed');
-    await t.hive.stop('carol');
+    await t.hive.lifecycle.stop('carol');
   });
 
   test('a config change shows its diff; approving it streams the rebuild live and the agent comes back with it', async () => {
-    await t.hive.start('carol');
+    await t.hive.lifecycle.start('carol');
     const repo = join(t.dir, 'proposed', 'carol', 'config');
     await Bun.write(join(repo, 'agent.toml'), 'model = "sonnet"\nallowedRecipients = ["alice"]\n');
     const git = (...args: string[]) => Bun.spawnSync(['git', ...args], { cwd: repo }).stdout.toString().trim();
     git('commit', '-qam', 'carol: sonnet, talks to alice only');
-    const a = await t.hive.requestApplyCommit('manager', 'carol', git('rev-parse', 'HEAD'));
+    const a = await t.hive.gate.requestApplyCommit('manager', 'carol', git('rev-parse', 'HEAD'));
     const row = page.locator(`#approval-${a.id}`);
     await row.waitFor({ timeout: 10_000 });
     expect(await row.locator('pre.diff .add').allTextContents()).toEqual(expect.arrayContaining(['+model = "sonnet"\n']));
@@ -142,11 +142,11 @@ describe('dashboard in a browser', () => {
     await page.locator('#agent-carol[data-status="idle"] input[name="model"][value="sonnet"]').waitFor({ timeout: 10_000 });
     await page.locator('.toast', { hasText: `approval #${a.id}: deployed` }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: screenshotPath('dashboard-rebuild.png'), fullPage: true });
-    await t.hive.stop('carol');
+    await t.hive.lifecycle.stop('carol');
   });
 
   test('destroy takes two clicks, never a browser dialog; the agent moves to kept state, and purge takes two clicks too', async () => {
-    await t.hive.spawn('dora', { start: false });
+    await t.hive.lifecycle.spawn('dora', { start: false });
     const row = page.locator('#agent-dora');
     await row.waitFor({ timeout: 10_000 });
     let dialogs = 0;
@@ -166,7 +166,7 @@ describe('dashboard in a browser', () => {
     await kept.getByRole('button', { name: 'purge dora' }).click();
     await kept.getByRole('button', { name: /purge dora\? click to confirm/ }).click();
     await kept.waitFor({ state: 'detached', timeout: 10_000 });
-    expect(t.hive.kept().map((k) => k.name)).not.toContain('dora');
+    expect(t.hive.kept.list().map((k) => k.name)).not.toContain('dora');
     expect(dialogs).toBe(0);
   });
 
@@ -185,8 +185,8 @@ describe('dashboard in a browser', () => {
 
   test('the flow filter: only messages from or to one agent, including ones that arrive live; clearing it shows all again', async () => {
     await page.locator('#agent-names option[value="carol"]').waitFor({ state: 'attached', timeout: 10_000 });
-    const toCarol = t.hive.send('operator', 'carol', 'for carol only');
-    const toAlice = t.hive.send('operator', 'alice', 'for alice only');
+    const toCarol = t.hive.policy.send('operator', 'carol', 'for carol only');
+    const toAlice = t.hive.policy.send('operator', 'alice', 'for alice only');
     await page.locator(`#msg-${toAlice.id}`).waitFor({ timeout: 10_000 });
     await page.fill('form.flow-filter input[name="agent"]', 'carol');
     await page.locator(`#msg-${toAlice.id}`).waitFor({ state: 'detached', timeout: 10_000 });
@@ -195,8 +195,8 @@ describe('dashboard in a browser', () => {
     expect(froms.length).toBeGreaterThan(0);
     for (const [from, to] of froms) expect([from, to]).toContain('carol');
     // live arrivals respect the filter
-    const liveCarol = t.hive.send('carol', 'alice', 'carol answers');
-    const liveAlice = t.hive.send('alice', 'manager', 'alice chatters');
+    const liveCarol = t.hive.policy.send('carol', 'alice', 'carol answers');
+    const liveAlice = t.hive.policy.send('alice', 'manager', 'alice chatters');
     await page.locator(`#msg-${liveCarol.id}`).waitFor({ timeout: 10_000 });
     await page.locator(`#msg-${liveAlice.id}`).waitFor({ state: 'attached', timeout: 10_000 });
     expect(await page.locator(`#msg-${liveAlice.id}`).isVisible()).toBe(false);
@@ -223,7 +223,7 @@ describe('dashboard in a browser', () => {
     expect(t.hive.alerts.list().map((a) => a.id)).toEqual([loop.id]);
     expect(await page.locator('#alert-count').textContent()).toBe('▲ 1 alert');
     // the condition clearing removes a banner as well: the operator takes charge of alice
-    await t.hive.stop('alice');
+    await t.hive.lifecycle.stop('alice');
     await page.locator(`#alert-${loop.id}`).waitFor({ state: 'detached', timeout: 10_000 });
   });
 

@@ -41,7 +41,7 @@ afterAll(async () => {
 
 describe('alerts', () => {
   test('a failed deploy raises a banner linking the config repo, with the commit text escaped; a later good deploy closes it', async () => {
-    await t.hive.spawn('dep');
+    await t.hive.lifecycle.spawn('dep');
     const repo = join(t.dir, 'proposed', 'dep', 'config');
     const git = (...args: string[]) => {
       const r = Bun.spawnSync(['git', ...args], { cwd: repo, stdout: 'pipe', stderr: 'pipe' });
@@ -50,8 +50,8 @@ describe('alerts', () => {
     };
     writeFileSync(join(repo, 'agent.toml'), '[extraMcpServers.x]\ncommand = "/nonexistent/<img src=x onerror=alert(1)>"\n');
     git('commit', '-qam', 'break it');
-    const bad = await t.hive.requestApplyCommit('operator', 'dep', git('rev-parse', 'HEAD'));
-    expect((await t.hive.approve(bad.id)).status).toBe('failed');
+    const bad = await t.hive.gate.requestApplyCommit('operator', 'dep', git('rev-parse', 'HEAD'));
+    expect((await t.hive.gate.approve(bad.id)).status).toBe('failed');
     const a = open('deploy_failed', 'dep')!;
     expect(a.text).toContain(`approval #${bad.id} failed`);
     const html = await banners();
@@ -61,13 +61,13 @@ describe('alerts', () => {
     expect(html).not.toContain('<img');
     writeFileSync(join(repo, 'agent.toml'), 'model = "sonnet"\n');
     git('commit', '-qam', 'fix it');
-    const good = await t.hive.requestApplyCommit('operator', 'dep', git('rev-parse', 'HEAD'));
-    expect((await t.hive.approve(good.id)).status).toBe('deployed');
+    const good = await t.hive.gate.requestApplyCommit('operator', 'dep', git('rev-parse', 'HEAD'));
+    expect((await t.hive.gate.approve(good.id)).status).toBe('deployed');
     expect(open('deploy_failed', 'dep')).toBeUndefined();
   });
 
   test('an agent killed three times in a row raises a crash-loop banner; the operator stopping it closes it', async () => {
-    await t.hive.spawn('loop');
+    await t.hive.lifecycle.spawn('loop');
     for (let i = 1; i <= 3; i++) {
       const pid = t.hive.registry.require('loop').pid!;
       process.kill(pid, 'SIGKILL');
@@ -84,7 +84,7 @@ describe('alerts', () => {
     expect(a.text).toMatch(/^loop crashed 3 times in a row, last signal SIGKILL after \d+ s; the core restarts it in 4 s/);
     expect(a.text).toContain('loop.log');
     expect(await banners()).toContain('crash loop');
-    await t.hive.stop('loop');
+    await t.hive.lifecycle.stop('loop');
     expect(open('crash_loop', 'loop')).toBeUndefined();
   });
 

@@ -19,7 +19,7 @@ let app: ReturnType<typeof createDashboard>;
 beforeAll(async () => {
   // 10.0.0.5 stands for the machine's address as the operator's browser names it (no traffic goes there)
   t = await openTestHive({ listen: '0.0.0.0:7000', 'allowed-hosts': '10.0.0.5' }, { HIVE_OPERATOR_TOKEN: TOKEN });
-  await t.hive.spawn('bob', { start: false });
+  await t.hive.lifecycle.spawn('bob', { start: false });
   app = createDashboard(t.hive);
 });
 afterAll(async () => {

@@ -63,7 +63,7 @@ afterAll(async () => {
 
 describe('repos and the operator spawn', () => {
   test('a spawn is recorded like an approved one: applied repo with its tag chain, proposed clone, meta commit', async () => {
-    await hive.spawn('alice');
+    await hive.lifecycle.spawn('alice');
     const a = hive.registry.require('alice');
     expect(a.status).toBe('idle');
     const [spawn] = hive.approvals.list(true);
@@ -89,22 +89,22 @@ describe('propose → approve → deployed', () => {
   test('a valid commit is staged and tagged at request time; the diff shows the change', async () => {
     const sha = propose('alice', 'model = "claude-cfg-test-2"\nallowedRecipients = ["bob"]\n', 'alice: own model, talks to bob only');
     const before = git(applied('alice'), 'rev-parse', 'HEAD');
-    const a = await hive.requestApplyCommit('manager', 'alice', sha.slice(0, 10));
+    const a = await hive.gate.requestApplyCommit('manager', 'alice', sha.slice(0, 10));
     expect(a).toMatchObject({ kind: 'apply_commit', agent: 'alice', sha, subject: 'alice: own model, talks to bob only', status: 'pending' });
     expect(tags('alice')).toContain(`proposal/${a.id}`);
     expect(git(applied('alice'), 'rev-parse', 'HEAD')).toBe(before); // nothing applied yet
-    const diff = await hive.approvalDiff(a.id);
+    const diff = await hive.gate.diff(a.id);
     expect(diff).toContain('+model = "claude-cfg-test-2"');
     expect(diff).toContain('-# agent.toml of alice');
     // the same commit twice is one request
-    await expect(hive.requestApplyCommit('manager', 'alice', sha)).rejects.toThrow(`already waiting for the operator (approval #${a.id})`);
+    await expect(hive.gate.requestApplyCommit('manager', 'alice', sha)).rejects.toThrow(`already waiting for the operator (approval #${a.id})`);
   });
 
   test('approve: tags approved → building → deployed, the agent is rebuilt with the new config, meta records it', async () => {
     const a = hive.approvals.list().find((x) => x.agent === 'alice')!;
     const oldPid = hive.registry.require('alice').pid;
     const from = events.length;
-    const done = await hive.approve(a.id);
+    const done = await hive.gate.approve(a.id);
     expect(done).toMatchObject({ status: 'deployed', note: null });
     expect(tags('alice')).toEqual(expect.arrayContaining([`proposal/${a.id}`, `approved/${a.id}`, `building/${a.id}`, `deployed/${a.id}`]));
     const head = git(applied('alice'), 'rev-parse', 'HEAD');
@@ -130,14 +130,14 @@ describe('propose → approve → deployed', () => {
     expect(logs.some((l) => l === `build alice: rebuild of alice (approval #${a.id}) in the process runtime`)).toBe(true);
     expect(git(layout.metaDir, 'log', '-1', '--format=%s')).toBe(`alice: approval #${a.id} deployed (${head.slice(0, 12)})`);
     // approving again is refused
-    await expect(hive.approve(a.id)).rejects.toThrow(`approval #${a.id} is already deployed`);
+    await expect(hive.gate.approve(a.id)).rejects.toThrow(`approval #${a.id} is already deployed`);
   });
 
   test('deny: tagged denied/<id>, nothing applied', async () => {
     const sha = propose('alice', 'model = "claude-cfg-test-3"\n', 'try another model');
     const head = git(applied('alice'), 'rev-parse', 'HEAD');
-    const a = await hive.requestApplyCommit('manager', 'alice', sha);
-    const d = await hive.deny(a.id, 'not now');
+    const a = await hive.gate.requestApplyCommit('manager', 'alice', sha);
+    const d = await hive.gate.deny(a.id, 'not now');
     expect(d).toMatchObject({ status: 'denied', note: 'not now' });
     expect(tags('alice')).toContain(`denied/${a.id}`);
     expect(git(applied('alice'), 'tag', '-l', '--format=%(contents:subject)', `denied/${a.id}`)).toBe(`approval #${a.id} denied: not now`);
@@ -149,22 +149,22 @@ describe('propose → approve → deployed', () => {
     const pending = hive.approvals.list().length;
     const good = git(proposed('alice'), 'rev-parse', 'HEAD');
     const bad = propose('alice', 'model = 3\n', 'broken');
-    await expect(hive.requestApplyCommit('manager', 'alice', bad)).rejects.toThrow(`/agents/alice/config@${bad.slice(0, 12)}:agent.toml: model: expected string`);
+    await expect(hive.gate.requestApplyCommit('manager', 'alice', bad)).rejects.toThrow(`/agents/alice/config@${bad.slice(0, 12)}:agent.toml: model: expected string`);
     const unknown = propose('alice', 'modle = "x"\n', 'typo');
-    await expect(hive.requestApplyCommit('manager', 'alice', unknown)).rejects.toThrow('modle: is not a known option');
+    await expect(hive.gate.requestApplyCommit('manager', 'alice', unknown)).rejects.toThrow('modle: is not a known option');
     writeFileSync(join(proposed('alice'), 'agent.toml'), 'model = "x"\n');
     symlinkSync('/etc/passwd', join(proposed('alice'), 'notes'));
     git(proposed('alice'), 'add', '-A');
     git(proposed('alice'), 'commit', '-qm', 'sneak a link in');
     const link = git(proposed('alice'), 'rev-parse', 'HEAD');
-    await expect(hive.requestApplyCommit('manager', 'alice', link)).rejects.toThrow('notes is a symlink; config trees hold regular files only');
+    await expect(hive.gate.requestApplyCommit('manager', 'alice', link)).rejects.toThrow('notes is a symlink; config trees hold regular files only');
     git(proposed('alice'), 'rm', '-q', 'agent.toml', 'notes');
     git(proposed('alice'), 'commit', '-qm', 'no config at all');
     const none = git(proposed('alice'), 'rev-parse', 'HEAD');
-    await expect(hive.requestApplyCommit('manager', 'alice', none)).rejects.toThrow('has no agent.toml at the top of the tree');
-    await expect(hive.requestApplyCommit('manager', 'alice', 'deadbeef00')).rejects.toThrow("no commit deadbeef00 in alice's proposed repo");
-    await expect(hive.requestApplyCommit('manager', 'alice', 'HEAD~1; rm -rf /')).rejects.toThrow('is not a commit id');
-    await expect(hive.requestApplyCommit('manager', 'zed', 'deadbeef00')).rejects.toThrow('no agent named "zed"');
+    await expect(hive.gate.requestApplyCommit('manager', 'alice', none)).rejects.toThrow('has no agent.toml at the top of the tree');
+    await expect(hive.gate.requestApplyCommit('manager', 'alice', 'deadbeef00')).rejects.toThrow("no commit deadbeef00 in alice's proposed repo");
+    await expect(hive.gate.requestApplyCommit('manager', 'alice', 'HEAD~1; rm -rf /')).rejects.toThrow('is not a commit id');
+    await expect(hive.gate.requestApplyCommit('manager', 'zed', 'deadbeef00')).rejects.toThrow('no agent named "zed"');
     expect(hive.approvals.list().length).toBe(pending);
     git(proposed('alice'), 'reset', '-q', '--hard', good);
   });
@@ -172,9 +172,9 @@ describe('propose → approve → deployed', () => {
   test('a deploy that fails is tagged failed/<id> with the error, and the previous config comes back', async () => {
     const head = git(applied('alice'), 'rev-parse', 'HEAD');
     const sha = propose('alice', '[extraMcpServers.chat]\ncommand = "/nonexistent/chat-mcp"\n', 'add a chat server');
-    const a = await hive.requestApplyCommit('manager', 'alice', sha);
+    const a = await hive.gate.requestApplyCommit('manager', 'alice', sha);
     const from = events.length;
-    const done = await hive.approve(a.id);
+    const done = await hive.gate.approve(a.id);
     // the rebuild's stream says why it stopped
     expect(events.slice(from).flatMap((e) => (e.type === 'build' ? [e.line] : []))).toContain(
       'failed: extraMcpServers.chat.command: "/nonexistent/chat-mcp" is not an executable file',
@@ -195,11 +195,11 @@ describe('propose → approve → deployed', () => {
 
   test('two approvals for one agent deploy one after the other, never at once', async () => {
     const s1 = propose('alice', 'model = "claude-cfg-a"\n', 'model a');
-    const a1 = await hive.requestApplyCommit('manager', 'alice', s1);
+    const a1 = await hive.gate.requestApplyCommit('manager', 'alice', s1);
     const s2 = propose('alice', 'model = "claude-cfg-b"\n', 'model b');
-    const a2 = await hive.requestApplyCommit('manager', 'alice', s2);
+    const a2 = await hive.gate.requestApplyCommit('manager', 'alice', s2);
     const from = events.length;
-    const [d1, d2] = await Promise.all([hive.approve(a1.id), hive.approve(a2.id)]);
+    const [d1, d2] = await Promise.all([hive.gate.approve(a1.id), hive.gate.approve(a2.id)]);
     expect([d1.status, d2.status]).toEqual(['deployed', 'deployed']);
     const lines = events.slice(from).flatMap((e) => (e.type === 'build' && e.agent === 'alice' ? [e.line] : []));
     const starts = lines.flatMap((l, i) => (l.startsWith('rebuild of alice') ? [i] : []));
@@ -216,21 +216,21 @@ describe('propose → approve → deployed', () => {
 
   test('rollback: an earlier deploy is queued through the same gate and deployed', async () => {
     const first = hive.approvals.list(true).find((x) => x.kind === 'apply_commit' && x.subject === 'alice: own model, talks to bob only')!;
-    const r = await hive.rollback('alice', String(first.id));
+    const r = await hive.gate.rollback('alice', String(first.id));
     expect(r).toMatchObject({ kind: 'apply_commit', status: 'pending', requested_by: 'operator' });
-    expect(await hive.approvalDiff(r.id)).toContain('+model = "claude-cfg-test-2"');
-    expect((await hive.approve(r.id)).status).toBe('deployed');
+    expect(await hive.gate.diff(r.id)).toContain('+model = "claude-cfg-test-2"');
+    expect((await hive.gate.approve(r.id)).status).toBe('deployed');
     expect(hive.registry.require('alice').model).toBe('claude-cfg-test-2');
-    await expect(hive.rollback('alice', '99999')).rejects.toThrow('alice has no deployed/99999 tag');
+    await expect(hive.gate.rollback('alice', '99999')).rejects.toThrow('alice has no deployed/99999 tag');
   });
 
   test('an approval for a stopped agent is applied and takes effect at its next start', async () => {
-    await hive.stop('alice');
-    const a = await hive.requestApplyCommit('manager', 'alice', propose('alice', 'model = "claude-cfg-c"\n', 'model c'));
-    const done = await hive.approve(a.id);
+    await hive.lifecycle.stop('alice');
+    const a = await hive.gate.requestApplyCommit('manager', 'alice', propose('alice', 'model = "claude-cfg-c"\n', 'model c'));
+    const done = await hive.gate.approve(a.id);
     expect(done).toMatchObject({ status: 'deployed', note: 'the agent is stopped; the config takes effect at its next start' });
     expect(hive.registry.require('alice').status).toBe('offline');
-    await hive.start('alice');
+    await hive.lifecycle.start('alice');
     await idle('alice');
     expect(hive.registry.require('alice').model).toBe('claude-cfg-c');
   });
@@ -238,45 +238,45 @@ describe('propose → approve → deployed', () => {
 
 describe('two-step spawn', () => {
   test('draft → commit → approve creates the agent from that commit with its staged state', async () => {
-    const d = await hive.requestSpawnDraft('manager', 'bob');
+    const d = await hive.gate.requestSpawnDraft('manager', 'bob');
     expect(d).toMatchObject({ name: 'bob', config_dir: `${join(dir, 'proposed', 'bob')}/config`, state_dir: `${join(dir, 'proposed', 'bob')}/state` });
-    expect(hive.drafts()).toEqual([expect.objectContaining({ name: 'bob', requested_by: 'manager', approval: null })]);
-    expect(hive.kept()).toEqual([]);
-    await expect(hive.requestSpawnDraft('manager', 'bob')).rejects.toThrow('a draft of "bob" already exists');
-    await expect(hive.requestSpawnCommit('manager', 'carl', 'deadbeef00')).rejects.toThrow('there is no draft of "carl"');
+    expect(hive.gate.drafts()).toEqual([expect.objectContaining({ name: 'bob', requested_by: 'manager', approval: null })]);
+    expect(hive.kept.list()).toEqual([]);
+    await expect(hive.gate.requestSpawnDraft('manager', 'bob')).rejects.toThrow('a draft of "bob" already exists');
+    await expect(hive.gate.requestSpawnCommit('manager', 'carl', 'deadbeef00')).rejects.toThrow('there is no draft of "carl"');
     writeFileSync(join(d.state_dir, 'notes.md'), 'bob: you review patches\n');
     const sha = propose('bob', 'model = "claude-cfg-bob"\nprompt = "You review patches."\n', 'bob reviews');
-    const a = await hive.requestSpawnCommit('manager', 'bob', sha);
+    const a = await hive.gate.requestSpawnCommit('manager', 'bob', sha);
     expect(a).toMatchObject({ kind: 'spawn', agent: 'bob', sha, status: 'pending' });
-    expect(hive.drafts()[0]!.approval).toBe(a.id);
-    const diff = await hive.approvalDiff(a.id);
+    expect(hive.gate.drafts()[0]!.approval).toBe(a.id);
+    const diff = await hive.gate.diff(a.id);
     expect(diff).toContain('+model = "claude-cfg-bob"');
     expect(hive.registry.has('bob')).toBe(false);
 
-    const done = await hive.approve(a.id);
+    const done = await hive.gate.approve(a.id);
     expect(done.status).toBe('deployed');
     const bob = hive.registry.require('bob');
     expect(bob).toMatchObject({ status: 'idle', model: 'claude-cfg-bob' });
     expect(readFileSync(join(layout.agent('bob').state, 'notes.md'), 'utf8')).toBe('bob: you review patches\n');
     expect(readFileSync(join(applied('bob'), 'agent.toml'), 'utf8')).toContain('You review patches.');
     expect(tags('bob')).toEqual([`approved/${a.id}`, `building/${a.id}`, `deployed/${a.id}`, `proposal/${a.id}`]);
-    expect(hive.drafts()).toEqual([]);
+    expect(hive.gate.drafts()).toEqual([]);
   });
 
   test('a draft can be discarded; its pending spawn is denied', async () => {
-    await hive.requestSpawnDraft('manager', 'cleo');
-    const a = await hive.requestSpawnCommit('manager', 'cleo', git(proposed('cleo'), 'rev-parse', 'HEAD'));
-    await hive.discardDraft('cleo');
+    await hive.gate.requestSpawnDraft('manager', 'cleo');
+    const a = await hive.gate.requestSpawnCommit('manager', 'cleo', git(proposed('cleo'), 'rev-parse', 'HEAD'));
+    await hive.gate.discardDraft('cleo');
     expect(hive.approvals.get(a.id)).toMatchObject({ status: 'denied', note: 'the operator discarded the draft' });
     expect(existsSync(join(dir, 'proposed', 'cleo'))).toBe(false);
-    expect(hive.drafts()).toEqual([]);
+    expect(hive.gate.drafts()).toEqual([]);
   });
 });
 
 describe('restarts', () => {
   test('a core stopped mid-deploy: the approval ends failed on restart and the old config is back in place', async () => {
     const head = git(applied('alice'), 'rev-parse', 'HEAD');
-    const a = await hive.requestApplyCommit('manager', 'alice', propose('alice', 'model = "claude-cfg-crash"\n', 'crash test'));
+    const a = await hive.gate.requestApplyCommit('manager', 'alice', propose('alice', 'model = "claude-cfg-crash"\n', 'crash test'));
     await hive.close();
     // The state a core leaves when it dies after moving the applied head, before the rebuild ends:
     // the approval building, base recorded, head on the new commit.
@@ -325,7 +325,7 @@ describe('restarts', () => {
 
 describe('tag retention', () => {
   test('keeps every deployed/*, drops stage tags of finished approvals and old failed/denied, on a repo with hundreds of approvals', async () => {
-    await hive.spawn('rita');
+    await hive.lifecycle.spawn('rita');
     const repo = applied('rita');
     const head = git(repo, 'rev-parse', 'HEAD');
     // 400 approvals worth of tags, written the way the deployer writes them, some dated 90 days back
@@ -353,13 +353,13 @@ describe('tag retention', () => {
     const before = tags('rita');
     expect(before.length).toBeGreaterThan(1000);
 
-    const removed = await hive.retain(30);
+    const removed = await hive.retention.run(30);
     const after = tags('rita');
     const spawnTags = before.filter((t) => !/\/1\d{3}$/.test(t) && t.startsWith('deployed/'));
     expect(after.filter((t) => /\/1\d{3}$/.test(t)).sort()).toEqual(expectKept.sort());
     expect(after).toEqual(expect.arrayContaining(spawnTags));
     expect(removed.rita!.length).toBe(before.length - after.length);
     // running it again changes nothing
-    expect(await hive.retain(30)).toEqual({});
+    expect(await hive.retention.run(30)).toEqual({});
   });
 });

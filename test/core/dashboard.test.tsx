@@ -15,8 +15,8 @@ beforeAll(async () => {
   t = await openTestHive({ 'no-manager': false });
   app = createDashboard(t.hive);
   tab = await DashboardClient.open(app, ORIGIN);
-  await t.hive.stop('manager');
-  t.hive.send('manager', 'operator', HOSTILE);
+  await t.hive.lifecycle.stop('manager');
+  t.hive.policy.send('manager', 'operator', HOSTILE);
 });
 afterAll(() => t.close());
 
@@ -140,7 +140,7 @@ describe('dashboard', () => {
   });
 
   test("an agent's page round trip through the dashboard: the page carries the session token; its prompt posts through the proxy; a forged post does not", async () => {
-    await t.hive.spawn('pager');
+    await t.hive.lifecycle.spawn('pager');
     const page = await (await tab.get('/agents/pager/page/')).text();
     expect(page).toContain(`<meta name="csrf-token" content="${tab.token}"`);
     expect(page).toContain('hx-post="send"');
@@ -160,15 +160,15 @@ describe('dashboard', () => {
     expect(t.hive.broker.list({ agent: 'pager' }).some((m) => m.body === 'forged')).toBe(false);
     // its turn (refused by the gateway: this core has no credentials) ends before it goes
     await waitFor("pager's turn", () => t.hive.turns.list({ agent: 'pager' }).find((x) => x.trigger_message_id === id && x.status !== 'running'));
-    await t.hive.destroy('pager');
-    t.hive.purge('pager');
+    await t.hive.lifecycle.destroy('pager');
+    t.hive.kept.purge('pager');
   });
 
   test('operator questions render as the form they ask for, with hostile text escaped', async () => {
     expect(await fragment('questions')).toContain('no pending questions');
-    const free = t.hive.askOperator(`free ${HOSTILE}`);
-    const radio = t.hive.askOperator('which db?', ['postgres', HOSTILE]);
-    const boxes = t.hive.askOperator('which regions?', ['eu', 'us', 'ap'], true);
+    const free = t.hive.policy.askOperator(`free ${HOSTILE}`);
+    const radio = t.hive.policy.askOperator('which db?', ['postgres', HOSTILE]);
+    const boxes = t.hive.policy.askOperator('which regions?', ['eu', 'us', 'ap'], true);
     const html = await fragment('questions');
     expect(html).not.toContain('<script>alert');
     expect(html).toContain(`hx-post="/questions/${free.id}/answer"`);
@@ -209,7 +209,7 @@ describe('dashboard', () => {
   });
 
   test('a questions read failure is shown as an error, never as "no pending questions"', async () => {
-    const q = t.hive.askOperator('will this render?');
+    const q = t.hive.policy.askOperator('will this render?');
     t.hive.db.query('UPDATE questions SET options = ? WHERE id = ?').run('{not json', q.id);
     try {
       const html = await fragment('questions');
@@ -223,8 +223,8 @@ describe('dashboard', () => {
   });
 
   test('approvals: approve carries out a spawn, deny records it, both tell the manager', async () => {
-    const a = t.hive.requestSpawn('manager', 'zoe');
-    const b = t.hive.requestSpawn('manager', 'yan');
+    const a = t.hive.gate.requestSpawn('manager', 'zoe');
+    const b = t.hive.gate.requestSpawn('manager', 'yan');
     let html = await fragment('approvals');
     expect(html).toContain(`hx-post="/approvals/${a.id}/approve"`);
     expect(html).toContain('spawn zoe');
@@ -238,7 +238,7 @@ describe('dashboard', () => {
     expect(ok.status).toBe(204);
     expect(t.hive.approvals.get(a.id).status).toBe('deployed');
     expect(t.hive.registry.get('zoe')).toBeDefined();
-    await t.hive.stop('zoe');
+    await t.hive.lifecycle.stop('zoe');
     expect((await post(`/approvals/${a.id}/approve`, {})).status).toBe(409);
     expect((await post(`/approvals/${a.id}/explode`, {})).status).toBe(404);
 
@@ -252,12 +252,12 @@ describe('dashboard', () => {
   });
 
   test('an apply approval shows its diff coloured and its hostile commit subject escaped; building lines stream', async () => {
-    await t.hive.start('zoe');
+    await t.hive.lifecycle.start('zoe');
     const repo = `${t.dir}/proposed/zoe/config`;
     await Bun.write(`${repo}/agent.toml`, 'prompt = "<script>alert(1)</script>"\n');
     const git = (...args: string[]) => Bun.spawnSync(['git', ...args], { cwd: repo }).stdout.toString().trim();
     git('commit', '-qam', '<img src=x onerror=alert(1)> tweak');
-    const a = await t.hive.requestApplyCommit('manager', 'zoe', git('rev-parse', 'HEAD'));
+    const a = await t.hive.gate.requestApplyCommit('manager', 'zoe', git('rev-parse', 'HEAD'));
     const html = await fragment('approvals');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt; tweak');
     expect(html).not.toContain('<img');
@@ -314,11 +314,11 @@ describe('dashboard', () => {
     expect((await post('/agents/zoe/explode', {})).status).toBe(404);
     expect((await post('/agents/nobody/restart', {})).status).toBe(404);
     expect((await post('/agents/zoe/stop', {}, 'http://evil.example')).status).toBe(403);
-    await t.hive.stop('zoe');
+    await t.hive.lifecycle.stop('zoe');
   });
 
   test('destroy and purge take two clicks: the first answers with a confirmation form, only that acts', async () => {
-    await t.hive.spawn('vic', { start: false });
+    await t.hive.lifecycle.spawn('vic', { start: false });
     expect(await fragment('agents')).toContain('hx-post="/agents/vic/destroy"');
     expect(await fragment('agents')).not.toContain('hx-post="/agents/manager/destroy"');
     const first = await post('/agents/vic/destroy', {});
@@ -337,9 +337,9 @@ describe('dashboard', () => {
 
     expect(await fragment('kept')).toContain('hx-post="/kept/vic/purge"');
     expect(await (await post('/kept/vic/purge', {})).text()).toContain('purge vic? click to confirm');
-    expect(t.hive.kept().map((k) => k.name)).toContain('vic');
+    expect(t.hive.kept.list().map((k) => k.name)).toContain('vic');
     expect((await post('/kept/vic/purge', { confirm: '1' })).status).toBe(204);
-    expect(t.hive.kept().map((k) => k.name)).not.toContain('vic');
+    expect(t.hive.kept.list().map((k) => k.name)).not.toContain('vic');
     expect(await fragment('kept')).toContain('no kept state');
     expect((await post('/kept/vic/purge', { confirm: '1' })).status).toBe(404);
     expect((await post('/kept/..%2Fetc/purge', { confirm: '1' })).status).toBe(400);
@@ -356,7 +356,7 @@ describe('dashboard', () => {
   });
 
   test('the SSE stream catches up, then carries new messages as htmx partials on one line each', async () => {
-    const first = t.hive.send('operator', 'manager', 'before connect');
+    const first = t.hive.policy.send('operator', 'manager', 'before connect');
     const res = await app.handle(new Request(ORIGIN + '/events', { headers: { 'last-event-id': String(first.id - 1) } }));
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const sse = readSse(res);
@@ -364,7 +364,7 @@ describe('dashboard', () => {
     expect(sse.text).toContain('hx-target="#agents-body"');
     expect(sse.text).toContain(`id: ${first.id}`);
     const listeners = t.hive.bus.size;
-    const m = t.hive.send('operator', 'manager', 'line one\nline two <b>bold</b>');
+    const m = t.hive.policy.send('operator', 'manager', 'line one\nline two <b>bold</b>');
     await sse.until(`id: ${m.id}`);
     await sse.until('line two');
     const frame = sse.text.slice(sse.text.indexOf(`id: ${m.id}`));

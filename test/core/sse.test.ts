@@ -17,7 +17,7 @@ let base: string;
 
 beforeAll(async () => {
   t = await openTestHive();
-  await t.hive.spawn('bob', { start: false });
+  await t.hive.lifecycle.spawn('bob', { start: false });
   app = createDashboard(t.hive);
   app.listen({ hostname: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${app.server!.port}`;
@@ -72,7 +72,7 @@ describe('SSE', () => {
     await waitFor('every client caught up', () => clients.every((c) => c.text.includes('hx-target="#agents-body"')));
     expect(t.hive.bus.size).toBe(baseline + 100);
 
-    const m = t.hive.send('operator', 'bob', 'to everyone <i>watching</i>');
+    const m = t.hive.policy.send('operator', 'bob', 'to everyone <i>watching</i>');
     await waitFor('the message at every client', () => clients.every((c) => c.frame(m.id)));
     const frames = new Set(clients.map((c) => c.frame(m.id)));
     expect(frames.size).toBe(1);
@@ -80,7 +80,7 @@ describe('SSE', () => {
 
     await Promise.all(clients.slice(0, 60).map((c) => c.close()));
     await waitFor('the closed clients dropped', () => t.hive.bus.size === baseline + 40);
-    const n = t.hive.send('operator', 'bob', 'second');
+    const n = t.hive.policy.send('operator', 'bob', 'second');
     await waitFor('the message at the remaining clients', () => clients.slice(60).every((c) => c.frame(n.id)));
     expect(clients.slice(0, 60).some((c) => c.frame(n.id))).toBe(false);
 
@@ -99,7 +99,7 @@ describe('SSE', () => {
     sock.resetAndDestroy();
     // the next event written to the dead socket at the latest shows it gone
     await waitFor('the cut client dropped', () => {
-      t.hive.send('operator', 'bob', 'anyone there?');
+      t.hive.policy.send('operator', 'bob', 'anyone there?');
       return t.hive.bus.size === baseline;
     });
   });
@@ -107,14 +107,14 @@ describe('SSE', () => {
   test('a reconnect replays exactly the messages after Last-Event-ID; the first connect uses the page\'s ?after=', async () => {
     const first = new Client();
     await waitFor('connected', () => first.text.includes('#agents-body'));
-    const a = t.hive.send('operator', 'bob', 'seen');
+    const a = t.hive.policy.send('operator', 'bob', 'seen');
     await waitFor('a seen', () => first.frame(a.id));
     await first.close();
-    const missed = [t.hive.send('operator', 'bob', 'missed 1'), t.hive.send('bob', 'operator', 'missed 2')];
+    const missed = [t.hive.policy.send('operator', 'bob', 'missed 1'), t.hive.policy.send('bob', 'operator', 'missed 2')];
     const again = new Client('/events', { 'last-event-id': String(a.id) });
     await waitFor('the missed messages replayed', () => again.frame(missed[1]!.id));
     expect(again.ids()).toEqual(missed.map((m) => m.id));
-    const live = t.hive.send('operator', 'bob', 'live again');
+    const live = t.hive.policy.send('operator', 'bob', 'live again');
     await waitFor('live after the replay', () => again.frame(live.id));
     expect(again.ids()).toEqual([...missed.map((m) => m.id), live.id]);
     await again.close();

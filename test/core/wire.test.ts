@@ -51,9 +51,9 @@ let layout: DataLayout;
 beforeAll(async () => {
   t = await openTestHive({ 'no-manager': false });
   layout = new DataLayout(t.dir);
-  await t.hive.spawn('alice');
-  await t.hive.stop('alice');
-  await t.hive.stop('manager');
+  await t.hive.lifecycle.spawn('alice');
+  await t.hive.lifecycle.stop('alice');
+  await t.hive.lifecycle.stop('manager');
 });
 afterAll(() => t.close());
 
@@ -203,7 +203,7 @@ describe('the client validates too', () => {
     c.close();
     await Bun.sleep(50);
     expect(t.hive.broker.waiting('alice')).toBe(0);
-    const m = t.hive.send('operator', 'alice', 'after the drop');
+    const m = t.hive.policy.send('operator', 'alice', 'after the drop');
     const client = new JsonLineClient(layout.agent('alice').socket, AgentOps);
     try {
       expect((await client.call('recv', {})).message?.id).toBe(m.id);

@@ -23,8 +23,8 @@ async function configure(toml: string): Promise<void> {
   writeFileSync(join(dir, 'agent.toml'), toml);
   const git = (...args: string[]) => Bun.spawnSync(['git', '-C', dir, ...args], { stdout: 'pipe', stderr: 'pipe' }).stdout.toString().trim();
   git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'gateway policy');
-  const a = await t.hive.requestApplyCommit('manager', 'alice', git('rev-parse', 'HEAD'));
-  expect((await t.hive.approve(a.id)).status).toBe('deployed');
+  const a = await t.hive.gate.requestApplyCommit('manager', 'alice', git('rev-parse', 'HEAD'));
+  expect((await t.hive.gate.approve(a.id)).status).toBe('deployed');
 }
 
 /** True when some request that reached the model carried `text` (other agents' turns may reach it meanwhile). */
@@ -32,14 +32,14 @@ const reached = (text: string) => model.requests.some((r) => allMessagesText(r.b
 
 /** Sends `body` to alice and waits for the turn it wakes. */
 async function turn(body: string) {
-  const m = t.hive.send('operator', 'alice', body);
+  const m = t.hive.policy.send('operator', 'alice', body);
   return waitFor(`alice's turn for #${m.id}`, () => t.hive.turns.list({ agent: 'alice', limit: 20 }).find((x) => x.trigger_message_id === m.id && x.status !== 'running'), 60_000);
 }
 
 beforeAll(async () => {
   model = await startModelServer((req) => [{ type: 'text', text: isMainTurn(req.body) ? 'answered' : 'ok' }]);
   t = await openTestHive({ 'no-manager': false }, { ...model.env, ANTHROPIC_API_KEY: KEY });
-  await t.hive.spawn('alice');
+  await t.hive.lifecycle.spawn('alice');
 });
 afterAll(async () => {
   await t?.close();
@@ -94,7 +94,7 @@ describe('model gateway, end to end', () => {
     ] as const) {
       writeFileSync(join(dir, 'agent.toml'), toml);
       git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', `bad ${field}`);
-      await expect(t.hive.requestApplyCommit('manager', 'alice', git('rev-parse', 'HEAD'))).rejects.toThrow(field);
+      await expect(t.hive.gate.requestApplyCommit('manager', 'alice', git('rev-parse', 'HEAD'))).rejects.toThrow(field);
     }
     expect(t.hive.approvals.list().filter((a) => a.status === 'pending')).toEqual([]);
   });

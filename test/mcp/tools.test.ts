@@ -28,9 +28,9 @@ async function connect(name: string, role: string): Promise<Client> {
 beforeAll(async () => {
   // The manager exists (its socket serves) but its process is stopped: no claude turns here.
   t = await openTestHive({ 'no-manager': false });
-  await t.hive.stop('manager');
+  await t.hive.lifecycle.stop('manager');
   for (const n of ['alice', 'bob', 'carol']) {
-    await t.hive.spawn(n, { start: false });
+    await t.hive.lifecycle.spawn(n, { start: false });
   }
   client = await connect('alice', 'agent');
 });
@@ -80,7 +80,7 @@ describe('hive mcp tools', () => {
     expect(await call('recv', {})).toEqual({ text: 'inbox empty', isError: false });
     const pending = call('recv', { wait_seconds: 10 });
     await Bun.sleep(50);
-    const m = t.hive.send('bob', 'alice', 'answer from bob');
+    const m = t.hive.policy.send('bob', 'alice', 'answer from bob');
     const r = await pending;
     expect(r.text).toContain(`message #${m.id} from bob`);
     expect(r.text).toContain('answer from bob');
@@ -194,7 +194,7 @@ describe('hive mcp tools', () => {
     expect((await callOn(carol, 'send', { to: 'bob', body: 'hi bob' })).isError).toBe(false);
     expect((await callOn(carol, 'send', { to: 'manager', body: 'hi boss' })).isError).toBe(false);
     // the manager may write to carol even though carol may not write back to everyone
-    expect(t.hive.send('manager', 'carol', 'task').id).toBeGreaterThan(0);
+    expect(t.hive.policy.send('manager', 'carol', 'task').id).toBeGreaterThan(0);
   });
 
   test('manager tools are refused on any socket but the manager\'s', async () => {

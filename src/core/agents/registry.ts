@@ -6,6 +6,7 @@
  */
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
+import { validateAgentName } from '../../shared/names.ts';
 import type { AgentRecord, AgentStatus } from '../../shared/wire.ts';
 import type { EventBus } from '../bus.ts';
 
@@ -71,6 +72,15 @@ export class Registry {
   /** True when `name` is a registered agent. */
   has(name: string): boolean {
     return this.db.query<{ n: number }, [string]>('SELECT 1 AS n FROM agents WHERE name = ?').get(name) !== null;
+  }
+
+  /**
+   * Checks that a new agent may take `name` now: a valid agent name no agent has.
+   * @throws HiveError `bad_name`; `exists` when the name is taken.
+   */
+  requireFree(name: string): void {
+    validateAgentName(name);
+    if (this.has(name)) throw new HiveError('exists', `agent "${name}" already exists`);
   }
 
   /**

@@ -164,7 +164,7 @@ export function createDashboard(hive: Hive) {
     const tagsOf = new Map<string, Awaited<ReturnType<typeof hive.repos.tags>>>();
     for (const a of approvals.slice(0, 30)) {
       try {
-        if (a.status === 'pending') details.set(a.id, { diff: await hive.approvalDiff(a.id) });
+        if (a.status === 'pending') details.set(a.id, { diff: await hive.gate.diff(a.id) });
         else {
           if (!tagsOf.has(a.agent)) tagsOf.set(a.agent, await hive.repos.tags(a.agent));
           const chain = tagsOf.get(a.agent)!.filter((t) => t.approval === a.id).sort((x, y) => stageRank(x) - stageRank(y));
@@ -178,9 +178,9 @@ export function createDashboard(hive: Hive) {
   };
   const approvalsFragment = async () => {
     const approvals = hive.approvals.list(true);
-    return String(<ApprovalList approvals={approvals} details={await approvalDetails(approvals)} drafts={hive.drafts()} />);
+    return String(<ApprovalList approvals={approvals} details={await approvalDetails(approvals)} drafts={hive.gate.drafts()} />);
   };
-  const keptFragment = () => String(<KeptList kept={hive.kept()} />);
+  const keptFragment = () => String(<KeptList kept={hive.kept.list()} />);
 
   // Each section is rendered at most once per change and shared by every open stream: a change
   // marks the sections it touches stale (this listener is registered before any stream's), and the
@@ -304,9 +304,9 @@ export function createDashboard(hive: Hive) {
             questions={questionsState()}
             approvals={approvals}
             approvalDetails={details}
-            drafts={hive.drafts()}
+            drafts={hive.gate.drafts()}
             builds={builds}
-            kept={hive.kept()}
+            kept={hive.kept.list()}
             alerts={hive.alerts.list()}
             lastMessageId={hive.broker.lastId()}
           />,
@@ -338,7 +338,7 @@ export function createDashboard(hive: Hive) {
       const text = await hive.repos.show(params.name, ref === 'HEAD' ? ((await hive.repos.head(params.name)) ?? 'HEAD') : ref, AGENT_CONFIG_FILE);
       return new Response(text, { headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' } });
     })
-    .get('/deploys', async () => htmlResponse(String(<DeploysPage version={VERSION} deploys={await hive.deploys(200)} />)))
+    .get('/deploys', async () => htmlResponse(String(<DeploysPage version={VERSION} deploys={await hive.meta.log(200)} />)))
     .get('/fragments/flow', ({ query }) => {
       const agent = nameFromLabel(typeof query.agent === 'string' ? query.agent : '');
       return htmlResponse(String(<MessageItems messages={hive.broker.list({ limit: FLOW_LIMIT, agent: agent || undefined })} />));
@@ -391,19 +391,19 @@ export function createDashboard(hive: Hive) {
                 return o;
               }),
             };
-      hive.answer(OPERATOR, id, answer);
+      hive.policy.answer(OPERATOR, id, answer);
       return done(`answered question #${id}`);
     })
     .post('/approvals/:id/:action', async ({ request, params }) => {
       const id = idParam(params.id, 'approval');
       if (params.action === 'approve') {
-        const a = await hive.approve(id);
+        const a = await hive.gate.approve(id);
         if (a.status === 'failed') throw new HiveError('conflict', `approval #${id} failed: ${a.note ?? 'unknown error'}`);
         return done(`approval #${id}: ${a.status}`);
       }
       if (params.action === 'deny') {
         const form = await readForm(request);
-        await hive.deny(id, typeof form.reason === 'string' ? form.reason : undefined);
+        await hive.gate.deny(id, typeof form.reason === 'string' ? form.reason : undefined);
         return done(`approval #${id} denied`);
       }
       throw new HiveError('not_found', `no action "${params.action}" on approvals; use approve or deny`);
@@ -411,20 +411,20 @@ export function createDashboard(hive: Hive) {
     .post('/agents/:name/destroy', ({ request, params }) =>
       twoClick(request, `/agents/${params.name}/destroy`, 'destroy', params.name, async () => {
         hive.registry.require(params.name);
-        await hive.destroy(params.name);
+        await hive.lifecycle.destroy(params.name);
         return `destroyed ${params.name}; its state is kept`;
       }),
     )
     .post('/kept/:name/purge', ({ request, params }) =>
       twoClick(request, `/kept/${params.name}/purge`, 'purge', params.name, async () => {
-        hive.purge(params.name);
+        hive.kept.purge(params.name);
         return `purged the kept state of ${params.name}`;
       }),
     )
     .post('/agents/:name/:action', async ({ request, params }) => {
       const action = params.action as (typeof AGENT_ACTIONS)[number];
       if (!AGENT_ACTIONS.includes(action)) throw new HiveError('not_found', `no action "${params.action}" on agents; use ${AGENT_ACTIONS.join(', ')}`);
-      const a = await hive[action](params.name);
+      const a = await hive.lifecycle[action](params.name);
       return done(`${a.name}: ${action === 'rebuild' ? 'rebuilt, up' : action === 'stop' ? 'stopped' : `${action}ed`}`);
     })
     .post('/agents/:name/model', async ({ request, params }) => {
@@ -432,7 +432,7 @@ export function createDashboard(hive: Hive) {
       const reset = form.reset === '1';
       const model = typeof form.model === 'string' ? form.model.trim() : '';
       if (!reset && !MODEL_RE.test(model)) throw new HiveError('bad_request', `"${model.slice(0, 100)}" is not a model name`);
-      const a = hive.setModel(params.name, reset ? null : model);
+      const a = hive.lifecycle.setModel(params.name, reset ? null : model);
       return done(`${a.name} now uses ${a.model}`);
     })
     .post('/alerts/:id/dismiss', ({ request, params }) => {
@@ -445,7 +445,7 @@ export function createDashboard(hive: Hive) {
       const text = typeof form.body === 'string' ? form.body : '';
       if (!to) throw new HiveError('bad_request', 'choose a recipient');
       if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');
-      const m = hive.send(OPERATOR, to, text);
+      const m = hive.policy.send(OPERATOR, to, text);
       return done(`sent #${m.id} to ${to}`);
     });
 }

@@ -1,0 +1,289 @@
+/**
+ * @module core/agents/lifecycle
+ * An agent's life: spawn, start, stop, restart, rebuild, model switch and destroy, as the operator
+ * and the manager ask for them, and what its harness reports back (hello, a turn's start and end).
+ * The supervisor (`supervisor.ts`) keeps each sandbox running; the deployer (`configs/deploy.ts`)
+ * rebuilds and carries out approvals; this module decides what is wanted and keeps the registry,
+ * the sockets and the alerts in step with it.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { HiveError } from '../../shared/errors.ts';
+import { MANAGER, OPERATOR, validateAgentName } from '../../shared/names.ts';
+import type { DataLayout } from '../../shared/paths.ts';
+import { VERSION } from '../../shared/version.ts';
+import type { AgentRecord, TurnRecord } from '../../shared/wire.ts';
+import type { LoadedAgentConfig } from '../../shared/agent-config.ts';
+import type { Alerts } from '../alerts.ts';
+import type { Approvals } from '../approvals/store.ts';
+import type { EventBus } from '../bus.ts';
+import type { AgentConfigs } from '../configs/agent-configs.ts';
+import type { Deployer } from '../configs/deploy.ts';
+import type { ConfigRepos, MetaRepo } from '../configs/repos.ts';
+import type { Registry } from './registry.ts';
+import type { Supervisor } from './supervisor.ts';
+import type { TurnEnd, Turns } from './turns.ts';
+
+/** An agent's sockets (its JSON-lines socket, model gateway and egress proxy), opened and closed together. */
+export interface AgentEndpoints {
+  /** Opens `name`'s sockets (no-op when open). @throws when a socket path is taken by a non-socket. */
+  open(name: string): Promise<void>;
+  /** Closes `name`'s sockets. */
+  close(name: string): Promise<void>;
+}
+
+/** What the lifecycle reads and changes. */
+export interface LifecycleDeps {
+  registry: Registry;
+  supervisor: Supervisor;
+  deployer: Deployer;
+  approvals: Approvals;
+  configs: AgentConfigs;
+  repos: ConfigRepos;
+  meta: MetaRepo;
+  turns: Turns;
+  alerts: Alerts;
+  bus: EventBus;
+  layout: DataLayout;
+  endpoints: AgentEndpoints;
+  runtime: { name: string; sandboxed: boolean };
+  /** The claude binary every agent runs. */
+  claudeBin: string;
+  /** The model of an agent whose config names none. */
+  defaultModel: string;
+  log: (line: string) => void;
+}
+
+/** Agent lifecycle and harness reports. */
+export class Lifecycle {
+  /** The running turn of each agent (from `turn_start` to `turn_end`), for the gateway's records. */
+  private runningTurn = new Map<string, string>();
+  /** The applied config commit each agent's current sandbox was started with. */
+  private startedCommit = new Map<string, string | null>();
+
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  /**
+   * The operator creates an agent directly. It is recorded like an approved spawn (an approval
+   * record, the applied repo's tags, a meta commit) and carried out the same way: the agent is
+   * built and started, and this resolves once it said hello. With `start: false` it is only
+   * registered (its repos and dirs made), not recorded or started.
+   * @throws HiveError `bad_name`, `exists`, or `unavailable` with the reason when it did not come
+   *   up (the failed approval says the same).
+   */
+  async spawn(name: string, opts: { start?: boolean; by?: string } = {}): Promise<AgentRecord> {
+    const { registry, repos, approvals, deployer } = this.deps;
+    registry.requireFree(name);
+    if (opts.start === false) {
+      await this.create(name);
+      await repos.ensureProposed(name);
+      return registry.require(name);
+    }
+    const done = await deployer.carryOut(approvals.record('spawn', name, opts.by ?? OPERATOR));
+    if (done.status === 'failed') throw new HiveError('unavailable', `agent "${name}" did not come up: ${done.note}`);
+    return registry.require(name);
+  }
+
+  /** Registers agent `name` (stopped) with its dirs, applied config repo and sockets. */
+  async create(name: string): Promise<void> {
+    const { registry, layout, repos, endpoints, bus, runtime, defaultModel } = this.deps;
+    registry.create({ name, role: 'agent', runtime: runtime.name, model: defaultModel });
+    const paths = layout.agent(name);
+    for (const d of [paths.state, paths.claude]) mkdirSync(d, { recursive: true });
+    await repos.ensureApplied(name);
+    await endpoints.open(name);
+    bus.emit({ type: 'kept' });
+  }
+
+  /** On first start of a core with a manager: registers the manager, wanted running. */
+  ensureManager(): void {
+    const { registry, runtime, defaultModel, log } = this.deps;
+    if (registry.has(MANAGER)) return;
+    registry.create({ name: MANAGER, role: 'manager', runtime: runtime.name, model: defaultModel });
+    registry.setDesired(MANAGER, 'running');
+    log('created the manager agent');
+  }
+
+  /** At start-up: every registered agent's sockets and config repos. */
+  async openAll(): Promise<void> {
+    const { registry, endpoints, repos } = this.deps;
+    for (const a of registry.list()) {
+      await endpoints.open(a.name);
+      await repos.ensureApplied(a.name);
+      await repos.ensureProposed(a.name);
+    }
+  }
+
+  /**
+   * At start-up: starts every agent the operator left running (the manager only when `withManager`).
+   * One whose code or config is newer than its sandbox is rebuilt in the background instead
+   * (auto-update), so the dashboard is up to show it happening. A failure is logged per agent;
+   * the agent's status and alerts show it.
+   */
+  async startWanted(withManager: boolean): Promise<void> {
+    const { registry, deployer, supervisor, log } = this.deps;
+    for (const a of registry.list()) {
+      if (a.desired !== 'running' || (a.role === 'manager' && !withManager)) continue;
+      const stale = await deployer.staleness(a);
+      if (stale) void deployer.rebuild(a.name, stale).catch((e) => log(`agent ${a.name}: ${stale} failed: ${(e as Error).message}`));
+      else await supervisor.start(a.name).catch((e) => log(`agent ${a.name}: ${(e as Error).message}`));
+    }
+  }
+
+  /**
+   * Rebuilds the agent (stop, a fresh sandbox with the applied config, wait for hello), streaming
+   * its output as `build` events; recorded in the meta repo.
+   * @throws HiveError `not_found`; `unavailable` with the reason when it did not come up.
+   */
+  async rebuild(name: string, by = OPERATOR): Promise<AgentRecord> {
+    this.wantRunning(name);
+    try {
+      await this.deps.deployer.rebuild(name, `rebuild by ${by}`);
+    } catch (err) {
+      throw new HiveError('unavailable', `agent "${name}" did not come back up: ${(err as Error).message}`);
+    }
+    return this.deps.registry.require(name);
+  }
+
+  /** Marks the agent wanted and starts it (the crash count starts over). @throws HiveError `not_found`. */
+  async start(name: string): Promise<AgentRecord> {
+    this.wantRunning(name);
+    await this.deps.supervisor.start(name);
+    return this.deps.registry.require(name);
+  }
+
+  /**
+   * Stops and starts the agent: a fresh process that re-reads its config and resumes its session.
+   * @throws HiveError `not_found`, or `bad_config` when its config is now invalid (it stays stopped).
+   */
+  async restart(name: string): Promise<AgentRecord> {
+    this.deps.registry.require(name);
+    await this.deps.supervisor.stop(name);
+    return this.start(name);
+  }
+
+  /**
+   * Switches the agent's model from its next turn on, until its config next changes; `null`
+   * returns to the configured model.
+   * @throws HiveError `not_found`.
+   */
+  setModel(name: string, model: string | null): AgentRecord {
+    return this.deps.registry.setModelOverride(name, model);
+  }
+
+  /** Marks the agent unwanted and stops it. @throws HiveError `not_found`. */
+  async stop(name: string): Promise<AgentRecord> {
+    const { registry, supervisor, alerts } = this.deps;
+    registry.require(name);
+    registry.setDesired(name, 'stopped');
+    await supervisor.stop(name);
+    alerts.clear(name, ['crash_loop'], OPERATOR);
+    return registry.require(name);
+  }
+
+  /**
+   * Stops the agent and removes its sandbox, its runtime files and its sockets. Its state, claude
+   * and config dirs are kept (see `kept.ts`), and can be purged.
+   * @throws HiveError `bad_name`, `not_found`, or `forbidden` for the manager.
+   */
+  async destroy(name: string): Promise<void> {
+    const { registry, supervisor, configs, endpoints, layout, alerts, bus, meta } = this.deps;
+    if (name === MANAGER) throw new HiveError('forbidden', 'the manager cannot be destroyed; stop it instead');
+    validateAgentName(name);
+    registry.require(name);
+    registry.setDesired(name, 'stopped');
+    await supervisor.stop(name);
+    supervisor.forget(name);
+    configs.forget(name);
+    await endpoints.close(name);
+    rmSync(layout.agent(name).socketDir, { recursive: true, force: true });
+    rmSync(layout.sandboxDir(name), { recursive: true, force: true });
+    registry.remove(name);
+    alerts.clear(name, [], OPERATOR);
+    bus.emit({ type: 'kept' });
+    try {
+      await meta.remove(name, `${name}: destroyed (state kept)`);
+    } catch (e) {
+      const text = `${name} was destroyed, but the deploy log could not record it: ${(e as Error).message}`;
+      this.deps.log(text);
+      alerts.raise('audit_failed', name, text);
+    }
+  }
+
+  // ── harness reports ────────────────────────────────────────────────────────
+
+  /** The harness of `name` is up and waiting for messages. @returns its record and config. */
+  hello(name: string, pid: number): { agent: AgentRecord; config: LoadedAgentConfig } {
+    const { registry, configs } = this.deps;
+    registry.setBuilt(name, this.startedCommit.get(name) ?? null, VERSION);
+    const agent = registry.setLive(name, { status: 'idle', pid: registry.require(name).pid ?? pid });
+    return { agent, config: configs.get(name) };
+  }
+
+  /** A turn of `name` began. @returns the turn record and the model the turn must use. */
+  turnStart(name: string, id: string, trigger: number | null): { turn: TurnRecord; model: string } {
+    const agent = this.deps.registry.setLive(name, { status: 'thinking' });
+    this.runningTurn.set(name, id);
+    return { turn: this.deps.turns.start(name, id, trigger), model: agent.model };
+  }
+
+  /** A turn of `name` ended; the agent is idle again. @returns the finished turn record. */
+  turnEnd(name: string, turn: TurnEnd): TurnRecord {
+    const rec = this.deps.turns.end(name, turn);
+    if (this.runningTurn.get(name) === turn.id) this.runningTurn.delete(name);
+    this.deps.registry.setLive(name, { status: 'idle' });
+    return rec;
+  }
+
+  /** The id of `name`'s running turn, or null between turns. */
+  turnOf(name: string): string | null {
+    return this.runningTurn.get(name) ?? null;
+  }
+
+  // ── what the supervisor asks before a start ────────────────────────────────
+
+  /**
+   * Before every start: the applied repo exists, its head is remembered, the config is read and
+   * the agent's model and config warnings recorded.
+   * @throws HiveError `bad_config` naming the file and field when the config is invalid.
+   */
+  async prepare(name: string): Promise<void> {
+    const { repos, configs, registry, runtime, defaultModel, log } = this.deps;
+    this.startedCommit.set(name, await repos.ensureApplied(name));
+    const loaded = configs.load(name);
+    registry.setRuntime(name, runtime.name);
+    if (registry.applyConfig(name, loaded.config.model ?? defaultModel, loaded.hash)) log(`agent ${name}: config changed; runtime model override cleared`);
+    for (const w of loaded.warnings) log(`agent ${name}: config warning: ${w}`);
+    registry.setLive(name, { config_warnings: loaded.warnings });
+  }
+
+  /**
+   * The environment `name`'s harness starts with: a few of the core's variables and who it is.
+   * No credential: claude reaches the model through the gateway socket (see `agent/settings.ts`).
+   * @throws HiveError `not_found`.
+   */
+  env(name: string): Record<string, string> {
+    const { registry, runtime, layout, claudeBin } = this.deps;
+    const a = registry.require(name);
+    const base: Record<string, string> = {};
+    for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR']) if (process.env[k]) base[k] = process.env[k]!;
+    return {
+      ...base,
+      HIVE_AGENT_NAME: name,
+      HIVE_ROLE: a.role,
+      HIVE_CLAUDE_BIN: claudeBin,
+      ...(a.role === 'manager' ? { HIVE_AGENTS_DIR: runtime.sandboxed ? '/agents' : layout.proposedDir } : {}),
+    };
+  }
+
+  /**
+   * The operator wants `name` running: its crash count starts over and a crash-loop alert closes.
+   * @throws HiveError `not_found`.
+   */
+  private wantRunning(name: string): void {
+    const { registry, alerts } = this.deps;
+    registry.require(name);
+    registry.setDesired(name, 'running');
+    registry.setLive(name, { restarts: 0 });
+    alerts.clear(name, ['crash_loop'], OPERATOR);
+  }
+}

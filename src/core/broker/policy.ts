@@ -1,0 +1,116 @@
+/**
+ * @module core/broker/policy
+ * Who may say what to whom: the rules every front door (an agent's socket, the admin socket, the
+ * dashboard, an agent's page) goes through before the broker's store commits a message, a
+ * question or a reminder. The store ({@link Broker}) then commits and wakes the recipient.
+ *
+ * Rules: a recipient is a registered agent, `manager` or `operator`, never the sender itself; an
+ * agent with `allowedRecipients` in its config reaches only those (and always the manager); the
+ * manager, the operator and the hive itself are not restricted. Bodies are at most
+ * {@link MAX_BODY_CHARS} characters. Questions for the operator go through the manager.
+ */
+import { HiveError } from '../../shared/errors.ts';
+import { MANAGER, OPERATOR, SYSTEM, validateRecipient } from '../../shared/names.ts';
+import { MAX_BODY_CHARS, type MessageRecord, type QuestionRecord, type ReminderRecord } from '../../shared/wire.ts';
+import type { Registry } from '../agents/registry.ts';
+import type { AgentConfigs } from '../configs/agent-configs.ts';
+import type { Questions, AnswerInput } from './questions.ts';
+import { resolveDue, type DueSpec, type Reminders } from './reminders.ts';
+import type { Broker } from './store.ts';
+
+/** What the policy reads and writes. */
+export interface MessagePolicyDeps {
+  broker: Broker;
+  registry: Registry;
+  configs: AgentConfigs;
+  questions: Questions;
+  reminders: Reminders;
+}
+
+/** The send, ask, answer and remind rules, in front of the broker's stores. */
+export class MessagePolicy {
+  constructor(private readonly deps: MessagePolicyDeps) {}
+
+  /**
+   * Sends `body` from `from` to `to`; committed before this returns.
+   * @throws HiveError as {@link checkRecipient}; `too_large` for a body over {@link MAX_BODY_CHARS}.
+   */
+  send(from: string, to: string, body: string): MessageRecord {
+    this.checkRecipient(from, to);
+    checkBody(body, 'message');
+    return this.deps.broker.send(from, to, body);
+  }
+
+  /** Long-poll receive for `name`'s inbox (`waitSeconds` default 0); see {@link Broker.recv}. */
+  recv(name: string, waitSeconds: number | undefined, signal?: AbortSignal): Promise<MessageRecord | null> {
+    return this.deps.broker.recv(name, waitSeconds ?? 0, signal);
+  }
+
+  /**
+   * Checks that `from` may address `to`.
+   * @throws HiveError `bad_name` / `not_found` for an unknown recipient, `bad_request` for oneself,
+   *   `forbidden` naming the policy when the sender's config does not allow `to`; `bad_config`
+   *   when the sender's config cannot be read.
+   */
+  checkRecipient(from: string, to: string): void {
+    validateRecipient(to);
+    if (from === to) throw new HiveError('bad_request', `"${to}" cannot send a message to itself`);
+    if (to !== OPERATOR && !this.deps.registry.has(to))
+      throw new HiveError('not_found', `no agent named "${to}"; recipients are agent names, "manager" and "operator"`);
+    if (from === MANAGER || from === OPERATOR || from === SYSTEM || to === MANAGER) return;
+    const allowed = this.deps.configs.get(from).config.allowedRecipients;
+    if (allowed && !allowed.includes(to))
+      throw new HiveError(
+        'forbidden',
+        `send policy: ${from}'s allowedRecipients (${allowed.length ? allowed.join(', ') : 'empty'}) do not include "${to}"; ` +
+          'the manager can always be reached, and can pass the message on or propose a config change',
+      );
+  }
+
+  /**
+   * `from` asks `to` (an agent or the manager) a question; it lands in their inbox.
+   * @throws as {@link checkRecipient}; `bad_request` for a question to the operator (that is
+   *   `ask_operator`, the manager's), `conflict` when `from` has too many open questions.
+   */
+  ask(from: string, to: string, question: string): { question: QuestionRecord; message: MessageRecord } {
+    if (to === OPERATOR)
+      throw new HiveError('bad_request', from === MANAGER ? 'ask the operator with ask_operator' : 'questions for the operator go through the manager: ask "manager"');
+    this.checkRecipient(from, to);
+    const r = this.deps.questions.ask(from, to, question);
+    return { question: r.question, message: r.message! };
+  }
+
+  /**
+   * The manager queues a question for the operator: free text, or a choice among `options`
+   * (several with `multi`).
+   * @throws HiveError `bad_request` for a bad shape (fewer than 2 options, duplicates, blank ones, multi without options).
+   */
+  askOperator(question: string, options?: string[], multi?: boolean): QuestionRecord {
+    return this.deps.questions.ask(MANAGER, OPERATOR, question, { options: options ?? null, multi: multi ?? false }).question;
+  }
+
+  /**
+   * `by` answers question `id`; the answer reaches the asker's inbox.
+   * @throws see {@link Questions.answer}.
+   */
+  answer(by: string, id: number, input: AnswerInput): { question: QuestionRecord; message: MessageRecord } {
+    return this.deps.questions.answer(by, id, input);
+  }
+
+  /**
+   * Schedules `body` for `to` (default: `owner`) at a time given by `due`.
+   * @throws HiveError `bad_request` for a time in the past, malformed or too far ahead; as
+   *   {@link checkRecipient} for another recipient; `too_large` for an over-long body.
+   */
+  remind(owner: string, due: DueSpec, body: string, to?: string): ReminderRecord {
+    const dueAt = resolveDue(due, Date.now());
+    if (to !== undefined && to !== owner) this.checkRecipient(owner, to);
+    checkBody(body, 'reminder');
+    return this.deps.reminders.add(owner, to ?? owner, body, dueAt);
+  }
+}
+
+/** @throws HiveError `too_large` when `body` is over {@link MAX_BODY_CHARS} characters. */
+function checkBody(body: string, what: 'message' | 'reminder'): void {
+  if (body.length > MAX_BODY_CHARS) throw new HiveError('too_large', `${what} body is ${body.length} characters; the limit is ${MAX_BODY_CHARS}`);
+}

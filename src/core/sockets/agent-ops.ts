@@ -1,0 +1,81 @@
+/**
+ * @module core/sockets/agent-ops
+ * The ops of one agent's socket. The socket is the identity: the handlers are built for one agent
+ * name and every request on it acts as that agent; nothing in a request can name a sender.
+ * Manager-only ops ({@link MANAGER_OPS}) are refused on every socket but the manager's. Each op
+ * goes to the feature that owns it: messages, questions and reminders to the broker's policy,
+ * requests for change to the approval gate, lifecycle and harness reports to the agents.
+ */
+import { HiveError } from '../../shared/errors.ts';
+import type { OpHandlers } from '../../shared/jsonl.ts';
+import { MANAGER, OPERATOR } from '../../shared/names.ts';
+import { AgentOps, MANAGER_OPS } from '../../shared/wire.ts';
+import type { Lifecycle } from '../agents/lifecycle.ts';
+import type { Registry } from '../agents/registry.ts';
+import type { ApprovalGate } from '../approvals/gate.ts';
+import type { MessagePolicy } from '../broker/policy.ts';
+import type { Questions } from '../broker/questions.ts';
+import type { Reminders } from '../broker/reminders.ts';
+
+/** The features an agent's socket reaches. */
+export interface AgentOpsDeps {
+  policy: MessagePolicy;
+  questions: Questions;
+  reminders: Reminders;
+  registry: Registry;
+  gate: ApprovalGate;
+  lifecycle: Lifecycle;
+}
+
+/** The handlers of the socket owned by agent `name`. */
+export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof AgentOps> {
+  const handlers: OpHandlers<typeof AgentOps> = {
+    send: ({ to, body }) => ({ id: f.policy.send(name, to, body).id }),
+    recv: async ({ wait_seconds }, conn) => ({ message: await f.policy.recv(name, wait_seconds, conn.signal) }),
+    hello: ({ pid }) => {
+      const { agent, config } = f.lifecycle.hello(name, pid);
+      return { name: agent.name, role: agent.role, model: agent.model, config: config.config, config_warnings: config.warnings };
+    },
+    turn_start: ({ turn_id, trigger_message_id }) => ({ model: f.lifecycle.turnStart(name, turn_id, trigger_message_id).model }),
+    turn_end: ({ turn_id, ...rest }) => {
+      f.lifecycle.turnEnd(name, { ...rest, id: turn_id });
+      return {};
+    },
+    operator_send: ({ body }) => ({ id: f.policy.send(OPERATOR, name, body).id }),
+    ask: ({ to, question }) => {
+      const r = f.policy.ask(name, to, question);
+      return { question: r.question, message_id: r.message.id };
+    },
+    answer: ({ question_id, text }) => {
+      const r = f.policy.answer(name, question_id, { text });
+      return { question: r.question, message_id: r.message.id };
+    },
+    questions: () => f.questions.open(name),
+    remind: ({ at, in_seconds, body, to }) => ({ reminder: f.policy.remind(name, { at, in_seconds }, body, to) }),
+    reminders: () => ({ reminders: f.reminders.pending(name) }),
+    cancel_reminder: ({ reminder_id }) => ({ reminder: f.reminders.cancel(name, reminder_id) }),
+
+    agents: () => ({ agents: f.registry.list() }),
+    request_spawn: ({ name: target }) => ({ approval: f.gate.requestSpawn(name, target) }),
+    request_apply_commit: async ({ agent, sha }) => ({ approval: await f.gate.requestApplyCommit(name, agent, sha) }),
+    request_spawn_draft: async ({ name: target }) => ({ draft: await f.gate.requestSpawnDraft(name, target) }),
+    request_spawn_commit: async ({ name: target, sha }) => ({ approval: await f.gate.requestSpawnCommit(name, target, sha) }),
+    kill: async ({ name: target }) => {
+      if (target === MANAGER) throw new HiveError('forbidden', 'the manager cannot kill itself; the operator can stop it');
+      return { agent: await f.lifecycle.stop(target) };
+    },
+    start: async ({ name: target }) => ({ agent: await f.lifecycle.start(target) }),
+    restart: async ({ name: target }) => {
+      if (target === MANAGER) throw new HiveError('forbidden', 'the manager cannot restart itself from inside a turn; the operator can');
+      return { agent: await f.lifecycle.restart(target) };
+    },
+    ask_operator: ({ question, options, multi }) => ({ question: f.policy.askOperator(question, options, multi) }),
+  };
+  if (name === MANAGER) return handlers;
+  const refuse = (op: string) => () => {
+    throw new HiveError('forbidden', `${op} is a manager tool and ${name} is not the manager; ask the manager to do it`);
+  };
+  const guarded = { ...handlers };
+  for (const op of MANAGER_OPS) (guarded as Record<string, unknown>)[op] = refuse(op);
+  return guarded;
+}
