@@ -73,7 +73,7 @@ const ServerKey = '^[A-Za-z0-9_-]{1,64}$';
 /** One extra stdio MCP server for an agent. */
 export const ExtraMcpServerSchema = Type.Object(
   {
-    command: Type.String({ minLength: 1, maxLength: 4096, description: 'executable, absolute or on PATH' }),
+    command: Type.String({ minLength: 1, maxLength: 4096, description: 'an executable: an absolute path, or a bare name looked up on PATH' }),
     args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
     env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 16384 }))),
     allowedTools: Type.Optional(Type.Array(McpToolPattern, { minItems: 1, maxItems: 256 })),
@@ -211,13 +211,18 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
   const extra: Record<string, ExtraMcpServer> = {};
   for (const [key, s] of Object.entries(file.extraMcpServers ?? {})) {
     if (!new RegExp(ServerKey).test(key)) fail(`extraMcpServers.${key}`, 'the key must be 1-64 characters of A-Z, a-z, 0-9, "_" and "-"');
+    // a relative path would resolve against whatever directory the server is started in
+    if (s.command.includes('/') && !s.command.startsWith('/'))
+      fail(`extraMcpServers.${key}.command`, `"${s.command}" is a relative path; give an absolute path, or a bare name to look up on PATH`);
     extra[key] = { command: s.command, args: s.args ?? [], env: s.env ?? {}, allowedTools: s.allowedTools ?? ['*'] };
   }
   if (file.upstream !== undefined) {
     let url: URL | null = null;
     try {
       url = new URL(file.upstream);
-    } catch {}
+    } catch {
+      // not a URL at all: reported just below, with the other ways it can be wrong
+    }
     if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail('upstream', `"${file.upstream}" is not an http(s) URL, e.g. "http://127.0.0.1:8080"`);
     if (url!.username || url!.password) fail('upstream', 'must not carry credentials; the endpoint is called without the operator\'s key');
   }

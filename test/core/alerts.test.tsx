@@ -4,7 +4,7 @@
  * `app.handle` and the SSE stream, closes when its condition clears or on dismiss, and survives a
  * core restart. `hive ctl alerts` / `dismiss` go through the real admin socket.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
@@ -16,6 +16,9 @@ import { MIGRATIONS, migrate, openCoreDb } from '../../src/core/db.ts';
 import { ctlJsonAsync, openTestHive, tempDir, waitFor } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
 import { DashboardClient } from '../support/dashboard.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('core alerts', 'git');
 
 setDefaultTimeout(90_000);
 
@@ -48,9 +51,13 @@ describe('alerts', () => {
       if (r.exitCode !== 0) throw new Error(r.stderr.toString());
       return r.stdout.toString().trim();
     };
-    writeFileSync(join(repo, 'agent.toml'), '[extraMcpServers.x]\ncommand = "/nonexistent/<img src=x onerror=alert(1)>"\n');
+    // the server's program exists when the commit is requested (it is checked then) and is gone at deploy
+    const program = join(t.dir, '<img src=x onerror=alert(1)>');
+    writeFileSync(program, '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(repo, 'agent.toml'), `[extraMcpServers.x]\ncommand = "${program}"\n`);
     git('commit', '-qam', 'break it');
     const bad = await t.hive.gate.requestApplyCommit('operator', 'dep', git('rev-parse', 'HEAD'));
+    rmSync(program);
     expect((await t.hive.gate.approve(bad.id)).status).toBe('failed');
     const a = open('deploy_failed', 'dep')!;
     expect(a.text).toContain(`approval #${bad.id} failed`);

@@ -5,7 +5,7 @@
  * proposed repo, as the manager's Bash tool would run them (the manager itself drives the same
  * flow through claude in test/e2e/config.e2e.test.ts).
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +15,9 @@ import { Hive } from '../../src/core/hive.ts';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { VERSION } from '../../src/shared/version.ts';
 import { tempDir, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('core config-repos', 'git');
 
 setDefaultTimeout(90_000);
 
@@ -119,8 +122,12 @@ describe('propose → approve → deployed', () => {
     expect(agent.built_commit).toBe(head);
     expect(hive.configs.get('alice').config.allowedRecipients).toEqual(['bob']);
     // the rebuild streamed its steps and the sandbox's own output, in order, while it happened
-    const lines = () => events.slice(from).flatMap((e) => (e.type === 'build' && e.agent === 'alice' ? [e.line] : []));
-    expect(lines()[0]).toStartWith(`rebuild of alice (approval #${a.id}) in the process runtime`);
+    const all = () => events.slice(from).flatMap((e) => (e.type === 'build' && e.agent === 'alice' ? [e.line] : []));
+    const first = all().findIndex((l) => l.startsWith(`rebuild of alice (approval #${a.id}) in the process runtime`));
+    expect(first).toBeGreaterThanOrEqual(0);
+    // before its header, only the previous sandbox's own output may still have been streaming
+    expect(all().slice(0, first).every((l) => l.startsWith('| '))).toBe(true);
+    const lines = () => all().slice(first);
     expect(lines()).toContain('stopping the running sandbox');
     expect(lines()).toContain('up: the harness said hello');
     // the sandbox's own output is followed too (its first lines come right after its hello)
@@ -171,16 +178,20 @@ describe('propose → approve → deployed', () => {
 
   test('a deploy that fails is tagged failed/<id> with the error, and the previous config comes back', async () => {
     const head = git(applied('alice'), 'rev-parse', 'HEAD');
-    const sha = propose('alice', '[extraMcpServers.chat]\ncommand = "/nonexistent/chat-mcp"\n', 'add a chat server');
+    // the server's program exists when the commit is requested and is gone by the time it deploys
+    const chat = join(dir, 'chat-mcp');
+    writeFileSync(chat, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const sha = propose('alice', `[extraMcpServers.chat]\ncommand = "${chat}"\n`, 'add a chat server');
     const a = await hive.gate.requestApplyCommit('manager', 'alice', sha);
+    rmSync(chat);
     const from = events.length;
     const done = await hive.gate.approve(a.id);
     // the rebuild's stream says why it stopped
     expect(events.slice(from).flatMap((e) => (e.type === 'build' ? [e.line] : []))).toContain(
-      'failed: extraMcpServers.chat.command: "/nonexistent/chat-mcp" is not an executable file',
+      `failed: extraMcpServers.chat.command: "${chat}" is not an executable file`,
     );
     expect(done.status).toBe('failed');
-    expect(done.note).toBe('extraMcpServers.chat.command: "/nonexistent/chat-mcp" is not an executable file');
+    expect(done.note).toBe(`extraMcpServers.chat.command: "${chat}" is not an executable file`);
     expect(tags('alice')).toEqual(expect.arrayContaining([`building/${a.id}`, `failed/${a.id}`]));
     expect(tags('alice')).not.toContain(`deployed/${a.id}`);
     expect(git(applied('alice'), 'tag', '-l', '--format=%(contents:subject)', `failed/${a.id}`)).toContain('is not an executable file');

@@ -21,7 +21,7 @@ import {
 
 const ROOT = resolve(import.meta.dir, '../..');
 const CLAUDE = join(ROOT, 'node_modules/.bin/claude');
-const BUN = join(ROOT, 'node_modules/.bin/bun');
+const BUN = process.execPath;
 const MODEL = 'claude-haiku-4-5';
 
 const cleanups: Array<() => unknown> = [];
@@ -98,18 +98,17 @@ function resultEvent(r: RunResult): any {
 
 /** Writes a stdio MCP server exposing `echo(text)` and an --mcp-config file naming it `t`; returns the config path. */
 function writeEchoMcp(dir: string): string {
-  const mcpUrl = Bun.pathToFileURL(Bun.resolveSync('@modelcontextprotocol/sdk/server/mcp.js', ROOT)).href;
-  const stdioUrl = Bun.pathToFileURL(Bun.resolveSync('@modelcontextprotocol/sdk/server/stdio.js', ROOT)).href;
-  const zodUrl = Bun.pathToFileURL(Bun.resolveSync('zod', ROOT)).href;
+  const url = (m: string) => JSON.stringify(Bun.pathToFileURL(Bun.resolveSync(`@modelcontextprotocol/sdk/${m}`, ROOT)).href);
   const script = join(dir, 'echo-mcp.ts');
   writeFileSync(
     script,
-    `import { McpServer } from ${JSON.stringify(mcpUrl)};
-import { StdioServerTransport } from ${JSON.stringify(stdioUrl)};
-import { z } from ${JSON.stringify(zodUrl)};
-const server = new McpServer({ name: 'echo-test', version: '0.0.1' });
-server.registerTool('echo', { description: 'Echo the text back', inputSchema: { text: z.string() } },
-  async ({ text }) => ({ content: [{ type: 'text', text: 'echo: ' + text }] }));
+    `import { Server } from ${url('server/index.js')};
+import { StdioServerTransport } from ${url('server/stdio.js')};
+import { CallToolRequestSchema, ListToolsRequestSchema } from ${url('types.js')};
+const server = new Server({ name: 'echo-test', version: '0.0.1' }, { capabilities: { tools: {} } });
+const inputSchema = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] };
+server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [{ name: 'echo', description: 'Echo the text back', inputSchema }] }));
+server.setRequestHandler(CallToolRequestSchema, (req) => ({ content: [{ type: 'text', text: 'echo: ' + req.params.arguments?.text }] }));
 await server.connect(new StdioServerTransport());
 `,
   );

@@ -5,9 +5,9 @@
  * copy for send policy. A missing file is the default config; an unreadable or invalid one is an
  * error naming the file and the field.
  */
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import { DEFAULT_AGENT_CONFIG, parseAgentConfig, type LoadedAgentConfig } from '../../shared/agent-config.ts';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { DEFAULT_AGENT_CONFIG, parseAgentConfig, type AgentConfig, type LoadedAgentConfig } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
 import { MANAGER } from '../../shared/names.ts';
 import type { DataLayout } from '../../shared/paths.ts';
@@ -54,4 +54,46 @@ export class AgentConfigs {
   forget(name: string): void {
     this.cache.delete(name);
   }
+}
+
+/**
+ * Where `command` resolves: itself when it holds a slash (and is an absolute path to an executable
+ * file), else the first executable `<dir>/<command>` on `PATH`. Null when it does not resolve; a
+ * relative path with a slash never resolves.
+ */
+export function findExecutable(command: string, PATH: string): string | null {
+  const ok = (p: string) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return statSync(p).isFile();
+    } catch {
+      return false; // missing, not executable, or unreachable: all mean "not a command to run"
+    }
+  };
+  if (command.includes('/')) return isAbsolute(command) && ok(command) ? command : null;
+  for (const dir of PATH.split(':')) if (dir && ok(join(dir, command))) return join(dir, command);
+  return null;
+}
+
+/**
+ * Checks that each extra MCP server's `command` is an executable file: an absolute path, or a bare
+ * name found on `PATH`. Run when a proposal is checked and again at every deploy and rebuild,
+ * whether the agent is running or not.
+ * @param source prefixes messages, e.g. `/agents/alice/config@3f9c1e2a7b4d:agent.toml`.
+ * @returns each server's key and the file it resolves to.
+ * @throws HiveError `bad_config` naming the field, e.g.
+ *   `extraMcpServers.chat.command: "/opt/chat" is not an executable file`.
+ */
+export function checkExtraMcpServers(config: Pick<AgentConfig, 'extraMcpServers'>, PATH: string, source?: string): Array<{ key: string; path: string }> {
+  const out: Array<{ key: string; path: string }> = [];
+  for (const [key, server] of Object.entries(config.extraMcpServers)) {
+    const field = `${source ? `${source}: ` : ''}extraMcpServers.${key}.command`;
+    const cmd = server.command;
+    if (cmd.includes('/') && !isAbsolute(cmd))
+      throw new HiveError('bad_config', `${field}: "${cmd}" is a relative path; give an absolute path, or a bare name to look up on PATH`);
+    const found = findExecutable(cmd, PATH);
+    if (!found) throw new HiveError('bad_config', `${field}: "${cmd}" is not an executable file${cmd.includes('/') ? '' : ' on PATH'}`);
+    out.push({ key, path: found });
+  }
+  return out;
 }

@@ -13,20 +13,25 @@
  * moved back to where it was, and the agent rebuilt on its previous config. Each outcome is one
  * commit in the meta repo. Work on one agent is serial ({@link KeyedQueue}), so two approvals for
  * the same agent never deploy at once; different agents deploy in parallel.
+ *
+ * The audit trail (the outcome tags and the deploy log) is never dropped quietly: a `failed/<id>`
+ * tag or a deploy-log commit that cannot be written is logged and raised as the `audit_failed`
+ * alert naming the missing record, and the deploy's outcome stands.
  */
-import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { DataLayout } from '../../shared/paths.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { AgentRecord, ApprovalRecord } from '../../shared/wire.ts';
 import type { Alerts } from '../alerts.ts';
 import type { Approvals } from '../approvals/store.ts';
 import { KeyedQueue } from './git.ts';
-import type { ConfigRepos, MetaRepo } from './repos.ts';
-import type { AgentConfigs } from './agent-configs.ts';
+import type { ConfigRepos, DeployEntry, MetaRepo, RepoTag, TagStage } from './repos.ts';
+import { checkExtraMcpServers, type AgentConfigs } from './agent-configs.ts';
 import type { EventBus } from '../bus.ts';
 import type { Registry } from '../agents/registry.ts';
 import type { Supervisor } from '../agents/supervisor.ts';
+
+export { findExecutable } from './agent-configs.ts';
 
 /** How long a rebuilt agent has to say hello, ms. */
 export const READY_TIMEOUT_MS = 60_000;
@@ -50,7 +55,10 @@ export interface DeployerDeps {
   createAgent: (name: string) => Promise<void>;
   /** Copies a draft's staged `/state` files into the new agent's state dir. */
   seedState: (name: string) => void;
-  /** Failed deploys are raised here; a deploy that succeeds closes them. */
+  /**
+   * Failed deploys are raised here (`deploy_failed`; a deploy that succeeds closes them), and so
+   * are records of the audit trail that could not be written (`audit_failed`).
+   */
   alerts: Alerts;
   log: (line: string) => void;
   readyTimeoutMs?: number;
@@ -74,12 +82,14 @@ export class Deployer {
 
   /**
    * Rebuilds `name` (queued behind any deploy of it) and records the outcome in the meta repo.
-   * @throws the reason it did not come up (start failure, crash, stop, or no hello in time).
+   * @throws the reason it did not come up (start failure, crash, stop, no hello in time, or an
+   *   applied repo git cannot read).
    */
   rebuild(name: string, reason: string): Promise<void> {
     return this.queue.run(name, async () => {
-      const commit = await this.deps.repos.head(name);
+      let commit: string | null = null;
       try {
+        commit = await this.deps.repos.head(name);
         await this.rebuildNow(name, reason, null);
         await this.recordMeta(name, { what: reason, outcome: 'deployed', commit, approval: null, error: null });
       } catch (err) {
@@ -91,51 +101,122 @@ export class Deployer {
 
   /**
    * Carries out an approval that is `building` (approved, or recorded by the operator): a spawn or
-   * an apply. Never throws: the outcome is the returned record, `deployed` or `failed`.
+   * an apply. Never throws: the outcome is the returned record, `deployed` or `failed`. A record of
+   * the audit trail that cannot be written (a `failed/<id>` tag, a deploy-log commit) raises the
+   * `audit_failed` alert naming it.
    */
   carryOut(a: ApprovalRecord): Promise<ApprovalRecord> {
     return this.queue.run(a.agent, () => (a.kind === 'spawn' ? this.spawn(a) : this.apply(a)));
   }
 
   /**
-   * Ends approvals a stopped core left `building`: each becomes `failed`, and its agent's applied
-   * head goes back to the commit it had before the deploy began. Run before any agent starts.
+   * Ends approvals a stopped core left `building`, each with exactly one outcome that the tags, the
+   * database and the deploy log agree on. Run before any agent starts.
+   *
+   * - `deployed/<id>` is there (the core stopped after the deploy's last git step, before recording
+   *   it): the approval is `deployed`; the applied head stays; the deploy log gets the entry if it
+   *   lacks it.
+   * - otherwise it is `failed`: the applied head goes back to the commit it had before the deploy
+   *   began, `failed/<id>` is tagged (an existing one, written before the stop, is kept with its
+   *   error), and the deploy log records the failure if it lacks it.
+   * @returns the finished approvals, for notices.
    */
   async recover(): Promise<ApprovalRecord[]> {
     const out: ApprovalRecord[] = [];
-    for (const a of this.deps.approvals.inFlight()) {
-      const { repos } = this.deps;
-      const head = await repos.head(a.agent).catch(() => null);
-      if (a.base_commit && head && head !== a.base_commit) await repos.resetTo(a.agent, a.base_commit);
-      const why = `the core stopped during the deploy; ${a.base_commit ? `the previous config (${a.base_commit.slice(0, 12)}) is back in place` : 'nothing was applied'}`;
-      const on = a.applied_commit ?? (await repos.tagCommit(a.agent, `proposal/${a.id}`));
-      if (on) await repos.tag(a.agent, 'failed', a.id, on, `approval #${a.id} failed: ${why}`).catch(() => {});
-      await this.recordMeta(a.agent, { what: `approval #${a.id}`, outcome: 'failed', commit: a.applied_commit, approval: a.id, error: why }).catch(() => {});
-      out.push(this.deps.approvals.finish(a.id, 'failed', why));
-      this.deps.log(`approval #${a.id} (${a.kind} ${a.agent}): ${why}`);
-    }
+    for (const a of this.deps.approvals.inFlight()) out.push(await this.recoverOne(a));
     return out;
   }
 
   /**
    * Whether `agent`'s sandbox last came up with a different applied commit or hive version than
-   * now, and so needs a rebuild (auto-update).
+   * now, and so needs a rebuild (auto-update). The hive version carries a hash of the code the
+   * agents run (see `shared/version.ts`), so new code is rolled out without a version bump.
    * @returns the reason, or null when it is current.
    */
   async staleness(agent: AgentRecord): Promise<string | null> {
     if (agent.built_version === null) return null; // never came up yet: a plain first start
     if (agent.built_version !== VERSION) return `auto-update: hive ${agent.built_version} → ${VERSION}`;
-    const head = await this.deps.repos.head(agent.name);
+    let head: string | null;
+    try {
+      head = await this.deps.repos.head(agent.name);
+    } catch (err) {
+      // a rebuild reads it again, fails, and records why (deploy log, deploy_failed alert)
+      return `auto-update: the applied config cannot be read (${(err as Error).message})`;
+    }
     if (agent.built_commit !== head) return `auto-update: config ${agent.built_commit?.slice(0, 12) ?? '(none)'} → ${head?.slice(0, 12) ?? '(none)'}`;
     return null;
   }
 
   // ── internals ──────────────────────────────────────────────────────────────
 
+  private async recoverOne(a: ApprovalRecord): Promise<ApprovalRecord> {
+    const { repos, approvals, meta } = this.deps;
+    const name = a.agent;
+    const what = a.kind === 'spawn' ? `spawn, approval #${a.id}` : `approval #${a.id}`;
+    const done = (status: 'deployed' | 'failed', note: string) => {
+      this.deps.log(`approval #${a.id} (${a.kind} ${name}): ${note}`);
+      return approvals.finish(a.id, status, note);
+    };
+    let tags: RepoTag[];
+    try {
+      tags = await repos.tags(name);
+    } catch (err) {
+      const why = `the core stopped during the deploy, and ${name}'s applied repo cannot be read to tell how far it got: ${(err as Error).message}`;
+      this.raiseAudit(name, `the outcome of approval #${a.id} in ${name}'s applied repo`, err as Error);
+      await this.recordMeta(name, { what, outcome: 'failed', commit: a.applied_commit, approval: a.id, error: why });
+      return done('failed', why);
+    }
+    const tagged = (stage: TagStage) => tags.find((t) => t.name === `${stage}/${a.id}`) ?? null;
+    const recorded = (outcome: 'deployed' | 'failed') => {
+      try {
+        const e = meta.entry(name);
+        return e?.last.what === what && e.last.outcome === outcome && e.last.commit === a.applied_commit;
+      } catch {
+        return false; // unreadable: recordMeta below says so and writes a fresh entry
+      }
+    };
+
+    const deployed = tagged('deployed');
+    if (deployed && (a.applied_commit === null || deployed.commit === a.applied_commit)) {
+      // deployed/<id> is written only once the agent is up on the new config (or, for a stopped
+      // agent, once that config was checked): the deploy is done, only its records are missing
+      if (!recorded('deployed'))
+        await this.recordMeta(name, { what, outcome: 'deployed', commit: deployed.commit, approval: a.id, error: null });
+      return done('deployed', 'deployed; the core stopped before recording it, so it was recorded at the next start');
+    }
+
+    const earlier = tagged('failed');
+    const problems: string[] = [];
+    if (a.base_commit) {
+      try {
+        const head = await repos.head(name);
+        if (head !== a.base_commit) await repos.resetTo(name, a.base_commit);
+      } catch (err) {
+        problems.push(`the previous config (${a.base_commit.slice(0, 12)}) could not be put back: ${(err as Error).message}`);
+      }
+    }
+    const why = [
+      earlier
+        ? `${earlier.message.replace(/^approval #\d+ failed: /, '')} (the core stopped before recording it)`
+        : `the core stopped during the deploy; ${a.base_commit ? `the previous config (${a.base_commit.slice(0, 12)}) is back in place` : 'nothing was applied'}`,
+      ...problems,
+    ].join('; ');
+    if (!earlier) {
+      const on = a.applied_commit ?? tagged('proposal')?.commit ?? null;
+      // no commit at all: the core stopped before the applied repo had anything to tag
+      if (on) await this.writeAudit(name, `the failed/${a.id} tag in ${name}'s applied repo`, () => repos.tag(name, 'failed', a.id, on, `approval #${a.id} failed: ${why}`));
+    }
+    if (!recorded('failed')) await this.recordMeta(name, { what, outcome: 'failed', commit: a.applied_commit, approval: a.id, error: why });
+    return done('failed', why);
+  }
+
   private async spawn(a: ApprovalRecord): Promise<ApprovalRecord> {
     const { repos, approvals, registry } = this.deps;
     const name = a.agent;
+    const what = `spawn, approval #${a.id}`;
     let commit: string | null = null;
+    // the manager's copy is not needed to start the agent: made while it builds, awaited after
+    let proposed: Promise<Error | null> | null = null;
     try {
       if (!registry.has(name)) await this.deps.createAgent(name);
       if (a.sha) {
@@ -149,9 +230,10 @@ export class Deployer {
         commit = await repos.ensureApplied(name);
         approvals.setCommits(a.id, null, commit);
       }
-      // the manager's copy is not needed to start the agent: made while it builds
-      const proposed = repos.ensureProposed(name);
-      proposed.catch(() => {});
+      proposed = repos.ensureProposed(name).then(
+        () => null,
+        (e: Error) => e,
+      );
       await Promise.all([
         a.sha ? null : repos.tag(name, 'proposal', a.id, commit, `approval #${a.id}: ${a.requested_by} asks to spawn ${name} with the default config`),
         repos.tag(name, 'approved', a.id, commit, `approval #${a.id}: approved by the operator`),
@@ -160,22 +242,35 @@ export class Deployer {
       registry.setDesired(name, 'running');
       registry.setLive(name, { restarts: 0 });
       await this.rebuildNow(name, `spawn (approval #${a.id})`, a.id);
-      await proposed;
+      const notProposed = await proposed;
+      proposed = null;
+      if (notProposed) throw new Error(`the manager's copy of ${name}'s config (its proposed repo) could not be made: ${notProposed.message}`);
       await repos.tag(name, 'deployed', a.id, commit, `approval #${a.id}: deployed`);
-      await this.recordMeta(name, { what: `spawn, approval #${a.id}`, outcome: 'deployed', commit, approval: a.id, error: null });
-      return approvals.finish(a.id, 'deployed');
     } catch (err) {
-      const error = (err as Error).message;
-      if (commit) await repos.tag(name, 'failed', a.id, commit, `approval #${a.id} failed: ${error}`).catch(() => {});
-      await this.recordMeta(name, { what: `spawn, approval #${a.id}`, outcome: 'failed', commit, approval: a.id, error }).catch(() => {});
+      let error = (err as Error).message;
+      const notProposed = proposed && (await proposed);
+      if (notProposed) error += `; the manager's copy of ${name}'s config (its proposed repo) could not be made either: ${notProposed.message}`;
+      if (commit) await this.writeAudit(name, `the failed/${a.id} tag in ${name}'s applied repo`, () => repos.tag(name, 'failed', a.id, commit!, `approval #${a.id} failed: ${error}`));
+      await this.recordMeta(name, { what, outcome: 'failed', commit, approval: a.id, error });
       return approvals.finish(a.id, 'failed', error);
     }
+    await this.recordMeta(name, { what, outcome: 'deployed', commit, approval: a.id, error: null });
+    return approvals.finish(a.id, 'deployed');
   }
 
   private async apply(a: ApprovalRecord): Promise<ApprovalRecord> {
     const { repos, approvals, registry } = this.deps;
     const name = a.agent;
-    if (!registry.has(name)) return approvals.finish(a.id, 'failed', `agent "${name}" no longer exists`);
+    if (!registry.has(name)) {
+      const error = `agent "${name}" no longer exists`;
+      // its applied repo outlives it (destroy keeps it); the deploy log has no entry for it any more
+      const staged = await repos.tagCommit(name, `proposal/${a.id}`).catch((e: Error) => {
+        this.raiseAudit(name, `the failed/${a.id} tag in ${name}'s applied repo`, e);
+        return null;
+      });
+      if (staged) await this.writeAudit(name, `the failed/${a.id} tag in ${name}'s applied repo`, () => repos.tag(name, 'failed', a.id, staged, `approval #${a.id} failed: ${error}`));
+      return approvals.finish(a.id, 'failed', error);
+    }
     let base: string | null = null;
     let commit: string | null = null;
     const running = registry.require(name).desired === 'running';
@@ -189,24 +284,49 @@ export class Deployer {
       approvals.setCommits(a.id, base, commit);
       await repos.tag(name, 'building', a.id, commit, `approval #${a.id}: building`);
       if (running) await this.rebuildNow(name, `approval #${a.id}`, a.id);
-      else this.deps.configs.load(name); // a stopped agent takes it at its next start; the config must still read
+      else this.checkApplied(name, () => {}); // a stopped agent takes it at its next start; it must be able to
       await repos.tag(name, 'deployed', a.id, commit, `approval #${a.id}: deployed${running ? '' : ' (agent stopped; takes effect at its next start)'}`);
-      await this.recordMeta(name, { what: `approval #${a.id}`, outcome: 'deployed', commit, approval: a.id, error: null });
-      return approvals.finish(a.id, 'deployed', running ? null : 'the agent is stopped; the config takes effect at its next start');
     } catch (err) {
-      const error = (err as Error).message;
-      if (commit) await repos.tag(name, 'failed', a.id, commit, `approval #${a.id} failed: ${error}`).catch(() => {});
+      let error = (err as Error).message;
+      if (commit) await this.writeAudit(name, `the failed/${a.id} tag in ${name}'s applied repo`, () => repos.tag(name, 'failed', a.id, commit!, `approval #${a.id} failed: ${error}`));
       if (base && commit) {
-        await repos.resetTo(name, base).catch((e) => this.deps.log(`agent ${name}: cannot restore ${base}: ${(e as Error).message}`));
-        if (running && registry.has(name)) {
-          await this.rebuildNow(name, `back to ${base.slice(0, 12)} after approval #${a.id} failed`, a.id).catch((e) =>
-            this.deps.log(`agent ${name}: the previous config did not come back up either: ${(e as Error).message}`),
-          );
+        let restored = true;
+        try {
+          await repos.resetTo(name, base);
+        } catch (e) {
+          restored = false;
+          error += `; the previous config (${base.slice(0, 12)}) could not be put back: ${(e as Error).message}`;
+        }
+        if (!restored) error += `; ${name} is left as it is, with the failed config as its applied head`;
+        else if (running && registry.has(name)) {
+          await this.rebuildNow(name, `back to ${base.slice(0, 12)} after approval #${a.id} failed`, a.id).catch((e: Error) => {
+            error += `; the previous config did not come back up either: ${e.message}`;
+          });
+        } else {
+          // the check above read (and cached) the failed config; what the core consults is the previous one
+          try {
+            this.deps.configs.load(name);
+          } catch (e) {
+            error += `; the previous config does not load either: ${(e as Error).message}`;
+          }
         }
       }
-      await this.recordMeta(name, { what: `approval #${a.id}`, outcome: 'failed', commit, approval: a.id, error }).catch(() => {});
+      await this.recordMeta(name, { what: `approval #${a.id}`, outcome: 'failed', commit, approval: a.id, error });
       return approvals.finish(a.id, 'failed', error);
     }
+    await this.recordMeta(name, { what: `approval #${a.id}`, outcome: 'deployed', commit, approval: a.id, error: null });
+    return approvals.finish(a.id, 'deployed', running ? null : 'the agent is stopped; the config takes effect at its next start');
+  }
+
+  /**
+   * Reads the applied config and checks that it can run: it loads, and each extra MCP server's
+   * command is an executable file. `say` gets a line per finding.
+   * @throws HiveError `bad_config` naming the field.
+   */
+  private checkApplied(name: string, say: (line: string) => void): void {
+    const loaded = this.deps.configs.load(name);
+    for (const w of loaded.warnings) say(`warning: ${w}`);
+    for (const { key, path } of checkExtraMcpServers(loaded.config, process.env.PATH ?? '')) say(`extra MCP server ${key}: ${path}`);
   }
 
   /** Stop, start fresh, stream output, wait for hello. Caller holds the agent's queue. */
@@ -221,19 +341,13 @@ export class Deployer {
       registry.setLive(name, { status: 'building' });
     }
     const log = layout.agent(name).log;
-    const tail = tailLines(log, existsSync(log) ? statSync(log).size : 0, (l) => say(`| ${l}`));
+    const tail = tailLines(log, existsSync(log) ? statSync(log).size : 0, (l) => say(`| ${l}`), (e) => say(`cannot follow the sandbox's log ${log}: ${e.message}`));
     const timeout = this.deps.readyTimeoutMs ?? READY_TIMEOUT_MS;
     const ready = waitReady(this.deps.bus, name, timeout);
-    ready.promise.catch(() => {}); // awaited below; a start failure may come first
+    ready.promise.catch(() => {}); // awaited below; a start failure may come first, and then it is cancelled
     try {
       say('checking the applied config');
-      const loaded = this.deps.configs.load(name);
-      for (const w of loaded.warnings) say(`warning: ${w}`);
-      for (const [key, server] of Object.entries(loaded.config.extraMcpServers)) {
-        const found = findExecutable(server.command, process.env.PATH ?? '');
-        if (!found) throw new Error(`extraMcpServers.${key}.command: "${server.command}" is not an executable file${server.command.includes('/') ? '' : ' on PATH'}`);
-        say(`extra MCP server ${key}: ${found}`);
-      }
+      this.checkApplied(name, say);
       say('starting a fresh sandbox with the applied config');
       await supervisor.start(name, 'building');
       say(`waiting for the harness to say hello (up to ${Math.round(timeout / 1000)} s)`);
@@ -250,12 +364,38 @@ export class Deployer {
     }
   }
 
+  /**
+   * Writes one record of the audit trail. A failure does not stop the caller (the outcome it
+   * records has happened either way); it is logged and raised as the `audit_failed` alert naming
+   * the missing record.
+   * @returns whether it was written.
+   */
+  private async writeAudit(agent: string, record: string, write: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      this.raiseAudit(agent, record, err as Error);
+      return false;
+    }
+  }
+
+  private raiseAudit(agent: string, record: string, err: Error): void {
+    const text = `${agent}: ${record} could not be written, so the audit trail lacks it: ${err.message}`;
+    this.deps.log(`audit: ${text}`);
+    this.deps.alerts.raise('audit_failed', agent, text);
+  }
+
   private line(agent: string, approval: number | null, line: string): void {
     const text = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
     this.deps.bus.emit({ type: 'build', agent, approval, line: text, at: Date.now() });
     this.deps.log(`build ${agent}: ${text}`);
   }
 
+  /**
+   * Raises or clears `deploy_failed`, then commits the outcome to the deploy log (meta repo). Never
+   * throws: a deploy-log commit that cannot be written raises `audit_failed` naming it.
+   */
   private async recordMeta(
     name: string,
     last: { what: string; outcome: 'deployed' | 'failed'; commit: string | null; approval: number | null; error: string | null },
@@ -263,21 +403,30 @@ export class Deployer {
     const { meta, alerts } = this.deps;
     if (last.outcome === 'failed') alerts.raise('deploy_failed', name, `${name}: ${last.what} failed: ${last.error ?? 'unknown error'}`);
     else alerts.clear(name, ['deploy_failed']);
+    const ok = last.outcome === 'deployed';
+    const subject = `${name}: ${last.what} ${ok ? 'deployed' : 'failed'}${last.commit ? ` (${last.commit.slice(0, 12)})` : ''}`;
     await this.queue.run('\0meta', async () => {
-      const prev = meta.entry(name);
+      let prev: DeployEntry | null = null;
+      try {
+        prev = meta.entry(name);
+      } catch (err) {
+        // the new entry is written whole; what the old one said about the running commit is lost
+        this.raiseAudit(name, `the deploy log's previous entry (unreadable, replaced by "${subject}")`, err as Error);
+      }
       const at = new Date().toISOString();
-      const ok = last.outcome === 'deployed';
-      await meta.record(
-        {
-          agent: name,
-          commit: ok ? last.commit : (prev?.commit ?? null),
-          approval: ok ? last.approval : (prev?.approval ?? null),
-          since: ok ? at : (prev?.since ?? null),
-          hive_version: VERSION,
-          runtime: this.deps.runtimeName,
-          last: { what: last.what, outcome: last.outcome, at, commit: last.commit, error: last.error },
-        },
-        `${name}: ${last.what} ${ok ? 'deployed' : 'failed'}${last.commit ? ` (${last.commit.slice(0, 12)})` : ''}${last.error ? `\n\n${last.error}` : ''}`,
+      await this.writeAudit(name, `the deploy-log commit "${subject}" in ${meta.dir}`, () =>
+        meta.record(
+          {
+            agent: name,
+            commit: ok ? last.commit : (prev?.commit ?? null),
+            approval: ok ? last.approval : (prev?.approval ?? null),
+            since: ok ? at : (prev?.since ?? null),
+            hive_version: VERSION,
+            runtime: this.deps.runtimeName,
+            last: { what: last.what, outcome: last.outcome, at, commit: last.commit, error: last.error },
+          },
+          `${subject}${last.error ? `\n\n${last.error}` : ''}`,
+        ),
       );
     });
   }
@@ -315,33 +464,23 @@ function waitReady(bus: EventBus, name: string, timeoutMs: number): { promise: P
 }
 
 /**
- * Where `command` resolves: itself when it holds a slash (and is an absolute path to an executable
- * file), else the first executable `<dir>/<command>` on `PATH`. Null when it does not resolve.
+ * Follows `path` from byte `from`, calling `onLine` for each complete line, until stopped. A file
+ * not there yet is waited for; any other error reading it goes to `onError`, once.
  */
-export function findExecutable(command: string, PATH: string): string | null {
-  const ok = (p: string) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  };
-  if (command.includes('/')) return isAbsolute(command) && ok(command) ? command : null;
-  for (const dir of PATH.split(':')) if (dir && ok(join(dir, command))) return join(dir, command);
-  return null;
-}
-
-/** Follows `path` from byte `from`, calling `onLine` for each complete line, until stopped. */
-function tailLines(path: string, from: number, onLine: (line: string) => void): { stop(): void } {
+function tailLines(path: string, from: number, onLine: (line: string) => void, onError: (err: Error) => void): { stop(): void } {
   let pos = from;
   let partial = '';
+  let failed = false;
   const buf = Buffer.alloc(64 * 1024);
   const pump = () => {
     let fd: number;
     try {
       fd = openSync(path, 'r');
-    } catch {
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !failed) {
+        failed = true;
+        onError(err as Error);
+      }
       return;
     }
     try {

@@ -20,8 +20,12 @@ import { join } from 'node:path';
 import { AGENT_CONFIG_FILE, defaultAgentConfigText, parseAgentConfig, type LoadedAgentConfig } from '../../shared/agent-config.ts';
 import { HiveError } from '../../shared/errors.ts';
 import type { DataLayout } from '../../shared/paths.ts';
-import type { SimpleGit } from 'simple-git';
-import { git, validateSha } from './git.ts';
+import { COMMIT_ID_RE, MAX_LIST_LIMIT } from '../../shared/wire.ts';
+import { TAG_STAGES, type RepoCommit, type RepoTag, type TagStage } from '../../shared/repo-tags.ts';
+import { checkExtraMcpServers } from './agent-configs.ts';
+import { git, validateSha, type Git } from './git.ts';
+
+export { TAG_STAGES, type RepoCommit, type RepoTag, type TagStage };
 
 /** Most files a config tree may hold. */
 export const MAX_CONFIG_FILES = 200;
@@ -29,15 +33,6 @@ export const MAX_CONFIG_FILES = 200;
 export const MAX_CONFIG_BYTES = 256 * 1024;
 /** The id of git's empty tree (SHA-1 repositories). */
 const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
-/**
- * `-c` options that `git init`/`git clone` write into a proposed repo's config: commits made there
- * (by the manager) are the manager's.
- */
-const MANAGER_IDENTITY = ['-c', 'user.name=manager', '-c', 'user.email=manager@hyperhive.invalid'];
-/** The tag prefixes of an approval's life, in order. */
-export const TAG_STAGES = ['proposal', 'approved', 'building', 'deployed', 'failed', 'denied'] as const;
-export type TagStage = (typeof TAG_STAGES)[number];
-
 /** A proposed commit that passed the checks. */
 export interface CheckedProposal {
   /** Full commit id in the proposed repo. */
@@ -47,27 +42,11 @@ export interface CheckedProposal {
   config: LoadedAgentConfig;
 }
 
-/** One tag in an applied repo. */
-export interface RepoTag {
-  name: string;
-  stage: TagStage | null;
-  /** The approval id for lifecycle tags. */
-  approval: number | null;
-  commit: string;
-  /** Tag creation, unix ms. */
-  created_at: number;
-  message: string;
-}
-
-/** One commit in a log. */
-export interface RepoCommit {
-  sha: string;
-  /** Commit time, unix ms. */
-  at: number;
-  subject: string;
-}
-
-/** The proposed and applied config repos of every agent. */
+/**
+ * The proposed and applied config repos of every agent. Besides the errors each method names, any
+ * method rejects with a `GitError` (git's exit code and stderr) when git itself fails; "absent"
+ * (no repo, no such commit or tag) is never an error but the documented null or empty result.
+ */
 export class ConfigRepos {
   constructor(private readonly layout: DataLayout) {}
 
@@ -94,14 +73,14 @@ export class ConfigRepos {
     mkdirSync(dir, { recursive: true });
     const g = git(dir);
     const fresh = !isRepo(dir);
-    if (fresh) await g.raw(['init']);
+    if (fresh) await g.run(['init']);
     const head = fresh ? null : await this.head(name);
     if (head) return head;
     const file = join(dir, AGENT_CONFIG_FILE);
     const adopted = existsSync(file);
     if (!adopted) writeFileSync(file, defaultAgentConfigText(name));
-    await g.raw(['add', '--verbose', '-A']);
-    await g.raw(['commit', '--allow-empty', '-m', adopted ? `adopt the existing config of ${name}` : `default config of ${name}`]);
+    await g.run(['add', '-A']);
+    await g.run(['commit', '--allow-empty', '-m', adopted ? `adopt the existing config of ${name}` : `default config of ${name}`]);
     return (await this.head(name))!;
   }
 
@@ -116,15 +95,15 @@ export class ConfigRepos {
     rmSync(dir, { recursive: true, force: true });
     const applied = this.appliedDir(name);
     if (await this.head(name)) {
-      await git(this.layout.proposedDir).raw(['clone', '--quiet', '--no-hardlinks', applied, dir]);
-      await git(dir).raw(['remote', 'remove', 'origin']);
+      await git(this.layout.proposedDir).run(['clone', '--quiet', '--no-hardlinks', applied, dir]);
+      await git(dir).run(['remote', 'remove', 'origin']);
     } else {
       mkdirSync(dir, { recursive: true });
-      await git(dir).init();
+      await git(dir).run(['init']);
     }
     const g = git(dir);
-    await g.raw(['config', 'user.name', 'manager']);
-    await g.raw(['config', 'user.email', 'manager@hyperhive.invalid']);
+    await g.run(['config', 'user.name', 'manager']);
+    await g.run(['config', 'user.email', 'manager@hyperhive.invalid']);
   }
 
   /**
@@ -136,16 +115,16 @@ export class ConfigRepos {
     mkdirSync(this.draftStateDir(name), { recursive: true });
     if (!isRepo(dir)) {
       mkdirSync(dir, { recursive: true });
-      await git(dir).raw(['init']);
+      await git(dir).run(['init']);
       appendManagerIdentity(dir);
     }
     const g = git(dir);
-    const head = await revParse(g, 'HEAD');
+    const head = await g.revParse('HEAD');
     if (head) return head;
     writeFileSync(join(dir, AGENT_CONFIG_FILE), defaultAgentConfigText(name));
-    await g.raw(['add', '--verbose', AGENT_CONFIG_FILE]);
-    await g.raw(['commit', '-m', `draft of ${name}: default config`]);
-    return (await revParse(g, 'HEAD'))!;
+    await g.run(['add', AGENT_CONFIG_FILE]);
+    await g.run(['commit', '-m', `draft of ${name}: default config`]);
+    return (await g.revParse('HEAD'))!;
   }
 
   /** True when `name` has a proposed repo. */
@@ -155,30 +134,27 @@ export class ConfigRepos {
 
   /**
    * Checks a commit of `name`'s proposed repo: it exists, its tree has an `agent.toml` and no
-   * symlinks or submodules, and the config is valid.
+   * symlinks or submodules, the config is valid, and each extra MCP server's `command` is an
+   * executable file (absolute, or a bare name found on the core's `PATH`).
    * @throws HiveError `bad_request` for a malformed sha, `not_found` when there is no such commit,
-   *   `bad_config` naming the field or the file at fault.
+   *   `bad_config` naming the field or the file at fault, e.g.
+   *   `/agents/alice/config@3f9c1e2a7b4d:agent.toml: extraMcpServers.chat.command: "../bin/sh" is a relative path; …`.
    */
   async checkProposal(name: string, sha: string): Promise<CheckedProposal> {
     validateSha(sha);
     if (!this.hasProposed(name)) throw new HiveError('not_found', `agent "${name}" has no proposed config repo`);
     const g = git(this.proposedDir(name));
-    const full = await revParse(g, `${sha}^{commit}`);
+    const full = await g.revParse(`${sha}^{commit}`);
     if (!full) throw new HiveError('not_found', `no commit ${sha} in ${name}'s proposed repo (/agents/${name}/config); commit first, then pass the id`);
     const label = `/agents/${name}/config@${full.slice(0, 12)}`;
-    const entries = parseLsTree(await g.raw(['ls-tree', '-r', '-z', '--full-tree', full]));
+    const entries = parseLsTree(await g.run(['ls-tree', '-r', '-z', '--full-tree', full]));
     if (entries.length > MAX_CONFIG_FILES) throw new HiveError('bad_config', `${label}: ${entries.length} files; the limit is ${MAX_CONFIG_FILES}`);
     for (const e of entries) {
       if (e.mode === '120000') throw new HiveError('bad_config', `${label}: ${e.path} is a symlink; config trees hold regular files only`);
       if (e.type !== 'blob') throw new HiveError('bad_config', `${label}: ${e.path} is a ${e.type === 'commit' ? 'submodule' : e.type}; config trees hold regular files only`);
     }
-    const toml = entries.find((e) => e.path === AGENT_CONFIG_FILE);
-    if (!toml) throw new HiveError('bad_config', `${label}: has no ${AGENT_CONFIG_FILE} at the top of the tree`);
-    const size = Number((await g.raw(['cat-file', '-s', toml.oid])).trim());
-    if (size > MAX_CONFIG_BYTES) throw new HiveError('bad_config', `${label}: ${AGENT_CONFIG_FILE} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES}`);
-    const text = await g.raw(['cat-file', 'blob', toml.oid]);
-    const config = parseAgentConfig(text, `${label}:${AGENT_CONFIG_FILE}`);
-    const subject = (await g.raw(['log', '-1', '--format=%s', full])).trim();
+    const config = await readConfigAt(g, entries, label);
+    const subject = (await g.run(['log', '-1', '--format=%s', full])).trim();
     return { sha: full, subject, config };
   }
 
@@ -191,31 +167,38 @@ export class ConfigRepos {
     const dir = this.appliedDir(name);
     mkdirSync(dir, { recursive: true });
     const g = git(dir);
-    if (!isRepo(dir)) await g.raw(['init']);
-    await g.raw(['fetch', '--quiet', '--no-tags', this.proposedDir(name), proposal.sha]);
+    if (!isRepo(dir)) await g.run(['init']);
+    await g.run(['fetch', '--quiet', '--no-tags', this.proposedDir(name), proposal.sha]);
     const head = await this.head(name);
     const message = `${proposal.subject || 'config change'} (approval #${id})\n\nProposed by ${by} as ${proposal.sha} in /agents/${name}/config.`;
-    const staged = (await g.raw(['commit-tree', `${proposal.sha}^{tree}`, ...(head ? ['-p', head] : []), '-m', message])).trim();
+    const staged = (await g.run(['commit-tree', `${proposal.sha}^{tree}`, ...(head ? ['-p', head] : []), '-m', message])).trim();
     await this.tag(name, 'proposal', id, staged, `approval #${id}: ${by} proposes ${proposal.sha.slice(0, 12)} for ${name}`);
     return staged;
   }
 
   /**
    * Stages an earlier applied commit (a rollback) as approval `id`: its tree on top of the applied
-   * head, tagged `proposal/<id>`.
+   * head, tagged `proposal/<id>`. Its config is checked as a proposal's is.
    * @returns the staged commit's id.
+   * @throws HiveError `bad_request` for a malformed id, `not_found` when absent, `bad_config` when
+   *   that config would not run now.
    */
   async stageApplied(name: string, id: number, commit: string, subject: string, by: string): Promise<string> {
     const g = git(this.appliedDir(name));
+    const full = await g.revParse(`${validateSha(commit)}^{commit}`);
+    if (!full) throw new HiveError('not_found', `no commit ${commit} in ${name}'s applied repo`);
+    // the config may have been fine when it ran and not be now (a server's command removed since)
+    const entries = parseLsTree(await g.run(['ls-tree', '-z', full, '--', AGENT_CONFIG_FILE]));
+    await readConfigAt(g, entries, `${name}'s applied config@${full.slice(0, 12)}`);
     const head = await this.head(name);
-    const message = `${subject} (approval #${id})\n\nRequested by ${by}: the config of applied commit ${commit}.`;
-    const staged = (await g.raw(['commit-tree', `${validateSha(commit)}^{tree}`, ...(head ? ['-p', head] : []), '-m', message])).trim();
-    await this.tag(name, 'proposal', id, staged, `approval #${id}: ${by} asks to return ${name} to ${commit.slice(0, 12)}`);
+    const message = `${subject} (approval #${id})\n\nRequested by ${by}: the config of applied commit ${full}.`;
+    const staged = (await g.run(['commit-tree', `${full}^{tree}`, ...(head ? ['-p', head] : []), '-m', message])).trim();
+    await this.tag(name, 'proposal', id, staged, `approval #${id}: ${by} asks to return ${name} to ${full.slice(0, 12)}`);
     return staged;
   }
 
   /** A git client on `name`'s applied repo, or null when it does not exist yet. */
-  private appliedGit(name: string): SimpleGit | null {
+  private appliedGit(name: string): Git | null {
     const dir = this.appliedDir(name);
     return isRepo(dir) ? git(dir) : null;
   }
@@ -223,7 +206,7 @@ export class ConfigRepos {
   /** The full id of commit `sha` in `name`'s applied repo, or null. */
   async resolveApplied(name: string, sha: string): Promise<string | null> {
     const g = this.appliedGit(name);
-    return g && revParse(g, `${validateSha(sha)}^{commit}`);
+    return g && g.revParse(`${validateSha(sha)}^{commit}`);
   }
 
   /**
@@ -233,39 +216,39 @@ export class ConfigRepos {
    */
   async apply(name: string, id: number): Promise<{ base: string | null; commit: string }> {
     const g = git(this.appliedDir(name));
-    const staged = await revParse(g, `refs/tags/proposal/${id}^{commit}`);
+    const staged = await g.revParse(`refs/tags/proposal/${id}^{commit}`);
     if (!staged) throw new HiveError('internal', `approval #${id} has no proposal/${id} tag in ${name}'s applied repo`);
     const base = await this.head(name);
-    const parent = await revParse(g, `${staged}^`);
+    const parent = await g.revParse(`${staged}^`);
     let commit = staged;
     if ((parent ?? null) !== base) {
-      const message = (await g.raw(['log', '-1', '--format=%B', staged])).trimEnd();
-      commit = (await g.raw(['commit-tree', `${staged}^{tree}`, ...(base ? ['-p', base] : []), '-m', message])).trim();
+      const message = (await g.run(['log', '-1', '--format=%B', staged])).trimEnd();
+      commit = (await g.run(['commit-tree', `${staged}^{tree}`, ...(base ? ['-p', base] : []), '-m', message])).trim();
     }
-    await g.raw(['reset', '--hard', commit]);
+    await g.run(['reset', '--hard', commit]);
     return { base, commit };
   }
 
   /** Moves the applied head back to `commit` and checks it out (undoing a failed deploy). */
   async resetTo(name: string, commit: string): Promise<void> {
-    await git(this.appliedDir(name)).raw(['reset', '--hard', validateSha(commit)]);
+    await git(this.appliedDir(name)).run(['reset', '--hard', validateSha(commit)]);
   }
 
   /** Adds the annotated tag `<stage>/<id>` on `ref` (replacing one of that name). */
   async tag(name: string, stage: TagStage, id: number, ref: string, message: string): Promise<void> {
-    await git(this.appliedDir(name)).raw(['tag', '-f', '-a', '-m', message, `${stage}/${id}`, ref]);
+    await git(this.appliedDir(name)).run(['tag', '-f', '-a', '-m', message, `${stage}/${id}`, ref]);
   }
 
   /** The applied head, or null when the repo has no commit (or does not exist). */
   async head(name: string): Promise<string | null> {
     const g = this.appliedGit(name);
-    return g && revParse(g, 'HEAD');
+    return g && g.revParse('HEAD');
   }
 
   /** The commit a tag points at in `name`'s applied repo, or null. */
   async tagCommit(name: string, tag: string): Promise<string | null> {
     const g = this.appliedGit(name);
-    return g && revParse(g, `refs/tags/${tag}^{commit}`);
+    return g && g.revParse(`refs/tags/${tag}^{commit}`);
   }
 
   /**
@@ -276,16 +259,16 @@ export class ConfigRepos {
   async diff(name: string, id: number, opts: { pending: boolean; proposedSha: string | null }): Promise<string> {
     const flags = ['diff', '--no-color', '--no-ext-diff', '--no-textconv'];
     const applied = this.appliedGit(name);
-    const staged = applied ? await revParse(applied, `refs/tags/proposal/${id}^{commit}`) : null;
+    const staged = applied ? await applied.revParse(`refs/tags/proposal/${id}^{commit}`) : null;
     if (applied && staged) {
       const head = await this.head(name);
-      const parent = await revParse(applied, `${staged}^`);
+      const parent = await applied.revParse(`${staged}^`);
       const from = opts.pending ? (head ?? EMPTY_TREE) : (parent ?? EMPTY_TREE);
-      return applied.raw([...flags, from, staged]);
+      return applied.run([...flags, from, staged]);
     }
     if (opts.proposedSha && this.hasProposed(name)) {
       const g = git(this.proposedDir(name));
-      if (await revParse(g, `${validateSha(opts.proposedSha)}^{commit}`)) return g.raw([...flags, EMPTY_TREE, opts.proposedSha]);
+      if (await g.revParse(`${validateSha(opts.proposedSha)}^{commit}`)) return g.run([...flags, EMPTY_TREE, opts.proposedSha]);
     }
     return '';
   }
@@ -294,7 +277,7 @@ export class ConfigRepos {
   async tags(name: string): Promise<RepoTag[]> {
     const g = this.appliedGit(name);
     if (!g) return [];
-    const out = await g.raw([
+    const out = await g.run([
       'for-each-ref',
       '--sort=-creatordate',
       '--format=%(refname:strip=2)%00%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)%00%(creatordate:unix)%00%(contents:subject)',
@@ -319,7 +302,7 @@ export class ConfigRepos {
   async commitDiff(name: string, sha: string): Promise<string> {
     const full = await this.resolveApplied(name, sha);
     if (!full) throw new HiveError('not_found', `no commit ${sha} in ${name}'s applied repo`);
-    return git(this.appliedDir(name)).raw(['show', '--no-color', '--no-ext-diff', '--no-textconv', '--format=commit %H%nDate: %cI%n%n%B', full]);
+    return git(this.appliedDir(name)).run(['show', '--no-color', '--no-ext-diff', '--no-textconv', '--format=commit %H%nDate: %cI%n%n%B', full]);
   }
 
   /** The newest `limit` commits reachable from `ref` (default: the applied head). */
@@ -337,13 +320,14 @@ export class ConfigRepos {
       throw new HiveError('bad_request', `"${path.slice(0, 60)}" is not a path in the config tree`);
     const g = this.appliedGit(name);
     if (!g) throw new HiveError('not_found', `agent "${name}" has no applied config repo`);
-    const commit = (await revParse(g, `refs/tags/${ref}^{commit}`)) ?? (/^[0-9a-f]{7,40}$/.test(ref) ? await revParse(g, `${ref}^{commit}`) : null);
+    const commit = (await g.revParse(`refs/tags/${ref}^{commit}`)) ?? (COMMIT_ID_RE.test(ref) ? await g.revParse(`${ref}^{commit}`) : null);
     if (!commit) throw new HiveError('not_found', `no tag or commit "${ref}" in ${name}'s applied repo`);
-    try {
-      return await g.raw(['cat-file', 'blob', `${commit}:${path}`]);
-    } catch {
-      throw new HiveError('not_found', `${path} does not exist at ${ref}`);
-    }
+    // ls-tree prints nothing (and succeeds) for a path the commit does not have: that is "absent";
+    // a failure of git itself stays an error
+    const [entry] = parseLsTree(await g.run(['ls-tree', '-z', commit, '--', path]));
+    if (!entry || entry.path !== path) throw new HiveError('not_found', `${path} does not exist at ${ref}`);
+    if (entry.type !== 'blob') throw new HiveError('not_found', `${path} is not a file at ${ref}`);
+    return g.run(['cat-file', 'blob', entry.oid]);
   }
 
   /**
@@ -364,7 +348,7 @@ export class ConfigRepos {
       })
       .map((t) => t.name);
     const g = git(this.appliedDir(name));
-    for (let i = 0; i < drop.length; i += 200) await g.raw(['tag', '-d', ...drop.slice(i, i + 200)]);
+    for (let i = 0; i < drop.length; i += 200) await g.run(['tag', '-d', ...drop.slice(i, i + 200)]);
     return drop;
   }
 }
@@ -396,39 +380,56 @@ export class MetaRepo {
     mkdirSync(join(this.dir, 'agents'), { recursive: true });
     if (isRepo(this.dir)) return;
     const g = git(this.dir);
-    await g.raw(['init']);
+    await g.run(['init']);
     writeFileSync(join(this.dir, 'README'), 'hyperhive deploy log: agents/<name>.json is what each agent runs; `git log` is the history.\n');
-    await g.raw(['add', '--verbose', 'README']);
-    await g.raw(['commit', '-m', 'start the deploy log']);
+    await g.run(['add', 'README']);
+    await g.run(['commit', '-m', 'start the deploy log']);
   }
 
-  /** The recorded entry of `name`, or null. */
+  /**
+   * The recorded entry of `name`, or null when it has none (no `agents/<name>.json`).
+   * @throws HiveError `internal` when the file is there but cannot be read or is not JSON.
+   */
   entry(name: string): DeployEntry | null {
+    const rel = `agents/${name}.json`;
+    let text: string;
     try {
-      return JSON.parse(readFileSync(join(this.dir, 'agents', `${name}.json`), 'utf8')) as DeployEntry;
-    } catch {
-      return null;
+      text = readFileSync(join(this.dir, rel), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // never recorded, or removed at destroy
+      throw new HiveError('internal', `the deploy log's ${rel} cannot be read: ${(err as Error).message}`);
+    }
+    try {
+      return JSON.parse(text) as DeployEntry;
+    } catch (err) {
+      throw new HiveError('internal', `the deploy log's ${rel} is not valid JSON: ${(err as Error).message}`);
     }
   }
 
-  /** Writes `entry` and commits it with `subject`. */
+  /**
+   * Writes `entry` and commits it with `subject`.
+   * @throws GitError (or a file system error) when the file or the commit cannot be written.
+   */
   async record(entry: DeployEntry, subject: string): Promise<void> {
     await this.ensure();
     const rel = `agents/${entry.agent}.json`;
     writeFileSync(join(this.dir, rel), JSON.stringify(entry, null, 2) + '\n');
     const g = git(this.dir);
-    await g.raw(['add', '--verbose', rel]);
-    await g.raw(['commit', '--allow-empty', '-m', subject]);
+    await g.run(['add', rel]);
+    await g.run(['commit', '--allow-empty', '-m', subject]);
   }
 
-  /** Removes `name`'s entry (the agent was destroyed) and commits. */
+  /**
+   * Removes `name`'s entry (the agent was destroyed) and commits; nothing when it has none.
+   * @throws GitError when the removal cannot be committed.
+   */
   async remove(name: string, subject: string): Promise<void> {
     await this.ensure();
     const rel = `agents/${name}.json`;
     if (!existsSync(join(this.dir, rel))) return;
     const g = git(this.dir);
-    await g.raw(['rm', rel]);
-    await g.raw(['commit', '-m', subject]);
+    await g.run(['rm', rel]);
+    await g.run(['commit', '-m', subject]);
   }
 
   /** The newest `limit` commits of the deploy log. */
@@ -440,8 +441,8 @@ export class MetaRepo {
 async function logOf(dir: string, limit: number, ref: string): Promise<RepoCommit[]> {
   if (!isRepo(dir)) return [];
   const g = git(dir);
-  if (!(await revParse(g, `${ref}^{commit}`))) return [];
-  const out = await g.raw(['log', `-${Math.max(1, Math.min(limit, 1000))}`, '--format=%H%x00%ct%x00%s', ref, '--']);
+  if (!(await g.revParse(`${ref}^{commit}`))) return [];
+  const out = await g.run(['log', `-${Math.max(1, Math.min(limit, MAX_LIST_LIMIT))}`, '--format=%H%x00%ct%x00%s', ref, '--']);
   return out
     .split('\n')
     .filter(Boolean)
@@ -461,17 +462,24 @@ function appendManagerIdentity(dir: string): void {
   appendFileSync(join(dir, '.git', 'config'), '[user]\n\tname = manager\n\temail = manager@hyperhive.invalid\n');
 }
 
-/** `git rev-parse --verify` of `rev`, or null when it does not resolve. */
-async function revParse(g: ReturnType<typeof git>, rev: string): Promise<string | null> {
-  try {
-    const out = (await g.raw(['rev-parse', '--verify', '--quiet', '--end-of-options', rev])).trim();
-    return out || null;
-  } catch {
-    return null;
-  }
+/**
+ * Reads and checks the `agent.toml` among `entries` (a commit's tree, from `ls-tree -z`): present,
+ * within {@link MAX_CONFIG_BYTES}, valid, and every extra MCP server's command executable.
+ * @param label names the commit in messages, e.g. `/agents/alice/config@3f9c1e2a7b4d`.
+ * @throws HiveError `bad_config` naming the file and the field.
+ */
+async function readConfigAt(g: Git, entries: ReturnType<typeof parseLsTree>, label: string): Promise<LoadedAgentConfig> {
+  const toml = entries.find((e) => e.path === AGENT_CONFIG_FILE);
+  if (!toml || toml.type !== 'blob' || toml.mode === '120000') throw new HiveError('bad_config', `${label}: has no ${AGENT_CONFIG_FILE} at the top of the tree`);
+  const size = Number((await g.run(['cat-file', '-s', toml.oid])).trim());
+  if (size > MAX_CONFIG_BYTES) throw new HiveError('bad_config', `${label}: ${AGENT_CONFIG_FILE} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES}`);
+  const source = `${label}:${AGENT_CONFIG_FILE}`;
+  const loaded = parseAgentConfig(await g.run(['cat-file', 'blob', toml.oid]), source);
+  checkExtraMcpServers(loaded.config, process.env.PATH ?? '', source);
+  return loaded;
 }
 
-/** Parses `git ls-tree -r -z` output. */
+/** Parses `git ls-tree [-r] -z` output. */
 function parseLsTree(out: string): Array<{ mode: string; type: string; oid: string; path: string }> {
   return out
     .split('\0')
