@@ -9,6 +9,7 @@
 import { Database } from 'bun:sqlite';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TurnStatus } from '../shared/wire.ts';
 
 /** What a history row holds. */
 export type HistoryKind = 'wake' | 'claude' | 'raw' | 'note' | 'turn_end';
@@ -29,7 +30,7 @@ export interface TurnSummary {
   ended_at: number | null;
   trigger_message_id: number | null;
   trigger_from: string | null;
-  status: 'running' | 'ok' | 'error';
+  status: TurnStatus;
   exit_code: number | null;
   duration_ms: number | null;
   cost_usd: number | null;

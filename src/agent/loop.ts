@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { selfCommand } from '../shared/version.ts';
-import { AgentOps, MAX_WAIT_SECONDS, type MessageRecord } from '../shared/wire.ts';
+import { AgentOps, MAX_TURN_RESULT_CHARS, MAX_TURN_TOOLS, MAX_WAIT_SECONDS, type MessageRecord, type TurnStatus } from '../shared/wire.ts';
 import { HIVE_MCP_KEY, type AgentConfig } from '../shared/agent-config.ts';
 import { describeMessage } from '../shared/messages.ts';
 import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig } from './claude/argv.ts';
-import { isInit, isResult, toolCalls, type ClaudeEvent, type ResultEvent } from './claude/events.ts';
+import { isInit, isResult, type ClaudeEvent, type ResultEvent } from '../shared/stream-json.ts';
+import { toolCalls } from './claude/stream.ts';
 import { runClaude } from './claude/run.ts';
 import type { AgentEnv } from './settings.ts';
 import type { History } from './history.ts';
@@ -33,9 +34,6 @@ export interface Identity {
   config: AgentConfig;
   config_warnings: string[];
 }
-
-/** Longest result text kept in a turn summary, in characters. */
-const RESULT_CHARS = 4000;
 
 /** The agent's turn loop. */
 export class TurnLoop {
@@ -170,19 +168,19 @@ export class TurnLoop {
     const summary = {
       id: turnId,
       ended_at: Date.now(),
-      status: (error ? 'error' : 'ok') as 'ok' | 'error',
+      status: (error ? 'error' : 'ok') as Exclude<TurnStatus, 'running'>,
       exit_code: exitCode,
       duration_ms: Date.now() - started,
       cost_usd: cost,
       input_tokens: r?.usage?.input_tokens ?? null,
       output_tokens: r?.usage?.output_tokens ?? null,
       session_id: sessionId,
-      result: (error ?? r?.result ?? '').slice(0, RESULT_CHARS) || null,
+      result: (error ?? r?.result ?? '').slice(0, MAX_TURN_RESULT_CHARS) || null,
     };
     h.endTurn(summary);
     h.append(turnId, 'turn_end', { ...summary, tools });
     const { session_id: _s, id, ...rest } = summary;
-    await this.report('turn_end', { ...rest, turn_id: id, trigger_message_id: msg.id, tools: tools.slice(0, 1000) });
+    await this.report('turn_end', { ...rest, turn_id: id, trigger_message_id: msg.id, tools: tools.slice(0, MAX_TURN_TOOLS) });
     if (error) this.log(`turn ${turnId} failed: ${error.slice(0, 500)}`);
   }
 

@@ -26,6 +26,7 @@ import { HiveError } from '../shared/errors.ts';
 import { resolveDataDir } from '../shared/paths.ts';
 import { parseInternalDestination } from '../shared/egress.ts';
 import { defaultClaudeBin } from '../shared/version.ts';
+import { MAX_RETENTION_DAYS } from '../shared/wire.ts';
 
 /** The Anthropic Messages API, where the model gateway forwards when `ANTHROPIC_BASE_URL` is not set. */
 export const DEFAULT_UPSTREAM = 'https://api.anthropic.com';
@@ -108,8 +109,8 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     }
   });
   const retention = flags['tag-retention-days'] ?? env.HIVE_TAG_RETENTION_DAYS ?? '30';
-  if (!/^\d{1,5}$/.test(retention))
-    throw new HiveError('bad_request', `--tag-retention-days ${retention}: expected a whole number of days (0 to 99999)`);
+  if (!/^\d+$/.test(retention) || Number(retention) > MAX_RETENTION_DAYS)
+    throw new HiveError('bad_request', `--tag-retention-days ${retention}: expected a whole number of days (0 to ${MAX_RETENTION_DAYS})`);
   const operatorToken = readOperatorToken(flags['token-file'], env.HIVE_OPERATOR_TOKEN);
   if (!operatorToken && !isLoopback(listen.host))
     throw new HiveError(

@@ -5,16 +5,39 @@
  * who the caller is from the socket alone. Expected failures (unknown recipient, core unreachable,
  * bad arguments) come back as tool results with `isError: true` and a message the model can act
  * on; only bugs throw.
+ *
+ * Every tool is one operation of {@link AgentOps}, under the same name: its input schema is that
+ * operation's argument schema from `shared/wire.ts`, advertised as JSON Schema (TypeBox schemas
+ * are JSON Schema) and checked with the same schema before the call goes out. Parameter
+ * descriptions come from the schema's `description` fields. The SDK's low-level `Server` serves
+ * them: its `McpServer` takes tool schemas only as zod, and the low-level server does not check
+ * arguments against the advertised schema itself, so this module does.
  */
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { TObject } from '@sinclair/typebox';
+import { TypeCompiler, ValueErrorType, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { z } from 'zod';
-import { toErrorInfo } from '../shared/errors.ts';
+import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { HiveError, toErrorInfo, type ErrorCode } from '../shared/errors.ts';
 import { describeMessage } from '../shared/messages.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
+import { MAX_NAME_LENGTH } from '../shared/names.ts';
 import { VERSION } from '../shared/version.ts';
-import { AgentOps, MAX_BODY_CHARS, MAX_WAIT_SECONDS, type AgentRecord, type MessageRecord, type QuestionRecord, type ReminderRecord } from '../shared/wire.ts';
+import {
+  AgentOps,
+  MANAGER_OPS,
+  MAX_BODY_CHARS,
+  MAX_OPEN_QUESTIONS,
+  MAX_OPTION_CHARS,
+  MAX_OPTIONS,
+  MAX_WAIT_SECONDS,
+  type AgentRecord,
+  type MessageRecord,
+  type OpArgs,
+  type OpName,
+  type QuestionRecord,
+  type ReminderRecord,
+} from '../shared/wire.ts';
 
 /** Renders a received message for the model: its heading by kind, time, body and any hint. */
 export function formatMessage(m: MessageRecord): string {
@@ -25,7 +48,7 @@ export function formatMessage(m: MessageRecord): string {
 const text = (t: string, isError = false): CallToolResult => ({ content: [{ type: 'text', text: t }], ...(isError ? { isError } : {}) });
 
 /** Runs a tool body, turning thrown errors into an `isError` result naming the error code. */
-async function tool(fn: () => Promise<string>): Promise<CallToolResult> {
+async function run(fn: () => Promise<string>): Promise<CallToolResult> {
   try {
     return text(await fn());
   } catch (err) {
@@ -36,7 +59,6 @@ async function tool(fn: () => Promise<string>): Promise<CallToolResult> {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const Name = z.string().min(1).max(64);
 
 /** One line per question, for `questions`. */
 function formatQuestion(q: QuestionRecord): string {
@@ -57,275 +79,279 @@ function formatAgent(a: AgentRecord): string {
   return `${a.name} (${a.role}): ${a.status} since ${iso(a.status_since)}, wanted ${a.desired}, model ${a.model}, restarts ${a.restarts}${extra ? `; ${extra}` : ''}`;
 }
 
+/** An operation of {@link AgentOps}; every tool is one, under the same name. */
+type ToolOp = OpName<typeof AgentOps>;
+type Client = JsonLineClient<typeof AgentOps>;
+
+/** What the server adds to an operation to make it a tool: a title, a description and what the model reads back. */
+interface ToolSpec<K extends ToolOp> {
+  title: string;
+  description: string;
+  /** Calls the operation with the checked arguments; returns the text the model gets. */
+  run(client: Client, args: OpArgs<typeof AgentOps, K>): Promise<string>;
+}
+
+type ToolSpecs = { [K in ToolOp]?: ToolSpec<K> };
+
+/** Agent-lifecycle tools: the operation, then the agent as it is now. */
+const lifecycle = (op: 'kill' | 'start' | 'restart', title: string, description: string): ToolSpec<typeof op> => ({
+  title,
+  description,
+  run: async (c, args) => formatAgent((await c.call(op, args)).agent),
+});
+
+/**
+ * The tools, by operation. The core decides which of them the caller may use: the ones in
+ * {@link MANAGER_OPS} are offered only to the manager and refused by the core on any other socket.
+ */
+const TOOLS: ToolSpecs = {
+  send: {
+    title: 'Send a message',
+    description:
+      'Queue a message for another agent (by name), for "manager", or for "operator" (the human). ' +
+      `The message is stored durably before this returns. Body: 1 to ${MAX_BODY_CHARS} characters. ` +
+      "Fails with not_found for an unknown recipient, forbidden when your config's allowedRecipients do not " +
+      'include the recipient (the manager is always allowed), and too_large for an over-long body.',
+    run: async (c, args) => `sent message #${(await c.call('send', args)).id} to ${args.to}`,
+  },
+  recv: {
+    title: 'Receive a message',
+    description:
+      'Take the oldest unread message from your inbox. Without wait_seconds (or with 0) it returns at once, ' +
+      `saying "inbox empty" when there is nothing. With a positive wait_seconds it waits up to that long (at most ${MAX_WAIT_SECONDS} s) ` +
+      'for a message to arrive. A message you receive is removed from the inbox. Questions, answers, reminders and ' +
+      'notices arrive here too, each introduced by its kind.',
+    run: async (c, args) => {
+      const { message } = await c.call('recv', args);
+      return message ? formatMessage(message) : 'inbox empty';
+    },
+  },
+  ask: {
+    title: 'Ask a question',
+    description:
+      'Ask another agent or "manager" a question. It arrives in their inbox as question #id, which they answer with ' +
+      'the answer tool; the answer then arrives in your inbox as a message naming the question. Returns the question id ' +
+      'at once (it does not wait for the answer). The same send policy as send applies. Questions for the human ' +
+      `operator go through the manager. Fails with not_found, forbidden (policy), or conflict when you have ${MAX_OPEN_QUESTIONS} unanswered questions.`,
+    run: async (c, args) => {
+      const r = await c.call('ask', args);
+      return `asked question #${r.question.id} of ${args.to} (message #${r.message_id}); the answer will arrive in your inbox`;
+    },
+  },
+  answer: {
+    title: 'Answer a question',
+    description:
+      'Answer a question that was put to you: question_id is the id in the question message ("Question #id"), or see the ' +
+      'questions tool. The answer is delivered to the asker as a message naming the question. A question can be answered once. ' +
+      'Fails with not_found for an unknown id, forbidden when the question was put to someone else, conflict when already answered.',
+    run: async (c, args) => {
+      const r = await c.call('answer', args);
+      return `answered question #${args.question_id} from ${r.question.from} (message #${r.message_id})`;
+    },
+  },
+  questions: {
+    title: 'List open questions',
+    description: 'List the unanswered questions you asked (waiting for others) and those put to you (waiting for your answer).',
+    run: async (c, args) => {
+      const r = await c.call('questions', args);
+      const part = (title: string, qs: QuestionRecord[]) => `${title}:\n${qs.length ? qs.map(formatQuestion).join('\n') : '(none)'}`;
+      return `${part('waiting for your answer', r.to_answer)}\n\n${part('you asked, not answered yet', r.asked)}`;
+    },
+  },
+  remind: {
+    title: 'Set a reminder',
+    description:
+      'Schedule a message for later: to yourself by default, or to another recipient (same policy as send). Give exactly one of ' +
+      'at (an ISO 8601 time with zone, e.g. 2026-01-31T09:00:00Z) or in_seconds. The hive delivers it to the inbox when due, ' +
+      'even across restarts; it wakes the recipient like any message. At most a year ahead. Fails with bad_request for a time ' +
+      'in the past or a malformed time.',
+    run: async (c, args) => `set ${formatReminder((await c.call('remind', args)).reminder)}`,
+  },
+  reminders: {
+    title: 'List reminders',
+    description: 'List your pending reminders, soonest first.',
+    run: async (c, args) => {
+      const { reminders } = await c.call('reminders', args);
+      return reminders.length ? reminders.map(formatReminder).join('\n') : 'no pending reminders';
+    },
+  },
+  cancel_reminder: {
+    title: 'Cancel a reminder',
+    description:
+      'Cancel one of your pending reminders by its id (reminder_id). Fails with not_found for an id that is not yours, conflict when it already fired.',
+    run: async (c, args) => `cancelled ${formatReminder((await c.call('cancel_reminder', args)).reminder)}`,
+  },
+
+  agents: {
+    title: 'List agents',
+    description: 'List every agent with its state, desired state, model, restarts and any config problem.',
+    run: async (c, args) => (await c.call('agents', args)).agents.map(formatAgent).join('\n'),
+  },
+  request_spawn: {
+    title: 'Request a new agent',
+    description:
+      `Ask the operator to approve creating a new agent. Names: 1-${MAX_NAME_LENGTH} characters, a-z, 0-9 and "-", starting with a letter. ` +
+      'Returns the approval id at once; the decision arrives later in your inbox as a notice. Fails with bad_name, exists ' +
+      '(the agent exists), or conflict (already requested).',
+    run: async (c, args) => {
+      const { approval } = await c.call('request_spawn', args);
+      return `spawn of ${args.name} requested: approval #${approval.id} is waiting for the operator`;
+    },
+  },
+  request_apply_commit: {
+    title: 'Propose a config change',
+    description:
+      "Ask the operator to apply a commit of an agent's proposed config repo (/agents/<agent>/config, a git repo holding " +
+      'agent.toml: edit, `git commit`, then pass the commit id). The commit and its agent.toml are checked now: an invalid config ' +
+      'is refused with the field and the reason. A valid one waits for the operator; on approval the agent is rebuilt with it, ' +
+      'and the outcome (deployed, or failed with the error) arrives later in your inbox as a notice. To roll back, commit the old ' +
+      'config again (e.g. `git revert`) and request that. Fails with not_found (agent or commit), bad_request (not a commit id), ' +
+      'bad_config, or conflict (that commit is already waiting).',
+    run: async (c, args) => {
+      const { approval } = await c.call('request_apply_commit', args);
+      return `commit ${approval.sha?.slice(0, 12)} for ${args.agent} is valid and staged: approval #${approval.id} is waiting for the operator`;
+    },
+  },
+  request_spawn_draft: {
+    title: 'Draft a new agent',
+    description:
+      "First step of a two-step spawn: creates the new agent's proposed config repo (with the default agent.toml committed) and " +
+      'a directory for files its /state should start with, but no sandbox. Edit and commit the config, put notes or prompt ' +
+      'material in the state directory, then call request_spawn_commit with the commit id. Returns both paths. Fails with ' +
+      'bad_name or exists (the agent or the draft exists).',
+    run: async (c, args) => {
+      const { draft } = await c.call('request_spawn_draft', args);
+      return `draft of ${args.name}: config repo ${draft.config_dir} (head ${draft.head.slice(0, 12)}), first /state files in ${draft.state_dir}`;
+    },
+  },
+  request_spawn_commit: {
+    title: 'Request a drafted agent',
+    description:
+      'Second step of a two-step spawn: ask the operator to create the drafted agent from a commit of its proposed config repo. ' +
+      'The config is checked now. On approval the agent is created from that commit with the staged /state files; the outcome ' +
+      'arrives later as a notice. Fails with not_found (no draft, or no such commit), bad_config, or conflict (already requested).',
+    run: async (c, args) => {
+      const { approval } = await c.call('request_spawn_commit', args);
+      return `spawn of ${args.name} from ${approval.sha?.slice(0, 12)} requested: approval #${approval.id} is waiting for the operator`;
+    },
+  },
+  kill: lifecycle(
+    'kill',
+    'Stop an agent',
+    'Stop an agent; it stays registered, keeps its state and can be started again. You cannot kill yourself. Fails with not_found.',
+  ),
+  start: lifecycle('start', 'Start an agent', 'Start a stopped agent. Fails with not_found, or bad_config when its config is invalid (the message names the field).'),
+  restart: lifecycle(
+    'restart',
+    'Restart an agent',
+    'Stop and start an agent: a fresh process that re-reads its config and resumes its conversation. Fails with not_found or bad_config.',
+  ),
+  ask_operator: {
+    title: 'Ask the operator',
+    description:
+      `Queue a question for the human operator on the dashboard. Without options it is free text; with options (2 to ${MAX_OPTIONS} distinct, ` +
+      `non-empty choices of at most ${MAX_OPTION_CHARS} characters) the operator picks one, or any number with multi: true. Returns the ` +
+      'question id at once; the answer arrives later in your inbox as "operator answered question #id" with the text or the choices. ' +
+      'Fails with bad_request for a bad shape (empty or duplicate options, multi without options).',
+    run: async (c, args) => {
+      const q = (await c.call('ask_operator', args)).question;
+      return `question #${q.id} queued for the operator; the answer will arrive in your inbox`;
+    },
+  },
+};
+
+/** A tool ready to serve: its advertised definition, the checker of its arguments, and its body. */
+interface ServedTool {
+  definition: Tool;
+  schema: TObject;
+  check: TypeCheck<TObject>;
+  run(client: Client, args: unknown): Promise<string>;
+}
+
+/**
+ * The input schema of the tool for `op`: the operation's argument schema from {@link AgentOps},
+ * closed to other properties (as the core's socket is). It is both what the tool advertises and
+ * what its arguments are checked against.
+ */
+function toolInputSchema(op: ToolOp): TObject {
+  return { ...(AgentOps[op].args as TObject), additionalProperties: false };
+}
+
+/** Builds every tool once per process: input schemas closed and compiled, definitions rendered. */
+function buildTools(): Map<string, ServedTool> {
+  const out = new Map<string, ServedTool>();
+  for (const [op, spec] of Object.entries(TOOLS) as [ToolOp, ToolSpec<ToolOp>][]) {
+    const schema = toolInputSchema(op);
+    out.set(op, {
+      // JSON round trip: the plain JSON Schema, without TypeBox's symbol-keyed bookkeeping.
+      definition: { name: op, title: spec.title, description: spec.description, inputSchema: JSON.parse(JSON.stringify(schema)) },
+      schema,
+      check: TypeCompiler.Compile(schema),
+      run: (client, args) => spec.run(client, args as never),
+    });
+  }
+  return out;
+}
+
+let served: Map<string, ServedTool> | undefined;
+
+/** The names of the tools offered to `role`: every tool for the manager, else those not in {@link MANAGER_OPS}. */
+function toolNames(role: string): ToolOp[] {
+  return (Object.keys(TOOLS) as ToolOp[]).filter((op) => role === 'manager' || !MANAGER_OPS.has(op));
+}
+
+const SIZE_ERRORS: ReadonlySet<ValueErrorType> = new Set([ValueErrorType.StringMaxLength, ValueErrorType.ArrayMaxItems]);
+
+/**
+ * Why `args` do not fit `tool`'s input schema, for the model to act on: each field at fault with
+ * what is wrong with it, then the arguments the tool takes with their descriptions.
+ * @returns `too_large` when every problem is a size limit, else `bad_request`.
+ */
+function describeArgumentErrors(tool: string, schema: TObject, check: TypeCheck<TObject>, args: unknown): HiveError {
+  const problems = new Map<string, string>();
+  let code: ErrorCode = 'too_large';
+  for (const e of check.Errors(args)) {
+    const field = e.path.replace(/^\//, '').replace(/\//g, '.') || '(arguments)';
+    if (problems.has(field)) continue;
+    if (!SIZE_ERRORS.has(e.type)) code = 'bad_request';
+    problems.set(
+      field,
+      e.type === ValueErrorType.ObjectRequiredProperty
+        ? 'missing (required)'
+        : e.type === ValueErrorType.ObjectAdditionalProperties
+          ? `not an argument of ${tool}`
+          : e.message,
+    );
+    if (problems.size === 5) break;
+  }
+  const params = Object.entries(schema.properties).map(([k, s]) => (s.description ? `${k} (${s.description})` : k));
+  const takes = params.length ? `${tool} takes: ${params.join('; ')}` : `${tool} takes no arguments`;
+  const what = [...problems].map(([field, problem]) => `${field}: ${problem}`).join('; ');
+  return new HiveError(code, `invalid arguments for ${tool}: ${what || 'invalid value'}. ${takes}`);
+}
+
 /**
  * Builds the MCP server with the agent tools, talking to the core through `client`; with
  * `role: 'manager'` also the manager's tools. The core refuses manager tools on any other socket,
  * so offering them is a convenience, not the guard.
  */
-export function createHiveMcpServer(client: JsonLineClient<typeof AgentOps>, role = 'agent'): McpServer {
-  const server = new McpServer({ name: 'hyperhive', version: VERSION });
+export function createHiveMcpServer(client: Client, role = 'agent'): Server {
+  served ??= buildTools();
+  const tools = new Map<string, ServedTool>(toolNames(role).map((name) => [name, served!.get(name)!]));
+  const server = new Server({ name: 'hyperhive', version: VERSION }, { capabilities: { tools: {} } });
 
-  server.registerTool(
-    'send',
-    {
-      title: 'Send a message',
-      description:
-        'Queue a message for another agent (by name), for "manager", or for "operator" (the human). ' +
-        `The message is stored durably before this returns. Body: 1 to ${MAX_BODY_CHARS} characters. ` +
-        'Fails with not_found for an unknown recipient, forbidden when your config\'s allowedRecipients do not ' +
-        'include the recipient (the manager is always allowed), and too_large for an over-long body.',
-      inputSchema: {
-        to: Name.describe('recipient: an agent name, "manager" or "operator"'),
-        body: z.string().min(1).max(MAX_BODY_CHARS).describe('the message text'),
-      },
-    },
-    ({ to, body }) => tool(async () => `sent message #${(await client.call('send', { to, body })).id} to ${to}`),
-  );
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...tools.values()].map((t) => t.definition) }));
 
-  server.registerTool(
-    'recv',
-    {
-      title: 'Receive a message',
-      description:
-        'Take the oldest unread message from your inbox. Without wait_seconds (or with 0) it returns at once, ' +
-        `saying "inbox empty" when there is nothing. With a positive wait_seconds it waits up to that long (at most ${MAX_WAIT_SECONDS} s) ` +
-        'for a message to arrive. A message you receive is removed from the inbox. Questions, answers, reminders and ' +
-        'notices arrive here too, each introduced by its kind.',
-      inputSchema: {
-        wait_seconds: z.number().min(0).optional().describe(`seconds to wait for a message, at most ${MAX_WAIT_SECONDS}; omit to not wait`),
-      },
-    },
-    ({ wait_seconds }) =>
-      tool(async () => {
-        const args = wait_seconds === undefined ? {} : { wait_seconds };
-        const { message } = await client.call('recv', args);
-        return message ? formatMessage(message) : 'inbox empty';
-      }),
-  );
-
-  server.registerTool(
-    'ask',
-    {
-      title: 'Ask a question',
-      description:
-        'Ask another agent or "manager" a question. It arrives in their inbox as question #id, which they answer with ' +
-        'the answer tool; the answer then arrives in your inbox as a message naming the question. Returns the question id ' +
-        'at once (it does not wait for the answer). The same send policy as send applies. Questions for the human ' +
-        'operator go through the manager. Fails with not_found, forbidden (policy), or conflict when you have 200 unanswered questions.',
-      inputSchema: {
-        to: Name.describe('an agent name or "manager"'),
-        question: z.string().min(1).max(8192).describe('the question'),
-      },
-    },
-    ({ to, question }) =>
-      tool(async () => {
-        const r = await client.call('ask', { to, question });
-        return `asked question #${r.question.id} of ${to} (message #${r.message_id}); the answer will arrive in your inbox`;
-      }),
-  );
-
-  server.registerTool(
-    'answer',
-    {
-      title: 'Answer a question',
-      description:
-        'Answer a question that was put to you (its id is in the question message, or see the questions tool). The answer ' +
-        'is delivered to the asker as a message naming the question. A question can be answered once. Fails with not_found ' +
-        'for an unknown id, forbidden when the question was put to someone else, conflict when already answered.',
-      inputSchema: {
-        id: z.number().int().min(1).describe('the question id'),
-        text: z.string().min(1).max(MAX_BODY_CHARS).describe('your answer'),
-      },
-    },
-    ({ id, text }) =>
-      tool(async () => {
-        const r = await client.call('answer', { question_id: id, text });
-        return `answered question #${id} from ${r.question.from} (message #${r.message_id})`;
-      }),
-  );
-
-  server.registerTool(
-    'questions',
-    {
-      title: 'List open questions',
-      description: 'List the unanswered questions you asked (waiting for others) and those put to you (waiting for your answer).',
-      inputSchema: {},
-    },
-    () =>
-      tool(async () => {
-        const r = await client.call('questions', {});
-        const part = (title: string, qs: QuestionRecord[]) => `${title}:\n${qs.length ? qs.map(formatQuestion).join('\n') : '(none)'}`;
-        return `${part('waiting for your answer', r.to_answer)}\n\n${part('you asked, not answered yet', r.asked)}`;
-      }),
-  );
-
-  server.registerTool(
-    'remind',
-    {
-      title: 'Set a reminder',
-      description:
-        'Schedule a message for later: to yourself by default, or to another recipient (same policy as send). Give exactly one of ' +
-        'at (an ISO 8601 time with zone, e.g. 2026-01-31T09:00:00Z) or in_seconds. The hive delivers it to the inbox when due, ' +
-        'even across restarts; it wakes the recipient like any message. At most a year ahead. Fails with bad_request for a time ' +
-        'in the past or a malformed time.',
-      inputSchema: {
-        body: z.string().min(1).max(MAX_BODY_CHARS).describe('what to be reminded of'),
-        at: z.string().optional().describe('when, as an ISO 8601 time with zone'),
-        in_seconds: z.number().optional().describe('when, as seconds from now'),
-        to: Name.optional().describe('recipient; default yourself'),
-      },
-    },
-    ({ body, at, in_seconds, to }) =>
-      tool(async () => {
-        const args = { body, ...(at !== undefined ? { at } : {}), ...(in_seconds !== undefined ? { in_seconds } : {}), ...(to !== undefined ? { to } : {}) };
-        const { reminder } = await client.call('remind', args);
-        return `set ${formatReminder(reminder)}`;
-      }),
-  );
-
-  server.registerTool(
-    'reminders',
-    { title: 'List reminders', description: 'List your pending reminders, soonest first.', inputSchema: {} },
-    () =>
-      tool(async () => {
-        const { reminders } = await client.call('reminders', {});
-        return reminders.length ? reminders.map(formatReminder).join('\n') : 'no pending reminders';
-      }),
-  );
-
-  server.registerTool(
-    'cancel_reminder',
-    {
-      title: 'Cancel a reminder',
-      description: 'Cancel one of your pending reminders by id. Fails with not_found for an id that is not yours, conflict when it already fired.',
-      inputSchema: { id: z.number().int().min(1).describe('the reminder id') },
-    },
-    ({ id }) => tool(async () => `cancelled ${formatReminder((await client.call('cancel_reminder', { reminder_id: id })).reminder)}`),
-  );
-
-  if (role === 'manager') registerManagerTools(server, client);
+  server.setRequestHandler(CallToolRequestSchema, (req) => {
+    const { name, arguments: args = {} } = req.params;
+    const tool = tools.get(name);
+    return run(async () => {
+      if (!tool) throw new HiveError('not_found', `no tool named "${name.slice(0, 64)}"; the tools are ${[...tools.keys()].join(', ')}`);
+      if (!tool.check.Check(args)) throw describeArgumentErrors(name, tool.schema, tool.check, args);
+      return tool.run(client, args);
+    });
+  });
   return server;
-}
-
-/** The manager's tools: the swarm's lifecycle and questions for the operator. */
-function registerManagerTools(server: McpServer, client: JsonLineClient<typeof AgentOps>): void {
-  server.registerTool(
-    'agents',
-    { title: 'List agents', description: 'List every agent with its state, desired state, model, restarts and any config problem.', inputSchema: {} },
-    () => tool(async () => (await client.call('agents', {})).agents.map(formatAgent).join('\n')),
-  );
-
-  server.registerTool(
-    'request_spawn',
-    {
-      title: 'Request a new agent',
-      description:
-        'Ask the operator to approve creating a new agent. Names: 1-9 characters, a-z, 0-9 and "-", starting with a letter. ' +
-        'Returns the approval id at once; the decision arrives later in your inbox as a notice. Fails with bad_name, exists ' +
-        '(the agent exists), or conflict (already requested).',
-      inputSchema: { name: Name.describe('the new agent\'s name') },
-    },
-    ({ name }) =>
-      tool(async () => {
-        const { approval } = await client.call('request_spawn', { name });
-        return `spawn of ${name} requested: approval #${approval.id} is waiting for the operator`;
-      }),
-  );
-
-  const Sha = z
-    .string()
-    .regex(/^[0-9a-f]{7,40}$/, 'a commit id: 7 to 40 hex digits, e.g. from `git rev-parse HEAD`')
-    .describe('commit id in the proposed repo (7 to 40 hex digits)');
-
-  server.registerTool(
-    'request_apply_commit',
-    {
-      title: 'Propose a config change',
-      description:
-        "Ask the operator to apply a commit of an agent's proposed config repo (/agents/<agent>/config, a git repo holding " +
-        'agent.toml: edit, `git commit`, then pass the commit id). The commit and its agent.toml are checked now: an invalid config ' +
-        'is refused with the field and the reason. A valid one waits for the operator; on approval the agent is rebuilt with it, ' +
-        'and the outcome (deployed, or failed with the error) arrives later in your inbox as a notice. To roll back, commit the old ' +
-        'config again (e.g. `git revert`) and request that. Fails with not_found (agent or commit), bad_request (not a commit id), ' +
-        'bad_config, or conflict (that commit is already waiting).',
-      inputSchema: { agent: Name.describe('the agent whose config changes'), sha: Sha },
-    },
-    ({ agent, sha }) =>
-      tool(async () => {
-        const { approval } = await client.call('request_apply_commit', { agent, sha });
-        return `commit ${approval.sha?.slice(0, 12)} for ${agent} is valid and staged: approval #${approval.id} is waiting for the operator`;
-      }),
-  );
-
-  server.registerTool(
-    'request_spawn_draft',
-    {
-      title: 'Draft a new agent',
-      description:
-        "First step of a two-step spawn: creates the new agent's proposed config repo (with the default agent.toml committed) and " +
-        'a directory for files its /state should start with, but no sandbox. Edit and commit the config, put notes or prompt ' +
-        'material in the state directory, then call request_spawn_commit with the commit id. Returns both paths. Fails with ' +
-        'bad_name or exists (the agent or the draft exists).',
-      inputSchema: { name: Name.describe("the new agent's name") },
-    },
-    ({ name }) =>
-      tool(async () => {
-        const { draft } = await client.call('request_spawn_draft', { name });
-        return `draft of ${name}: config repo ${draft.config_dir} (head ${draft.head.slice(0, 12)}), first /state files in ${draft.state_dir}`;
-      }),
-  );
-
-  server.registerTool(
-    'request_spawn_commit',
-    {
-      title: 'Request a drafted agent',
-      description:
-        "Second step of a two-step spawn: ask the operator to create the drafted agent from a commit of its proposed config repo. " +
-        'The config is checked now. On approval the agent is created from that commit with the staged /state files; the outcome ' +
-        'arrives later as a notice. Fails with not_found (no draft, or no such commit), bad_config, or conflict (already requested).',
-      inputSchema: { name: Name.describe('the drafted agent'), sha: Sha },
-    },
-    ({ name, sha }) =>
-      tool(async () => {
-        const { approval } = await client.call('request_spawn_commit', { name, sha });
-        return `spawn of ${name} from ${approval.sha?.slice(0, 12)} requested: approval #${approval.id} is waiting for the operator`;
-      }),
-  );
-
-  const lifecycle = (op: 'kill' | 'start' | 'restart', title: string, description: string) =>
-    server.registerTool(op, { title, description, inputSchema: { name: Name.describe('the agent') } }, ({ name }) =>
-      tool(async () => formatAgent((await client.call(op, { name })).agent)),
-    );
-  lifecycle('kill', 'Stop an agent', 'Stop an agent; it stays registered, keeps its state and can be started again. You cannot kill yourself. Fails with not_found.');
-  lifecycle('start', 'Start an agent', 'Start a stopped agent. Fails with not_found, or bad_config when its config is invalid (the message names the field).');
-  lifecycle(
-    'restart',
-    'Restart an agent',
-    'Stop and start an agent: a fresh process that re-reads its config and resumes its conversation. Fails with not_found or bad_config.',
-  );
-
-  server.registerTool(
-    'ask_operator',
-    {
-      title: 'Ask the operator',
-      description:
-        'Queue a question for the human operator on the dashboard. Without options it is free text; with options (2 to 20 distinct, ' +
-        'non-empty choices) the operator picks one, or any number with multi: true. Returns the question id at once; the answer ' +
-        'arrives later in your inbox as "operator answered question #id" with the text or the choices. Fails with bad_request for ' +
-        'a bad shape (empty or duplicate options, multi without options).',
-      inputSchema: {
-        question: z.string().min(1).max(8192).describe('the question'),
-        options: z.array(z.string().max(500)).max(50).optional().describe('choices; omit for free text'),
-        multi: z.boolean().optional().describe('allow several choices (checkboxes)'),
-      },
-    },
-    ({ question, options, multi }) =>
-      tool(async () => {
-        const args = { question, ...(options !== undefined ? { options } : {}), ...(multi !== undefined ? { multi } : {}) };
-        const q = (await client.call('ask_operator', args)).question;
-        return `question #${q.id} queued for the operator; the answer will arrive in your inbox`;
-      }),
-  );
 }
 
 /** `hive mcp`: serves the tools on stdin/stdout until stdin closes. */

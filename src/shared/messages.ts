@@ -14,7 +14,7 @@ export function describeMessage(m: MessageRecord): { heading: string; hint: stri
     case 'question':
       return {
         heading: `Question #${m.ref} from ${m.from} (message #${m.id})`,
-        hint: `Answer it with the \`answer\` tool (id ${m.ref}); the answer goes back to ${m.from}.`,
+        hint: `Answer it with the \`answer\` tool (question_id ${m.ref}); the answer goes back to ${m.from}.`,
       };
     case 'answer':
       return { heading: `Answer from ${m.from} to your question #${m.ref} (message #${m.id})`, hint: '' };

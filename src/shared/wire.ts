@@ -20,18 +20,58 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 export const MAX_BODY_CHARS = 64 * 1024;
 /** Longest `recv` long-poll, in seconds. Larger requests are clamped to it. */
 export const MAX_WAIT_SECONDS = 180;
+/** Longest question text, in characters. */
+export const MAX_QUESTION_CHARS = 8192;
+/** Most options a choice question may offer (and so most choices an answer may pick). */
+export const MAX_OPTIONS = 20;
+/** Longest option of a choice question, in characters. */
+export const MAX_OPTION_CHARS = 200;
+/** Most unanswered questions one asker may have open at once. */
+export const MAX_OPEN_QUESTIONS = 200;
+/** Longest turn result kept in a turn summary, in characters. */
+export const MAX_TURN_RESULT_CHARS = 4000;
+/** Most tool calls a turn summary lists. */
+export const MAX_TURN_TOOLS = 1000;
+/** Longest tool name a turn summary lists, in characters. */
+export const MAX_TOOL_NAME_CHARS = 200;
+/** Most entries one listing (`messages`, `turns`, `config_repo`, `deploys`) returns; its `limit` may not exceed it. */
+export const MAX_LIST_LIMIT = 1000;
+/** Longest tag retention, in days. */
+export const MAX_RETENTION_DAYS = 99999;
+
+/** A commit id as people and agents type it, full or abbreviated: 7 to 40 lowercase hex digits (unanchored). */
+const COMMIT_ID_HEX = '[0-9a-f]{7,40}';
+/** {@link COMMIT_ID_RE} as a JSON Schema `pattern`. */
+export const COMMIT_ID_PATTERN = `^${COMMIT_ID_HEX}$`;
+/**
+ * Matches a whole commit id, full or abbreviated: 7 to 40 lowercase hex digits.
+ * @example COMMIT_ID_RE.test('3f2a9c1') // true
+ */
+export const COMMIT_ID_RE = new RegExp(COMMIT_ID_PATTERN);
+
+/** A union of string literals, from the one list of its values. */
+function literals<T extends string>(values: readonly T[]) {
+  return Type.Union(values.map((v) => Type.Literal(v)));
+}
+
+/** `schema` with its own `description` (replacing any it had), for a field that reuses a shared schema. */
+function described<T extends TSchema>(schema: T, description: string): T {
+  return { ...schema, description };
+}
 
 const Name = Type.String({ minLength: 1, maxLength: 64, description: 'agent name, `manager` or `operator`' });
 const Body = Type.String({ minLength: 1, maxLength: MAX_BODY_CHARS });
 const Millis = Type.Integer({ minimum: 0, description: 'unix time, milliseconds' });
 
+/** Every {@link MessageKind}. */
+export const MESSAGE_KINDS = ['message', 'question', 'answer', 'reminder', 'notice'] as const;
 /**
  * What a message is: a plain `message`; a `question` (ref = question id) the recipient may
  * `answer`; an `answer` (ref = the question answered); a `reminder` (ref = reminder id); or a
  * `notice` from the hive itself (crashes, approval decisions; ref = approval id when there is one).
  */
-export const MessageKind = Type.Union(['message', 'question', 'answer', 'reminder', 'notice'].map((k) => Type.Literal(k)));
-export type MessageKind = 'message' | 'question' | 'answer' | 'reminder' | 'notice';
+export type MessageKind = (typeof MESSAGE_KINDS)[number];
+export const MessageKind = literals(MESSAGE_KINDS);
 
 /** One broker message as stored and returned. Times are unix milliseconds. */
 export const MessageRecord = Type.Object({
@@ -48,22 +88,33 @@ export const MessageRecord = Type.Object({
 export type MessageRecord = Static<typeof MessageRecord>;
 
 /** Lifecycle states an agent can be in, as the dashboard shows them. */
-export const AgentStatus = Type.Union(
-  ['starting', 'building', 'idle', 'thinking', 'offline', 'crashed', 'failed'].map((s) => Type.Literal(s)),
-);
+export const AGENT_STATUSES = ['starting', 'building', 'idle', 'thinking', 'offline', 'crashed', 'failed'] as const;
 /**
  * `building`: being rebuilt (a deploy, an auto-update or the operator's rebuild) until it says hello;
  * `crashed`: the process died and a restart is pending; `failed`: it cannot start (see `problem`).
  */
-export type AgentStatus = 'starting' | 'building' | 'idle' | 'thinking' | 'offline' | 'crashed' | 'failed';
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+export const AgentStatus = literals(AGENT_STATUSES);
+
+/** What an agent is: a plain agent, or the manager. */
+export const AGENT_ROLES = ['agent', 'manager'] as const;
+/** See {@link AGENT_ROLES}. */
+export type AgentRole = (typeof AGENT_ROLES)[number];
+export const AgentRole = literals(AGENT_ROLES);
+
+/** Whether the operator wants an agent running; the supervisor works towards it. */
+export const DESIRED_STATES = ['running', 'stopped'] as const;
+/** See {@link DESIRED_STATES}. */
+export type DesiredState = (typeof DESIRED_STATES)[number];
+export const DesiredState = literals(DESIRED_STATES);
 
 /** One agent in the registry, with its live state. */
 export const AgentRecord = Type.Object({
   name: Type.String(),
-  role: Type.Union([Type.Literal('agent'), Type.Literal('manager')]),
+  role: AgentRole,
   runtime: Type.String(),
   /** Whether the operator wants it running; the supervisor works towards this. */
-  desired: Type.Union([Type.Literal('running'), Type.Literal('stopped')]),
+  desired: DesiredState,
   status: AgentStatus,
   /** When `status` last changed, unix ms. */
   status_since: Millis,
@@ -88,6 +139,12 @@ export const AgentRecord = Type.Object({
 });
 export type AgentRecord = Static<typeof AgentRecord>;
 
+/** Where a turn is: still `running`, or ended `ok` or with an `error`. */
+export const TURN_STATUSES = ['running', 'ok', 'error'] as const;
+/** See {@link TURN_STATUSES}. */
+export type TurnStatus = (typeof TURN_STATUSES)[number];
+export const TurnStatus = literals(TURN_STATUSES);
+
 /** Summary of one claude turn, as the core records it. */
 export const TurnRecord = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 64 }),
@@ -95,16 +152,16 @@ export const TurnRecord = Type.Object({
   started_at: Millis,
   ended_at: Type.Union([Millis, Type.Null()]),
   trigger_message_id: Type.Union([Type.Integer(), Type.Null()]),
-  status: Type.Union([Type.Literal('running'), Type.Literal('ok'), Type.Literal('error')]),
+  status: TurnStatus,
   exit_code: Type.Union([Type.Integer(), Type.Null()]),
   duration_ms: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
   cost_usd: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
   input_tokens: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
   output_tokens: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
   /** Names of the tools claude called during the turn, in order. */
-  tools: Type.Array(Type.String({ maxLength: 200 }), { maxItems: 1000 }),
-  /** The turn's final text (or error), truncated to 4000 characters. */
-  result: Type.Union([Type.String({ maxLength: 4000 }), Type.Null()]),
+  tools: Type.Array(Type.String({ maxLength: MAX_TOOL_NAME_CHARS }), { maxItems: MAX_TURN_TOOLS }),
+  /** The turn's final text (or error), truncated to {@link MAX_TURN_RESULT_CHARS} characters. */
+  result: Type.Union([Type.String({ maxLength: MAX_TURN_RESULT_CHARS }), Type.Null()]),
 });
 export type TurnRecord = Static<typeof TurnRecord>;
 
@@ -139,11 +196,15 @@ export const ReminderRecord = Type.Object({
 export type ReminderRecord = Static<typeof ReminderRecord>;
 
 /** Kinds of change that wait for the operator. */
-export const ApprovalKind = Type.Union([Type.Literal('spawn'), Type.Literal('apply_commit')]);
+export const APPROVAL_KINDS = ['spawn', 'apply_commit'] as const;
+/** See {@link APPROVAL_KINDS}. */
+export type ApprovalKind = (typeof APPROVAL_KINDS)[number];
+export const ApprovalKind = literals(APPROVAL_KINDS);
 /** Where an approval is: waiting, refused, or approved and then carried out (or not). */
-export const ApprovalStatus = Type.Union(['pending', 'building', 'denied', 'deployed', 'failed'].map((k) => Type.Literal(k)));
+export const APPROVAL_STATUSES = ['pending', 'building', 'denied', 'deployed', 'failed'] as const;
 /** `building`: approved and being carried out; then `deployed` or `failed`. */
-export type ApprovalStatus = 'pending' | 'building' | 'denied' | 'deployed' | 'failed';
+export type ApprovalStatus = (typeof APPROVAL_STATUSES)[number];
+export const ApprovalStatus = literals(APPROVAL_STATUSES);
 
 /** A change the manager asked for and the operator decides on. */
 export const ApprovalRecord = Type.Object({
@@ -176,7 +237,7 @@ export const ALERT_KINDS = ['deploy_failed', 'crash_loop', 'gateway_refused', 'a
  * deploy-log commit) could not be written, so the trail is missing a step.
  */
 export type AlertKind = (typeof ALERT_KINDS)[number];
-export const AlertKind = Type.Union(ALERT_KINDS.map((k) => Type.Literal(k)));
+export const AlertKind = literals(ALERT_KINDS);
 
 /**
  * An open alert. One per kind and agent: raising it again updates `text`, `count` and
@@ -219,10 +280,14 @@ export const AgentConfigWire = Type.Object({
 });
 
 const Empty = Type.Object({});
-const Question = Type.String({ minLength: 1, maxLength: 8192 });
+const Question = Type.String({ minLength: 1, maxLength: MAX_QUESTION_CHARS, description: 'the question' });
+/** The options of a choice question, or the choices an answer picks. */
+const Options = Type.Array(Type.String({ maxLength: MAX_OPTION_CHARS }), { maxItems: MAX_OPTIONS });
 const AgentResult = Type.Object({ agent: AgentRecord });
 /** A commit id as typed by people and agents: 7 to 40 lowercase hex digits. */
-const Sha = Type.String({ pattern: '^[0-9a-f]{7,40}$', description: 'a commit id (7 to 40 hex digits)' });
+const Sha = Type.String({ pattern: COMMIT_ID_PATTERN, description: 'a commit id (7 to 40 hex digits)' });
+/** A commit of an agent's proposed config repo, as the manager names it. */
+const ProposedSha = described(Sha, 'a commit id in the proposed config repo: 7 to 40 hex digits, e.g. from `git rev-parse HEAD`');
 /** Where a spawn draft lives, as the manager sees it. */
 const Draft = Type.Object({ name: Type.String(), config_dir: Type.String(), state_dir: Type.String(), head: Type.String() });
 const Commit = Type.Object({ sha: Type.String(), at: Millis, subject: Type.String() });
@@ -250,10 +315,17 @@ function op<A extends TObject, R extends TSchema>(args: A, result: R): OpSpec<A,
  */
 export const AgentOps = {
   /** Queue `body` for `to`. Committed before the reply. */
-  send: op(Type.Object({ to: Name, body: Body }), Type.Object({ id: Type.Integer() })),
-  /** Pop the oldest undelivered message; long-poll up to `wait_seconds` (capped at 180) if positive. */
+  send: op(
+    Type.Object({ to: described(Name, 'recipient: an agent name, "manager" or "operator"'), body: described(Body, 'the message text') }),
+    Type.Object({ id: Type.Integer() }),
+  ),
+  /** Pop the oldest undelivered message; long-poll up to `wait_seconds` (capped at {@link MAX_WAIT_SECONDS}) if positive. */
   recv: op(
-    Type.Object({ wait_seconds: Type.Optional(Type.Number({ minimum: 0 })) }),
+    Type.Object({
+      wait_seconds: Type.Optional(
+        Type.Number({ minimum: 0, description: `seconds to wait for a message, at most ${MAX_WAIT_SECONDS}; omit to not wait` }),
+      ),
+    }),
     Type.Object({ message: Type.Union([MessageRecord, Type.Null()]) }),
   ),
   /** The harness announces itself; the reply tells it who it is and how it is configured. */
@@ -280,55 +352,73 @@ export const AgentOps = {
   /** The agent's own page forwards the operator's prompt: a message from `operator` to this agent. */
   operator_send: op(Type.Object({ body: Body }), Type.Object({ id: Type.Integer() })),
   /** Ask `to` a question; it arrives as a `question` message the recipient can `answer`. */
-  ask: op(Type.Object({ to: Name, question: Question }), Type.Object({ question: QuestionRecord, message_id: Type.Integer() })),
+  ask: op(
+    Type.Object({ to: described(Name, 'an agent name or "manager"'), question: Question }),
+    Type.Object({ question: QuestionRecord, message_id: Type.Integer() }),
+  ),
   /** Answer a question put to the caller; the answer reaches the asker as an `answer` message. */
-  answer: op(Type.Object({ question_id: Type.Integer({ minimum: 1 }), text: Body }), Type.Object({ question: QuestionRecord, message_id: Type.Integer() })),
+  answer: op(
+    Type.Object({
+      question_id: Type.Integer({ minimum: 1, description: 'the id of the question you answer, as in "Question #id"' }),
+      text: described(Body, 'your answer'),
+    }),
+    Type.Object({ question: QuestionRecord, message_id: Type.Integer() }),
+  ),
   /** Unanswered questions the caller asked and was asked. */
   questions: op(Empty, Type.Object({ asked: Type.Array(QuestionRecord), to_answer: Type.Array(QuestionRecord) })),
   /** Schedule a message: `at` (ISO 8601) or `in_seconds` from now; to the caller unless `to` is given. */
   remind: op(
     Type.Object({
-      body: Body,
-      at: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-      in_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-      to: Type.Optional(Name),
+      body: described(Body, 'what to be reminded of'),
+      at: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'when, as an ISO 8601 time with zone' })),
+      in_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'when, as seconds from now' })),
+      to: Type.Optional(described(Name, 'recipient; default yourself')),
     }),
     Type.Object({ reminder: ReminderRecord }),
   ),
   /** The caller's pending reminders, soonest first. */
   reminders: op(Empty, Type.Object({ reminders: Type.Array(ReminderRecord) })),
   /** Cancel one of the caller's pending reminders. */
-  cancel_reminder: op(Type.Object({ reminder_id: Type.Integer({ minimum: 1 }) }), Type.Object({ reminder: ReminderRecord })),
+  cancel_reminder: op(
+    Type.Object({ reminder_id: Type.Integer({ minimum: 1, description: 'the id of the reminder to cancel' }) }),
+    Type.Object({ reminder: ReminderRecord }),
+  ),
 
   // Manager only: served on every agent socket but refused unless the socket is the manager's.
   /** Every agent with its state. */
   agents: op(Empty, Type.Object({ agents: Type.Array(AgentRecord) })),
   /** Ask the operator to approve a new agent with the default config. */
-  request_spawn: op(Type.Object({ name: Name }), Type.Object({ approval: ApprovalRecord })),
+  request_spawn: op(Type.Object({ name: described(Name, "the new agent's name") }), Type.Object({ approval: ApprovalRecord })),
   /** Ask to apply commit `sha` of agent `agent`'s proposed config repo; checked now, deployed on approval. */
-  request_apply_commit: op(Type.Object({ agent: Name, sha: Sha }), Type.Object({ approval: ApprovalRecord })),
+  request_apply_commit: op(
+    Type.Object({ agent: described(Name, 'the agent whose config changes'), sha: ProposedSha }),
+    Type.Object({ approval: ApprovalRecord }),
+  ),
   /** Two-step spawn, step 1: a proposed config repo and staged /state for a new agent, with no sandbox. */
-  request_spawn_draft: op(Type.Object({ name: Name }), Type.Object({ draft: Draft })),
+  request_spawn_draft: op(Type.Object({ name: described(Name, "the new agent's name") }), Type.Object({ draft: Draft })),
   /** Two-step spawn, step 2: ask to spawn the draft from commit `sha` of its proposed repo. */
-  request_spawn_commit: op(Type.Object({ name: Name, sha: Sha }), Type.Object({ approval: ApprovalRecord })),
+  request_spawn_commit: op(
+    Type.Object({ name: described(Name, 'the drafted agent'), sha: ProposedSha }),
+    Type.Object({ approval: ApprovalRecord }),
+  ),
   /** Stop an agent (it stays registered and can be started again). */
-  kill: op(Type.Object({ name: Name }), AgentResult),
-  start: op(Type.Object({ name: Name }), AgentResult),
+  kill: op(Type.Object({ name: described(Name, 'the agent') }), AgentResult),
+  start: op(Type.Object({ name: described(Name, 'the agent') }), AgentResult),
   /** Stop and start an agent: a fresh process with its state, session and config re-read. */
-  restart: op(Type.Object({ name: Name }), AgentResult),
+  restart: op(Type.Object({ name: described(Name, 'the agent') }), AgentResult),
   /** Queue a question for the operator: free text, or a single (radio) or `multi` (checkbox) choice. */
   ask_operator: op(
     Type.Object({
       question: Question,
-      options: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 50 })),
-      multi: Type.Optional(Type.Boolean()),
+      options: Type.Optional(described(Options, `the choices (2 to ${MAX_OPTIONS}); omit for free text`)),
+      multi: Type.Optional(Type.Boolean({ description: 'allow several choices (checkboxes)' })),
     }),
     Type.Object({ question: QuestionRecord }),
   ),
 } as const;
 
 /** Ops of {@link AgentOps} that only the manager's socket may call. */
-export const MANAGER_OPS: ReadonlySet<string> = new Set([
+export const MANAGER_OPS: ReadonlySet<keyof typeof AgentOps> = new Set<keyof typeof AgentOps>([
   'agents',
   'request_spawn',
   'request_apply_commit',
@@ -375,14 +465,14 @@ export const HostOps = {
   messages: op(
     Type.Object({
       agent: Type.Optional(Name),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_LIMIT })),
     }),
     Type.Object({ messages: Type.Array(MessageRecord) }),
   ),
   turns: op(
     Type.Object({
       agent: Type.Optional(Name),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_LIMIT })),
     }),
     Type.Object({ turns: Type.Array(TurnRecord) }),
   ),
@@ -396,7 +486,7 @@ export const HostOps = {
     Type.Object({
       question_id: Type.Integer({ minimum: 1 }),
       text: Type.Optional(Body),
-      choices: Type.Optional(Type.Array(Type.String({ maxLength: 500 }), { maxItems: 50 })),
+      choices: Type.Optional(Options),
     }),
     Type.Object({ question: QuestionRecord }),
   ),
@@ -414,7 +504,10 @@ export const HostOps = {
   /** Rebuild an agent: a fresh sandbox with its applied config; resolves once it is up. */
   rebuild: op(Type.Object({ name: Name }), AgentResult),
   /** Queue a return to an earlier applied config: `to` is a deploy's approval id or an applied commit id. */
-  rollback: op(Type.Object({ name: Name, to: Type.String({ pattern: '^([0-9]{1,9}|[0-9a-f]{7,40})$' }) }), Type.Object({ approval: ApprovalRecord })),
+  rollback: op(
+    Type.Object({ name: Name, to: Type.String({ pattern: `^([0-9]{1,9}|${COMMIT_ID_HEX})$`, description: 'an approval id or an applied commit id' }) }),
+    Type.Object({ approval: ApprovalRecord }),
+  ),
   /** Spawn drafts the manager is preparing. */
   drafts: op(
     Empty,
@@ -428,14 +521,14 @@ export const HostOps = {
   discard_draft: op(Type.Object({ name: Name }), Type.Object({ name: Type.String() })),
   /** An agent's applied config repo: its tags (newest first) and log. */
   config_repo: op(
-    Type.Object({ name: Name, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+    Type.Object({ name: Name, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_LIMIT })) }),
     Type.Object({ head: Type.Union([Type.String(), Type.Null()]), tags: Type.Array(Tag), log: Type.Array(Commit) }),
   ),
   /** The deploy log (meta repo), newest first. */
-  deploys: op(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }), Type.Object({ deploys: Type.Array(Commit) })),
+  deploys: op(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_LIMIT })) }), Type.Object({ deploys: Type.Array(Commit) })),
   /** Run tag retention now; `days` overrides the core's setting for `failed/` and `denied/` tags. */
   retention: op(
-    Type.Object({ days: Type.Optional(Type.Integer({ minimum: 0, maximum: 99999 })) }),
+    Type.Object({ days: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_RETENTION_DAYS })) }),
     Type.Object({ removed: Type.Record(Type.String(), Type.Array(Type.String())) }),
   ),
   /** Destroyed agents whose state is kept. */

@@ -33,7 +33,7 @@ describe('prompt templates', () => {
 
   test('the agent prompt names its tools, its notes and who it can reach', () => {
     const text = renderSystemPrompt({ name: 'alice', role: 'agent', stateDir: '/state', config: cfg() });
-    for (const needle of ['`send(to, body)`', '`recv(wait_seconds?)`', '`ask(to, question)`', '`answer(id, text)`', '`remind(', '/state/notes.md', 'any agent by name'])
+    for (const needle of ['`send(to, body)`', '`recv(wait_seconds?)`', '`ask(to, question)`', '`answer(question_id, text)`', '`remind(', '/state/notes.md', 'any agent by name'])
       expect(text).toContain(needle);
     expect(text).not.toContain('request_spawn');
     expect(text).not.toContain('mcp__<server>__<tool>');

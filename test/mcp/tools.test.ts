@@ -1,12 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { expect } from 'bun:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHiveMcpServer } from '../../src/mcp/server.ts';
 import { JsonLineClient } from '../../src/shared/jsonl.ts';
 import { DataLayout } from '../../src/shared/paths.ts';
-import { AgentOps } from '../../src/shared/wire.ts';
-import { openTestHive } from '../support/hive.ts';
+import { AgentOps, MANAGER_OPS, MAX_BODY_CHARS, MAX_OPTION_CHARS, MAX_OPTIONS } from '../../src/shared/wire.ts';
+import { openTestHive, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('mcp tools', 'git');
 
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let client: Client;
@@ -79,7 +83,7 @@ describe('hive mcp tools', () => {
   test('recv without wait returns at once; with a wait it gets a message sent meanwhile', async () => {
     expect(await call('recv', {})).toEqual({ text: 'inbox empty', isError: false });
     const pending = call('recv', { wait_seconds: 10 });
-    await Bun.sleep(50);
+    await waitFor('the long-poll to wait', () => t.hive.broker.waiting('alice') === 1, 4_000);
     const m = t.hive.policy.send('bob', 'alice', 'answer from bob');
     const r = await pending;
     expect(r.text).toContain(`message #${m.id} from bob`);
@@ -112,18 +116,18 @@ describe('hive mcp tools', () => {
     const got = await callOn(bob, 'recv', {});
     expect(got.text).toContain(`Question #${qid} from alice`);
     expect(got.text).toContain('which port does the api use?');
-    expect(got.text).toContain(`answer\` tool (id ${qid})`);
+    expect(got.text).toContain(`answer\` tool (question_id ${qid})`);
 
     // only bob may answer, once
-    const wrong = await call('answer', { id: qid, text: 'me?' });
+    const wrong = await call('answer', { question_id: qid, text: 'me?' });
     expect(wrong).toMatchObject({ isError: true });
     expect(wrong.text).toContain('error (forbidden): question #' + qid + ' was put to bob');
-    const ans = await callOn(bob, 'answer', { id: qid, text: '8080' });
+    const ans = await callOn(bob, 'answer', { question_id: qid, text: '8080' });
     expect(ans).toMatchObject({ isError: false });
     expect(ans.text).toContain(`answered question #${qid} from alice`);
-    const again = await callOn(bob, 'answer', { id: qid, text: '8081' });
+    const again = await callOn(bob, 'answer', { question_id: qid, text: '8081' });
     expect(again.text).toContain('error (conflict)');
-    expect((await callOn(bob, 'answer', { id: 99999, text: 'x' })).text).toContain('error (not_found): no question #99999');
+    expect((await callOn(bob, 'answer', { question_id: 99999, text: 'x' })).text).toContain('error (not_found): no question #99999');
 
     // the answer lands in alice's inbox, naming the question
     const reply = await call('recv', {});
@@ -152,9 +156,9 @@ describe('hive mcp tools', () => {
     expect(got.text).toContain('from yourself');
     expect(got.text).toContain('check the build');
 
-    expect((await call('cancel_reminder', { id: laterId })).text).toContain('cancelled reminder #' + laterId);
+    expect((await call('cancel_reminder', { reminder_id: laterId })).text).toContain('cancelled reminder #' + laterId);
     expect((await call('reminders', {})).text).toBe('no pending reminders');
-    expect((await call('cancel_reminder', { id: laterId })).text).toContain('error (conflict)');
+    expect((await call('cancel_reminder', { reminder_id: laterId })).text).toContain('error (conflict)');
 
     const past = await call('remind', { body: 'x', at: '2020-01-01T00:00:00Z' });
     expect(past).toMatchObject({ isError: true });
@@ -266,5 +270,115 @@ describe('hive mcp tools', () => {
     expect(r.content[0]!.text).toContain('error (unavailable)');
     expect(r.content[0]!.text).toContain('not reachable');
     await c.close();
+  });
+});
+
+type Schema = { type?: string; properties?: Record<string, { description?: string }>; required?: string[]; additionalProperties?: boolean };
+
+/** The wire schema of `op`'s arguments as plain JSON Schema, closed to other properties: what its tool must take. */
+const wireArgs = (op: string): Schema => ({
+  ...JSON.parse(JSON.stringify(AgentOps[op as keyof typeof AgentOps].args)),
+  additionalProperties: false,
+});
+
+/** Every tool the manager is offered (all of them), with its advertised input schema. */
+async function allTools(): Promise<Map<string, Schema>> {
+  const { tools } = await (await connect('manager', 'manager')).listTools();
+  return new Map(tools.map((t) => [t.name, t.inputSchema as Schema]));
+}
+
+describe('tool inputs are the wire schemas', () => {
+  test("each tool advertises its operation's argument schema, every parameter described", async () => {
+    const tools = await allTools();
+    expect(tools.size).toBeGreaterThan(MANAGER_OPS.size);
+    for (const [name, schema] of tools) {
+      expect(Object.keys(AgentOps)).toContain(name);
+      expect({ name, schema }).toEqual({ name, schema: wireArgs(name) });
+      for (const [param, p] of Object.entries(schema.properties ?? {})) expect({ name, param, described: !!p.description?.trim() }).toEqual({ name, param, described: true });
+    }
+    // the manager's extra tools are exactly the manager-only operations
+    const agentTools = (await client.listTools()).tools.map((t) => t.name);
+    expect([...tools.keys()].filter((n) => !agentTools.includes(n)).sort()).toEqual([...MANAGER_OPS].sort());
+  });
+
+  test('arguments that do not fit the schema are refused at the tool, naming each field at fault and what it should be', async () => {
+    const m = await connect('manager', 'manager');
+    const messagesBefore = t.hive.broker.lastId();
+    const questionsBefore = t.hive.questions.listFor('operator').length;
+    const cases: Array<[Client, string, Record<string, unknown>, string, string[]]> = [
+      [client, 'answer', { id: 1, text: 'x' }, 'bad_request', ['question_id: missing (required)', 'id: not an argument of answer', 'answer takes: question_id (the id of the question']],
+      [client, 'cancel_reminder', { id: 1 }, 'bad_request', ['reminder_id: missing (required)', 'id: not an argument of cancel_reminder']],
+      [client, 'send', { to: 'bob', body: 'x'.repeat(MAX_BODY_CHARS + 1) }, 'too_large', [`body: Expected string length less or equal to ${MAX_BODY_CHARS}`]],
+      [client, 'recv', { wait_seconds: 'soon' }, 'bad_request', ['wait_seconds: Expected number']],
+      [client, 'remind', { body: 'x', in_seconds: 0 }, 'bad_request', ['in_seconds: Expected number to be greater than 0']],
+      [client, 'questions', { all: true }, 'bad_request', ['all: not an argument of questions', 'questions takes no arguments']],
+      [m, 'request_apply_commit', { agent: 'bob', sha: 'HEAD' }, 'bad_request', ['sha: Expected string to match', 'sha (a commit id in the proposed config repo: 7 to 40 hex digits']],
+      [m, 'ask_operator', { question: 'q', options: Array.from({ length: MAX_OPTIONS + 1 }, (_, i) => `o${i}`) }, 'too_large', [`options: Expected array length to be less or equal to ${MAX_OPTIONS}`]],
+      [m, 'ask_operator', { question: 'q', options: ['a', 'x'.repeat(MAX_OPTION_CHARS + 1)] }, 'too_large', [`options.1: Expected string length less or equal to ${MAX_OPTION_CHARS}`]],
+    ];
+    for (const [c, tool, args, code, needles] of cases) {
+      const r = await callOn(c, tool, args);
+      expect({ tool, isError: r.isError }).toEqual({ tool, isError: true });
+      expect(r.text).toStartWith(`error (${code}): invalid arguments for ${tool}: `);
+      for (const n of needles) expect(r.text).toContain(n);
+    }
+    expect(t.hive.broker.lastId()).toBe(messagesBefore);
+    expect(t.hive.questions.listFor('operator')).toHaveLength(questionsBefore);
+  });
+
+  test('an option question at the limits the wire allows is one the core accepts', async () => {
+    const m = await connect('manager', 'manager');
+    const options = Array.from({ length: MAX_OPTIONS }, (_, i) => `${i}`.padEnd(MAX_OPTION_CHARS, 'x'));
+    const r = await callOn(m, 'ask_operator', { question: 'which?', options, multi: true });
+    expect(r).toMatchObject({ isError: false });
+    expect(t.hive.questions.listFor('operator').at(-1)).toMatchObject({ question: 'which?', options, multi: true });
+    const desc = (await m.listTools()).tools.find((x) => x.name === 'ask_operator')!.description!;
+    expect(desc).toContain(`2 to ${MAX_OPTIONS} distinct`);
+    expect(desc).toContain(`at most ${MAX_OPTION_CHARS} characters`);
+  });
+
+  test('a tool the caller is not offered is an error naming the tools it has', async () => {
+    const r = await call('kill', { name: 'bob' });
+    expect(r).toMatchObject({ isError: true });
+    expect(r.text).toStartWith('error (not_found): no tool named "kill"; the tools are send, recv,');
+  });
+
+  test('docs/tools.md lists each tool with exactly its parameters', async () => {
+    const tools = await allTools();
+    const documented = new Map<string, string[]>();
+    let inToolTable = false;
+    for (const line of readFileSync(join(import.meta.dir, '../../docs/tools.md'), 'utf8').split('\n')) {
+      if (!line.startsWith('|')) inToolTable = false;
+      else if (/^\| tool \| input \|/.test(line)) inToolTable = true;
+      else if (inToolTable) {
+        const [, tool, input] = line.split('|').map((c) => c.trim());
+        const name = /^`(\w+)`$/.exec(tool!)?.[1];
+        if (name) documented.set(name, [...input!.matchAll(/`(\w+)\??`/g)].map((x) => x[1]!).sort());
+      }
+    }
+    expect([...documented.keys()].sort()).toEqual([...tools.keys()].sort());
+    for (const [name, schema] of tools) expect({ name, params: documented.get(name) }).toEqual({ name, params: Object.keys(schema.properties ?? {}).sort() });
+    const doc = readFileSync(join(import.meta.dir, '../../docs/tools.md'), 'utf8');
+    expect(doc).toContain(`more than ${MAX_OPTIONS}`);
+    expect(doc).toContain(`over ${MAX_OPTION_CHARS} characters`);
+  });
+
+  test('the prompts call each tool with its parameters, optional ones marked `?`', async () => {
+    const tools = await allTools();
+    const dir = join(import.meta.dir, '../../prompts');
+    const seen = new Set<string>();
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.md'))) {
+      for (const [, name, params] of readFileSync(join(dir, file), 'utf8').matchAll(/`(\w+)\(([^)`]*)\)`/g)) {
+        const schema = tools.get(name!);
+        if (!schema) continue;
+        seen.add(name!);
+        for (const p of params!.split(/[,|]/).map((x) => x.trim()).filter(Boolean)) {
+          const param = p.replace(/\?$/, '');
+          const optional = !(schema.required ?? []).includes(param);
+          expect({ file, name, param, known: param in (schema.properties ?? {}), optional: p.endsWith('?') }).toEqual({ file, name, param, known: true, optional });
+        }
+      }
+    }
+    expect(seen.size).toBeGreaterThan(10);
   });
 });

@@ -7,14 +7,14 @@
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
 import { validateAgentName } from '../../shared/names.ts';
-import type { AgentRecord, AgentStatus } from '../../shared/wire.ts';
+import type { AgentRecord, AgentRole, AgentStatus, DesiredState } from '../../shared/wire.ts';
 import type { EventBus } from '../bus.ts';
 
 interface Row {
   name: string;
-  role: 'agent' | 'manager';
+  role: AgentRole;
   runtime: string;
-  desired: 'running' | 'stopped';
+  desired: DesiredState;
   /** Unused (agent pages are served on unix sockets); the column stays for existing databases. */
   port: number;
   /** The configured model (the config's, else the core's default), as of the last start. */
@@ -103,7 +103,7 @@ export class Registry {
   }
 
   /** Records whether the operator wants the agent running. */
-  setDesired(name: string, desired: 'running' | 'stopped'): AgentRecord {
+  setDesired(name: string, desired: DesiredState): AgentRecord {
     this.db.query('UPDATE agents SET desired = ? WHERE name = ?').run(desired, name);
     return this.publish(name);
   }

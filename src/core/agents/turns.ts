@@ -5,7 +5,7 @@
  * stream of a turn stays in the agent's own history; this is the swarm-wide summary.
  */
 import type { Database } from 'bun:sqlite';
-import type { TurnRecord } from '../../shared/wire.ts';
+import { MAX_LIST_LIMIT, type TurnRecord } from '../../shared/wire.ts';
 import type { EventBus } from '../bus.ts';
 
 interface Row extends Omit<TurnRecord, 'tools'> {
@@ -82,7 +82,7 @@ export class Turns {
 
   /** Newest turns first. */
   list(opts: { agent?: string; limit?: number } = {}): TurnRecord[] {
-    const limit = Math.max(1, Math.min(opts.limit ?? 50, 1000));
+    const limit = Math.max(1, Math.min(opts.limit ?? 50, MAX_LIST_LIMIT));
     const rows = this.db
       .query<Row, [string | null, string | null, number]>(
         'SELECT * FROM turns WHERE (?1 IS NULL OR agent = ?2) ORDER BY started_at DESC, rowid DESC LIMIT ?3',

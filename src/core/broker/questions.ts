@@ -10,16 +10,9 @@
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
 import { OPERATOR } from '../../shared/names.ts';
-import type { MessageRecord, QuestionRecord } from '../../shared/wire.ts';
+import { MAX_OPEN_QUESTIONS, MAX_OPTION_CHARS, MAX_OPTIONS, type MessageRecord, type QuestionRecord } from '../../shared/wire.ts';
 import type { Broker } from './store.ts';
 import type { EventBus } from '../bus.ts';
-
-/** Most options a choice question may offer. */
-export const MAX_OPTIONS = 20;
-/** Longest option, in characters. */
-export const MAX_OPTION_CHARS = 200;
-/** Most unanswered questions one asker may have open at once. */
-export const MAX_OPEN_QUESTIONS = 200;
 
 interface Row {
   id: number;
@@ -45,7 +38,9 @@ function toRecord(r: Row): QuestionRecord {
     try {
       const v = JSON.parse(col) as unknown;
       if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v;
-    } catch {}
+    } catch {
+      // unparseable JSON is damage like a wrong shape: reported just below
+    }
     throw new HiveError('internal', `question #${r.id} has damaged ${what} in hive.db`);
   };
   const choices = json(r.answer_choices, 'answer choices');

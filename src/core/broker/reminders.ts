@@ -141,8 +141,8 @@ export class Reminders {
   pending(owner?: string): ReminderRecord[] {
     const base = 'SELECT * FROM reminders WHERE fired_at IS NULL AND cancelled_at IS NULL';
     const rows = owner
-      ? this.db.query<Row, [string]>(`${base} AND owner = ? ORDER BY due_at, id LIMIT 1000`).all(owner)
-      : this.db.query<Row, []>(`${base} ORDER BY due_at, id LIMIT 1000`).all();
+      ? this.db.query<Row, [string]>(`${base} AND owner = ? ORDER BY due_at, id LIMIT ${MAX_PENDING_REMINDERS}`).all(owner)
+      : this.db.query<Row, []>(`${base} ORDER BY due_at, id LIMIT ${MAX_PENDING_REMINDERS}`).all();
     return rows.map(toRecord);
   }
 

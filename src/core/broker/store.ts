@@ -11,7 +11,7 @@
  */
 import type { Database, Statement } from 'bun:sqlite';
 import type { MessageKind, MessageRecord } from '../../shared/wire.ts';
-import { MAX_WAIT_SECONDS } from '../../shared/wire.ts';
+import { MAX_LIST_LIMIT, MAX_WAIT_SECONDS } from '../../shared/wire.ts';
 import type { EventBus } from '../bus.ts';
 
 interface Row {
@@ -160,7 +160,7 @@ export class Broker {
 
   /** Recent messages, oldest first. */
   list(opts: ListOptions = {}): MessageRecord[] {
-    const limit = Math.max(1, Math.min(opts.limit ?? 100, 1000));
+    const limit = Math.max(1, Math.min(opts.limit ?? 100, MAX_LIST_LIMIT));
     const after = opts.afterId ?? 0;
     const rows = opts.agent
       ? this.db

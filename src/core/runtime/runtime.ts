@@ -9,11 +9,12 @@
  * environment, so the harness never cares which runtime it runs in.
  */
 import type { AgentPaths } from '../../shared/paths.ts';
+import type { AgentRole } from '../../shared/wire.ts';
 
 /** What a runtime needs to start one agent. */
 export interface SandboxSpec {
   name: string;
-  role: 'agent' | 'manager';
+  role: AgentRole;
   paths: AgentPaths;
   /** The command to run inside, e.g. `[bun, src/main.ts, agent, serve]`. */
   command: string[];

@@ -76,6 +76,6 @@ export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof Agent
     throw new HiveError('forbidden', `${op} is a manager tool and ${name} is not the manager; ask the manager to do it`);
   };
   const guarded = { ...handlers };
-  for (const op of MANAGER_OPS) (guarded as Record<string, unknown>)[op] = refuse(op);
+  for (const op of MANAGER_OPS) guarded[op] = refuse(op);
   return guarded;
 }
