@@ -1,22 +1,28 @@
 /**
- * Whole-project checks: strict typecheck, the XSS scan over every JSX file, and the vendored
- * htmx files being one consistent version from the pinned htmx.org package.
+ * Whole-project checks: strict typecheck, the XSS scan over every JSX file, htmx served from the
+ * one pinned htmx.org package, and views importing nothing from the core or the agent.
  */
 import { describe, expect, test } from 'bun:test';
 import { Glob } from 'bun';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { PACKAGE_ROOT } from '../src/shared/version.ts';
+import { PACKAGE_STATIC, STATIC_DIR, staticFiles } from '../src/shared/web.ts';
+import { requires } from './support/prereq.ts';
+
+/** tsc and xss-scan are node scripts. */
+const withNode = requires('static checks: tsc and xss-scan', 'node');
 
 const bin = (name: string) => join(PACKAGE_ROOT, 'node_modules', '.bin', name);
 
 describe('project checks', () => {
-  test('strict typecheck passes', () => {
+  withNode.test('strict typecheck passes', () => {
     const r = Bun.spawnSync([bin('tsc'), '--noEmit', '-p', PACKAGE_ROOT], { cwd: PACKAGE_ROOT });
     expect(r.stdout.toString() + r.stderr.toString()).toBe('');
     expect(r.exitCode).toBe(0);
   }, 120_000);
 
-  test('xss-scan finds no unescaped dynamic content in any JSX file', () => {
+  withNode.test('xss-scan finds no unescaped dynamic content in any JSX file', () => {
     const files = [...new Glob('{src,views}/**/*.tsx').scanSync(PACKAGE_ROOT)];
     expect(files.length).toBeGreaterThan(5);
     const r = Bun.spawnSync([bin('xss-scan'), ...files], { cwd: PACKAGE_ROOT });
@@ -26,17 +32,34 @@ describe('project checks', () => {
     expect(r.exitCode).toBe(0);
   }, 120_000);
 
-  test('vendored htmx and its SSE extension are byte-identical to the pinned htmx.org', async () => {
-    const dist = join(PACKAGE_ROOT, 'node_modules', 'htmx.org', 'dist');
-    for (const [vendored, source] of <Array<[string, string]>>[
-      ['htmx.min.js', 'htmx.min.js'],
-      ['hx-sse.min.js', 'ext/hx-sse.min.js'],
-    ]) {
-      const a = await Bun.file(join(PACKAGE_ROOT, 'static', vendored)).text();
-      const b = await Bun.file(join(dist, source)).text();
-      expect(a === b).toBe(true);
-    }
+  test('htmx and its SSE extension are served from the pinned htmx.org package, with no copy in static/', async () => {
     const pkg = await Bun.file(join(PACKAGE_ROOT, 'package.json')).json();
-    expect(pkg.dependencies['htmx.org']).toMatch(/^4\./);
+    const pinned: string = pkg.dependencies['htmx.org'];
+    expect(pinned).toMatch(/^4\.\d+\.\d+$/);
+    const installed = await Bun.file(Bun.resolveSync('htmx.org/package.json', PACKAGE_ROOT)).json();
+    expect(installed.version).toBe(pinned);
+    expect(Object.keys(PACKAGE_STATIC).sort()).toEqual(['htmx.min.js', 'hx-sse.min.js']);
+    expect(readdirSync(STATIC_DIR).filter((f) => /htmx|hx-/.test(f))).toEqual([]);
+    const app = staticFiles();
+    for (const [name, source] of Object.entries({ 'htmx.min.js': 'dist/htmx.min.js', 'hx-sse.min.js': 'dist/ext/hx-sse.min.js' })) {
+      const res = await app.handle(new Request(`http://localhost/static/${name}`));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('javascript');
+      const served = await res.text();
+      expect(served === (await Bun.file(Bun.resolveSync(`htmx.org/${source}`, PACKAGE_ROOT)).text())).toBe(true);
+    }
+  });
+
+  test('views import only views and src/shared (never src/core or src/agent)', async () => {
+    const bad: string[] = [];
+    for (const file of new Glob('views/**/*.{ts,tsx}').scanSync(PACKAGE_ROOT)) {
+      const code = await Bun.file(join(PACKAGE_ROOT, file)).text();
+      for (const [, spec] of code.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+        if (!spec!.startsWith('.')) continue;
+        const target = relative(PACKAGE_ROOT, join(PACKAGE_ROOT, file, '..', spec!));
+        if (!target.startsWith('views/') && !target.startsWith('src/shared/')) bad.push(`${file}: ${spec}`);
+      }
+    }
+    expect(bad).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/layout
- * The page shell shared by the dashboard and the agent pages: vendored htmx and its SSE
- * extension, the stylesheet, the fixed chrome strip and the toast area.
+ * The page shell shared by the dashboard and the agent pages: htmx and its SSE extension (served
+ * from the htmx.org package), the stylesheet, the fixed chrome strip and the toast area.
  */
 import type { Children } from '@kitajs/html';
 

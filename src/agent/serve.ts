@@ -11,7 +11,7 @@ import { AgentOps } from '../shared/wire.ts';
 import { loadAgentEnv } from './settings.ts';
 import { History } from './history.ts';
 import { TurnLoop, type Identity } from './loop.ts';
-import { createAgentPage, listenWithRetry } from './page.tsx';
+import { createAgentPage, listenWithRetry } from './page/server.tsx';
 
 /** A running agent; `stop` ends the loop (cancelling a running turn) and the page. */
 export interface AgentHandle {
@@ -70,8 +70,8 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
       pageAbort.abort();
       loop.stop(true);
       // closes the page's open event streams too, so a stop does not wait for them
-      await app.stop?.(true).catch(() => {});
-      await egress?.close().catch(() => {});
+      await app.stop?.(true).catch((err) => log(`page: stop failed: ${(err as Error).message}`));
+      await egress?.close().catch((err) => log(`egress forwarder: close failed: ${(err as Error).message}`));
       await Promise.race([done, Bun.sleep(6000)]);
       history.close();
     },

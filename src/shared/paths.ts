@@ -46,7 +46,7 @@ export interface AgentPaths {
   modelSocket: string;
   /** The core's egress proxy for this agent (see `core/gateway/egress.ts`). */
   proxySocket: string;
-  /** The agent's page, served by its harness (see `agent/page.tsx`). */
+  /** The agent's page, served by its harness (see `agent/page/server.tsx`). */
   pageSocket: string;
   log: string;
 }

@@ -1,7 +1,7 @@
 /**
  * @module web
- * Pieces both web surfaces (the dashboard and each agent's page) share: serving the vendored
- * `static/` files, error responses and toast headers.
+ * Pieces both web surfaces (the dashboard and each agent's page) share: serving the static files
+ * (`static/` and the pinned htmx package), error responses and toast headers.
  */
 import { Elysia } from 'elysia';
 import { readdirSync } from 'node:fs';
@@ -10,18 +10,45 @@ import { HiveError, toErrorInfo } from './errors.ts';
 import { oneLine } from './sse.ts';
 import { PACKAGE_ROOT } from './version.ts';
 
-/** Directory of the vendored static files. */
+/** Directory of the hive's own static files (CSS, page glue). */
 export const STATIC_DIR = join(PACKAGE_ROOT, 'static');
+
+/**
+ * Files served under `/static/` straight from the installed `htmx.org` package (pinned in
+ * package.json and bun.lock), so htmx and its SSE extension always come from one version.
+ */
+export const PACKAGE_STATIC: Readonly<Record<string, string>> = {
+  'htmx.min.js': 'htmx.org/dist/htmx.min.js',
+  'hx-sse.min.js': 'htmx.org/dist/ext/hx-sse.min.js',
+};
 
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', png: 'image/png', svg: 'image/svg+xml' };
 
-/** Serves the files in `static/` under `/static/<file>`; only names present at startup are served. */
+/**
+ * Where each file under `/static/` comes from: the files in `static/` and the {@link PACKAGE_STATIC}
+ * files, resolved from the package root's dependencies.
+ * @throws Error when a package file cannot be found (the dependencies are not installed).
+ */
+export function staticFileMap(): Map<string, string> {
+  const files = new Map(readdirSync(STATIC_DIR).map((f) => [f, join(STATIC_DIR, f)] as const));
+  for (const [name, spec] of Object.entries(PACKAGE_STATIC)) {
+    try {
+      files.set(name, Bun.resolveSync(spec, PACKAGE_ROOT));
+    } catch (err) {
+      throw new Error(`cannot find ${spec} under ${PACKAGE_ROOT}: run \`bun install\` there (${(err as Error).message})`);
+    }
+  }
+  return files;
+}
+
+/** Serves the {@link staticFileMap} files under `/static/<file>`; only names known at startup are served. */
 export function staticFiles() {
-  const files = new Set(readdirSync(STATIC_DIR));
+  const files = staticFileMap();
   return new Elysia({ name: 'static' }).get('/static/:file', ({ params, status }) => {
-    if (!files.has(params.file)) return status(404, 'not found');
+    const path = files.get(params.file);
+    if (path === undefined) return status(404, 'not found');
     const ext = params.file.split('.').pop() ?? '';
-    return new Response(Bun.file(join(STATIC_DIR, params.file)), {
+    return new Response(Bun.file(path), {
       headers: { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache' },
     });
   });
@@ -33,9 +60,18 @@ export function staticFiles() {
  */
 export const CSRF_FORWARD_HEADER = 'x-hive-csrf';
 
-/** An `HX-Trigger` header value that raises a toast on the page. */
+/**
+ * JSON that is safe as an HTTP header value: every character outside printable ASCII is written as
+ * a `\uXXXX` escape (which `JSON.parse` reads back as the same text), since a header may carry
+ * only Latin-1 and the browser reads it as such.
+ */
+export function headerJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** An `HX-Trigger` header value that raises a toast on the page; any text, ASCII on the wire. */
 export function toastHeader(text: string, ok = true): string {
-  return JSON.stringify({ toast: { text, ok } });
+  return headerJson({ toast: { text, ok } });
 }
 
 /** An HTML response. */

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { Elysia } from 'elysia';
 import { mkdirSync, rmSync, writeFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { listenWithRetry } from '../../src/agent/page.tsx';
+import { listenWithRetry } from '../../src/agent/page/server.tsx';
 import { tempDir, waitFor } from '../support/hive.ts';
 
 describe('page serving on a unix socket', () => {

@@ -3,12 +3,15 @@
  * live agent state, the operator's send form with its toast, answering the manager's questions,
  * deciding approvals, and the SSE reconnect indicator.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { expect } from 'bun:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { join } from 'node:path';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
 import { screenshotPath } from '../support/screenshots.ts';
+import { chromiumPath, requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('browser dashboard', 'chromium', 'git');
 
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let app: ReturnType<typeof createDashboard>;
@@ -23,7 +26,7 @@ beforeAll(async () => {
   app.listen({ hostname: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${app.server!.port}`;
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: chromiumPath(),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -81,6 +84,15 @@ describe('dashboard in a browser', () => {
     await page.fill('textarea[name="body"]', 'boo');
     await page.click('form.send button[type="submit"]');
     await page.locator('.toast.bad', { hasText: 'no agent named "ghost"' }).waitFor({ timeout: 10_000 });
+    expect(t.hive.broker.lastId()).toBe(before);
+  });
+
+  test('a toast shows text outside Latin-1 as typed (the header carries it escaped)', async () => {
+    const before = t.hive.broker.lastId();
+    await page.fill('input[name="to"]', 'Ωmega名前');
+    await page.fill('textarea[name="body"]', 'boo');
+    await page.click('form.send button[type="submit"]');
+    await page.locator('.toast.bad', { hasText: 'agent name "Ωmega名前"' }).waitFor({ timeout: 10_000 });
     expect(t.hive.broker.lastId()).toBe(before);
   });
 

@@ -5,11 +5,14 @@
  * away, and when it reconnects catches up on what it missed (messages, each exactly once, and agent
  * state) without a reload.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ctlJson, startCoreProcess, tempDir } from '../support/hive.ts';
+import { chromiumPath, requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('browser restart', 'chromium', 'git');
 
 setDefaultTimeout(120_000);
 
@@ -31,7 +34,7 @@ beforeAll(async () => {
   core = await start();
   ctlJson(dir, 'spawn', 'bob');
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: chromiumPath(),
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -1,9 +1,12 @@
 /** @jsxImportSource @kitajs/html */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { expect } from 'bun:test';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
 import { DashboardClient } from '../support/dashboard.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('core dashboard', 'git');
 
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let app: ReturnType<typeof createDashboard>;
@@ -355,6 +358,34 @@ describe('dashboard', () => {
     expect(t.hive.registry.get('manager')).toMatchObject({ model: 'haiku', model_override: null });
   });
 
+  test('a name or value outside Latin-1 is refused with a readable toast on every action route, never a 500', async () => {
+    for (const name of ['Ωmega', '名前', 'bob😀']) {
+      const n = encodeURIComponent(name);
+      const cases: Array<[string, Record<string, string>]> = [
+        [`/agents/${n}/start`, {}],
+        [`/agents/${n}/stop`, {}],
+        [`/agents/${n}/restart`, {}],
+        [`/agents/${n}/rebuild`, {}],
+        [`/agents/${n}/destroy`, { confirm: '1' }],
+        [`/kept/${n}/purge`, { confirm: '1' }],
+        [`/agents/${n}/model`, { model: 'opus' }],
+        ['/agents/manager/model', { model: name }],
+        ['/send', { to: name, body: 'hello' }],
+      ];
+      for (const [path, form] of cases) {
+        const res = await post(path, form);
+        expect([400, 404]).toContain(res.status);
+        const header = res.headers.get('hx-trigger')!;
+        expect(header).toMatch(/^[\x20-\x7e]*$/);
+        const toast = JSON.parse(header).toast;
+        expect(toast.ok).toBe(false);
+        expect(toast.text).toContain(name);
+        expect(await res.text()).toBe(toast.text);
+      }
+    }
+    expect(t.hive.registry.get('manager')!.model).toBe('haiku');
+  });
+
   test('the SSE stream catches up, then carries new messages as htmx partials on one line each', async () => {
     const first = t.hive.policy.send('operator', 'manager', 'before connect');
     const res = await app.handle(new Request(ORIGIN + '/events', { headers: { 'last-event-id': String(first.id - 1) } }));
@@ -372,7 +403,6 @@ describe('dashboard', () => {
     expect(dataLines).toHaveLength(1);
     expect(dataLines[0]).toContain('line one&#10;line two &lt;b&gt;bold&lt;/b&gt;');
     await sse.cancel();
-    await Bun.sleep(10);
-    expect(t.hive.bus.size).toBe(listeners - 1);
+    await waitFor('the closed stream to leave the bus', () => t.hive.bus.size === listeners - 1, 4_000);
   });
 });

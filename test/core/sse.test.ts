@@ -4,10 +4,13 @@
  * away is dropped from the event bus, and a reconnect with `Last-Event-ID` (or the page's
  * `?after=`) replays exactly the messages it missed.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import net from 'node:net';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('core sse', 'git');
 
 setDefaultTimeout(60_000);
 

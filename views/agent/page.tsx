@@ -5,10 +5,9 @@
  * and a prompt box that sends the operator's text to this agent. Served under the dashboard at
  * `/agents/<name>/page/`, so its own links are relative.
  */
-import type { HistoryEvent } from '../../src/agent/history.ts';
 import { Header, Layout } from '../layout.tsx';
 import { label } from '../format.ts';
-import { EventLines } from './events.tsx';
+import { EventLines, type TailEvent } from './tail.tsx';
 
 /** The state badge `#state`. */
 export function StateBadge({ busy }: { busy: boolean }): JSX.Element {
@@ -21,7 +20,7 @@ export function StateBadge({ busy }: { busy: boolean }): JSX.Element {
 }
 
 /** The agent page document. */
-export function AgentPage(p: { name: string; model: string; busy: boolean; events: HistoryEvent[]; csrf?: string }): JSX.Element {
+export function AgentPage(p: { name: string; model: string; busy: boolean; events: TailEvent[]; csrf?: string }): JSX.Element {
   return (
     <Layout
       title={`${label(p.name)} · hyperhive`}

@@ -61,7 +61,7 @@ function AgentRow({ agent: a, runtime, spend, now }: { agent: AgentRecord; runti
         </a>
       </td>
       <td data-label="state">
-        <span class={`badge ${a.status}`} safe>{a.status}</span> <span class="dim" title="time in this state" safe>{age(a.status_since, now)}</span>
+        <span class={`badge ${a.status}`}>{a.status}</span> <span class="dim" title="time in this state" safe>{age(a.status_since, now)}</span>
         {a.restarts > 0 ? <span class="dim" safe>{` ↻${a.restarts} (${a.last_exit ?? ''})`}</span> : ''}
         {a.problem ? (
           <div class="error" safe>

@@ -123,7 +123,7 @@ export function ApprovalList({
         <ul class="decided">
           {decided.map((a) => (
             <li id={`approval-${a.id}`} data-status={a.status}>
-              <span class="dim" safe>{`#${a.id}`}</span> <span safe>{what(a)}</span> <span class={`badge ${a.status}`} safe>{a.status}</span>{' '}
+              <span class="dim" safe>{`#${a.id}`}</span> <span safe>{what(a)}</span> <span class={`badge ${a.status}`}>{a.status}</span>{' '}
               {a.subject ? <span safe>{a.subject}</span> : ''} <span class="dim" safe>{a.note ?? ''}</span>
               {details.get(a.id)?.tags?.length ? <span class="tags dim" safe>{` ${details.get(a.id)!.tags!.join(' → ')}`}</span> : ''}
             </li>

@@ -4,17 +4,12 @@
  * The read-only config-repo browser: an agent's applied repo (head, tags with their approval
  * chain, log), one commit's diff, and the swarm's deploy log (the meta repo).
  */
-import { TAG_STAGES, type RepoCommit, type RepoTag } from '../../src/core/configs/repos.ts';
+import { stageRank, type RepoCommit, type RepoTag } from '../../src/shared/repo-tags.ts';
 import { Layout, Panel } from '../layout.tsx';
 import { Diff } from './approvals.tsx';
 import { label } from '../format.ts';
 
 const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-
-/** Position of a tag in its approval's life (proposal first, the outcome last); -1 for other tags. */
-export function stageRank(t: RepoTag): number {
-  return t.stage ? TAG_STAGES.indexOf(t.stage) : -1;
-}
 
 /** Newest approval first, each approval's chain from its outcome back to its proposal; other tags by date. */
 function byChain(tags: RepoTag[]): RepoTag[] {

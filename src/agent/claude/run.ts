@@ -3,7 +3,8 @@
  * Runs one `claude` process and streams its stdout as typed events, line by line, as they come.
  * Lines that are not stream-json are reported raw (the CLI prints plain text on some failures).
  */
-import { parseEventLine, type ClaudeEvent } from './events.ts';
+import { parseEventLine } from './stream.ts';
+import type { ClaudeEvent } from '../../shared/stream-json.ts';
 import { eachLine } from '../../shared/lines.ts';
 
 /** Options of {@link runClaude}. */

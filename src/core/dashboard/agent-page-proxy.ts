@@ -9,13 +9,18 @@
  * agent's to choose: it must be a socket (a symlink to some other socket on the host is refused),
  * and only the headers a page needs are passed either way. Streams (the page's event stream) pass
  * through as they come; the browser going away cancels the forwarded request.
+ *
+ * The page's links are relative, so its root needs the trailing slash: `/agents/<name>/page` answers
+ * 308 to `/agents/<name>/page/`. Elysia treats both paths as one route, so the one handler looks at
+ * the request's own path (see docs/pitfalls.md).
  */
+import type { AnyElysia } from 'elysia';
 import { lstatSync } from 'node:fs';
 import { HiveError } from '../../shared/errors.ts';
 import { MANAGER, validateAgentName } from '../../shared/names.ts';
 import { CSRF_FORWARD_HEADER } from '../../shared/web.ts';
 import type { Hive } from '../hive.ts';
-import type { CsrfSession } from './guard.ts';
+import type { CsrfSession, RequestGuard } from './guard.ts';
 
 /** Request headers passed on to an agent's page. */
 const REQUEST_HEADERS = ['accept', 'content-type', 'last-event-id', 'hx-request', 'hx-target', 'hx-source', 'hx-current-url', 'hx-request-type'];
@@ -35,7 +40,9 @@ export async function proxyAgentPage(hive: Hive, name: string, rest: string, req
   let isSocket = false;
   try {
     isSocket = lstatSync(socket).isSocket();
-  } catch {}
+  } catch {
+    // no socket file: the agent is not serving its page, which is said just below
+  }
   if (!isSocket) throw new HiveError('unavailable', `the page of ${name} is not being served: the agent is offline or still starting`);
   const headers = new Headers();
   for (const h of REQUEST_HEADERS) {
@@ -59,4 +66,15 @@ export async function proxyAgentPage(hive: Hive, name: string, rest: string, req
   }
   if (session.setCookie) out.append('set-cookie', session.setCookie);
   return new Response(res.body, { status: res.status, headers: out });
+}
+
+/** The routes of the agents' pages, `/agents/:name/page` and everything below it. */
+export function agentPageRoutes(hive: Hive, guard: RequestGuard) {
+  const page = (name: string, rest: string, request: Request) => {
+    if (!rest && !new URL(request.url).pathname.endsWith('/'))
+      return new Response(null, { status: 308, headers: { location: `/agents/${encodeURIComponent(name)}/page/` } });
+    return proxyAgentPage(hive, name, rest, request, guard.session(request));
+  };
+  return (app: AnyElysia) =>
+    app.all('/agents/:name/page/*', ({ params, request }) => page(params.name, params['*'], request)).get('/agents/:name/page', ({ params, request }) => page(params.name, '', request));
 }

@@ -125,7 +125,9 @@ export class RequestGuard {
       let same = false;
       try {
         same = new URL(origin).host.toLowerCase() === (request.headers.get('host') ?? new URL(request.url).host).toLowerCase();
-      } catch {}
+      } catch {
+        // an Origin that is not a URL is not this dashboard's: refused just below
+      }
       if (!same) throw new HiveError('forbidden', 'cross-origin request refused');
     }
     const sid = readCookie(request.headers.get('cookie'), CSRF_COOKIE);

@@ -1,11 +1,21 @@
 /** @jsxImportSource @kitajs/html */
 /**
- * @module views/agent/events
- * One history event of an agent as a line of its live tail.
+ * @module views/agent/tail
+ * One history event of an agent as a line (or several) of the live tail on its page.
  */
-import type { HistoryEvent } from '../../src/agent/history.ts';
-import { blocksOf, isInit, isMessage, isResult, type ClaudeEvent } from '../../src/agent/claude/events.ts';
+import { blocksOf, isInit, isMessage, isResult, type ClaudeEvent } from '../../src/shared/stream-json.ts';
 import { clock, preview, usd } from '../format.ts';
+
+/**
+ * One history event as the tail renders it: the shape of the agent's history rows. `kind` is
+ * `wake`, `claude` (a stream-json event), `raw`, `note` or `turn_end`; `data` is that kind's payload.
+ */
+export interface TailEvent {
+  id: number;
+  ts: number;
+  kind: string;
+  data: unknown;
+}
 
 const line = (id: number, ts: number, kind: string, cls: string, text: string) => (
   <li id={`ev-${id}`} data-kind={kind}>
@@ -25,9 +35,9 @@ function contentText(c: unknown): string {
 }
 
 /** Renders one event (claude message events may become several lines). */
-export function EventLines({ ev }: { ev: HistoryEvent }): JSX.Element {
+export function EventLines({ ev }: { ev: TailEvent }): JSX.Element {
   const { id, ts } = ev;
-  const d = ev.data as Record<string, unknown>;
+  const d = (ev.data ?? {}) as Record<string, unknown>;
   switch (ev.kind) {
     case 'wake':
       return line(id, ts, 'wake', 'wake', `#${d.id} from ${d.from}: ${preview(String(d.body ?? ''), 400)}`);
@@ -60,5 +70,7 @@ export function EventLines({ ev }: { ev: HistoryEvent }): JSX.Element {
       }
       return line(id, ts, e.type, '', json(e));
     }
+    default:
+      return line(id, ts, ev.kind, '', json(ev.data));
   }
 }

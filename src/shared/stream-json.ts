@@ -1,10 +1,14 @@
 /**
- * @module claude/events
- * Typed view of Claude Code's `--output-format stream-json` lines. Claude emits one JSON object per
- * line: a `system`/`init` event (tools, MCP server status, session id), `assistant` and `user`
- * events (one content block each), and a final `result` event with usage and cost. We type the
- * fields the hive uses and keep every event whole in history, so nothing the CLI adds is lost.
- * Shapes observed with the pinned `@anthropic-ai/claude-code` version; see docs/turn-loop.md.
+ * @module shared/stream-json
+ * The shapes of Claude Code's `--output-format stream-json` events, and the guards that tell them
+ * apart. Claude emits one JSON object per line: a `system`/`init` event (tools, MCP server status,
+ * session id), `assistant` and `user` events (content blocks), and a final `result` event with
+ * usage and cost. Only the fields the hive uses are typed; every event is kept whole in history,
+ * so nothing the CLI adds is lost. Shapes observed with the pinned `@anthropic-ai/claude-code`
+ * version; see docs/turn-loop.md.
+ *
+ * Shared by the parser and turn loop (`agent/claude/stream.ts`, `agent/loop.ts`) and the agent
+ * page's tail (`views/agent/tail.tsx`).
  */
 
 /** A content block inside an assistant or user message. */
@@ -52,24 +56,11 @@ export interface ResultEvent {
 /** Any stream-json event; `type` is always present. */
 export type ClaudeEvent = InitEvent | MessageEvent | ResultEvent | { type: string; subtype?: string; [k: string]: unknown };
 
-/**
- * Parses one stream-json line.
- * @returns the event, or null for blank lines and lines that are not a JSON object with a `type`.
- */
-export function parseEventLine(line: string): ClaudeEvent | null {
-  const t = line.trim();
-  if (!t) return null;
-  try {
-    const v = JSON.parse(t) as unknown;
-    if (typeof v === 'object' && v !== null && typeof (v as { type?: unknown }).type === 'string') return v as ClaudeEvent;
-  } catch {
-    /* not JSON: callers record it as raw output */
-  }
-  return null;
-}
-
+/** True for the `system`/`init` event. */
 export const isInit = (e: ClaudeEvent): e is InitEvent => e.type === 'system' && e.subtype === 'init';
+/** True for the final `result` event. */
 export const isResult = (e: ClaudeEvent): e is ResultEvent => e.type === 'result';
+/** True for an `assistant` or `user` message event. */
 export const isMessage = (e: ClaudeEvent): e is MessageEvent => e.type === 'assistant' || e.type === 'user';
 
 /** Content blocks of a message event (a plain-string content becomes one text block). */
@@ -77,12 +68,4 @@ export function blocksOf(e: MessageEvent): ContentBlock[] {
   const c = e.message?.content;
   if (typeof c === 'string') return [{ type: 'text', text: c }];
   return Array.isArray(c) ? c : [];
-}
-
-/** Names of the tools an assistant event calls. */
-export function toolCalls(e: ClaudeEvent): string[] {
-  if (e.type !== 'assistant' || !isMessage(e)) return [];
-  return blocksOf(e)
-    .filter((b) => b.type === 'tool_use' && typeof b.name === 'string')
-    .map((b) => b.name!);
 }

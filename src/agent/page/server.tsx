@@ -1,6 +1,6 @@
 /** @jsxImportSource @kitajs/html */
 /**
- * @module agent/page
+ * @module agent/page/server
  * The agent's own web page, served by agent mode on `page.sock` in its socket dir. No TCP port:
  * the operator reaches it through the dashboard at `/agents/<name>/page/`, behind the dashboard's
  * authentication, Host and CSRF checks; in a sandbox nothing else can connect to the socket.
@@ -14,15 +14,14 @@
  * warnings, later ones quietly, and the eventual success once.
  */
 import { Elysia } from 'elysia';
-import { removeStaleSocket } from '../shared/jsonl.ts';
-import { html } from '@elysiajs/html';
-import { HiveError } from '../shared/errors.ts';
-import { sseResponse } from '../shared/sse.ts';
-import { CSRF_FORWARD_HEADER, errorResponder, htmlResponse, htmxPartial, staticFiles, toastHeader } from '../shared/web.ts';
-import type { History, HistoryEvent } from './history.ts';
-import type { TurnLoop } from './loop.ts';
-import { AgentPage, StateBadge } from '../../views/agent/page.tsx';
-import { EventLines } from '../../views/agent/events.tsx';
+import { removeStaleSocket } from '../../shared/jsonl.ts';
+import { HiveError } from '../../shared/errors.ts';
+import { sseResponse } from '../../shared/sse.ts';
+import { CSRF_FORWARD_HEADER, errorResponder, htmlResponse, htmxPartial, staticFiles, toastHeader } from '../../shared/web.ts';
+import type { History, HistoryEvent } from '../history.ts';
+import type { TurnLoop } from '../loop.ts';
+import { AgentPage, StateBadge } from '../../../views/agent/page.tsx';
+import { EventLines } from '../../../views/agent/tail.tsx';
 
 /** Events rendered at page load. */
 const BACKFILL = 200;
@@ -33,7 +32,6 @@ export function createAgentPage(loop: TurnLoop, history: History, log: (line: st
   const badgePartial = () => htmxPartial('#state', 'outerHTML', String(<StateBadge busy={loop.busy} />));
 
   return new Elysia({ name: 'agent-page' })
-    .use(html())
     .use(staticFiles())
     .onError(errorResponder(log))
     .get('/', ({ request }) =>

@@ -1,7 +1,9 @@
 /** @jsxImportSource @kitajs/html */
 /**
- * @module views/dashboard/page
- * The operator's dashboard: swarm, message flow with the operator's send form, recent turns.
+ * @module views/dashboard/index
+ * The dashboard's index page (`GET /`), the whole document: the chrome strip, the banners, and
+ * every section (swarm, questions, approvals, kept state, rebuild output, message flow with the
+ * operator's send form, recent turns), each rendered by its own module in this folder.
  * Everything below the chrome is updated in place by the `/events` SSE stream.
  */
 import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';

@@ -1,0 +1,118 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module dashboard/actions
+ * The operator's actions, every one a POST answered with 204 and a toast (`HX-Trigger`), or with
+ * an error status and a failure toast: `POST /send` · `POST /questions/:id/answer` ·
+ * `POST /approvals/:id/approve|deny` · `POST /alerts/:id/dismiss` · `POST /agents/:name/model` ·
+ * `POST /agents/:name/start|stop|restart|rebuild` · `POST /agents/:name/destroy` and
+ * `POST /kept/:name/purge`, which take two clicks: without `confirm=1` the answer is the
+ * confirmation form, swapped in place of the button. What changes reaches the page through the
+ * live updates, not through these answers. Forms are read with `forms.ts`.
+ */
+import type { AnyElysia } from 'elysia';
+import { ModelName } from '../../shared/agent-config.ts';
+import { HiveError } from '../../shared/errors.ts';
+import { OPERATOR } from '../../shared/names.ts';
+import { htmlResponse, toastHeader } from '../../shared/web.ts';
+import { nameFromLabel } from '../../../views/format.ts';
+import { ConfirmForm } from '../../../views/dashboard/kept.tsx';
+import type { Hive } from '../hive.ts';
+import { idParam, readForm } from './forms.ts';
+
+/** Agent actions the swarm table offers. */
+const AGENT_ACTIONS = ['start', 'stop', 'restart', 'rebuild'] as const;
+/** The model-name rule of `agent.toml`, for the model switch. */
+const MODEL_RE = new RegExp(ModelName.pattern!);
+
+/** The answer to an action that was carried out: no content, a toast saying what happened. */
+function done(message: string): Response {
+  return new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(message) } });
+}
+
+/**
+ * A destructive action: the first post gets the confirmation form (naming `text` and `name`), the
+ * confirmed one runs `act` and toasts what it returns.
+ */
+async function twoClick(request: Request, action: string, text: string, name: string, act: () => Promise<string>): Promise<Response> {
+  const form = await readForm(request);
+  if (form.text('confirm') !== '1') return htmlResponse(String(<ConfirmForm action={action} text={text} name={name} />));
+  return done(await act());
+}
+
+/** The action routes. */
+export function actionRoutes(hive: Hive) {
+  return (app: AnyElysia) =>
+    app
+      .post('/send', async ({ request }) => {
+        const form = await readForm(request);
+        const to = nameFromLabel(form.text('to') ?? '');
+        const text = form.text('body') ?? '';
+        if (!to) throw new HiveError('bad_request', 'choose a recipient');
+        if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');
+        const m = hive.policy.send(OPERATOR, to, text);
+        return done(`sent #${m.id} to ${to}`);
+      })
+      .post('/questions/:id/answer', async ({ request, params }) => {
+        const id = idParam(params.id, 'question');
+        const form = await readForm(request);
+        const q = hive.questions.get(id);
+        const options = q.options;
+        const answer =
+          options === null
+            ? { text: form.text('text') ?? '' }
+            : {
+                choices: form.list('choice').map((i) => {
+                  const o = /^\d+$/.test(i) ? options[Number(i)] : undefined;
+                  if (o === undefined) throw new HiveError('bad_request', `choice "${i.slice(0, 20)}" is not an option of question #${id}`);
+                  return o;
+                }),
+              };
+        hive.policy.answer(OPERATOR, id, answer);
+        return done(`answered question #${id}`);
+      })
+      .post('/approvals/:id/:action', async ({ request, params }) => {
+        const id = idParam(params.id, 'approval');
+        if (params.action === 'approve') {
+          const a = await hive.gate.approve(id);
+          if (a.status === 'failed') throw new HiveError('conflict', `approval #${id} failed: ${a.note ?? 'unknown error'}`);
+          return done(`approval #${id}: ${a.status}`);
+        }
+        if (params.action === 'deny') {
+          const form = await readForm(request);
+          await hive.gate.deny(id, form.text('reason'));
+          return done(`approval #${id} denied`);
+        }
+        throw new HiveError('not_found', `no action "${params.action}" on approvals; use approve or deny`);
+      })
+      .post('/alerts/:id/dismiss', ({ params }) => {
+        const a = hive.alerts.dismiss(idParam(params.id, 'alert'), OPERATOR);
+        return done(`dismissed the ${a.kind.replace('_', ' ')} alert for ${a.agent}`);
+      })
+      .post('/agents/:name/destroy', ({ request, params }) =>
+        twoClick(request, `/agents/${params.name}/destroy`, 'destroy', params.name, async () => {
+          hive.registry.require(params.name);
+          await hive.lifecycle.destroy(params.name);
+          return `destroyed ${params.name}; its state is kept`;
+        }),
+      )
+      .post('/kept/:name/purge', ({ request, params }) =>
+        twoClick(request, `/kept/${params.name}/purge`, 'purge', params.name, async () => {
+          hive.kept.purge(params.name);
+          return `purged the kept state of ${params.name}`;
+        }),
+      )
+      .post('/agents/:name/model', async ({ request, params }) => {
+        const form = await readForm(request);
+        const reset = form.text('reset') === '1';
+        const model = form.text('model')?.trim() ?? '';
+        if (!reset && !MODEL_RE.test(model)) throw new HiveError('bad_request', `"${model.slice(0, 100)}" is not a model name`);
+        const a = hive.lifecycle.setModel(params.name, reset ? null : model);
+        return done(`${a.name} now uses ${a.model}`);
+      })
+      .post('/agents/:name/:action', async ({ params }) => {
+        const action = params.action as (typeof AGENT_ACTIONS)[number];
+        if (!AGENT_ACTIONS.includes(action)) throw new HiveError('not_found', `no action "${params.action}" on agents; use ${AGENT_ACTIONS.join(', ')}`);
+        const a = await hive.lifecycle[action](params.name);
+        return done(`${a.name}: ${action === 'rebuild' ? 'rebuilt, up' : action === 'stop' ? 'stopped' : `${action}ed`}`);
+      });
+}

@@ -1,0 +1,54 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module dashboard/repo-browser
+ * The read-only config-repo browser: `GET /repos/:name` (an agent's applied repo: head, tags,
+ * log) · `GET /repos/:name/commit/:sha` (one commit's diff) · `GET /repos/:name/file/:ref` (the raw
+ * `agent.toml` at a tag or commit; `HEAD` is the applied head) · `GET /deploys` (the meta repo's
+ * log). Names are checked before any git command; refs are checked by the repos themselves.
+ */
+import type { AnyElysia } from 'elysia';
+import { AGENT_CONFIG_FILE } from '../../shared/agent-config.ts';
+import { HiveError } from '../../shared/errors.ts';
+import { MANAGER, validateAgentName } from '../../shared/names.ts';
+import { VERSION } from '../../shared/version.ts';
+import { htmlResponse } from '../../shared/web.ts';
+import { CommitPage, DeploysPage, RepoPage } from '../../../views/dashboard/repos.tsx';
+import type { Hive } from '../hive.ts';
+
+/** Commits shown in an agent's log. */
+const LOG_LIMIT = 100;
+/** Deploys shown. */
+const DEPLOY_LIMIT = 200;
+
+/**
+ * An agent (or the manager) whose config repo may be browsed.
+ * @throws HiveError `bad_name`.
+ */
+function repoName(name: string): string {
+  return name === MANAGER ? name : validateAgentName(name);
+}
+
+/** The config-repo browser's routes. */
+export function repoRoutes(hive: Hive) {
+  return (app: AnyElysia) =>
+    app
+      .get('/repos/:name', async ({ params }) => {
+        const name = repoName(params.name);
+        const head = await hive.repos.head(name);
+        if (!head) throw new HiveError('not_found', `agent "${name}" has no applied config repo`);
+        const [tags, log] = await Promise.all([hive.repos.tags(name), hive.repos.log(name, LOG_LIMIT)]);
+        return htmlResponse(String(<RepoPage version={VERSION} name={name} head={head} tags={tags} log={log} />));
+      })
+      .get('/repos/:name/commit/:sha', async ({ params }) => {
+        const name = repoName(params.name);
+        const text = await hive.repos.commitDiff(name, params.sha);
+        return htmlResponse(String(<CommitPage version={VERSION} name={name} sha={params.sha} text={text} />));
+      })
+      .get('/repos/:name/file/*', async ({ params }) => {
+        const name = repoName(params.name);
+        const ref = params['*'];
+        const text = await hive.repos.show(name, ref === 'HEAD' ? ((await hive.repos.head(name)) ?? 'HEAD') : ref, AGENT_CONFIG_FILE);
+        return new Response(text, { headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' } });
+      })
+      .get('/deploys', async () => htmlResponse(String(<DeploysPage version={VERSION} deploys={await hive.meta.log(DEPLOY_LIMIT)} />)));
+}

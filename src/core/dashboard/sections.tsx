@@ -1,0 +1,204 @@
+/** @jsxImportSource @kitajs/html */
+/**
+ * @module dashboard/sections
+ * The dashboard's sections, read from the hive and rendered by `views/dashboard/`: the whole page
+ * (`GET /`) and each section on its own (`GET /fragments/agents|flow[?agent=]|turns|questions|
+ * approvals|kept|alerts`). The live updates (`live.tsx`) send the same renderings.
+ */
+import type { AnyElysia } from 'elysia';
+import { OPERATOR } from '../../shared/names.ts';
+import { stageRank, type RepoTag } from '../../shared/repo-tags.ts';
+import type { ApprovalRecord, MessageRecord } from '../../shared/wire.ts';
+import { VERSION } from '../../shared/version.ts';
+import { htmlResponse } from '../../shared/web.ts';
+import { nameFromLabel } from '../../../views/format.ts';
+import { AgentNames, DashboardPage } from '../../../views/dashboard/index.tsx';
+import { AlertCount, Banners } from '../../../views/dashboard/banners.tsx';
+import { AgentRows, type AgentSpend, type RuntimeFacts } from '../../../views/dashboard/agents.tsx';
+import { MessageItem, MessageItems } from '../../../views/dashboard/flow.tsx';
+import { TurnRows } from '../../../views/dashboard/turns.tsx';
+import { QuestionList, type QuestionsState } from '../../../views/dashboard/questions.tsx';
+import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/approvals.tsx';
+import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
+import { KeptList } from '../../../views/dashboard/kept.tsx';
+import type { RequestGuard } from './guard.ts';
+import type { Hive } from '../hive.ts';
+
+/** Messages shown at load, in a filtered flow, and replayed at most on reconnect. */
+export const FLOW_LIMIT = 200;
+/** Turns shown. */
+const TURN_LIMIT = 30;
+/** Approvals whose diff or tag chain is read from the config repos. */
+const APPROVAL_DETAILS = 30;
+
+/** Start of the UTC day and month of `now`, unix ms. */
+function utcStarts(now = Date.now()): { day: number; month: number } {
+  const d = new Date(now);
+  return { day: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()), month: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) };
+}
+
+/** Renders each dashboard section, and the whole page, from the hive's current state. */
+export class Sections {
+  /** What the core's runtime gives every agent. */
+  readonly facts: RuntimeFacts;
+
+  /**
+   * @param builds the recent rebuild output, oldest first, for the page's rebuild section.
+   */
+  constructor(
+    private readonly hive: Hive,
+    private readonly builds: () => readonly BuildLineItem[],
+  ) {
+    this.facts = { sandboxed: hive.runtime.sandboxed, privileged: hive.runtime.privileged, networkIsolated: hive.runtime.networkIsolated };
+  }
+
+  /** Each agent's model spend through the gateway this UTC day and month. */
+  spend(): Map<string, AgentSpend> {
+    const { day, month } = utcStarts();
+    const out = new Map<string, AgentSpend>();
+    for (const t of this.hive.usage.totals({ since: month })) out.set(t.agent, { today: 0, month: t.cost_usd, unpriced: t.unpriced });
+    for (const t of this.hive.usage.totals({ since: day })) {
+      const s = out.get(t.agent);
+      if (s) s.today = t.cost_usd;
+    }
+    return out;
+  }
+
+  /** The swarm table's body, `#agents-body`. */
+  agents(): string {
+    return String(<AgentRows agents={this.hive.registry.list()} runtime={this.facts} spend={this.spend()} />);
+  }
+
+  /** The recipients' `<option>`s, `#agent-names`. */
+  names(): string {
+    return String(<AgentNames agents={this.hive.registry.list()} />);
+  }
+
+  /** The recent turns' rows, `#turns-body`. */
+  turns(): string {
+    return String(<TurnRows turns={this.hive.turns.list({ limit: TURN_LIMIT })} />);
+  }
+
+  /** The banners, `#banners`. */
+  alerts(alerts = this.hive.alerts.list()): string {
+    return String(<Banners alerts={alerts} />);
+  }
+
+  /** The chrome strip's alert count, `#alert-count`. */
+  alertCount(count: number): string {
+    return String(<AlertCount count={count} />);
+  }
+
+  /** The operator's pending questions, or why they could not be read. */
+  questionsState(): QuestionsState {
+    try {
+      return { questions: this.hive.questions.listFor(OPERATOR) };
+    } catch (err) {
+      this.hive.log(`dashboard: questions could not be read: ${(err as Error).message}`);
+      return { error: (err as Error).message };
+    }
+  }
+
+  /** The questions section's body, `#questions-body`. */
+  questions(): string {
+    return String(<QuestionList state={this.questionsState()} />);
+  }
+
+  /** The kept-state section's body, `#kept-body`. */
+  kept(): string {
+    return String(<KeptList kept={this.hive.kept.list()} />);
+  }
+
+  /** Diffs of pending approvals and tag chains of recent decisions, read from the config repos. */
+  async approvalDetails(approvals: ApprovalRecord[]): Promise<Map<number, ApprovalDetail>> {
+    const details = new Map<number, ApprovalDetail>();
+    const tagsOf = new Map<string, RepoTag[]>();
+    for (const a of approvals.slice(0, APPROVAL_DETAILS)) {
+      try {
+        if (a.status === 'pending') details.set(a.id, { diff: await this.hive.gate.diff(a.id) });
+        else {
+          if (!tagsOf.has(a.agent)) tagsOf.set(a.agent, await this.hive.repos.tags(a.agent));
+          const chain = tagsOf.get(a.agent)!.filter((t) => t.approval === a.id).sort((x, y) => stageRank(x) - stageRank(y));
+          details.set(a.id, { tags: chain.map((t) => t.name) });
+        }
+      } catch (err) {
+        this.hive.log(`dashboard: approval #${a.id}: ${(err as Error).message}`);
+      }
+    }
+    return details;
+  }
+
+  /** The approvals section's body, `#approvals-body` (reads the config repos). */
+  async approvals(): Promise<string> {
+    const approvals = this.hive.approvals.list(true);
+    return String(<ApprovalList approvals={approvals} details={await this.approvalDetails(approvals)} drafts={this.hive.gate.drafts()} />);
+  }
+
+  /** The message flow, newest first, only messages from or to `agent` when given. */
+  flow(agent?: string): string {
+    return String(<MessageItems messages={this.hive.broker.list({ limit: FLOW_LIMIT, agent })} />);
+  }
+
+  /** One message of the flow. */
+  message(m: MessageRecord): string {
+    return String(<MessageItem m={m} />);
+  }
+
+  /** One line of rebuild output. */
+  buildLine(b: BuildLineItem): string {
+    return String(<BuildLine b={b} />);
+  }
+
+  /** The whole page, its forms carrying the session's CSRF token `csrf`. */
+  async page(csrf: string): Promise<string> {
+    const hive = this.hive;
+    const approvals = hive.approvals.list(true);
+    const details = await this.approvalDetails(approvals);
+    return String(
+      <DashboardPage
+        version={VERSION}
+        runtime={hive.runtime.name}
+        facts={this.facts}
+        spend={this.spend()}
+        csrf={csrf}
+        dataDir={hive.config.dataDir}
+        agents={hive.registry.list()}
+        messages={hive.broker.list({ limit: FLOW_LIMIT })}
+        turns={hive.turns.list({ limit: TURN_LIMIT })}
+        questions={this.questionsState()}
+        approvals={approvals}
+        approvalDetails={details}
+        drafts={hive.gate.drafts()}
+        builds={[...this.builds()]}
+        kept={hive.kept.list()}
+        alerts={hive.alerts.list()}
+        lastMessageId={hive.broker.lastId()}
+      />,
+    );
+  }
+}
+
+/**
+ * The read-only routes: the page (rendered with the request's CSRF session, setting its cookie when
+ * new) and each section as a fragment.
+ */
+export function sectionRoutes(sections: Sections, guard: RequestGuard) {
+  return (app: AnyElysia) =>
+    app
+      .get('/', async ({ request }) => {
+        const session = guard.session(request);
+        const res = htmlResponse(await sections.page(session.token));
+        if (session.setCookie) res.headers.append('set-cookie', session.setCookie);
+        return res;
+      })
+      .get('/fragments/agents', () => htmlResponse(sections.agents()))
+      .get('/fragments/turns', () => htmlResponse(sections.turns()))
+      .get('/fragments/questions', () => htmlResponse(sections.questions()))
+      .get('/fragments/approvals', async () => htmlResponse(await sections.approvals()))
+      .get('/fragments/kept', () => htmlResponse(sections.kept()))
+      .get('/fragments/alerts', () => htmlResponse(sections.alerts()))
+      .get('/fragments/flow', ({ query }) => {
+        const agent = nameFromLabel(typeof query.agent === 'string' ? query.agent : '');
+        return htmlResponse(sections.flow(agent || undefined));
+      });
+}
