@@ -7,7 +7,6 @@
  */
 import { parseArgs } from 'node:util';
 import { toErrorInfo } from './shared/errors.ts';
-import { resolveDataDir } from './shared/paths.ts';
 import { VERSION } from './shared/version.ts';
 
 const HELP = `hive ${VERSION} — a swarm of Claude Code agents on one host
@@ -193,46 +192,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (cmd === 'ctl') {
-    const { CTL_HELP, runCtl } = await import('./ctl/ctl.ts');
-    const args = argv.slice(1);
-    if (args.length === 0 || wantsHelp(args)) return void process.stdout.write(CTL_HELP);
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        json: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        agent: { type: 'string' },
-        limit: { type: 'string' },
-        all: { type: 'boolean' },
-        choice: { type: 'string', multiple: true },
-        reason: { type: 'string' },
-        reset: { type: 'boolean' },
-        days: { type: 'string' },
-        since: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-    const [command, ...pos] = positionals;
-    const limit = values.limit === undefined ? undefined : Number(values.limit);
-    if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) fail('--limit must be a positive integer');
-    const days = values.days === undefined ? undefined : Number(values.days);
-    if (days !== undefined && !(/^\d{1,5}$/.test(values.days!))) fail('--days must be a whole number of days');
-    const code = await runCtl({
-      command: command!,
-      positionals: pos,
-      json: !!values.json,
-      dataDir: resolveDataDir(values['data-dir']),
-      agent: values.agent,
-      limit,
-      all: !!values.all,
-      choices: values.choice,
-      reason: values.reason,
-      reset: !!values.reset,
-      days,
-      since: values.since,
-    });
-    process.exit(code);
+    const { ctlMain } = await import('./ctl/ctl.ts');
+    process.exit(await ctlMain(argv.slice(1)));
   }
   fail(`unknown command "${cmd}"; run hive --help`);
 }

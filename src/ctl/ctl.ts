@@ -6,59 +6,156 @@
  */
 import { HiveError, toErrorInfo } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
-import { DataLayout } from '../shared/paths.ts';
-import { HostOps, type AgentRecord, type ApprovalRecord, type MessageRecord, type QuestionRecord, type TurnRecord } from '../shared/wire.ts';
+import { MAX_NAME_LENGTH } from '../shared/names.ts';
+import { DataLayout, resolveDataDir } from '../shared/paths.ts';
+import { HostOps, MAX_LIST_LIMIT, type AgentRecord, type ApprovalRecord, type MessageRecord, type QuestionRecord, type TurnRecord } from '../shared/wire.ts';
+
+/** An option of `hive ctl`: `value` names its argument, absent for a flag. */
+interface CtlOption {
+  value?: string;
+  help: string;
+  /** May be given more than once (each value is kept). */
+  multiple?: boolean;
+}
+
+/** Every option `hive ctl` knows, by name (without the leading `--`). */
+export const CTL_OPTIONS = {
+  json: { help: "print the core's reply as JSON" },
+  'data-dir': { value: 'DIR', help: "the core's data dir (env HIVE_DATA_DIR; default as for `hive core serve`)" },
+  agent: { value: 'N', help: 'only agent N' },
+  limit: { value: 'K', help: `at most K entries (1-${MAX_LIST_LIMIT})` },
+  all: { help: 'all recent ones, not only the open ones' },
+  choice: { value: 'C', help: 'a choice to answer with; repeat it for several', multiple: true },
+  reason: { value: 'R', help: 'why; the manager is told' },
+  reset: { help: 'go back to the model its config names' },
+  days: { value: 'N', help: 'drop failed/ and denied/ tags older than N days' },
+  since: { value: 'WHEN', help: 'today, month (the default), 24h, 7d or a UTC date like 2026-11-01' },
+} as const satisfies Record<string, CtlOption>;
+
+/** Name of an option in {@link CTL_OPTIONS}. */
+export type CtlOptionName = keyof typeof CTL_OPTIONS;
+
+/** Options every command takes. */
+const GLOBAL_OPTIONS: readonly CtlOptionName[] = ['json', 'data-dir'];
+
+/** One `hive ctl` command: how it is called, what it does, which options it takes. */
+export interface CtlCommand {
+  /** Its forms after `hive ctl`, each with what it does (continuation lines after `\n`). */
+  forms: ReadonlyArray<readonly [synopsis: string, description: string]>;
+  /** How many arguments it takes after its name: at least `min`, at most `max`. */
+  min: number;
+  max: number;
+  /** What to say when arguments are missing, e.g. `an agent NAME`. */
+  needs?: string;
+  /** Options beyond `--json` and `--data-dir`. */
+  options?: readonly CtlOptionName[];
+  /** Its first argument is an id (a positive integer). */
+  id?: boolean;
+}
+
+const NAME_ARG = { min: 1, max: 1, needs: 'an agent NAME' } as const;
+
+/**
+ * Every `hive ctl` command, in the order the help lists them. The help, each command's own
+ * `--help`, argument checking and the docs tests are made from this table.
+ */
+export const CTL_COMMANDS: Readonly<Record<string, CtlCommand>> = {
+  status: { forms: [['status', 'core version, data dir, runtime, dashboard address']], min: 0, max: 0 },
+  list: { forms: [['list', 'agents with state, model, runtime and whether their network is isolated']], min: 0, max: 0 },
+  spawn: { forms: [['spawn NAME', `create and start agent NAME (1-${MAX_NAME_LENGTH} chars: a-z, 0-9, '-')`]], ...NAME_ARG },
+  start: { forms: [['start NAME', 'start a stopped agent']], ...NAME_ARG },
+  stop: { forms: [['stop NAME', 'stop an agent (it stays registered)']], ...NAME_ARG },
+  destroy: { forms: [['destroy NAME', "remove an agent's sandbox; its state and claude dirs are kept"]], ...NAME_ARG },
+  restart: { forms: [['restart NAME', 'stop and start an agent (re-reads its agent.toml)']], ...NAME_ARG },
+  model: {
+    forms: [
+      ['model NAME MODEL', "switch an agent's model until its config changes"],
+      ['model NAME --reset', 'go back to the model its config names'],
+    ],
+    min: 1,
+    max: 2,
+    needs: 'NAME and MODEL, or NAME --reset',
+    options: ['reset'],
+  },
+  kept: { forms: [['kept', 'destroyed agents whose state is kept']], min: 0, max: 0 },
+  purge: { forms: [['purge NAME', "delete a destroyed agent's kept state for good"]], ...NAME_ARG },
+  send: { forms: [['send NAME TEXT...', 'send TEXT to NAME (an agent or "manager") as the operator']], min: 2, max: Infinity, needs: 'NAME and TEXT' },
+  questions: { forms: [['questions [--all]', 'questions for the operator (unanswered, or all recent)']], min: 0, max: 0, options: ['all'] },
+  answer: {
+    forms: [
+      ['answer ID TEXT...', 'answer a free-text question'],
+      ['answer ID --choice C [--choice C2]', 'answer a choice question (repeat --choice for several)'],
+    ],
+    min: 1,
+    max: Infinity,
+    needs: 'a question ID',
+    options: ['choice'],
+    id: true,
+  },
+  rebuild: { forms: [['rebuild NAME', 'a fresh sandbox with the applied config; prints when it is up']], ...NAME_ARG },
+  approvals: { forms: [['approvals [--all]', 'pending approvals (or all recent)']], min: 0, max: 0, options: ['all'] },
+  approval: { forms: [['approval ID', 'one approval and the change it makes (a diff)']], min: 1, max: 1, needs: 'an approval ID', id: true },
+  approve: { forms: [['approve ID', 'approve and carry out an approval (waits for the rebuild)']], min: 1, max: 1, needs: 'an approval ID', id: true },
+  deny: { forms: [['deny ID [--reason R]', 'deny an approval; the manager is told']], min: 1, max: 1, needs: 'an approval ID', options: ['reason'], id: true },
+  propose: { forms: [['propose NAME SHA', "queue commit SHA of NAME's proposed config repo for approval"]], min: 2, max: 2, needs: 'NAME and SHA' },
+  rollback: {
+    forms: [['rollback NAME TO', "queue a return to an earlier config: TO is a deploy's approval\nid (its deployed/ID tag) or an applied commit id"]],
+    min: 2,
+    max: 2,
+    needs: 'NAME and TO (an approval id or a commit id)',
+  },
+  drafts: { forms: [['drafts', 'agents the manager is drafting (two-step spawn)']], min: 0, max: 0 },
+  discard: { forms: [['discard NAME', 'drop a draft (its pending spawn is denied)']], min: 1, max: 1, needs: 'a draft NAME' },
+  repo: { forms: [['repo NAME [--limit K]', "NAME's applied config repo: head, tags, log"]], ...NAME_ARG, options: ['limit'] },
+  deploys: { forms: [['deploys [--limit K]', 'the deploy log (meta repo), newest first']], min: 0, max: 0, options: ['limit'] },
+  retention: { forms: [['retention [--days N]', 'drop superseded tags now (failed/denied older than N days)']], min: 0, max: 0, options: ['days'] },
+  alerts: { forms: [['alerts', 'open alerts: failed deploys, crash loops, requests the model gateway refused']], min: 0, max: 0 },
+  dismiss: { forms: [['dismiss ID', 'close alert ID by hand']], min: 1, max: 1, needs: 'an alert ID', id: true },
+  reminders: { forms: [['reminders [--agent N]', 'pending reminders']], min: 0, max: 0, options: ['agent'] },
+  messages: { forms: [['messages [--agent N] [--limit K]', 'recent broker messages, oldest first']], min: 0, max: 0, options: ['agent', 'limit'] },
+  turns: { forms: [['turns [--agent N] [--limit K]', 'recent claude turns, newest first']], min: 0, max: 0, options: ['agent', 'limit'] },
+  costs: {
+    forms: [['costs [--agent N] [--since WHEN]', 'model spend through the gateway per agent; WHEN is today, month\n(the default), 24h, 7d or a date like 2026-11-01 (UTC)']],
+    min: 0,
+    max: 0,
+    options: ['agent', 'since'],
+  },
+};
+
+/** A help line: `synopsis` in a 23-column field, or on a line of its own when longer. */
+function helpLine(synopsis: string, description: string): string {
+  const indent = ' '.repeat(25);
+  const [first, ...more] = description.split('\n');
+  const head = synopsis.length < 23 ? `  ${synopsis.padEnd(23)}${first}` : `  ${synopsis}\n${indent}${first}`;
+  return [head, ...more.map((l) => indent + l)].join('\n') + '\n';
+}
+
+function optionLines(names: readonly CtlOptionName[]): string {
+  return names.map((n) => helpLine(`--${n}${'value' in CTL_OPTIONS[n] ? ` ${CTL_OPTIONS[n].value}` : ''}`, CTL_OPTIONS[n].help)).join('');
+}
 
 /** Help for `hive ctl`. */
 export const CTL_HELP = `hive ctl — control a running hive core over its admin socket
 
 usage: hive ctl <command> [args] [--json] [--data-dir DIR]
+       hive ctl <command> --help
 
 commands:
-  status                 core version, data dir, runtime, dashboard address
-  list                   agents with state, model, runtime and whether their network is isolated
-  spawn NAME             create and start agent NAME (1-9 chars: a-z, 0-9, '-')
-  start NAME             start a stopped agent
-  stop NAME              stop an agent (it stays registered)
-  destroy NAME           remove an agent's sandbox; its state and claude dirs are kept
-  restart NAME           stop and start an agent (re-reads its agent.toml)
-  model NAME MODEL       switch an agent's model until its config changes
-  model NAME --reset     go back to the model its config names
-  kept                   destroyed agents whose state is kept
-  purge NAME             delete a destroyed agent's kept state for good
-  send NAME TEXT...      send TEXT to NAME (an agent or "manager") as the operator
-  questions [--all]      questions for the operator (unanswered, or all recent)
-  answer ID TEXT...      answer a free-text question
-  answer ID --choice C [--choice C2]
-                         answer a choice question (repeat --choice for several)
-  rebuild NAME           a fresh sandbox with the applied config; prints when it is up
-  approvals [--all]      pending approvals (or all recent)
-  approval ID            one approval and the change it makes (a diff)
-  approve ID             approve and carry out an approval (waits for the rebuild)
-  deny ID [--reason R]   deny an approval; the manager is told
-  propose NAME SHA       queue commit SHA of NAME's proposed config repo for approval
-  rollback NAME TO       queue a return to an earlier config: TO is a deploy's approval
-                         id (its deployed/ID tag) or an applied commit id
-  drafts                 agents the manager is drafting (two-step spawn)
-  discard NAME           drop a draft (its pending spawn is denied)
-  repo NAME [--limit K]  NAME's applied config repo: head, tags, log
-  deploys [--limit K]    the deploy log (meta repo), newest first
-  retention [--days N]   drop superseded tags now (failed/denied older than N days)
-  alerts                 open alerts: failed deploys, crash loops, requests the model gateway refused
-  dismiss ID             close alert ID by hand
-  reminders [--agent N]  pending reminders
-  messages [--agent N] [--limit K]
-                         recent broker messages, oldest first
-  turns [--agent N] [--limit K]
-                         recent claude turns, newest first
-  costs [--agent N] [--since WHEN]
-                         model spend through the gateway per agent; WHEN is today, month
-                         (the default), 24h, 7d or a date like 2026-11-01 (UTC)
-
+${Object.values(CTL_COMMANDS)
+  .flatMap((c) => c.forms.map(([s, d]) => helpLine(s, d)))
+  .join('')}
 options:
-  --json                 print the core's reply as JSON
-  --data-dir DIR         the core's data dir (env HIVE_DATA_DIR; default as for \`hive core serve\`)
+${optionLines(GLOBAL_OPTIONS)}
+A "--" ends the options: hive ctl send alice -- -5 degrees
 `;
+
+/** Help for one command, e.g. `hive ctl spawn --help`. */
+export function ctlCommandHelp(name: string): string {
+  const c = CTL_COMMANDS[name];
+  if (!c) return CTL_HELP;
+  const usage = c.forms.map(([s], i) => `${i ? '       ' : 'usage: '}hive ctl ${s} [--json] [--data-dir DIR]\n`).join('');
+  return `${usage}\n${c.forms.map(([s, d]) => helpLine(s, d)).join('')}\noptions:\n${optionLines([...(c.options ?? []), ...GLOBAL_OPTIONS])}`;
+}
 
 /** Parsed `hive ctl` invocation. */
 export interface CtlArgs {
@@ -75,6 +172,146 @@ export interface CtlArgs {
   days?: number;
   /** `--since`: today, month, `<N>h`, `<N>d`, or an ISO date or date-time (UTC). */
   since?: string;
+}
+
+/** A command line `hive ctl` cannot run: exit status 2, with the message and the command's usage. */
+export class CtlUsageError extends Error {
+  constructor(
+    message: string,
+    /** The command it concerns, when known. */
+    readonly command?: string,
+  ) {
+    super(message);
+    this.name = 'CtlUsageError';
+  }
+}
+
+/**
+ * Parses the arguments after `hive ctl`. Options may stand anywhere before a `--`; everything after
+ * it is an argument. `--help` or `-h` (before `--`) wins over any other fault.
+ * @returns `{help}`, the text to print, or `{args}` to run.
+ * @throws CtlUsageError naming an unknown command or option, an option the command does not take,
+ *   a missing or extra argument, or a bad option value.
+ */
+export function parseCtlArgs(argv: readonly string[], env: Record<string, string | undefined> = process.env): { help: string } | { args: CtlArgs } {
+  if (argv.length === 0) return { help: CTL_HELP };
+  const positionals: string[] = [];
+  const values = new Map<CtlOptionName, string[]>();
+  const faults: string[] = [];
+  let help = false;
+  let ended = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (ended || a === '-' || !a.startsWith('-')) {
+      positionals.push(a);
+      continue;
+    }
+    if (a === '--') {
+      ended = true;
+      continue;
+    }
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = a.startsWith('--') ? a.slice(2, eq < 0 ? undefined : eq) : null;
+    const opt = name !== null && Object.hasOwn(CTL_OPTIONS, name) ? (CTL_OPTIONS[name as CtlOptionName] as CtlOption) : null;
+    if (!opt) {
+      faults.push(`unknown option ${eq < 0 ? a : a.slice(0, eq)}`);
+      continue;
+    }
+    let value: string | undefined = eq < 0 ? undefined : a.slice(eq + 1);
+    if (opt.value && value === undefined) {
+      value = argv[++i];
+      if (value === undefined) faults.push(`--${name} needs a value (${opt.value})`);
+    } else if (!opt.value && value !== undefined) faults.push(`--${name} takes no value`);
+    const list = values.get(name as CtlOptionName) ?? [];
+    if (list.length && opt.value && !opt.multiple) faults.push(`--${name} is given twice`);
+    values.set(name as CtlOptionName, [...list, value ?? '']);
+  }
+  const [command, ...pos] = positionals;
+  const spec = command === undefined ? undefined : Object.hasOwn(CTL_COMMANDS, command) ? CTL_COMMANDS[command] : undefined;
+  if (help) return { help: spec ? ctlCommandHelp(command!) : CTL_HELP };
+  if (command === undefined) throw new CtlUsageError(faults[0] ?? 'no command given');
+  if (!spec) throw new CtlUsageError(`unknown command "${command}"`);
+  if (faults.length) throw new CtlUsageError(faults[0]!, command);
+  const allowed = new Set([...GLOBAL_OPTIONS, ...(spec.options ?? [])]);
+  for (const name of values.keys()) if (!allowed.has(name)) throw new CtlUsageError(`${command} does not take --${name}`, command);
+  const one = (name: CtlOptionName) => values.get(name)?.[0];
+
+  // `model` takes NAME MODEL, or NAME alone with --reset.
+  const [min, max] = command === 'model' ? (values.has('reset') ? [1, 1] : [2, 2]) : [spec.min, spec.max];
+  if (pos.length < min) throw new CtlUsageError(`${command} needs ${spec.needs}`, command);
+  if (pos.length > max) {
+    if (command === 'model') throw new CtlUsageError(`model takes NAME and MODEL, or NAME --reset`, command);
+    const takes = max === 0 ? 'no arguments' : `${max} argument${max === 1 ? '' : 's'}`;
+    throw new CtlUsageError(`${command} takes ${takes}; unexpected "${pos[max]}"`, command);
+  }
+  if (spec.id) positiveInt(pos[0]!, command);
+  if (command === 'answer' && pos.length > 1 && values.has('choice')) throw new CtlUsageError('answer takes TEXT or --choice, not both', command);
+
+  const limit = one('limit');
+  if (limit !== undefined && !/^[1-9]\d{0,8}$/.test(limit)) throw new CtlUsageError('--limit must be a positive integer', command);
+  const days = one('days');
+  if (days !== undefined && !/^\d{1,5}$/.test(days)) throw new CtlUsageError('--days must be a whole number of days', command);
+  const since = one('since');
+  if (since !== undefined) {
+    try {
+      parseSince(since);
+    } catch (err) {
+      throw new CtlUsageError((err as Error).message, command);
+    }
+  }
+  return {
+    args: {
+      command,
+      positionals: pos,
+      json: values.has('json'),
+      dataDir: resolveDataDir(one('data-dir'), env),
+      agent: one('agent'),
+      limit: limit === undefined ? undefined : Number(limit),
+      all: values.has('all'),
+      choices: values.get('choice'),
+      reason: one('reason'),
+      reset: values.has('reset'),
+      days: days === undefined ? undefined : Number(days),
+      since,
+    },
+  };
+}
+
+/**
+ * `hive ctl` as a program: parses `argv` (the arguments after `ctl`), prints help or a usage
+ * error, or runs the command.
+ * @returns the exit status: 0 on success and for help, 1 when the core refused or is unreachable,
+ *   2 for a usage error.
+ */
+export async function ctlMain(
+  argv: readonly string[],
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
+  let parsed: ReturnType<typeof parseCtlArgs>;
+  try {
+    parsed = parseCtlArgs(argv);
+  } catch (e) {
+    if (!(e instanceof CtlUsageError)) throw e;
+    err(usageMessage(e));
+    return 2;
+  }
+  if ('help' in parsed) {
+    out(parsed.help);
+    return 0;
+  }
+  return runCtl(parsed.args, out, err);
+}
+
+/** A usage error as printed: the fault, the command's forms, and where to read more. */
+function usageMessage(e: CtlUsageError): string {
+  const c = e.command ? CTL_COMMANDS[e.command] : undefined;
+  const forms = c ? c.forms.map(([s]) => `usage: hive ctl ${s}\n`).join('') : '';
+  return `hive ctl: ${e.message}\n${forms}run "hive ctl ${c ? `${e.command} ` : ''}--help" for more\n`;
 }
 
 /**
@@ -97,17 +334,16 @@ export function parseSince(text: string, now = Date.now()): number {
 const pad = (s: string, n: number) => (s.length >= n ? s + ' ' : s + ' '.repeat(n - s.length));
 const time = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 
-function usage(msg: string): never {
-  throw new HiveError('bad_request', `${msg}\n\n${CTL_HELP}`);
-}
-
 /** The `--agent`/`--limit` filters of `messages` and `turns`, omitting those not given. */
 function filters(args: CtlArgs): { agent?: string; limit?: number } {
   return { ...(args.agent ? { agent: args.agent } : {}), ...(args.limit ? { limit: args.limit } : {}) };
 }
 
-function need(args: CtlArgs, n: number, what: string): string[] {
-  if (args.positionals.length < n) usage(`${args.command} needs ${what}`);
+/** The command's arguments, checked against its entry in {@link CTL_COMMANDS}. */
+function need(args: CtlArgs): string[] {
+  const c = CTL_COMMANDS[args.command];
+  if (!c) throw new CtlUsageError(`unknown command "${args.command}"`);
+  if (args.positionals.length < c.min) throw new CtlUsageError(`${args.command} needs ${c.needs}`, args.command);
   return args.positionals;
 }
 
@@ -115,7 +351,11 @@ function need(args: CtlArgs, n: number, what: string): string[] {
  * Runs one ctl command, writing to `out`.
  * @returns the process exit code.
  */
-export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+export async function runCtl(
+  args: CtlArgs,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
   const client = new JsonLineClient(new DataLayout(args.dataDir).hostSocket, HostOps);
   const print = (value: unknown, human: () => string) => out(args.json ? JSON.stringify(value, null, 2) + '\n' : human());
   try {
@@ -137,26 +377,26 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
       case 'stop':
       case 'restart':
       case 'rebuild': {
-        const [name] = need(args, 1, 'an agent NAME');
+        const [name] = need(args);
         const r = await client.call(args.command, { name: name! });
         print(r, () => `${args.command}: ${r.agent.name} is ${r.agent.status} (wanted ${r.agent.desired})\n`);
         break;
       }
       case 'destroy': {
-        const [name] = need(args, 1, 'an agent NAME');
+        const [name] = need(args);
         const r = await client.call('destroy', { name: name! });
         print(r, () => `destroyed ${r.name}; its state and claude dirs are kept under ${args.dataDir}/agents/${r.name}\n`);
         break;
       }
       case 'send': {
-        const [to, ...words] = need(args, 2, 'NAME and TEXT');
+        const [to, ...words] = need(args);
         const r = await client.call('send', { to: to!, body: words.join(' ') });
         print(r, () => `sent message #${r.id} to ${to}\n`);
         break;
       }
       case 'model': {
-        const [name, model] = need(args, 1, 'an agent NAME');
-        if (!args.reset && !model) usage('model needs NAME and MODEL, or NAME --reset');
+        const [name, model] = need(args);
+        if (!args.reset && !model) throw new CtlUsageError('model needs NAME and MODEL, or NAME --reset', 'model');
         const r = await client.call('set_model', { name: name!, model: args.reset ? null : model! });
         print(r, () => `${r.agent.name} now uses ${r.agent.model}${r.agent.model_override ? ' (operator override until its config changes)' : ' (from its config)'}\n`);
         break;
@@ -167,9 +407,9 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         break;
       }
       case 'answer': {
-        const [id, ...words] = need(args, 1, 'a question ID');
+        const [id, ...words] = need(args);
         const answer = words.length ? { text: words.join(' ') } : { choices: args.choices ?? [] };
-        const r = await client.call('answer', { question_id: positiveInt(id!), ...answer });
+        const r = await client.call('answer', { question_id: positiveInt(id!, 'answer'), ...answer });
         print(r, () => `answered question #${r.question.id}; the answer is in ${r.question.from}'s inbox\n`);
         break;
       }
@@ -180,8 +420,8 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
       }
       case 'approve':
       case 'deny': {
-        const [id] = need(args, 1, 'an approval ID');
-        const approval_id = positiveInt(id!);
+        const [id] = need(args);
+        const approval_id = positiveInt(id!, args.command);
         const r = args.command === 'approve'
           ? await client.call('approve', { approval_id })
           : await client.call('deny', { approval_id, ...(args.reason ? { reason: args.reason } : {}) });
@@ -189,19 +429,19 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         break;
       }
       case 'approval': {
-        const [id] = need(args, 1, 'an approval ID');
-        const r = await client.call('approval', { approval_id: positiveInt(id!) });
+        const [id] = need(args);
+        const r = await client.call('approval', { approval_id: positiveInt(id!, 'approval') });
         print(r, () => approvalList([r.approval]) + (r.approval.subject ? `  ${r.approval.subject}\n` : '') + (r.diff ? `\n${r.diff}` : '  (no diff)\n'));
         break;
       }
       case 'propose': {
-        const [name, sha] = need(args, 2, 'NAME and SHA');
+        const [name, sha] = need(args);
         const r = await client.call('request_apply_commit', { name: name!, sha: sha! });
         print(r, () => approvalList([r.approval]));
         break;
       }
       case 'rollback': {
-        const [name, to] = need(args, 2, 'NAME and TO (an approval id or a commit id)');
+        const [name, to] = need(args);
         const r = await client.call('rollback', { name: name!, to: to! });
         print(r, () => approvalList([r.approval]));
         break;
@@ -216,13 +456,13 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         break;
       }
       case 'discard': {
-        const [name] = need(args, 1, 'a draft NAME');
+        const [name] = need(args);
         const r = await client.call('discard_draft', { name: name! });
         print(r, () => `discarded the draft of ${r.name}\n`);
         break;
       }
       case 'repo': {
-        const [name] = need(args, 1, 'an agent NAME');
+        const [name] = need(args);
         const r = await client.call('config_repo', { name: name!, ...(args.limit ? { limit: args.limit } : {}) });
         print(r, () => {
           const tags = r.tags.map((t) => `  ${pad(t.name, 16)} ${t.commit.slice(0, 12)} ${time(t.created_at)} ${t.message}\n`).join('');
@@ -250,7 +490,7 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         break;
       }
       case 'purge': {
-        const [name] = need(args, 1, 'an agent NAME');
+        const [name] = need(args);
         const r = await client.call('purge', { name: name! });
         print(r, () => `purged the kept state of ${r.name}\n`);
         break;
@@ -280,8 +520,8 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         break;
       }
       case 'dismiss': {
-        const [id] = need(args, 1, 'an alert ID');
-        const r = await client.call('dismiss_alert', { alert_id: positiveInt(id!) });
+        const [id] = need(args);
+        const r = await client.call('dismiss_alert', { alert_id: positiveInt(id!, 'dismiss') });
         print(r, () => `dismissed alert #${r.alert.id} (${r.alert.kind} ${r.alert.agent})\n`);
         break;
       }
@@ -301,25 +541,30 @@ export async function runCtl(args: CtlArgs, out: (s: string) => void = (s) => pr
         break;
       }
       default:
-        usage(`unknown command "${args.command}"`);
+        throw new CtlUsageError(`unknown command "${args.command}"`);
     }
     return 0;
-  } catch (err) {
-    const { code, message } = toErrorInfo(err);
+  } catch (e) {
+    if (e instanceof CtlUsageError) {
+      err(usageMessage(e));
+      return 2;
+    }
+    const { code, message } = toErrorInfo(e);
     if (args.json) out(JSON.stringify({ ok: false, error: { code, message } }, null, 2) + '\n');
     else {
       const hint = code === 'unavailable' ? `\nis the core running? start it with: hive core serve --data-dir ${args.dataDir}` : '';
-      process.stderr.write(`hive ctl: ${code}: ${message}${hint}\n`);
+      err(`hive ctl: ${code}: ${message}${hint}\n`);
     }
-    return code === 'bad_request' && /^unknown command|needs /.test(message) ? 2 : 1;
+    return 1;
   } finally {
     client.close();
   }
 }
 
-function positiveInt(s: string): number {
+/** `s` as an id. @throws CtlUsageError when it is not a positive integer. */
+function positiveInt(s: string, command: string): number {
   const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 1) usage(`"${s}" is not an id (a positive integer)`);
+  if (!/^\d+$/.test(s) || !Number.isSafeInteger(n) || n < 1) throw new CtlUsageError(`"${s}" is not an id (a positive integer)`, command);
   return n;
 }
 
