@@ -4,12 +4,15 @@
  * through `loadCoreConfig`, routes through `app.handle` on a real core, and the real
  * `hive core serve` process for the refusal.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { expect } from 'bun:test';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCoreConfig } from '../../src/core/settings.ts';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { hive as runHive, openTestHive, tempDir } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('core auth', 'git');
 
 const TOKEN = 'op-token-0123456789abcdef';
 const ORIGIN = 'http://10.0.0.5:7000';

@@ -14,6 +14,10 @@ import { EgressProxy, type EgressDecision } from '../../src/core/gateway/egress.
 import { HiveError } from '../../src/shared/errors.ts';
 import { allowEntryProblem, parseInternalDestination } from '../../src/shared/egress.ts';
 import { startTestHost } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+/** The blocks that drive the proxy with curl, and the one that checks what they logged. */
+const withCurl = requires('core egress, through curl', 'curl');
 
 setDefaultTimeout(30_000);
 
@@ -149,7 +153,7 @@ function rawConnect(agent: string, authority: string, payload = ''): Promise<{ h
 
 const lastDecision = () => decisions.at(-1)!;
 
-describe('allowed destinations', () => {
+withCurl.describe('allowed destinations', () => {
   test('plain HTTP to an internal destination the agent allows: 200 with the target body', async () => {
     const before = targetHits.length;
     const r = await curl('alice', `http://127.0.0.1:${target.port}/plain`);
@@ -192,7 +196,7 @@ describe('allowed destinations', () => {
   });
 });
 
-describe('refused destinations', () => {
+withCurl.describe('refused destinations', () => {
   test('a host not in network.allow: 403 naming the policy, before any lookup or dial (plain HTTP)', async () => {
     lookups.length = 0;
     const before = targetHits.length;
@@ -304,7 +308,7 @@ describe('refused destinations', () => {
   });
 });
 
-describe('logging', () => {
+withCurl.describe('logging', () => {
   test('every decision is logged with the agent name, one line per request', () => {
     if (process.env.EGRESS_TEST_SHOW_LOG) console.log(log.join('\n'));
     expect(log.length).toBe(decisions.length);

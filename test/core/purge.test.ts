@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { expect } from 'bun:test';
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { openTestHive, tempDir } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('core purge', 'git');
 
 let t: Awaited<ReturnType<typeof openTestHive>>;
 let layout: DataLayout;
@@ -14,7 +17,11 @@ beforeAll(async () => {
   outside = tempDir('hv-outside-');
   writeFileSync(join(outside, 'precious.txt'), 'do not delete');
 });
-afterAll(() => t.close());
+const outsideDirs: string[] = [];
+afterAll(async () => {
+  await t.close();
+  for (const d of [outside, ...outsideDirs]) rmSync(d, { recursive: true, force: true });
+});
 
 describe('destroy keeps state; purge removes it and nothing else', () => {
   test('destroy lists the agent as kept; a re-spawn finds its state again', async () => {
@@ -60,6 +67,7 @@ describe('destroy keeps state; purge removes it and nothing else', () => {
     await t.hive.lifecycle.spawn('mia', { start: false });
     await t.hive.lifecycle.destroy('mia');
     const logs = tempDir('hv-logs-');
+    outsideDirs.push(logs);
     writeFileSync(join(logs, 'mia.log'), 'not the hive\'s');
     rmSync(layout.logsDir, { recursive: true, force: true });
     symlinkSync(logs, layout.logsDir);

@@ -1,10 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { expect } from 'bun:test';
 import net from 'node:net';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { JsonLineClient } from '../../src/shared/jsonl.ts';
 import { AgentOps, HostOps, MAX_LINE_BYTES } from '../../src/shared/wire.ts';
 import { HiveError } from '../../src/shared/errors.ts';
-import { openTestHive } from '../support/hive.ts';
+import { openTestHive, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('core wire', 'git');
 
 /** A raw line client: write exact bytes, read reply lines in order. */
 class RawConn {
@@ -183,7 +186,7 @@ describe('the client validates too', () => {
     try {
       while ((await client.call('recv', {})).message) {}
       const waiting = client.call('recv', { wait_seconds: 20 });
-      await Bun.sleep(50);
+      await waitFor('the long-poll to wait', () => t.hive.broker.waiting('alice') === 1, 4_000);
       const t0 = performance.now();
       const { id } = await mgr.call('send', { to: 'alice', body: 'wake' });
       const got = await waiting;
@@ -198,11 +201,9 @@ describe('the client validates too', () => {
   test('a dropped connection ends its long-poll without losing the next message', async () => {
     const c = await RawConn.open(layout.agent('alice').socket);
     c.write('{"id":1,"op":"recv","wait_seconds":30}\n');
-    await Bun.sleep(50);
-    expect(t.hive.broker.waiting('alice')).toBe(1);
+    await waitFor('the long-poll to wait', () => t.hive.broker.waiting('alice') === 1, 4_000);
     c.close();
-    await Bun.sleep(50);
-    expect(t.hive.broker.waiting('alice')).toBe(0);
+    await waitFor('the dropped long-poll to end', () => t.hive.broker.waiting('alice') === 0, 4_000);
     const m = t.hive.policy.send('operator', 'alice', 'after the drop');
     const client = new JsonLineClient(layout.agent('alice').socket, AgentOps);
     try {

@@ -5,7 +5,7 @@
  * claude turn shows the new config in effect (the model in the API request, the send policy in the
  * system prompt). Also: a real SIGKILL of the core in the middle of a deploy.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,9 @@ import { DataLayout } from '../../src/shared/paths.ts';
 import { ENTRY } from '../../src/shared/version.ts';
 import { isMainTurn, lastUserPrompt, systemText, toolResults, type ModelServer, startModelServer } from '../support/model-server.ts';
 import { ctlJson, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('config e2e', 'git');
 
 setDefaultTimeout(120_000);
 

@@ -5,11 +5,14 @@
  * stop its requests before they are forwarded, with a reason the agent's turn, the operator's
  * banner and the manager's inbox all carry.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allMessagesText, isMainTurn, startModelServer, type ModelServer } from '../support/model-server.ts';
 import { openTestHive, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('gateway e2e', 'git');
 
 setDefaultTimeout(90_000);
 

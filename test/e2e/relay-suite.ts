@@ -4,18 +4,22 @@
  * suite runs once per runtime (`hive.<runtime>.e2e.test.ts`): nothing in it may depend on where an
  * agent's files appear inside its sandbox, so paths inside come from the agent's own system prompt.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { expect } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer, lastUserPrompt, toolResults, isMainTurn, systemText, type ModelServer } from '../support/model-server.ts';
 import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { requires, type Prereq } from '../support/prereq.ts';
 
 /**
  * Registers the suite for one runtime.
  * @param runtime the core's `--runtime`.
  */
-export function relaySuite(runtime: string): void {
+export function relaySuite(runtime: 'process' | 'bwrap' | 'nspawn'): void {
+  // a sandboxed runtime needs that runtime to work here; every runtime needs git for the config repos
+  const needs: Prereq[] = runtime === 'process' ? ['git'] : ['git', runtime];
+  const { describe, test, beforeAll, afterAll } = requires(`hive.${runtime} e2e`, ...needs);
   let model: ModelServer;
   let dir: string;
   let core: Awaited<ReturnType<typeof startCoreProcess>>;

@@ -4,18 +4,23 @@
  * can see and reach, as a hostile agent would probe it (docs/security.md); then each row of
  * docs/persistence.md is exercised through `hive ctl`.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { allMessagesText, isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
 import { ctlJson, hive, startCoreProcess, startTestHost, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { requires, type Prereq } from '../support/prereq.ts';
 
 /**
  * Registers the suite for one sandboxed runtime.
  */
 export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
+  // root: the probe file in /root and, under bwrap, a privileged sandbox; nspawn: a private user
+  // namespace; curl: the network probes inside; ps: the host's view of the agent's uid; git: the config repos
+  const needs: Prereq[] = runtime === 'nspawn' ? ['root', 'nspawn-userns', 'curl', 'ps', 'git'] : ['root', 'bwrap', 'curl', 'git'];
+  const { describe, test, beforeAll, afterAll } = requires(`sandbox.${runtime} e2e`, ...needs);
   setDefaultTimeout(120_000);
   let model: ModelServer;
   let dir: string;

@@ -5,13 +5,16 @@
  * per-agent config (model, send policy, extra MCP servers), and that reminders and open questions
  * survive a core restart.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test';
+import { expect, setDefaultTimeout } from 'bun:test';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { ENTRY } from '../../src/shared/version.ts';
 import { isMainTurn, lastUserPrompt, systemText, toolNames, toolResults, type ModelServer, startModelServer } from '../support/model-server.ts';
 import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('tools e2e', 'git');
 
 // Each test drives several real claude turns.
 setDefaultTimeout(120_000);
@@ -121,12 +124,12 @@ describe('agent tools through claude', () => {
     // bob was woken by it, and his wake prompt says how to answer
     await turnFor(dir, 'bob', qmsg.id);
     const wake = model.requests.map((r) => lastUserPrompt(r.body)).find((p) => p.includes(`Question #${qid} from alice`));
-    expect(wake).toContain(`\`answer\` tool (id ${qid})`);
+    expect(wake).toContain(`\`answer\` tool (question_id ${qid})`);
 
     const open = await callTool('bob', 'questions', {});
     expect(open.text).toContain(`#${qid} from alice to bob`);
 
-    const ans = await callTool('bob', 'answer', { id: qid, text: 'port 8443' });
+    const ans = await callTool('bob', 'answer', { question_id: qid, text: 'port 8443' });
     expect(ans.isError).toBe(false);
     const amsg = messages().find((m) => m.kind === 'answer' && m.ref === qid)!;
     expect(amsg).toMatchObject({ from: 'bob', to: 'alice' });
@@ -134,10 +137,10 @@ describe('agent tools through claude', () => {
     expect(amsg.body).toContain('port 8443');
     await turnFor(dir, 'alice', amsg.id);
 
-    const twice = await callTool('bob', 'answer', { id: qid, text: 'again' });
+    const twice = await callTool('bob', 'answer', { question_id: qid, text: 'again' });
     expect(twice.isError).toBe(true);
     expect(twice.text).toContain('error (conflict)');
-    const notYours = await callTool('carol', 'answer', { id: qid, text: 'me' });
+    const notYours = await callTool('carol', 'answer', { question_id: qid, text: 'me' });
     expect(notYours.text).toContain('error (forbidden)');
   });
 
@@ -156,7 +159,7 @@ describe('agent tools through claude', () => {
     expect((await callTool('alice', 'reminders', {})).text).toContain(`reminder #${laterId} due ${at}`);
     const tooFar = await callTool('alice', 'remind', { body: 'someday', at: '2099-01-01T09:00:00Z' });
     expect(tooFar.text).toContain('error (bad_request): a reminder may be at most 366 days ahead');
-    expect((await callTool('alice', 'cancel_reminder', { id: laterId })).text).toContain(`cancelled reminder #${laterId}`);
+    expect((await callTool('alice', 'cancel_reminder', { reminder_id: laterId })).text).toContain(`cancelled reminder #${laterId}`);
 
     const past = await callTool('alice', 'remind', { body: 'too late', at: '2001-01-01T00:00:00Z' });
     expect(past.isError).toBe(true);
@@ -307,7 +310,7 @@ describe('across a core restart', () => {
 
     await waitFor('bob idle', () => agent('bob')?.status === 'idle');
     expect((await callTool('bob', 'questions', {})).text).toContain(`#${qid} from alice to bob`);
-    expect((await callTool('bob', 'answer', { id: qid, text: 'yes' })).isError).toBe(false);
+    expect((await callTool('bob', 'answer', { question_id: qid, text: 'yes' })).isError).toBe(false);
     expect(messages().find((m) => m.kind === 'answer' && m.ref === qid)).toMatchObject({ to: 'alice' });
   });
 });
