@@ -37,7 +37,7 @@ export async function startCore(config: CoreConfig, log: (line: string) => void 
     hive,
     url,
     async stop() {
-      await app.stop(true).catch(() => {});
+      await app.stop(true).catch((err) => log(`dashboard: stop failed: ${(err as Error).message}`));
       await hive.close();
     },
   };

@@ -134,7 +134,8 @@ export class Supervisor {
     const slot = this.slots.get(name);
     if (!slot) return;
     cancelRestart(slot);
-    await slot.starting?.catch(() => {});
+    // a start under way settles first; its failure was already recorded on the agent by launch()
+    await slot.starting?.catch(() => undefined);
     cancelRestart(slot);
     const sb = slot.sandbox;
     if (sb) {

@@ -245,6 +245,7 @@ class SseWatcher {
     try {
       ev = JSON.parse(payload);
     } catch {
+      // not JSON: passed to the client unchanged; usage is taken only from events that parse
       return;
     }
     if (ev?.type === 'message_start') this.ex.takeMessage(ev.message);

@@ -39,7 +39,9 @@ export function spawnLogged(argv: string[], opts: { cwd: string; env: Record<str
         // nspawn answers a first SIGTERM only by asking the container's init to halt).
         try {
           child.stdin.end();
-        } catch {}
+        } catch {
+          // stdin already closed (the child exited first): the signals below still apply
+        }
         child.kill('SIGTERM');
         const timer = setTimeout(() => {
           child.kill('SIGTERM'); // a second SIGTERM makes nspawn terminate the container at once

@@ -70,6 +70,7 @@ export function codePaths(claudeBin: string): string[] {
     try {
       real = realpathSync(p);
     } catch {
+      // a binary that does not resolve is not bound in; the runtime's start reports it missing
       continue;
     }
     if (real.startsWith('/usr/') || real.startsWith(PACKAGE_ROOT + '/')) continue;
