@@ -21,7 +21,7 @@ import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig } from './
 import { isInit, isResult, type ClaudeEvent, type ResultEvent } from '../shared/stream-json.ts';
 import { toolCalls } from './claude/stream.ts';
 import { runClaude } from './claude/run.ts';
-import type { AgentEnv } from './settings.ts';
+import type { AgentEnv } from './env.ts';
 import type { History } from './history.ts';
 import { renderPrompt, renderSystemPrompt } from './prompts.ts';
 

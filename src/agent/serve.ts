@@ -8,7 +8,7 @@
 import { startEgressForwarder } from './egress-forward.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { AgentOps } from '../shared/wire.ts';
-import { loadAgentEnv } from './settings.ts';
+import { loadAgentEnv } from './env.ts';
 import { History } from './history.ts';
 import { TurnLoop, type Identity } from './loop.ts';
 import { createAgentPage, listenWithRetry } from './page/server.tsx';

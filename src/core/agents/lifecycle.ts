@@ -258,7 +258,7 @@ export class Lifecycle {
 
   /**
    * The environment `name`'s harness starts with: a few of the core's variables and who it is.
-   * No credential: claude reaches the model through the gateway socket (see `agent/settings.ts`).
+   * No credential: claude reaches the model through the gateway socket (see `agent/env.ts`).
    * @throws HiveError `not_found`.
    */
   env(name: string): Record<string, string> {

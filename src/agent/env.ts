@@ -1,5 +1,5 @@
 /**
- * @module agent/settings
+ * @module agent/env
  * Agent mode's settings, read from the environment the runtime provides. This is the only place
  * `hive agent serve` reads `process.env`.
  *
