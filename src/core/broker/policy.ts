@@ -41,6 +41,17 @@ export class MessagePolicy {
     return this.deps.broker.send(from, to, body);
   }
 
+  /**
+   * Sends `body` from `from` to `to` with group commit (see {@link Broker.sendGrouped}): the front
+   * doors' path, where many senders arrive at once. Checked now, acknowledged once durable.
+   * @throws HiveError as {@link send}, at once, before anything is queued.
+   */
+  sendGrouped(from: string, to: string, body: string): Promise<MessageRecord> {
+    this.checkRecipient(from, to);
+    checkBody(body, 'message');
+    return this.deps.broker.sendGrouped(from, to, body);
+  }
+
   /** Long-poll receive for `name`'s inbox (`waitSeconds` default 0); see {@link Broker.recv}. */
   recv(name: string, waitSeconds: number | undefined, signal?: AbortSignal): Promise<MessageRecord | null> {
     return this.deps.broker.recv(name, waitSeconds ?? 0, signal);

@@ -3,6 +3,12 @@
  * The message broker: inboxes in sqlite, long-polls woken by commits.
  *
  * `send` inserts a row and commits before it returns, so an acknowledged message survives a crash.
+ * `sendGrouped` is the same promise with group commit, for the front doors where many senders
+ * arrive at once: every message queued in one turn of the event loop is inserted in one
+ * transaction, together with the hand-over of those that parked receivers are waiting for, and the
+ * senders' promises resolve only after that commit (one fsync for the lot). A failed commit fails
+ * each sender's promise and stores nothing of the group (each is then retried alone, so one bad
+ * row cannot sink the others).
  * `recv` pops the caller's oldest undelivered message (marks it delivered and returns it). With a
  * positive wait it parks the caller; the next `send` to that inbox hands its message straight to
  * the longest-waiting caller, in the same tick as the commit. There is no polling loop: a parked
@@ -42,6 +48,16 @@ export interface MessageMeta {
   ref?: number | null;
 }
 
+/** A message waiting for the next group commit, and its sender's promise. */
+interface Queued {
+  from: string;
+  to: string;
+  body: string;
+  meta: MessageMeta;
+  resolve: (m: MessageRecord) => void;
+  reject: (e: unknown) => void;
+}
+
 interface Waiter {
   resolve: (m: MessageRecord | null) => void;
   timer: ReturnType<typeof setTimeout>;
@@ -61,6 +77,8 @@ export interface ListOptions {
 /** Inboxes with durable send and commit-woken long-poll receive. */
 export class Broker {
   private waiters = new Map<string, Waiter[]>();
+  private queued: Queued[] = [];
+  private flushScheduled = false;
   private insertStmt: Statement<Row, [string, string, string, MessageKind, number | null, number]>;
   private pop: Statement<Row, [number, string]>;
 
@@ -87,6 +105,77 @@ export class Broker {
     const msg = this.insert(from, to, body, meta);
     this.publish(msg);
     return msg;
+  }
+
+  /**
+   * Stores a message with group commit: it is inserted with every other message queued in this
+   * turn of the event loop, in one transaction, and a parked receiver is handed it in the same
+   * transaction.
+   * @returns the stored message, once the commit that holds it is durable.
+   * @throws (rejects with) the sqlite error when it could not be stored.
+   */
+  sendGrouped(from: string, to: string, body: string, meta: MessageMeta = {}): Promise<MessageRecord> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ from, to, body, meta, resolve, reject });
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      // the check phase runs after every socket read of this loop turn: all of it joins the group
+      setImmediate(() => this.flush());
+    });
+  }
+
+  /** Commits the queued group; see {@link sendGrouped}. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const group = this.queued;
+    this.queued = [];
+    if (group.length === 0) return;
+    let stored: MessageRecord[];
+    let handed: Array<{ waiter: Waiter; msg: MessageRecord }>;
+    try {
+      ({ stored, handed } = this.db.transaction(() => {
+        const stored = group.map((q) => this.insert(q.from, q.to, q.body, q.meta));
+        return { stored, handed: this.handOver(new Set(stored.map((m) => m.to))) };
+      })());
+    } catch (err) {
+      if (group.length === 1) group[0]!.reject(err);
+      // the group rolled back as a whole; alone, each stands or falls on its own
+      else for (const q of group) this.sendAlone(q);
+      return;
+    }
+    for (const msg of stored) this.bus.emit({ type: 'message', message: msg });
+    for (const { waiter, msg } of handed) {
+      waiter.cleanup();
+      this.bus.emit({ type: 'delivered', message: msg });
+      waiter.resolve(msg);
+    }
+    for (let i = 0; i < group.length; i++) group[i]!.resolve(stored[i]!);
+  }
+
+  /** One queued message in its own commit, after its group failed. */
+  private sendAlone(q: Queued): void {
+    try {
+      q.resolve(this.send(q.from, q.to, q.body, q.meta));
+    } catch (err) {
+      q.reject(err);
+    }
+  }
+
+  /**
+   * Inside a transaction: pops one message for each parked receiver of `recipients`, oldest waiter
+   * first. Nothing is resolved here; the caller hands them over after the commit.
+   */
+  private handOver(recipients: Set<string>): Array<{ waiter: Waiter; msg: MessageRecord }> {
+    const out: Array<{ waiter: Waiter; msg: MessageRecord }> = [];
+    const at = this.now();
+    for (const recipient of recipients) {
+      for (const waiter of this.waiters.get(recipient) ?? []) {
+        const row = this.pop.get(at, recipient);
+        if (!row) break;
+        out.push({ waiter, msg: toRecord(row) });
+      }
+    }
+    return out;
   }
 
   /**

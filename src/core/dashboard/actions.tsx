@@ -49,7 +49,7 @@ export function actionRoutes(hive: Hive) {
         const text = form.text('body') ?? '';
         if (!to) throw new HiveError('bad_request', 'choose a recipient');
         if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');
-        const m = hive.policy.send(OPERATOR, to, text);
+        const m = await hive.policy.sendGrouped(OPERATOR, to, text);
         return done(`sent #${m.id} to ${to}`);
       })
       .post('/questions/:id/answer', async ({ request, params }) => {

@@ -30,7 +30,7 @@ export interface AgentOpsDeps {
 /** The handlers of the socket owned by agent `name`. */
 export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof AgentOps> {
   const handlers: OpHandlers<typeof AgentOps> = {
-    send: ({ to, body }) => ({ id: f.policy.send(name, to, body).id }),
+    send: async ({ to, body }) => ({ id: (await f.policy.sendGrouped(name, to, body)).id }),
     recv: async ({ wait_seconds }, conn) => ({ message: await f.policy.recv(name, wait_seconds, conn.signal) }),
     hello: ({ pid }) => {
       const { agent, config } = f.lifecycle.hello(name, pid);
@@ -41,7 +41,7 @@ export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof Agent
       f.lifecycle.turnEnd(name, { ...rest, id: turn_id });
       return {};
     },
-    operator_send: ({ body }) => ({ id: f.policy.send(OPERATOR, name, body).id }),
+    operator_send: async ({ body }) => ({ id: (await f.policy.sendGrouped(OPERATOR, name, body)).id }),
     ask: ({ to, question }) => {
       const r = f.policy.ask(name, to, question);
       return { question: r.question, message_id: r.message.id };

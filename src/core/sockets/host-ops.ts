@@ -56,7 +56,7 @@ export function hostOps(f: HostOpsDeps): OpHandlers<typeof HostOps> {
       await f.lifecycle.destroy(name);
       return { name };
     },
-    send: ({ to, body }) => ({ id: f.policy.send(OPERATOR, to, body).id }),
+    send: async ({ to, body }) => ({ id: (await f.policy.sendGrouped(OPERATOR, to, body)).id }),
     messages: ({ agent, limit }) => ({ messages: f.broker.list({ agent, limit }) }),
     turns: ({ agent, limit }) => ({ turns: f.turns.list({ agent, limit }) }),
     set_model: ({ name, model }) => ({ agent: f.lifecycle.setModel(name, model) }),
