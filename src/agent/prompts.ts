@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { partitionExtraServers, type AgentConfig } from '../shared/agent-config.ts';
+import { describeMessage } from '../shared/messages.ts';
 import { PACKAGE_ROOT } from '../shared/version.ts';
+import type { MessageRecord } from '../shared/wire.ts';
 
 /** Directory holding the prompt templates. */
 export const PROMPTS_DIR = join(PACKAGE_ROOT, 'prompts');
@@ -79,4 +81,27 @@ export function systemPromptVars(ctx: PromptContext): Record<string, string> {
  */
 export function renderSystemPrompt(ctx: PromptContext, dir = PROMPTS_DIR): string {
   return renderPrompt(ctx.role === 'manager' ? 'manager' : 'agent', systemPromptVars(ctx), dir);
+}
+
+/**
+ * The variables of `wake.md` for the message that starts a turn: `heading` and `hint` (by its
+ * kind), `time` (when it was sent, ISO 8601), `body`, `retry` (on a message handed out again
+ * because the turn it started was interrupted, a paragraph saying so; else empty) and `pending`.
+ */
+export function wakePromptVars(msg: MessageRecord): Record<string, string> {
+  const { heading, hint } = describeMessage(msg);
+  const retry =
+    msg.attempt > 1
+      ? `This is attempt ${msg.attempt}: your previous turn on this message was interrupted before it finished ` +
+        '(the hive or your harness restarted). Check what you already did for it (messages sent, notes written) ' +
+        'before doing it again.\n'
+      : '';
+  return {
+    heading,
+    hint: hint ? `${hint}\n` : '',
+    time: new Date(msg.created_at).toISOString(),
+    body: msg.body,
+    retry,
+    pending: 'Call `recv` to see whether more messages are waiting.',
+  };
 }

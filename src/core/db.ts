@@ -137,6 +137,8 @@ export const MIGRATIONS: string[] = [
   // earlier versions left open (their kind is no longer one the wire knows)
   `UPDATE alerts SET closed_at = CAST(unixepoch('subsec') * 1000 AS INTEGER), closed_by = 'core'
    WHERE kind = 'port_conflict' AND closed_at IS NULL;`,
+  // 7: a message whose turn was interrupted is handed out again once; this counts the deliveries.
+  `ALTER TABLE messages ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;`,
 ];
 
 /**

@@ -24,7 +24,7 @@ import { KeptState } from './agents/kept.ts';
 import { Lifecycle } from './agents/lifecycle.ts';
 import { Registry } from './agents/registry.ts';
 import { Supervisor } from './agents/supervisor.ts';
-import { Turns } from './agents/turns.ts';
+import { Turns, noticeToManager } from './agents/turns.ts';
 import { Alerts } from './alerts.ts';
 import { Drafts } from './approvals/drafts.ts';
 import { ApprovalGate } from './approvals/gate.ts';
@@ -97,7 +97,7 @@ export class Hive {
     const bus = (this.bus = new EventBus((err) => log(`event listener failed: ${(err as Error).stack ?? err}`)));
     const broker = (this.broker = new Broker(db, bus));
     const registry = (this.registry = new Registry(db, bus));
-    const turns = (this.turns = new Turns(db, bus));
+    const turns = (this.turns = new Turns(db, bus, { broker, tell: noticeToManager({ registry, broker, log }) }));
     const configs = (this.configs = new AgentConfigs(layout));
     const questions = (this.questions = new Questions(db, broker, bus));
     const reminders = (this.reminders = new Reminders(db, broker, bus, log));
@@ -219,7 +219,7 @@ export class Hive {
 
   /** Start-up, in order: recover what a crash interrupted, open the sockets, start the agents. */
   private async boot(): Promise<void> {
-    this.turns.interrupt(null, 'interrupted: core restarted');
+    this.turns.interrupt(null, 'interrupted: core restarted', 'rerun');
     await this.meta.ensure();
     for (const a of await this.deployer.recover()) this.gate.notifyDecision(a);
     await this.sockets.openHost();
@@ -234,6 +234,7 @@ export class Hive {
   async close(): Promise<void> {
     this.reminders.stop();
     this.retention.stop();
+    this.turns.beginShutdown();
     await this.supervisor.stopAll(5000);
     // deploys in flight see their agent stop and end; let them write their outcome first
     await Promise.race([this.deployer.idle(), Bun.sleep(DEPLOY_DRAIN_MS)]);

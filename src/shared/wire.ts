@@ -84,6 +84,11 @@ export const MessageRecord = Type.Object({
   ref: Type.Union([Type.Integer(), Type.Null()]),
   created_at: Millis,
   delivered_at: Type.Union([Millis, Type.Null()]),
+  /**
+   * Which delivery this is: 1, or 2 when a turn it started was interrupted (a core or harness
+   * crash or restart) and it was handed out again once.
+   */
+  attempt: Type.Integer({ minimum: 1 }),
 });
 export type MessageRecord = Static<typeof MessageRecord>;
 
@@ -139,8 +144,11 @@ export const AgentRecord = Type.Object({
 });
 export type AgentRecord = Static<typeof AgentRecord>;
 
-/** Where a turn is: still `running`, or ended `ok` or with an `error`. */
-export const TURN_STATUSES = ['running', 'ok', 'error'] as const;
+/**
+ * Where a turn is: still `running`, or ended `ok` or with an `error`, or `interrupted` by a core
+ * or harness crash or restart (its result says whether its message was re-queued).
+ */
+export const TURN_STATUSES = ['running', 'ok', 'error', 'interrupted'] as const;
 /** See {@link TURN_STATUSES}. */
 export type TurnStatus = (typeof TURN_STATUSES)[number];
 export const TurnStatus = literals(TURN_STATUSES);

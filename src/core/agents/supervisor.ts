@@ -174,7 +174,10 @@ export class Supervisor {
     if (slot.stableTimer) clearTimeout(slot.stableTimer);
     slot.stableTimer = null;
     const { registry, turns, broker, log } = this.deps;
-    turns.interrupt(name, `interrupted: agent ${describeExit(exit)}`);
+    // an operator's stop cancels the turn in flight; any other exit (a crash, a kill, the core
+    // shutting down) interrupts it, and its message is handed out again
+    if (slot.stopping && !this.closed) turns.interrupt(name, `cancelled: agent stopped (${describeExit(exit)})`, 'cancel');
+    else turns.interrupt(name, `interrupted: agent ${describeExit(exit)}`, 'rerun');
     if (!registry.has(name)) return;
     const desired = registry.get(name)?.desired;
     if (slot.stopping || this.closed || desired !== 'running') {

@@ -29,6 +29,7 @@ interface Row {
   ref: number | null;
   created_at: number;
   delivered_at: number | null;
+  attempt: number;
 }
 
 const toRecord = (r: Row): MessageRecord => ({
@@ -40,6 +41,7 @@ const toRecord = (r: Row): MessageRecord => ({
   ref: r.ref,
   created_at: r.created_at,
   delivered_at: r.delivered_at,
+  attempt: r.attempt,
 });
 
 /** What a message is about, beyond its text; see {@link MessageKind}. */
@@ -266,6 +268,31 @@ export class Broker {
   /** Newest message id, 0 when there are none. */
   lastId(): number {
     return this.db.query<{ id: number | null }, []>('SELECT max(id) AS id FROM messages').get()?.id ?? 0;
+  }
+
+  /** One message by id, or null when there is none. */
+  message(id: number): MessageRecord | null {
+    const row = this.db.query<Row, [number]>('SELECT * FROM messages WHERE id = ?').get(id);
+    return row ? toRecord(row) : null;
+  }
+
+  /**
+   * Hands a delivered message out again, as its next attempt: it goes back to its recipient's
+   * inbox (ahead of newer mail, since inboxes pop by id) with `delivered_at` cleared and `attempt`
+   * one higher. Parked receivers are not woken: the harness that comes back takes it with its
+   * next `recv`.
+   * @param maxAttempts the highest attempt allowed; a message already there is left as it is.
+   * @returns the re-queued message, or null when it does not exist, is undelivered, or has had
+   *   `maxAttempts` attempts.
+   */
+  requeue(id: number, maxAttempts: number): MessageRecord | null {
+    const row = this.db
+      .query<Row, [number, number]>(
+        `UPDATE messages SET delivered_at = NULL, attempt = attempt + 1
+         WHERE id = ? AND delivered_at IS NOT NULL AND attempt < ? RETURNING *`,
+      )
+      .get(id, maxAttempts);
+    return row ? toRecord(row) : null;
   }
 
   /** Ends every long-poll with null (used at shutdown). */
