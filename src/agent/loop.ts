@@ -9,21 +9,20 @@
  * id (`--session-id`), later turns `--resume` it. If a resume fails because the session is gone
  * (e.g. the claude dir was wiped), the next turn starts a new session.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { selfCommand } from '../shared/version.ts';
 import { AgentOps, MAX_TURN_RESULT_CHARS, MAX_TURN_TOOLS, MAX_WAIT_SECONDS, type MessageRecord, type TurnStatus } from '../shared/wire.ts';
 import { HIVE_MCP_KEY, type AgentConfig } from '../shared/agent-config.ts';
-import { describeMessage } from '../shared/messages.ts';
-import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig } from './claude/argv.ts';
+import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig, stdioHiveServer, type McpServerEntry } from './claude/argv.ts';
 import { isInit, isResult, type ClaudeEvent, type ResultEvent } from '../shared/stream-json.ts';
 import { toolCalls } from './claude/stream.ts';
 import { runClaude } from './claude/run.ts';
 import type { AgentEnv } from './env.ts';
 import type { History } from './history.ts';
-import { renderPrompt, renderSystemPrompt } from './prompts.ts';
+import { renderPrompt, renderSystemPrompt, wakePromptVars } from './prompts.ts';
 
 /** Who the core says this agent is. */
 export interface Identity {
@@ -43,6 +42,8 @@ export class TurnLoop {
   model: string;
   /** The loopback port of the egress forwarder (see `egress-forward.ts`), once it listens. */
   proxyPort: number | null = null;
+  /** How claude reaches the hive's tools: the harness's HTTP endpoint; null starts `hive mcp` per turn. */
+  hiveMcp: McpServerEntry | null = null;
 
   constructor(
     readonly env: AgentEnv,
@@ -201,14 +202,7 @@ export class TurnLoop {
   }
 
   private wakePrompt(msg: MessageRecord): string {
-    const { heading, hint } = describeMessage(msg);
-    return renderPrompt('wake', {
-      heading,
-      hint: hint ? `${hint}\n` : '',
-      time: new Date(msg.created_at).toISOString(),
-      body: msg.body,
-      pending: 'Call `recv` to see whether more messages are waiting.',
-    });
+    return renderPrompt('wake', wakePromptVars(msg));
   }
 
   private systemPrompt(): string {
@@ -220,8 +214,11 @@ export class TurnLoop {
     const dir = join(this.env.stateDir, '.hive');
     mkdirSync(dir, { recursive: true });
     const path = join(dir, 'mcp.json');
-    const { config } = renderMcpConfig(selfCommand(), this.env.socket, this.identity.role, this.identity.config.extraMcpServers);
-    writeFileSync(path, JSON.stringify(config, null, 2));
+    const hive = this.hiveMcp ?? stdioHiveServer(selfCommand(), this.env.socket, this.identity.role);
+    const { config } = renderMcpConfig(hive, this.identity.config.extraMcpServers);
+    // it holds the endpoint's bearer token
+    writeFileSync(path, JSON.stringify(config, null, 2), { mode: 0o600 });
+    chmodSync(path, 0o600);
     return path;
   }
 

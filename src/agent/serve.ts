@@ -2,10 +2,13 @@
  * @module agent/serve
  * `hive agent serve`: agent mode, run inside each sandbox. Announces itself to the core, opens its
  * history, serves its page on `page.sock` in its socket dir (retrying forever; the dashboard proxies
- * to it), forwards a loopback port to the core's egress proxy for claude's tools, and runs the turn
- * loop until stopped.
+ * to it), forwards a loopback port to the core's egress proxy for claude's tools, serves the hive's
+ * MCP tools on a loopback port for claude to connect to (`mcp/http.ts`; `hive mcp` over stdio only
+ * if that cannot listen), and runs the turn loop until stopped.
  */
 import { startEgressForwarder } from './egress-forward.ts';
+import { serveMcpHttp } from '../mcp/http.ts';
+import { httpHiveServer } from './claude/argv.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { AgentOps } from '../shared/wire.ts';
 import { loadAgentEnv } from './env.ts';
@@ -51,6 +54,13 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
   void listenWithRetry(app, { unix: env.pageSocket, log, signal: pageAbort.signal })
     .then(() => log(`page on ${env.pageSocket}`))
     .catch((err) => log(`page: ${(err as Error).message}`));
+  // One MCP endpoint for the agent's life: a turn's claude connects to it instead of starting `hive
+  // mcp`. Loopback is the sandbox's own, or the host's under `process` (hence the token).
+  const mcp = await serveMcpHttp({ client, socket: env.socket, role: identity.role, log }).catch((err) => {
+    log(`WARN mcp endpoint: ${(err as Error).message}; claude starts hive mcp each turn`);
+    return null;
+  });
+  loop.hiveMcp = mcp ? httpHiveServer(mcp.url, mcp.token) : null;
   // Under the process runtime stdin is a pipe from the core: its end means the core is gone.
   const coreGone = env.exitWithCore
     ? new Promise<void>((resolve) => {
@@ -73,6 +83,7 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
       await app.stop?.(true).catch((err) => log(`page: stop failed: ${(err as Error).message}`));
       await egress?.close().catch((err) => log(`egress forwarder: close failed: ${(err as Error).message}`));
       await Promise.race([done, Bun.sleep(6000)]);
+      await mcp?.close().catch((err) => log(`mcp endpoint: close failed: ${(err as Error).message}`));
       history.close();
     },
   };

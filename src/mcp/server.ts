@@ -1,8 +1,9 @@
 /**
  * @module mcp/server
- * `hive mcp`: the stdio MCP server that claude spawns inside the sandbox. Each tool call is
- * forwarded over the agent's socket (`HIVE_SOCKET`, default `/run/hive/mcp.sock`); the core decides
- * who the caller is from the socket alone. Expected failures (unknown recipient, core unreachable,
+ * The hive's MCP tools. The harness serves them over Streamable HTTP on loopback (`mcp/http.ts`);
+ * `hive mcp` serves the same tools over stdio. Each tool call is forwarded over the agent's socket
+ * (`HIVE_SOCKET`, default `/run/hive/mcp.sock`); the core decides who the caller is from the
+ * socket alone. Expected failures (unknown recipient, core unreachable,
  * bad arguments) come back as tool results with `isError: true` and a message the model can act
  * on; only bugs throw.
  *
@@ -81,7 +82,13 @@ function formatAgent(a: AgentRecord): string {
 
 /** An operation of {@link AgentOps}; every tool is one, under the same name. */
 type ToolOp = OpName<typeof AgentOps>;
-type Client = JsonLineClient<typeof AgentOps>;
+/**
+ * What a tool needs of the core: one call on the agent's socket. A {@link JsonLineClient} on that
+ * socket is one; the HTTP endpoint (`mcp/http.ts`) hands in a wrapper that gives long-polls a
+ * connection of their own.
+ */
+export type HiveCaller = Pick<JsonLineClient<typeof AgentOps>, 'call'>;
+type Client = HiveCaller;
 
 /** What the server adds to an operation to make it a tool: a title, a description and what the model reads back. */
 interface ToolSpec<K extends ToolOp> {
@@ -333,7 +340,8 @@ function describeArgumentErrors(tool: string, schema: TObject, check: TypeCheck<
 /**
  * Builds the MCP server with the agent tools, talking to the core through `client`; with
  * `role: 'manager'` also the manager's tools. The core refuses manager tools on any other socket,
- * so offering them is a convenience, not the guard.
+ * so offering them is a convenience, not the guard. Not yet connected: attach any transport
+ * (stdio, Streamable HTTP, in-memory) with `connect`.
  */
 export function createHiveMcpServer(client: Client, role = 'agent'): Server {
   served ??= buildTools();

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
 import { renderPrompt, renderSystemPrompt, renderTemplate, systemPromptVars, PROMPTS_DIR } from '../../src/agent/prompts.ts';
-import { allowedToolsFor, buildClaudeArgv, renderMcpConfig, claudeEnv, GATEWAY_PLACEHOLDER_KEY } from '../../src/agent/claude/argv.ts';
+import { allowedToolsFor, buildClaudeArgv, renderMcpConfig, claudeEnv, GATEWAY_PLACEHOLDER_KEY, httpHiveServer, stdioHiveServer } from '../../src/agent/claude/argv.ts';
 import { DEFAULT_AGENT_CONFIG, parseAgentConfig, type AgentConfig } from '../../src/shared/agent-config.ts';
 
 const cfg = (over: Partial<AgentConfig> = {}): AgentConfig => ({ ...DEFAULT_AGENT_CONFIG, ...over });
@@ -18,7 +18,7 @@ describe('prompt templates', () => {
 
   test('every shipped prompt renders with the variables the harness gives it', () => {
     const sys = systemPromptVars({ name: 'alice', role: 'agent', stateDir: '/state', config: cfg() });
-    const vars = { ...sys, heading: 'New message #1 from bob', hint: '', time: 't', body: 'b', pending: 'p' };
+    const vars = { ...sys, heading: 'New message #1 from bob', hint: '', time: 't', body: 'b', retry: '', pending: 'p' };
     const names = readdirSync(PROMPTS_DIR).filter((f) => f.endsWith('.md')).map((f) => f.slice(0, -3));
     expect(names.sort()).toEqual(['agent', 'manager', 'wake']);
     for (const n of names) expect(renderPrompt(n, vars)).not.toContain('{{');
@@ -90,8 +90,15 @@ describe('claude command line', () => {
     expect(argv).toContain('--mcp-config');
   });
 
-  test('the MCP config runs `hive mcp` with the agent socket and role', () => {
-    expect(renderMcpConfig(['/bun', '/src/main.ts'], '/run/hive/mcp.sock', 'agent')).toEqual({
+  test('the MCP config points claude at the harness endpoint with its token', () => {
+    expect(renderMcpConfig(httpHiveServer('http://127.0.0.1:4100/mcp', 'tok'))).toEqual({
+      config: { mcpServers: { hyperhive: { type: 'http', url: 'http://127.0.0.1:4100/mcp', headers: { Authorization: 'Bearer tok' } } } },
+      warnings: [],
+    });
+  });
+
+  test('the stdio fallback runs `hive mcp` with the agent socket and role', () => {
+    expect(renderMcpConfig(stdioHiveServer(['/bun', '/src/main.ts'], '/run/hive/mcp.sock', 'agent'))).toEqual({
       config: {
         mcpServers: {
           hyperhive: { type: 'stdio', command: '/bun', args: ['/src/main.ts', 'mcp'], env: { HIVE_SOCKET: '/run/hive/mcp.sock', HIVE_ROLE: 'agent' } },
@@ -102,7 +109,7 @@ describe('claude command line', () => {
   });
 
   test('extra MCP servers are merged into the config and their tools allowed', () => {
-    const { config, warnings } = renderMcpConfig(['/bun', '/m.ts'], '/s', 'agent', { matrix, plain: { command: 'p', args: [], env: {}, allowedTools: ['*'] } });
+    const { config, warnings } = renderMcpConfig(stdioHiveServer(['/bun', '/m.ts'], '/s', 'agent'), { matrix, plain: { command: 'p', args: [], env: {}, allowedTools: ['*'] } });
     expect(warnings).toEqual([]);
     expect(Object.keys(config.mcpServers)).toEqual(['hyperhive', 'matrix', 'plain']);
     expect(config.mcpServers.matrix).toEqual({ type: 'stdio', command: '/bin/mx', args: ['--room', '#ops'], env: { T: '1' } });
@@ -113,8 +120,8 @@ describe('claude command line', () => {
 
   test('an extra server keyed like the built-in one is dropped with a warning', () => {
     const hijack = { command: '/evil', args: [], env: {}, allowedTools: ['*'] };
-    const { config, warnings } = renderMcpConfig(['/bun', '/m.ts'], '/s', 'agent', { hyperhive: hijack, matrix });
-    expect(config.mcpServers.hyperhive!.command).toBe('/bun');
+    const { config, warnings } = renderMcpConfig(stdioHiveServer(['/bun', '/m.ts'], '/s', 'agent'), { hyperhive: hijack, matrix });
+    expect(config.mcpServers.hyperhive).toMatchObject({ type: 'stdio', command: '/bun' });
     expect(Object.keys(config.mcpServers)).toEqual(['hyperhive', 'matrix']);
     expect(warnings).toEqual([expect.stringContaining('extraMcpServers.hyperhive was dropped')]);
     expect(allowedToolsFor(cfg({ extraMcpServers: { hyperhive: hijack } }))).toEqual(['mcp__hyperhive__*', 'Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash']);

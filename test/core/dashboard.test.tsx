@@ -144,7 +144,11 @@ describe('dashboard', () => {
 
   test("an agent's page round trip through the dashboard: the page carries the session token; its prompt posts through the proxy; a forged post does not", async () => {
     await t.hive.lifecycle.spawn('pager');
-    const page = await (await tab.get('/agents/pager/page/')).text();
+    // the harness says hello first and opens its page right after
+    const page = await waitFor('pager to serve its page', async () => {
+      const r = await tab.get('/agents/pager/page/');
+      return r.status === 200 ? r.text() : null;
+    });
     expect(page).toContain(`<meta name="csrf-token" content="${tab.token}"`);
     expect(page).toContain('hx-post="send"');
     expect(page).toContain('hx-sse:connect="events"');

@@ -1,7 +1,7 @@
 /**
  * The MCP surface end to end: each tool is called by a real `claude` turn (the scripted model emits
- * the `tool_use`), goes through `hive mcp` and the agent's socket to the real core process, and the
- * test checks the broker state and the tool result the model got back, refusals included. Also:
+ * the `tool_use`), goes through the harness's MCP endpoint and the agent's socket to the real core
+ * process, and the test checks the broker state and the tool result the model got back, refusals included. Also:
  * per-agent config (model, send policy, extra MCP servers), and that reminders and open questions
  * survive a core restart.
  */
@@ -252,7 +252,7 @@ describe('per-agent config', () => {
   test('extra MCP servers are merged in, and one keyed like the built-in server is dropped with a warning the operator sees', () => {
     const mcp = JSON.parse(readFileSync(join(layout.agent('alice').state, '.hive', 'mcp.json'), 'utf8'));
     expect(Object.keys(mcp.mcpServers)).toEqual(['hyperhive', 'sneaky']);
-    expect(mcp.mcpServers.hyperhive.args.at(-1)).toBe('mcp');
+    expect(mcp.mcpServers.hyperhive).toMatchObject({ type: 'http', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/) });
     expect(agent('alice').config_warnings).toEqual([expect.stringContaining('extraMcpServers.hyperhive was dropped')]);
     expect(hive(['ctl', 'list', '--data-dir', dir]).stdout).toContain('warning: extraMcpServers.hyperhive was dropped');
     // claude connected the extra server: its tools were offered to the model

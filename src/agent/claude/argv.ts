@@ -16,32 +16,56 @@ import {
   type ExtraMcpServer,
 } from '../../shared/agent-config.ts';
 
-/** One stdio MCP server entry, as Claude Code's `--mcp-config` reads it. */
-export interface McpServerEntry {
+/** One stdio MCP server entry, as Claude Code's `--mcp-config` reads it: claude starts the command. */
+export interface McpStdioEntry {
   type: 'stdio';
   command: string;
   args: string[];
   env?: Record<string, string>;
 }
 
+/** One Streamable HTTP MCP server entry, as Claude Code's `--mcp-config` reads it: claude connects to `url`. */
+export interface McpHttpEntry {
+  type: 'http';
+  url: string;
+  headers?: Record<string, string>;
+}
+
+/** One server of the `--mcp-config` document. */
+export type McpServerEntry = McpStdioEntry | McpHttpEntry;
+
 /**
- * The `--mcp-config` document: `hive mcp` under {@link HIVE_MCP_KEY}, then the agent's extra
- * servers. An extra server keyed like the hive's own is dropped, with a warning.
+ * The hive's own server as the endpoint the harness serves (`src/mcp/http.ts`): claude connects to
+ * `url` with `Authorization: Bearer <token>`; nothing is started per turn.
+ * @param url e.g. `http://127.0.0.1:41234/mcp`.
+ */
+export function httpHiveServer(url: string, token: string): McpHttpEntry {
+  return { type: 'http', url, headers: { Authorization: `Bearer ${token}` } };
+}
+
+/**
+ * The hive's own server as `hive mcp` over stdio, which claude starts on every turn (the fallback
+ * when the harness has no HTTP endpoint).
  * @param self the command that runs this hive binary, e.g. `[bun, /…/src/main.ts]`.
  * @param socket the agent's socket, handed to `hive mcp` as `HIVE_SOCKET`.
  * @param role `manager` makes `hive mcp` offer the manager's tools too (`HIVE_ROLE`).
  */
+export function stdioHiveServer(self: string[], socket: string, role: string): McpStdioEntry {
+  const [command, ...args] = self;
+  return { type: 'stdio', command: command!, args: [...args, 'mcp'], env: { HIVE_SOCKET: socket, HIVE_ROLE: role } };
+}
+
+/**
+ * The `--mcp-config` document: the hive's server (see {@link httpHiveServer},
+ * {@link stdioHiveServer}) under {@link HIVE_MCP_KEY}, then the agent's extra servers (stdio, as
+ * `agent.toml` gives them). An extra server keyed like the hive's own is dropped, with a warning.
+ */
 export function renderMcpConfig(
-  self: string[],
-  socket: string,
-  role: string,
+  hive: McpServerEntry,
   extra: Record<string, ExtraMcpServer> = {},
 ): { config: { mcpServers: Record<string, McpServerEntry> }; warnings: string[] } {
-  const [command, ...args] = self;
   const { kept, warnings } = partitionExtraServers(extra);
-  const mcpServers: Record<string, McpServerEntry> = {
-    [HIVE_MCP_KEY]: { type: 'stdio', command: command!, args: [...args, 'mcp'], env: { HIVE_SOCKET: socket, HIVE_ROLE: role } },
-  };
+  const mcpServers: Record<string, McpServerEntry> = { [HIVE_MCP_KEY]: hive };
   for (const [key, s] of Object.entries(kept)) {
     mcpServers[key] = { type: 'stdio', command: s.command, args: s.args, ...(Object.keys(s.env).length ? { env: s.env } : {}) };
   }

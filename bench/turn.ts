@@ -1,0 +1,153 @@
+/**
+ * What a hive turn adds before claude's first model request: from the operator's send to the first
+ * `POST /v1/messages` at a loopback Messages API stand-in, against a bare `claude -p` started
+ * directly against the same stand-in.
+ *
+ *   bun bench/turn.ts [--runs 20] [--no-stdio]
+ *
+ * Variants, run round-robin so drift on the machine hits all of them alike (one warm-up round is
+ * dropped):
+ * - bare: `claude -p` with no MCP servers (`--strict-mcp-config`, no config), spawned by this
+ *   process; the clock starts just before the spawn.
+ * - hive: a real `hive core serve` (process runtime, no manager) with one idle agent; the clock
+ *   starts just before the operator's `send` is written to host.sock, and the turn runs the way
+ *   every turn does (recv wake, turn_start, history, `--resume` after the first, the model gateway,
+ *   the hive's tools from the harness's HTTP endpoint).
+ * - stdio: as bare, plus `--mcp-config` naming `hive mcp` over stdio on the same agent's socket:
+ *   what each turn paid before the harness served the tools itself.
+ * - http: as bare, plus `--mcp-config` naming an HTTP endpoint (`src/mcp/http.ts`) served by this
+ *   process on the agent's socket: the cost of the tools alone, without the rest of a hive turn.
+ *
+ * Every variant but bare must list `mcp__hyperhive__send` in its first request, or the bench fails.
+ * The stand-in is `test/support/model-server.ts`; it timestamps the first request that carries the
+ * run's marker. Each run waits for claude to finish (or the turn to end) before the next starts.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { JsonLineClient } from '../src/shared/jsonl.ts';
+import { DataLayout } from '../src/shared/paths.ts';
+import { ENTRY, defaultClaudeBin } from '../src/shared/version.ts';
+import { AgentOps, HostOps } from '../src/shared/wire.ts';
+import { serveMcpHttp } from '../src/mcp/http.ts';
+import { lastUserPrompt, startModelServer, toolNames } from '../test/support/model-server.ts';
+import { startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-stdio': { type: 'boolean' } } });
+const RUNS = Number(values.runs ?? 20);
+const AGENT = 'bench';
+const CLAUDE = defaultClaudeBin();
+
+type Variant = 'bare' | 'hive' | 'stdio' | 'http';
+const VARIANTS: Variant[] = values['no-stdio'] ? ['bare', 'hive', 'http'] : ['bare', 'hive', 'stdio', 'http'];
+
+/** First request per marker: when it arrived (performance.now()) and the tools it offered. */
+const first = new Map<string, { at: number; tools: string[] }>();
+const model = await startModelServer((req) => {
+  const m = /BENCH-[a-z0-9-]+/.exec(lastUserPrompt(req.body));
+  if (m && !first.has(m[0])) first.set(m[0], { at: performance.now(), tools: toolNames(req.body) });
+  return [{ type: 'text', text: 'ok' }];
+});
+
+const dir = tempDir('hv-bt-');
+const layout = new DataLayout(dir);
+const core = await startCoreProcess(dir, ['--no-manager'], model.env);
+const host = new JsonLineClient(layout.hostSocket, HostOps);
+await host.call('spawn', { name: AGENT });
+await waitFor('the agent idle', async () => (await host.call('list', {})).agents.find((a) => a.name === AGENT && a.status === 'idle'));
+const agentSocket = layout.agent(AGENT).socket;
+
+// claude as the harness runs it, minus the gateway: straight at the stand-in
+const scratch = join(dir, 'bare');
+mkdirSync(join(scratch, 'claude'), { recursive: true });
+const claudeEnv = {
+  PATH: process.env.PATH!,
+  HOME: scratch,
+  CLAUDE_CONFIG_DIR: join(scratch, 'claude'),
+  ...model.env,
+  CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+  DISABLE_AUTOUPDATER: '1',
+  ENABLE_TOOL_SEARCH: 'false',
+};
+const stdioConfig = join(scratch, 'stdio.json');
+writeFileSync(
+  stdioConfig,
+  JSON.stringify({ mcpServers: { hyperhive: { type: 'stdio', command: process.execPath, args: [ENTRY, 'mcp'], env: { HIVE_SOCKET: agentSocket, HIVE_ROLE: 'agent' } } } }),
+);
+const endpointClient = new JsonLineClient(agentSocket, AgentOps);
+const endpoint = await serveMcpHttp({ client: endpointClient, socket: agentSocket, role: 'agent' });
+const httpConfig = join(scratch, 'http.json');
+writeFileSync(
+  httpConfig,
+  JSON.stringify({ mcpServers: { hyperhive: { type: 'http', url: endpoint.url, headers: { Authorization: `Bearer ${endpoint.token}` } } } }),
+);
+
+/** Runs `claude -p` once with `extra` flags; resolves with send → first request, ms. */
+async function direct(marker: string, extra: string[]): Promise<number> {
+  const argv = [CLAUDE, '-p', '--output-format', 'stream-json', '--verbose', '--model', 'haiku', '--strict-mcp-config', ...extra, '--', `${marker} ping`];
+  const t0 = performance.now();
+  const proc = Bun.spawn(argv, { cwd: scratch, env: claudeEnv, stdout: 'ignore', stderr: 'pipe' });
+  const code = await proc.exited;
+  if (code !== 0) throw new Error(`claude exited ${code}: ${await new Response(proc.stderr).text()}`);
+  const f = first.get(marker);
+  if (!f) throw new Error(`no model request for ${marker}`);
+  return f.at - t0;
+}
+
+/** One hive turn: the operator's send through the first request, then waits for the turn to end. */
+async function hiveTurn(marker: string): Promise<number> {
+  const t0 = performance.now();
+  const { id } = await host.call('send', { to: AGENT, body: `${marker} ping` });
+  await waitFor(`the turn for #${id}`, async () =>
+    (await host.call('turns', { agent: AGENT, limit: 5 })).turns.find((t) => t.trigger_message_id === id && t.status !== 'running'),
+  );
+  const turn = (await host.call('turns', { agent: AGENT, limit: 5 })).turns.find((t) => t.trigger_message_id === id)!;
+  if (turn.status !== 'ok') throw new Error(`turn failed: ${turn.result}`);
+  const f = first.get(marker);
+  if (!f) throw new Error(`no model request for ${marker}`);
+  return f.at - t0;
+}
+
+const run: Record<Variant, (marker: string) => Promise<number>> = {
+  bare: (m) => direct(m, []),
+  hive: hiveTurn,
+  stdio: (m) => direct(m, ['--mcp-config', stdioConfig]),
+  http: (m) => direct(m, ['--mcp-config', httpConfig]),
+};
+
+const samples: Record<Variant, number[]> = { bare: [], hive: [], stdio: [], http: [] };
+try {
+  for (let round = 0; round <= RUNS; round++) {
+    for (const v of VARIANTS) {
+      const marker = `BENCH-${v}-${round}-${crypto.randomUUID().slice(0, 8)}`;
+      const ms = await run[v](marker);
+      if (v !== 'bare' && !first.get(marker)!.tools.includes('mcp__hyperhive__send')) {
+        throw new Error(`${v}: the first request did not list the hive's tools (${first.get(marker)!.tools.join(', ')})`);
+      }
+      if (round > 0) samples[v].push(ms);
+    }
+  }
+} finally {
+  await endpoint.close();
+  endpointClient.close();
+  host.close();
+  await core.stop();
+  await model.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+const base = pct(samples.bare, 50);
+console.log(`claude ${CLAUDE}, ${RUNS} runs each (after one warm-up round)\n`);
+console.log('| variant | send → first model request, p50 | p90 | min | vs bare, p50 | ratio, p50 |');
+console.log('|---|---|---|---|---|---|');
+for (const v of VARIANTS) {
+  const p50 = pct(samples[v], 50);
+  const d = p50 - base;
+  console.log(
+    `| ${v} | ${p50.toFixed(0)} ms | ${pct(samples[v], 90).toFixed(0)} ms | ${Math.min(...samples[v]).toFixed(0)} ms | ${v === 'bare' ? '–' : `${d >= 0 ? '+' : ''}${d.toFixed(0)} ms`} | ${(p50 / base).toFixed(2)}× |`,
+  );
+}

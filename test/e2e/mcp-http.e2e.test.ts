@@ -1,0 +1,160 @@
+/**
+ * The hive's MCP tools come from the harness's own HTTP endpoint: a real core, a real agent and
+ * real `claude` turns against the scripted model. The first model request of a turn lists the
+ * hive's tools while no `hive mcp` process runs for the hive's server (an extra server from
+ * agent.toml still runs as configured); the endpoint refuses requests without its token; and a
+ * waiting `recv` whose HTTP request goes away does not take the next message with it.
+ */
+import { expect, setDefaultTimeout } from 'bun:test';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { DataLayout } from '../../src/shared/paths.ts';
+import { ENTRY } from '../../src/shared/version.ts';
+import { isMainTurn, lastUserPrompt, toolNames, type CapturedRequest, type ModelServer, startModelServer } from '../support/model-server.ts';
+import { ctlJson, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('mcp http e2e', 'git');
+
+// Each test drives real claude turns.
+setDefaultTimeout(120_000);
+
+let model: ModelServer;
+let dir: string;
+let layout: DataLayout;
+let core: Awaited<ReturnType<typeof startCoreProcess>>;
+/** Runs when the scripted model gets a main-turn request, before it answers. */
+let onMainTurn: ((req: CapturedRequest) => void) | null = null;
+
+/** Every running `hive mcp` process (this project's entry with the argument `mcp`) on `socket`: pid and environment. */
+function hiveMcpProcesses(socket: string): { pid: number; env: string[] }[] {
+  const out: { pid: number; env: string[] }[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (!argv.includes(ENTRY) || argv.at(-1) !== 'mcp') continue;
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (env.includes(`HIVE_SOCKET=${socket}`)) out.push({ pid: Number(pid), env });
+    } catch {
+      // the process ended while we looked: it is not running
+    }
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  model = await startModelServer((req) => {
+    if (isMainTurn(req.body)) onMainTurn?.(req);
+    return [{ type: 'text', text: 'noted' }];
+  });
+  dir = tempDir('hv-mh-');
+  layout = new DataLayout(dir);
+  core = await startCoreProcess(dir, ['--no-manager'], model.env);
+  ctlJson(dir, 'spawn', 'alice');
+  // an extra stdio server that is `hive mcp` itself, marked so the process scan can tell it apart
+  writeFileSync(
+    layout.agent('alice').configFile,
+    `[extraMcpServers.extra]
+command = "${process.execPath}"
+args = ["${ENTRY}", "mcp"]
+env = { HIVE_SOCKET = "${layout.agent('alice').socket}", HIVE_ROLE = "agent", HIVE_TEST_MARK = "extra" }
+`,
+  );
+  ctlJson(dir, 'restart', 'alice');
+  await waitFor('alice idle', () => ctlJson(dir, 'list').agents.find((a: any) => a.name === 'alice' && a.status === 'idle'));
+}, 60_000);
+
+afterAll(async () => {
+  await core?.stop();
+  await model?.close();
+  if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+});
+
+const mcpJson = () => JSON.parse(readFileSync(join(layout.agent('alice').state, '.hive', 'mcp.json'), 'utf8'));
+
+describe('the hive MCP endpoint', () => {
+  test("a turn's first model request lists the hive's tools, and no hive mcp process serves them", async () => {
+    for (const round of [1, 2]) {
+      const marker = `MARK-${round}-${crypto.randomUUID()}`;
+      let seen: { tools: string[]; mcp: { pid: number; env: string[] }[] } | null = null;
+      onMainTurn = (req) => {
+        // claude has connected every MCP server before its first request, and a stdio server lives
+        // as long as claude: whatever runs now is all that serves this turn
+        if (!seen && lastUserPrompt(req.body).includes(marker)) seen = { tools: toolNames(req.body), mcp: hiveMcpProcesses(layout.agent('alice').socket) };
+      };
+      const { id } = ctlJson(dir, 'send', 'alice', `${marker} hello`);
+      expect((await turnFor(dir, 'alice', id)).status).toBe('ok');
+      onMainTurn = null;
+      const s = seen as { tools: string[]; mcp: { pid: number; env: string[] }[] } | null;
+      expect(s).not.toBeNull();
+      for (const t of ['send', 'recv', 'ask', 'answer', 'questions', 'remind', 'reminders', 'cancel_reminder']) expect(s!.tools).toContain(`mcp__hyperhive__${t}`);
+      expect(s!.tools).not.toContain('mcp__hyperhive__kill');
+      expect(s!.tools).toContain('mcp__extra__send');
+      // the extra server runs, as configured; nothing else of ours does
+      expect(s!.mcp.map((p) => p.env.includes('HIVE_TEST_MARK=extra'))).toEqual([true]);
+    }
+    const cfg = mcpJson();
+    expect(cfg.mcpServers.hyperhive).toMatchObject({ type: 'http', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/) });
+    expect(cfg.mcpServers.extra).toMatchObject({ type: 'stdio', command: process.execPath, args: [ENTRY, 'mcp'] });
+    expect(statSync(join(layout.agent('alice').state, '.hive', 'mcp.json')).mode & 0o777).toBe(0o600);
+  });
+
+  test('the endpoint refuses a request without the token, or with another one', async () => {
+    const { url, headers } = mcpJson().mcpServers.hyperhive;
+    const init = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    const post = (extra: Record<string, string>) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...extra }, body: init });
+    expect((await post({})).status).toBe(401);
+    expect((await post({ authorization: 'Bearer nope' })).status).toBe(401);
+    expect((await post({ authorization: headers.Authorization.slice(0, -1) })).status).toBe(401);
+    expect((await fetch(url, { headers })).status).toBe(405);
+    expect((await fetch(url.replace(/\/mcp$/, '/other'), { method: 'POST', headers, body: init })).status).toBe(404);
+    const ok = await post(headers);
+    expect(ok.status).toBe(200);
+    expect((await ok.json()).result.serverInfo.name).toBe('hyperhive');
+
+    // an MCP client with the token gets the tools and can call them, as alice
+    const client = new Client({ name: 'test', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('send');
+      const r: any = await client.callTool({ name: 'send', arguments: { to: 'operator', body: 'through the endpoint' } });
+      expect(r.content[0].text).toMatch(/^sent message #\d+ to operator$/);
+      const sent = ctlJson(dir, 'messages').messages.filter((x: any) => x.body === 'through the endpoint');
+      expect(sent).toEqual([expect.objectContaining({ from: 'alice', to: 'operator' })]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a waiting recv whose request goes away leaves the next message for the turn loop', async () => {
+    const { url, headers } = mcpJson().mcpServers.hyperhive;
+    const abort = new AbortController();
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'recv', arguments: { wait_seconds: 60 } } });
+    let settled = false;
+    const pending = fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+      body: call,
+      signal: abort.signal,
+    })
+      .catch(() => null)
+      .finally(() => (settled = true));
+    // the call is parked in the core: nothing answers it while the inbox is empty
+    await waitFor('alice idle', () => ctlJson(dir, 'list').agents.find((a: any) => a.name === 'alice' && a.status === 'idle'));
+    expect(settled).toBe(false);
+    abort.abort();
+    await pending;
+    // The loop's own recv was parked first and takes the first message; a recv left waiting in the
+    // core would take the second, which then would never start a turn.
+    const ids = [ctlJson(dir, 'send', 'alice', 'after the abort, 1').id, ctlJson(dir, 'send', 'alice', 'after the abort, 2').id];
+    for (const id of ids) expect((await turnFor(dir, 'alice', id)).status).toBe('ok');
+  });
+});
