@@ -23,6 +23,12 @@ import type { Registry } from './registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { TurnEnd, Turns } from './turns.ts';
 
+/**
+ * Period of Bun's idle GC timer in a harness, ms (Bun's default is 1,000). The core passes its own
+ * `BUN_GC_TIMER_INTERVAL` or `BUN_GC_TIMER_DISABLE` on instead when it has one.
+ */
+export const HARNESS_GC_TIMER_MS = '30000';
+
 /** An agent's sockets (its JSON-lines socket, model gateway and egress proxy), opened and closed together. */
 export interface AgentEndpoints {
   /** Opens `name`'s sockets (no-op when open). @throws when a socket path is taken by a non-socket. */
@@ -257,7 +263,8 @@ export class Lifecycle {
   }
 
   /**
-   * The environment `name`'s harness starts with: a few of the core's variables and who it is.
+   * The environment `name`'s harness starts with: a few of the core's variables (with Bun's GC timer
+   * at {@link HARNESS_GC_TIMER_MS} unless the core sets it) and who it is.
    * No credential: claude reaches the model through the gateway socket (see `agent/env.ts`).
    * @throws HiveError `not_found`.
    */
@@ -265,8 +272,11 @@ export class Lifecycle {
     const { registry, runtime, layout, claudeBin } = this.deps;
     const a = registry.require(name);
     const base: Record<string, string> = {};
-    for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR']) if (process.env[k]) base[k] = process.env[k]!;
+    for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR', 'BUN_GC_TIMER_DISABLE', 'BUN_GC_TIMER_INTERVAL']) if (process.env[k]) base[k] = process.env[k]!;
     return {
+      // Bun's idle GC timer wakes every process once a second; an idle harness allocates nothing, so
+      // every 30 s is enough (docs/performance.md, "Idle CPU"); the core's own setting wins
+      BUN_GC_TIMER_INTERVAL: HARNESS_GC_TIMER_MS,
       ...base,
       HIVE_AGENT_NAME: name,
       HIVE_ROLE: a.role,
