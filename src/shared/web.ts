@@ -3,6 +3,7 @@
  * Pieces both web surfaces (the dashboard and each agent's page) share: serving the static files
  * (`static/` and the pinned htmx package), error responses and toast headers.
  */
+import { escapeHtml } from '@kitajs/html';
 import { Elysia } from 'elysia';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,9 +45,9 @@ export function staticFileMap(): Map<string, string> {
 /** Serves the {@link staticFileMap} files under `/static/<file>`; only names known at startup are served. */
 export function staticFiles() {
   const files = staticFileMap();
-  return new Elysia({ name: 'static' }).get('/static/:file', ({ params, status }) => {
+  return new Elysia({ name: 'static' }).get('/static/:file', ({ params, request }) => {
     const path = files.get(params.file);
-    if (path === undefined) return status(404, 'not found');
+    if (path === undefined) return errorResponse(404, 'not found', request);
     const ext = params.file.split('.').pop() ?? '';
     return new Response(Bun.file(path), {
       headers: { 'content-type': TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache' },
@@ -82,17 +83,64 @@ export function htmlResponse(body: string, init: ResponseInit = {}): Response {
 }
 
 /**
+ * Whether `request` is a browser navigation (a link followed, an address typed) rather than an
+ * htmx or script request: such a request is answered with a page, not a bare message.
+ */
+export function wantsPage(request: Request | undefined): boolean {
+  if (!request || request.headers.has('hx-request')) return false;
+  const mode = request.headers.get('sec-fetch-mode');
+  if (mode) return mode === 'navigate';
+  return (request.headers.get('accept') ?? '').includes('text/html');
+}
+
+/** A small page that says what went wrong and links back to the dashboard. */
+export function errorPage(status: number, message: string): string {
+  const title = `${status} ${STATUS_TEXT[status] ?? 'error'}`;
+  return (
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title} · hyperhive</title>` +
+    `<link rel="stylesheet" href="/static/hive.css"></head><body><main class="error-page">` +
+    `<h1>${title}</h1><p role="alert">${escapeHtml(message)}</p><p><a href="/">back to the dashboard</a></p></main></body></html>`
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'bad request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not found',
+  409: 'conflict',
+  413: 'too large',
+  500: 'internal error',
+  502: 'bad gateway',
+  503: 'unavailable',
+};
+
+/**
+ * An error answer with a proper content type: for a navigation ({@link wantsPage}) the
+ * {@link errorPage}; for anything else (htmx, scripts) the message as plain text with a failure
+ * toast (`HX-Trigger`).
+ */
+export function errorResponse(status: number, message: string, request?: Request): Response {
+  const headers = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+  if (wantsPage(request)) return htmlResponse(errorPage(status, message), { status, headers });
+  return new Response(message, {
+    status,
+    headers: { ...headers, 'content-type': 'text/plain; charset=utf-8', 'HX-Trigger': toastHeader(message, false) },
+  });
+}
+
+/**
  * The one mapping of thrown errors to HTTP responses for both web surfaces: `HiveError`s keep their
- * status, Elysia's validation errors are 400, anything else is 500 and is logged. The message is
- * the body and also a failure toast (`HX-Trigger`), so the operator sees it where they look.
+ * status, Elysia's validation errors are 400, anything else is 500 and is logged. The answer is
+ * {@link errorResponse}: a readable page for a navigation, else the message and a failure toast.
  */
 export function errorResponder(log: (line: string) => void) {
-  return ({ error, code }: { error: unknown; code: unknown }): Response => {
-    if (code === 'NOT_FOUND') return new Response('not found', { status: 404 });
+  return ({ error, code, request }: { error: unknown; code: unknown; request?: Request }): Response => {
+    if (code === 'NOT_FOUND') return errorResponse(404, 'not found', request);
     const info = toErrorInfo(error);
     const status = error instanceof HiveError ? error.status : code === 'VALIDATION' ? 400 : 500;
     if (status >= 500) log(`web: ${(error as Error).stack ?? error}`);
-    return new Response(info.message, { status, headers: { 'HX-Trigger': toastHeader(info.message, false) } });
+    return errorResponse(status, info.message, request);
   };
 }
 

@@ -215,6 +215,53 @@ describe('dashboard', () => {
     expect((await post(`/questions/${free!.id}/answer`, { text: 'x' }, 'http://evil.example')).status).toBe(403);
   });
 
+  test('a checkbox question submitted with nothing ticked is refused and stays open', async () => {
+    const q = t.hive.policy.askOperator('which zones?', ['a', 'b'], true);
+    try {
+      for (const form of [[], [['choice', '']]] as Array<Array<[string, string]>>) {
+        const res = await post(`/questions/${q.id}/answer`, form);
+        expect(res.status).toBe(400);
+        expect(await res.text()).toContain(`tick at least one choice to answer question #${q.id}`);
+        expect(JSON.parse(res.headers.get('hx-trigger')!).toast).toMatchObject({ ok: false });
+      }
+      expect(t.hive.questions.get(q.id).answer).toBeNull();
+      expect(t.hive.questions.listFor('operator').map((x) => x.id)).toContain(q.id);
+      expect((await post(`/questions/${q.id}/answer`, [['choice', '1']])).status).toBe(204);
+      expect(t.hive.questions.get(q.id).answer).toEqual({ choices: ['b'] });
+    } finally {
+      t.hive.db.query('DELETE FROM questions WHERE id = ?').run(q.id);
+    }
+  });
+
+  test('every error answer has a content type: a page linking back to / for a navigation, the toast for htmx', async () => {
+    const navigate = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8', 'sec-fetch-mode': 'navigate' };
+    const paths = ['/repos/gone', '/repos/gone/commit/abcdef0', '/repos/..%2Fx', '/no/such/route', '/static/nope.js', '/agents/gone/page/'];
+    for (const path of paths) {
+      const page = await tab.get(path, navigate);
+      expect(page.status).toBeGreaterThanOrEqual(400);
+      expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const html = await page.text();
+      expect(html).toStartWith('<!doctype html>');
+      expect(html).toContain('<a href="/">');
+      const htmx = await tab.get(path, { 'hx-request': 'true' });
+      expect(htmx.status).toBe(page.status);
+      expect(htmx.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      expect(JSON.parse(htmx.headers.get('hx-trigger')!).toast).toMatchObject({ ok: false, text: await htmx.text() });
+    }
+    const gone = await (await tab.get('/repos/gone', navigate)).text();
+    expect(gone).toContain('agent &quot;gone&quot; has no applied config repo');
+    // a refused post (foreign Origin) and a failed action are typed too
+    const refused = await post('/send', { to: 'manager', body: 'x' }, 'http://evil.example');
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    const failed = await post('/send', { to: 'nobody', body: 'x' });
+    expect(failed.status).toBe(404);
+    expect(failed.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    const foreign = await app.handle(new Request('http://evil.example/', { headers: navigate }));
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  });
+
   test('a questions read failure is shown as an error, never as "no pending questions"', async () => {
     const q = t.hive.policy.askOperator('will this render?');
     t.hive.db.query('UPDATE questions SET options = ? WHERE id = ?').run('{not json', q.id);

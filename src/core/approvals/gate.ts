@@ -123,13 +123,15 @@ export class ApprovalGate {
     registry.require(name);
     await repos.ensureProposed(name);
     const checked = await repos.checkProposal(name, sha);
-    const approval = approvals.request('apply_commit', name, by, checked.sha, checked.subject);
+    // announced only once staged, so its diff is never read before its proposal/<id> tag exists
+    const approval = approvals.request('apply_commit', name, by, checked.sha, checked.subject, { quiet: true });
     try {
       await repos.stage(name, approval.id, checked, by);
     } catch (err) {
       approvals.decide(approval.id, 'failed', `could not be staged: ${(err as Error).message}`);
       throw err;
     }
+    approvals.announce(approval.id);
     log(`approval #${approval.id}: ${by} asks to apply ${checked.sha.slice(0, 12)} to ${name}`);
     return approval;
   }
@@ -149,8 +151,12 @@ export class ApprovalGate {
     if (!commit)
       throw new HiveError('not_found', `${name} has no ${byId ? `deployed/${to} tag` : `commit ${to}`} in its applied repo; see \`hive ctl repo ${name}\``);
     const subject = `roll back to ${commit.slice(0, 12)}`;
-    const approval = approvals.request('apply_commit', name, by, commit, subject);
-    await repos.stageApplied(name, approval.id, commit, subject, by);
+    const approval = approvals.request('apply_commit', name, by, commit, subject, { quiet: true });
+    try {
+      await repos.stageApplied(name, approval.id, commit, subject, by);
+    } finally {
+      approvals.announce(approval.id);
+    }
     log(`approval #${approval.id}: ${by} asks to roll ${name} back to ${commit.slice(0, 12)}`);
     return approval;
   }
@@ -233,7 +239,8 @@ export class ApprovalGate {
   async deny(id: number, reason?: string): Promise<ApprovalRecord> {
     const { approvals, repos, alerts, log } = this.deps;
     if (this.deciding.has(id)) throw new HiveError('conflict', `approval #${id} is being carried out`);
-    const done = approvals.decide(id, 'denied', reason?.trim() || null);
+    // announced once its denied/<id> tag is written, so the tag chain is never read without it
+    const done = approvals.decide(id, 'denied', reason?.trim() || null, { quiet: true });
     try {
       const staged = await repos.tagCommit(done.agent, `proposal/${id}`);
       if (staged) await repos.tag(done.agent, 'denied', id, staged, `approval #${id} denied${done.note ? `: ${done.note}` : ''}`);
@@ -243,6 +250,7 @@ export class ApprovalGate {
       log(text);
       alerts.raise('audit_failed', done.agent, text);
     }
+    approvals.announce(id);
     this.notifyDecision(done);
     return done;
   }

@@ -23,17 +23,26 @@ export class Approvals {
   ) {}
 
   /**
-   * Queues a request. `sha` is the proposed commit (null: a spawn from the default config).
+   * Queues a request. `sha` is the proposed commit (null: a spawn from the default config). With
+   * `quiet`, nothing is announced yet: the caller stages the request (its `proposal/<id>` tag) and
+   * then calls {@link announce}, so no one renders the approval before its tag exists.
    * @throws HiveError `conflict` when a spawn of `agent`, or the same commit for `agent`, is already pending.
    */
-  request(kind: ApprovalRecord['kind'], agent: string, by: string, sha: string | null = null, subject: string | null = null): ApprovalRecord {
+  request(
+    kind: ApprovalRecord['kind'],
+    agent: string,
+    by: string,
+    sha: string | null = null,
+    subject: string | null = null,
+    opts: { quiet?: boolean } = {},
+  ): ApprovalRecord {
     const dup = this.db
       .query<{ id: number }, [string, string, string | null]>(
         "SELECT id FROM approvals WHERE kind = ? AND agent = ? AND (kind = 'spawn' OR sha IS ?) AND status IN ('pending', 'building')",
       )
       .get(kind, agent, sha);
     if (dup) throw new HiveError('conflict', `${kind === 'spawn' ? `a spawn of "${agent}"` : `commit ${sha?.slice(0, 12)} for "${agent}"`} is already waiting for the operator (approval #${dup.id})`);
-    return this.insert(kind, agent, by, sha, subject, 'pending');
+    return this.insert(kind, agent, by, sha, subject, 'pending', opts.quiet === true);
   }
 
   /**
@@ -44,14 +53,14 @@ export class Approvals {
     return this.insert(kind, agent, by, sha, subject, 'building');
   }
 
-  private insert(kind: string, agent: string, by: string, sha: string | null, subject: string | null, status: 'pending' | 'building'): ApprovalRecord {
+  private insert(kind: string, agent: string, by: string, sha: string | null, subject: string | null, status: 'pending' | 'building', quiet = false): ApprovalRecord {
     const now = this.now();
     const row = this.db
       .query<Row, [string, string, string, string | null, string | null, string, number, number | null]>(
         'INSERT INTO approvals (kind, agent, requested_by, sha, subject, status, created_at, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *',
       )
       .get(kind, agent, by, sha, subject, status, now, status === 'building' ? now : null)!;
-    return this.publish(row);
+    return quiet ? row : this.publish(row);
   }
 
   /**
@@ -108,9 +117,10 @@ export class Approvals {
 
   /**
    * Moves a pending approval straight to a decided state (a denial, or a failure before building).
+   * With `quiet`, the change is announced only by a later {@link announce} (after its tag is written).
    * @throws HiveError `conflict` when it is no longer pending (decided by someone else meanwhile).
    */
-  decide(id: number, status: Exclude<ApprovalStatus, 'pending' | 'building'>, note: string | null = null): ApprovalRecord {
+  decide(id: number, status: Exclude<ApprovalStatus, 'pending' | 'building'>, note: string | null = null, opts: { quiet?: boolean } = {}): ApprovalRecord {
     const cur = this.get(id);
     if (cur.status !== 'pending') throw new HiveError('conflict', `approval #${id} is already ${cur.status}`);
     const row = this.db
@@ -119,7 +129,16 @@ export class Approvals {
       )
       .get(status, this.now(), note, id);
     if (!row) throw new HiveError('conflict', `approval #${id} was decided meanwhile`);
-    return this.publish(row);
+    return opts.quiet ? row : this.publish(row);
+  }
+
+  /**
+   * Tells the bus about approval `id` as it is now: the end of a change made `quiet`, once the
+   * config repo shows it too.
+   * @throws HiveError `not_found`.
+   */
+  announce(id: number): ApprovalRecord {
+    return this.publish(this.get(id));
   }
 
   private publish(row: Row): ApprovalRecord {

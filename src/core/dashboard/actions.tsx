@@ -67,6 +67,7 @@ export function actionRoutes(hive: Hive) {
                   return o;
                 }),
               };
+        if (q.multi && answer.choices?.length === 0) throw new HiveError('bad_request', `tick at least one choice to answer question #${id}`);
         hive.policy.answer(OPERATOR, id, answer);
         return done(`answered question #${id}`);
       })

@@ -17,7 +17,8 @@
  * the session's CSRF token and no foreign `Origin` (see `guard.ts`); the agent pages are behind the
  * same checks. With an operator token configured, every route (pages, fragments, the stream, static
  * files, agent pages) asks for it first (see `auth.ts`). Errors become responses in one place
- * (`errorResponder`): the status of a `HiveError`, its message as the body and a failure toast.
+ * (`errorResponder`): the status of a `HiveError`, with its message on a page linking back to `/`
+ * for a navigation, else as the body and a failure toast.
  */
 import { Elysia } from 'elysia';
 import { errorResponder, staticFiles } from '../../shared/web.ts';
@@ -46,7 +47,7 @@ export function createDashboard(hive: Hive) {
       try {
         await guard.check(request);
       } catch (err) {
-        return onError({ error: err, code: 'FORBIDDEN' });
+        return onError({ error: err, code: 'FORBIDDEN', request });
       }
     })
     .use(staticFiles())
