@@ -1,5 +1,6 @@
 // hyperhive page glue (no build step): toasts from HX-Trigger, the live-link indicator, form reset,
-// the flow filter for live messages, a live log that follows its newest line.
+// the flow filter for live messages, a live log that follows its newest line, live ages, and
+// disarming a destructive action's confirmation.
 (() => {
   function toast(text, ok) {
     const box = document.getElementById('toasts');
@@ -53,12 +54,67 @@
   new MutationObserver((records) => {
     const el = document.getElementById('builds');
     if (el && follow.get(el) !== false) el.scrollTop = el.scrollHeight;
+    for (const r of records)
+      for (const n of r.addedNodes) {
+        if (!(n instanceof Element)) continue;
+        if (n.matches('form.confirm')) arm(n);
+        else n.querySelectorAll?.('form.confirm').forEach(arm);
+      }
     const flow = document.getElementById('flow');
     const agent = flow?.dataset.agent ?? '';
     if (!agent) return;
     for (const r of records)
       if (r.target === flow) for (const n of r.addedNodes) if (n instanceof HTMLLIElement && n.id.startsWith('msg-')) n.hidden = filtered(n, agent);
   }).observe(document.documentElement, { childList: true, subtree: true });
+  // An armed confirmation (destroy, purge) goes back to its first button when cancelled, on a click
+  // elsewhere, on Escape, or when nobody confirms it in time; a submitted one is left alone.
+  const timers = new WeakMap();
+  function arm(form) {
+    if (timers.has(form)) return;
+    const ms = Number(form.querySelector('[data-disarm-after]')?.getAttribute('data-disarm-after')) || 6000;
+    timers.set(form, setTimeout(() => disarm(form), ms));
+  }
+  function disarm(form, focus) {
+    clearTimeout(timers.get(form));
+    if (!form.isConnected || form.dataset.sent !== undefined) return;
+    const first = form.querySelector(':scope > template')?.content.firstElementChild?.cloneNode(true);
+    if (!first) return;
+    form.replaceWith(first);
+    window.htmx?.process(first);
+    if (focus) first.focus();
+  }
+  document.addEventListener('submit', (e) => {
+    if (e.target instanceof HTMLFormElement && e.target.matches('form.confirm')) e.target.dataset.sent = '';
+  }, true);
+  document.addEventListener('click', (e) => {
+    const cancel = e.target instanceof Element ? e.target.closest('form.confirm button.disarm') : null;
+    for (const form of document.querySelectorAll('form.confirm'))
+      if (cancel ? form.contains(cancel) : !form.contains(e.target)) disarm(form, !!cancel);
+  });
+  document.addEventListener('keydown', (e) => {
+    const form = e.key === 'Escape' && e.target instanceof Element ? e.target.closest('form.confirm') : null;
+    if (form) disarm(form, true);
+  });
+  // Ages (`<time data-since="<unix ms>">`) tick while the tab is visible, in the server's format.
+  function ageText(ms, now) {
+    const s = Math.max(0, Math.round((now - ms) / 1000));
+    if (s < 60) return s + 's';
+    if (s < 3600) return Math.floor(s / 60) + 'm';
+    if (s < 86400) return Math.floor(s / 3600) + 'h';
+    return Math.floor(s / 86400) + 'd';
+  }
+  function tick() {
+    if (document.visibilityState !== 'visible') return;
+    const now = Date.now();
+    for (const el of document.querySelectorAll('[data-since]')) {
+      const since = Number(el.getAttribute('data-since'));
+      if (!Number.isFinite(since)) continue;
+      const text = ageText(since, now);
+      if (el.textContent !== text) el.textContent = text;
+    }
+  }
+  setInterval(tick, 1000);
+  document.addEventListener('visibilitychange', tick);
   // Reset a form once its request succeeded.
   document.addEventListener('htmx:after:request', (e) => {
     const form = e.target;

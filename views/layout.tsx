@@ -29,6 +29,7 @@ export function Layout({ title, chrome, children, live = true, csrf }: LayoutPro
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title safe>{title}</title>
           {csrf ? <meta name="csrf-token" content={csrf} /> : ''}
+          <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
           <link rel="stylesheet" href="/static/hive.css" />
           <script src="/static/htmx.min.js"></script>
           <script src="/static/hx-sse.min.js"></script>

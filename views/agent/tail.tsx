@@ -4,7 +4,8 @@
  * One history event of an agent as a line (or several) of the live tail on its page.
  */
 import { blocksOf, isInit, isMessage, isResult, type ClaudeEvent } from '../../src/shared/stream-json.ts';
-import { clock, preview, usd } from '../format.ts';
+import { preview, usd } from '../format.ts';
+import { Clock } from '../time.tsx';
 
 /**
  * One history event as the tail renders it: the shape of the agent's history rows. `kind` is
@@ -19,7 +20,9 @@ export interface TailEvent {
 
 const line = (id: number, ts: number, kind: string, cls: string, text: string) => (
   <li id={`ev-${id}`} data-kind={kind}>
-    <span class="dim" safe>{clock(ts).slice(11)}</span> <span class={`k ${cls}`} safe>{kind}</span> <span safe>{text}</span>
+    <span class="dim">
+      <Clock ms={ts} timeOnly />
+    </span> <span class={`k ${cls}`} safe>{kind}</span> <span safe>{text}</span>
   </li>
 );
 

@@ -5,7 +5,8 @@
  * its runtime isolates, and what its model requests cost through the gateway.
  */
 import type { AgentRecord } from '../../src/shared/wire.ts';
-import { age, label, usd } from '../format.ts';
+import { label, usd } from '../format.ts';
+import { Age } from '../time.tsx';
 import { DangerButton } from './kept.tsx';
 
 /** What the core's runtime gives every agent. */
@@ -61,7 +62,9 @@ function AgentRow({ agent: a, runtime, spend, now }: { agent: AgentRecord; runti
         </a>
       </td>
       <td data-label="state">
-        <span class={`badge ${a.status}`}>{a.status}</span> <span class="dim" title="time in this state" safe>{age(a.status_since, now)}</span>
+        <span class={`badge ${a.status}`}>{a.status}</span> <span class="dim" title="time in this state">
+          <Age ms={a.status_since} now={now} />
+        </span>
         {a.restarts > 0 ? <span class="dim" safe>{` ↻${a.restarts} (${a.last_exit ?? ''})`}</span> : ''}
         {a.problem ? (
           <div class="error" safe>
@@ -79,8 +82,12 @@ function AgentRow({ agent: a, runtime, spend, now }: { agent: AgentRecord; runti
       <td data-label="model">
         <form class="model" hx-post={`/agents/${a.name}/model`} hx-swap="none" title="switch the model until the config changes">
           <input name="model" value={a.model} list="models" size="10" aria-label={`model of ${a.name}`} />
+          {/* the form's default button: Enter in the field sets the typed model, never the reset below */}
+          <button type="submit" hidden tabindex="-1" aria-hidden="true">
+            set
+          </button>
           {a.model_override ? (
-            <button name="reset" value="1" class="quiet" title="back to the configured model">
+            <button type="submit" name="reset" value="1" class="quiet" title="back to the configured model">
               ↺
             </button>
           ) : (

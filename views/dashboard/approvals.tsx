@@ -6,7 +6,8 @@
  * drafts the manager is preparing; and recent decisions with their tag chain in the applied repo.
  */
 import type { ApprovalRecord } from '../../src/shared/wire.ts';
-import { age, label } from '../format.ts';
+import { label } from '../format.ts';
+import { Age } from '../time.tsx';
 
 /** What the git repos add to an approval: the diff (pending ones) and its tags (decided ones). */
 export interface ApprovalDetail {
@@ -79,7 +80,10 @@ export function ApprovalList({
         return (
           <div class="approval" id={`approval-${a.id}`} data-status={a.status}>
             <div class="head">
-              <span class="dim" safe>{`#${a.id} · ${label(a.requested_by)} · ${age(a.created_at, now)} ago`}</span> <strong safe>{what(a)}</strong>
+              <span class="dim">
+                <span safe>{`#${a.id} · ${label(a.requested_by)} · `}</span>
+                <Age ms={a.created_at} now={now} /> ago
+              </span> <strong safe>{what(a)}</strong>
               {a.subject ? <span class="subject" safe>{a.subject}</span> : ''}
               <span class="actions">
                 <button hx-post={`/approvals/${a.id}/approve`} hx-swap="none">
@@ -111,8 +115,9 @@ export function ApprovalList({
         <div class="drafts">
           <span class="dim">drafts: </span>
           {drafts.map((d) => (
-            <span class="draft" safe>
-              {`${d.name} (by ${d.requested_by}, ${age(d.created_at, now)} ago${d.approval ? `, spawn waiting as #${d.approval}` : ', being prepared'})`}
+            <span class="draft">
+              <span safe>{`${d.name} (by ${d.requested_by}, `}</span>
+              <Age ms={d.created_at} now={now} /> ago<span safe>{`${d.approval ? `, spawn waiting as #${d.approval}` : ', being prepared'})`}</span>
             </span>
           ))}
         </div>

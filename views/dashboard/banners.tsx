@@ -6,7 +6,8 @@
  * be dismissed; it also goes away by itself once the condition clears.
  */
 import type { AlertKind, AlertRecord } from '../../src/shared/wire.ts';
-import { age, label } from '../format.ts';
+import { label } from '../format.ts';
+import { Age } from '../time.tsx';
 
 /** What each kind of alert is called on its banner. */
 const TITLES: Record<AlertKind, string> = {
@@ -25,7 +26,9 @@ export function Banners({ alerts, now = Date.now() }: { alerts: AlertRecord[]; n
         <div class={`banner ${a.kind}`} id={`alert-${a.id}`} role="alert" data-kind={a.kind} data-agent={a.agent}>
           <strong class="kind" safe>{`▲ ${TITLES[a.kind]}`}</strong> <span class="who" safe>{label(a.agent)}</span>{' '}
           <span class="text" safe>{a.text}</span>{' '}
-          <span class="dim" safe>{`${age(a.updated_at, now)} ago${a.count > 1 ? ` · ×${a.count}` : ''}`}</span>{' '}
+          <span class="dim">
+            <Age ms={a.updated_at} now={now} /> ago{a.count > 1 ? <span safe>{` · ×${a.count}`}</span> : ''}
+          </span>{' '}
           {a.kind === 'deploy_failed' || a.kind === 'audit_failed' ? (
             <a href={`/repos/${encodeURIComponent(a.agent)}`} class="dim">
               config repo

@@ -4,7 +4,8 @@
  * The message flow: who wrote to whom, when, a one-line preview that expands to the whole body.
  */
 import type { MessageRecord } from '../../src/shared/wire.ts';
-import { clock, label, preview } from '../format.ts';
+import { label, preview } from '../format.ts';
+import { Clock } from '../time.tsx';
 
 /** One message as a list item `#msg-<id>`. */
 export function MessageItem({ m }: { m: MessageRecord }): JSX.Element {
@@ -12,7 +13,9 @@ export function MessageItem({ m }: { m: MessageRecord }): JSX.Element {
     <li id={`msg-${m.id}`} data-from={m.from} data-to={m.to}>
       <details>
         <summary>
-          <span class="dim" safe>{clock(m.created_at)}</span> <span class="who" safe>{label(m.from)}</span>
+          <span class="dim">
+            <Clock ms={m.created_at} />
+          </span> <span class="who" safe>{label(m.from)}</span>
           <span class="arrow"> → </span>
           <span class="who" safe>{label(m.to)}</span>{' '}
           <span class="dim state">{m.delivered_at ? '✓' : '…'}</span> <span class="preview" safe>{preview(m.body)}</span>

@@ -3,9 +3,12 @@
  * @module views/dashboard/kept
  * Destroyed agents whose state is kept, with purge; and the two-click confirmation used by every
  * destructive action (destroy, purge): the first click asks the server, which answers with a
- * "confirm" form in place of the button; only that form's submit acts.
+ * "confirm" form in place of the button; only that form's submit acts. The armed form has a cancel,
+ * and `static/hive.js` disarms it (puts the first button back) after a few seconds, on a click
+ * elsewhere or on Escape.
  */
-import { age, label } from '../format.ts';
+import { label } from '../format.ts';
+import { Age } from '../time.tsx';
 
 /** A destructive action's first button: posts without `confirm`, and is replaced by {@link ConfirmForm}. */
 export function DangerButton({ action, text, name }: { action: string; text: string; name: string }): JSX.Element {
@@ -16,14 +19,27 @@ export function DangerButton({ action, text, name }: { action: string; text: str
   );
 }
 
-/** The second step: a form that posts `confirm=1`, with a way back. */
+/** How long an armed {@link ConfirmForm} waits for its confirmation before it disarms, ms. */
+export const DISARM_AFTER_MS = 6000;
+
+/**
+ * The second step: a form that posts `confirm=1`, with a way back: its cancel button, a click
+ * elsewhere, Escape, or {@link DISARM_AFTER_MS} passing put the first button (kept in its
+ * `<template>`) back in its place.
+ */
 export function ConfirmForm({ action, text, name }: { action: string; text: string; name: string }): JSX.Element {
   return (
     <form class="confirm" hx-post={action} hx-swap="none">
       <input type="hidden" name="confirm" value="1" />
       <button type="submit" class="danger armed" autofocus>
         <span class="spin">◐</span> <span safe>{`${text} ${label(name)}? click to confirm`}</span>
+      </button>{' '}
+      <button type="button" class="quiet disarm" aria-label={`cancel ${text} ${label(name)}`} data-disarm-after={String(DISARM_AFTER_MS)}>
+        cancel
       </button>
+      <template>
+        <DangerButton action={action} text={text} name={name} />
+      </template>
     </form>
   );
 }
@@ -35,7 +51,9 @@ export function KeptList({ kept, now = Date.now() }: { kept: Array<{ name: strin
     <ul class="kept">
       {kept.map((k) => (
         <li id={`kept-${k.name}`}>
-          <strong safe>{k.name}</strong> <span class="dim" safe>{`last changed ${age(k.modified_at, now)} ago · spawn the name again to bring it back`}</span>{' '}
+          <strong safe>{k.name}</strong> <span class="dim">
+            last changed <Age ms={k.modified_at} now={now} /> ago · spawn the name again to bring it back
+          </span>{' '}
           <DangerButton action={`/kept/${k.name}/purge`} text="purge" name={k.name} />
         </li>
       ))}

@@ -7,7 +7,8 @@
  * as an empty list.
  */
 import type { QuestionRecord } from '../../src/shared/wire.ts';
-import { age, label } from '../format.ts';
+import { label } from '../format.ts';
+import { Age } from '../time.tsx';
 
 /** What `#questions-body` shows: the pending questions, or why they could not be read. */
 export type QuestionsState = { questions: QuestionRecord[] } | { error: string };
@@ -29,7 +30,10 @@ function QuestionForm({ q, now }: { q: QuestionRecord; now: number }): JSX.Eleme
   return (
     <form class="question" id={`question-${q.id}`} hx-post={`/questions/${q.id}/answer`} hx-swap="none">
       <p>
-        <span class="dim" safe>{`#${q.id} · ${label(q.from)} · ${age(q.created_at, now)} ago`}</span>
+        <span class="dim">
+          <span safe>{`#${q.id} · ${label(q.from)} · `}</span>
+          <Age ms={q.created_at} now={now} /> ago
+        </span>
       </p>
       <p class="q" safe>{q.question}</p>
       {q.options === null ? (

@@ -4,7 +4,8 @@
  * Recent claude turns across the swarm: agent, status, what woke it, tools called, cost, result.
  */
 import type { TurnRecord } from '../../src/shared/wire.ts';
-import { clock, label, preview, usd } from '../format.ts';
+import { label, preview, usd } from '../format.ts';
+import { Clock } from '../time.tsx';
 
 /** Tool names of a turn, the hive's own without their `mcp__hyperhive__` prefix. */
 function toolList(tools: string[]): string {
@@ -23,7 +24,9 @@ export function TurnRows({ turns }: { turns: TurnRecord[] }): JSX.Element {
     <>
       {turns.map((t) => (
         <tr id={`turn-${t.id}`} data-agent={t.agent} data-status={t.status}>
-          <td class="dim" safe>{clock(t.started_at)}</td>
+          <td class="dim">
+            <Clock ms={t.started_at} />
+          </td>
           <td safe>{label(t.agent)}</td>
           <td data-label="status">
             <span class={`badge ${t.status}`}>{t.status}</span>
