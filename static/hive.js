@@ -120,7 +120,8 @@
     const form = e.target;
     const status = e.detail?.ctx?.response?.status;
     if (form instanceof HTMLFormElement && form.dataset.reset !== undefined && status >= 200 && status < 300) {
-      form.querySelectorAll('textarea').forEach((t) => (t.value = ''));
+      // data-reset clears the message text; data-reset="all" every typed field too (the spawn form)
+      form.querySelectorAll(form.dataset.reset === 'all' ? 'textarea, input:not([type=hidden])' : 'textarea').forEach((t) => (t.value = ''));
     }
   });
 })();

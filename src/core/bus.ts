@@ -26,7 +26,9 @@ export type HiveEvent =
   /** The set of open alerts changed. */
   | { type: 'alerts' }
   /** The model gateway recorded a request of `agent` (its spend changed). */
-  | { type: 'usage'; agent: string };
+  | { type: 'usage'; agent: string }
+  /** Tags of `agent`'s applied repo were removed outside an approval's own events (tag retention). */
+  | { type: 'tags'; agent: string };
 
 export type Listener = (event: HiveEvent) => void;
 

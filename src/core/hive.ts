@@ -188,7 +188,7 @@ export class Hive {
       sandboxed: runtime.sandboxed,
       log,
     });
-    this.retention = new TagRetention({ registry, kept: this.kept, repos, deployer: this.deployer, days: config.tagRetentionDays, log });
+    this.retention = new TagRetention({ registry, kept: this.kept, repos, deployer: this.deployer, bus, days: config.tagRetentionDays, log });
   }
 
   /**

@@ -2,12 +2,14 @@
 /**
  * @module views/dashboard/approvals
  * Changes waiting for the operator: config applies (with the diff, additions and deletions
- * coloured) and spawns (the default config, or a draft's commit), with approve and deny; spawn
- * drafts the manager is preparing; and recent decisions with their tag chain in the applied repo.
+ * coloured) and spawns (the default config, or a draft's commit), with approve and deny (with an
+ * optional reason, shown on the decision); spawn drafts the manager is preparing, each with a
+ * two-click discard; and recent decisions with their tag chain in the applied repo.
  */
 import type { ApprovalRecord } from '../../src/shared/wire.ts';
 import { label } from '../format.ts';
 import { Age } from '../time.tsx';
+import { DangerButton } from './kept.tsx';
 
 /** What the git repos add to an approval: the diff (pending ones) and its tags (decided ones). */
 export interface ApprovalDetail {
@@ -22,6 +24,9 @@ export interface DraftItem {
   created_at: number;
   approval: number | null;
 }
+
+/** Longest deny reason the dashboard takes, characters. */
+export const MAX_REASON = 2000;
 
 /** Longest diff shown inline, lines. */
 const MAX_DIFF_LINES = 400;
@@ -89,9 +94,12 @@ export function ApprovalList({
                 <button hx-post={`/approvals/${a.id}/approve`} hx-swap="none">
                   <span class="spin">◐</span> ◆ approve
                 </button>
-                <button hx-post={`/approvals/${a.id}/deny`} hx-swap="none" class="quiet">
-                  <span class="spin">◐</span> deny
-                </button>
+                <form class="deny" hx-post={`/approvals/${a.id}/deny`} hx-swap="none">
+                  <input name="reason" maxlength={String(MAX_REASON)} aria-label={`reason for denying #${a.id}`} placeholder="reason (optional)" autocomplete="off" />
+                  <button type="submit" class="quiet">
+                    <span class="spin">◐</span> deny
+                  </button>
+                </form>
               </span>
             </div>
             {diff ? (
@@ -115,9 +123,10 @@ export function ApprovalList({
         <div class="drafts">
           <span class="dim">drafts: </span>
           {drafts.map((d) => (
-            <span class="draft">
+            <span class="draft" id={`draft-${d.name}`}>
               <span safe>{`${d.name} (by ${d.requested_by}, `}</span>
-              <Age ms={d.created_at} now={now} /> ago<span safe>{`${d.approval ? `, spawn waiting as #${d.approval}` : ', being prepared'})`}</span>
+              <Age ms={d.created_at} now={now} /> ago<span safe>{`${d.approval ? `, spawn waiting as #${d.approval}` : ', being prepared'})`}</span>{' '}
+              <DangerButton action={`/drafts/${d.name}/discard`} text="discard" name={d.name} />
             </span>
           ))}
         </div>

@@ -2,16 +2,18 @@
 /**
  * @module views/dashboard/index
  * The dashboard's index page (`GET /`), the whole document: the chrome strip, the banners, and
- * every section (swarm, questions, approvals, kept state, rebuild output, message flow with the
- * operator's send form, recent turns), each rendered by its own module in this folder.
+ * every section (swarm with the spawn form, questions, approvals, kept state, reminders, rebuild
+ * output, message flow with the operator's send form, recent turns), each rendered by its own
+ * module in this folder.
  * Everything below the chrome is updated in place by the `/events` SSE stream.
  */
-import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, TurnRecord } from '../../src/shared/wire.ts';
+import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, ReminderRecord, TurnRecord } from '../../src/shared/wire.ts';
 import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
 import { KeptList } from './kept.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
+import { ReminderList } from './reminders.tsx';
 import { Layout, Panel, TableHead } from '../layout.tsx';
 import { AgentRows, type AgentSpend, type RuntimeFacts } from './agents.tsx';
 import { MessageItems } from './flow.tsx';
@@ -36,6 +38,7 @@ export interface DashboardData {
   drafts: DraftItem[];
   builds: BuildLineItem[];
   kept: Array<{ name: string; modified_at: number }>;
+  reminders: ReminderRecord[];
   alerts: AlertRecord[];
   lastMessageId: number;
 }
@@ -102,6 +105,12 @@ export function DashboardPage(d: DashboardData): JSX.Element {
               <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} />
             </tbody>
           </table>
+          <form class="spawn" hx-post="/spawn" hx-swap="none" data-reset="all">
+            <input name="name" aria-label="name of the agent to spawn" placeholder="new agent name" autocomplete="off" required />
+            <button type="submit">
+              <span class="spin">◐</span> spawn
+            </button>
+          </form>
         </Panel>
         <Panel id="questions" glyph="◇" name="M1ND H4S QU3STI0NS" sub="the manager asks the operator">
           <div id="questions-body">
@@ -116,6 +125,11 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         <Panel id="kept" glyph="◇" name="K3PT ST4T3" sub="destroyed agents whose state is kept" wide>
           <div id="kept-body">
             <KeptList kept={d.kept} />
+          </div>
+        </Panel>
+        <Panel id="reminders" glyph="◇" name="R3M1ND3RS" sub="pending reminders, soonest first" wide>
+          <div id="reminders-body">
+            <ReminderList reminders={d.reminders} />
           </div>
         </Panel>
         <Panel id="rebuilds" glyph="▤" name="R3BU1LD" sub="rebuild output, live" wide>

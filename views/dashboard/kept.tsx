@@ -1,8 +1,9 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/dashboard/kept
- * Destroyed agents whose state is kept, with purge; and the two-click confirmation used by every
- * destructive action (destroy, purge): the first click asks the server, which answers with a
+ * Destroyed agents whose state is kept, with "spawn again" (which brings the kept state back) and
+ * purge; and the two-click confirmation used by every destructive action (destroy, purge, discard
+ * a draft): the first click asks the server, which answers with a
  * "confirm" form in place of the button; only that form's submit acts. The armed form has a cancel,
  * and `static/hive.js` disarms it (puts the first button back) after a few seconds, on a click
  * elsewhere or on Escape.
@@ -52,8 +53,11 @@ export function KeptList({ kept, now = Date.now() }: { kept: Array<{ name: strin
       {kept.map((k) => (
         <li id={`kept-${k.name}`}>
           <strong safe>{k.name}</strong> <span class="dim">
-            last changed <Age ms={k.modified_at} now={now} /> ago · spawn the name again to bring it back
+            last changed <Age ms={k.modified_at} now={now} /> ago · spawning the name again brings it back
           </span>{' '}
+          <button hx-post={`/kept/${k.name}/spawn`} hx-swap="none" aria-label={`spawn ${k.name} again`}>
+            <span class="spin">◐</span> spawn again
+          </button>{' '}
           <DangerButton action={`/kept/${k.name}/purge`} text="purge" name={k.name} />
         </li>
       ))}

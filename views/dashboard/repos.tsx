@@ -1,8 +1,8 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/dashboard/repos
- * The read-only config-repo browser: an agent's applied repo (head, tags with their approval
- * chain, log), one commit's diff, and the swarm's deploy log (the meta repo).
+ * The config-repo browser: an agent's applied repo (head, tags with their approval chain, a
+ * rollback to each deploy, log), one commit's diff, and the swarm's deploy log (the meta repo).
  */
 import { stageRank, type RepoCommit, type RepoTag } from '../../src/shared/repo-tags.ts';
 import { Layout, Panel } from '../layout.tsx';
@@ -26,10 +26,27 @@ function Chrome({ version }: { version: string }): JSX.Element {
   );
 }
 
-/** An agent's applied config repo. */
-export function RepoPage({ version, name, head, tags, log }: { version: string; name: string; head: string | null; tags: RepoTag[]; log: RepoCommit[] }): JSX.Element {
+/**
+ * An agent's applied config repo. Each `deployed/<id>` tag offers "roll back to this", which queues
+ * an approval; `csrf` is the session's token for that post.
+ */
+export function RepoPage({
+  version,
+  name,
+  head,
+  tags,
+  log,
+  csrf,
+}: {
+  version: string;
+  name: string;
+  head: string | null;
+  tags: RepoTag[];
+  log: RepoCommit[];
+  csrf?: string;
+}): JSX.Element {
   return (
-    <Layout title={`${name} config · hyperhive`} chrome={<Chrome version={version} />} live={false}>
+    <Layout title={`${name} config · hyperhive`} chrome={<Chrome version={version} />} live={false} csrf={csrf}>
       <main>
         <Panel id="repo" glyph="◆" name={`C0NF1G ${label(name)}`} sub={`applied repo, head ${head?.slice(0, 12) ?? '(none)'}`} wide>
           <p>
@@ -66,7 +83,19 @@ export function RepoPage({ version, name, head, tags, log }: { version: string; 
                     </a>
                   </td>
                   <td class="dim" safe>{when(t.created_at)}</td>
-                  <td safe>{t.message}</td>
+                  <td>
+                    <span safe>{t.message}</span>
+                    {t.stage === 'deployed' && t.approval !== null ? (
+                      <>
+                        {' '}
+                        <button hx-post={`/repos/${name}/rollback/${t.approval}`} hx-swap="none" class="quiet" aria-label={`roll ${label(name)} back to ${t.name}`}>
+                          <span class="spin">◐</span> roll back to this
+                        </button>
+                      </>
+                    ) : (
+                      ''
+                    )}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -133,12 +133,25 @@ export interface Git {
 }
 
 /**
+/** Git processes started by {@link git} clients in this process. */
+let spawned = 0;
+
+/**
+ * How many git processes {@link git} clients have started in this process so far (whether or not
+ * they succeeded): a counter for benchmarks and tests that check a path runs no git.
+ */
+export function gitSpawnCount(): number {
+  return spawned;
+}
+
+/**
  * A git client rooted at `dir` (which must exist). Hooks, fsmonitor and signing are off whatever
  * the repository's config says; commits carry {@link CORE_IDENTITY}; see the module comment.
  */
 export function git(dir: string): Git {
   const exec = async (args: readonly string[], opts: { input?: string } = {}): Promise<GitOutput> => {
     let proc: ReturnType<typeof Bun.spawn>;
+    spawned++;
     try {
       proc = Bun.spawn(['git', ...SAFE_CONFIG, ...args], {
         cwd: dir,

@@ -7,6 +7,7 @@
  */
 import type { Registry } from '../agents/registry.ts';
 import type { KeptState } from '../agents/kept.ts';
+import type { EventBus } from '../bus.ts';
 import type { Deployer } from './deploy.ts';
 import type { ConfigRepos } from './repos.ts';
 
@@ -19,6 +20,8 @@ export interface TagRetentionDeps {
   kept: KeptState;
   repos: ConfigRepos;
   deployer: Deployer;
+  /** Told (`tags`) of each agent whose tags retention went over, once it is done with them. */
+  bus: EventBus;
   /** The default retention period, days. */
   days: number;
   log: (line: string) => void;
@@ -41,7 +44,13 @@ export class TagRetention {
     const names = new Set([...registry.list().map((a) => a.name), ...kept.list().map((k) => k.name)]);
     for (const name of names) {
       if (!(await repos.head(name))) continue;
-      const removed = await deployer.exclusive(name, () => repos.retain(name, days));
+      let removed: string[] = [];
+      try {
+        removed = await deployer.exclusive(name, () => repos.retain(name, days));
+      } finally {
+        // also after a failure part-way: some of the tags may be gone
+        this.deps.bus.emit({ type: 'tags', agent: name });
+      }
       if (removed.length) out[name] = removed;
     }
     const total = Object.values(out).reduce((n, r) => n + r.length, 0);

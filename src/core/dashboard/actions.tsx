@@ -3,9 +3,12 @@
  * @module dashboard/actions
  * The operator's actions, every one a POST answered with 204 and a toast (`HX-Trigger`), or with
  * an error status and a failure toast: `POST /send` · `POST /questions/:id/answer` ·
- * `POST /approvals/:id/approve|deny` · `POST /alerts/:id/dismiss` · `POST /agents/:name/model` ·
- * `POST /agents/:name/start|stop|restart|rebuild` · `POST /agents/:name/destroy` and
- * `POST /kept/:name/purge`, which take two clicks: without `confirm=1` the answer is the
+ * `POST /approvals/:id/approve|deny` (deny takes an optional `reason`) · `POST /alerts/:id/dismiss` ·
+ * `POST /agents/:name/model` · `POST /agents/:name/start|stop|restart|rebuild` · `POST /spawn`
+ * (`name`) · `POST /kept/:name/spawn` (spawn again, with the kept state) ·
+ * `POST /repos/:name/rollback/:id` (queues a return to `deployed/<id>` as an approval) ·
+ * `POST /reminders/:owner/:id/cancel` · and `POST /agents/:name/destroy`, `POST /kept/:name/purge`
+ * and `POST /drafts/:name/discard`, which take two clicks: without `confirm=1` the answer is the
  * confirmation form, swapped in place of the button. What changes reaches the page through the
  * live updates, not through these answers. Forms are read with `forms.ts`.
  */
@@ -15,6 +18,7 @@ import { HiveError } from '../../shared/errors.ts';
 import { OPERATOR } from '../../shared/names.ts';
 import { htmlResponse, toastHeader } from '../../shared/web.ts';
 import { nameFromLabel } from '../../../views/format.ts';
+import { MAX_REASON } from '../../../views/dashboard/approvals.tsx';
 import { ConfirmForm } from '../../../views/dashboard/kept.tsx';
 import type { Hive } from '../hive.ts';
 import { idParam, readForm } from './forms.ts';
@@ -80,8 +84,10 @@ export function actionRoutes(hive: Hive) {
         }
         if (params.action === 'deny') {
           const form = await readForm(request);
-          await hive.gate.deny(id, form.text('reason'));
-          return done(`approval #${id} denied`);
+          const reason = form.text('reason')?.trim() ?? '';
+          if (reason.length > MAX_REASON) throw new HiveError('bad_request', `the reason is ${reason.length} characters; the limit is ${MAX_REASON}`);
+          await hive.gate.deny(id, reason);
+          return done(`approval #${id} denied${reason ? `: ${reason}` : ''}`);
         }
         throw new HiveError('not_found', `no action "${params.action}" on approvals; use approve or deny`);
       })
@@ -102,6 +108,33 @@ export function actionRoutes(hive: Hive) {
           return `purged the kept state of ${params.name}`;
         }),
       )
+      .post('/drafts/:name/discard', ({ request, params }) =>
+        twoClick(request, `/drafts/${params.name}/discard`, 'discard', params.name, async () => {
+          await hive.gate.discardDraft(params.name);
+          return `discarded the draft of ${params.name}`;
+        }),
+      )
+      .post('/spawn', async ({ request }) => {
+        const form = await readForm(request);
+        const name = form.text('name')?.trim() ?? '';
+        if (!name) throw new HiveError('bad_request', 'type the name of the agent to spawn');
+        const a = await hive.lifecycle.spawn(name);
+        return done(`spawned ${a.name}`);
+      })
+      .post('/kept/:name/spawn', async ({ params }) => {
+        if (!hive.kept.list().some((k) => k.name === params.name)) throw new HiveError('not_found', `there is no kept state of "${params.name}"`);
+        const a = await hive.lifecycle.spawn(params.name);
+        return done(`spawned ${a.name} again with its kept state`);
+      })
+      .post('/repos/:name/rollback/:id', async ({ params }) => {
+        const id = idParam(params.id, 'deploy');
+        const a = await hive.gate.rollback(params.name, String(id));
+        return done(`approval #${a.id}: roll ${params.name} back to deployed/${id}, waiting for approval`);
+      })
+      .post('/reminders/:owner/:id/cancel', ({ params }) => {
+        const r = hive.reminders.cancel(params.owner, idParam(params.id, 'reminder'));
+        return done(`cancelled reminder #${r.id} (${r.owner} → ${r.to})`);
+      })
       .post('/agents/:name/model', async ({ request, params }) => {
         const form = await readForm(request);
         const reset = form.text('reset') === '1';

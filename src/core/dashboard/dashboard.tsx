@@ -7,8 +7,9 @@
  * - `sections.tsx`: the page `GET /` and each section as `GET /fragments/…`;
  * - `live.ts`: the stream `GET /events`;
  * - `actions.tsx`: the operator's POSTs (send, answer, approve/deny, dismiss, model, agent
- *   actions, destroy and purge), their forms read by `forms.ts`;
- * - `repo-browser.tsx`: the read-only config-repo browser, `GET /repos/…` and `GET /deploys`;
+ *   actions, spawn, destroy, spawn again from kept state and purge, discard a draft, roll back,
+ *   cancel a reminder), their forms read by `forms.ts`;
+ * - `repo-browser.tsx`: the config-repo browser, `GET /repos/…` and `GET /deploys`;
  * - `agent-page-proxy.ts`: `/agents/:name/page/*`, the agent's own page, proxied to the
  *   `page.sock` its harness serves;
  * - `GET /static/<file>`: the page's CSS and scripts.
@@ -55,6 +56,6 @@ export function createDashboard(hive: Hive) {
     .use(agentPageRoutes(hive, guard))
     .use(sectionRoutes(sections, guard))
     .use(liveRoutes(live))
-    .use(repoRoutes(hive))
+    .use(repoRoutes(hive, guard))
     .use(actionRoutes(hive));
 }

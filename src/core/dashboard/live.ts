@@ -97,6 +97,7 @@ export class LiveUpdates {
       turns: new Memo(() => htmxPartial('#turns-body', 'innerHTML', sections.turns())),
       questions: new Memo(() => htmxPartial('#questions-body', 'innerHTML', sections.questions())),
       kept: new Memo(() => htmxPartial('#kept-body', 'innerHTML', sections.kept())),
+      reminders: new Memo(() => htmxPartial('#reminders-body', 'innerHTML', sections.reminders())),
       alerts: new Memo(() => {
         const alerts = hive.alerts.list();
         return htmxPartial('#banners', 'innerHTML', sections.alerts(alerts)) + htmxPartial('#alert-count', 'innerHTML', sections.alertCount(alerts.length));
@@ -157,7 +158,7 @@ export class LiveUpdates {
 }
 
 /** The sections a stream keeps current, in the order a new stream gets them. */
-const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'alerts', 'approvals'] as const;
+const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'reminders', 'alerts', 'approvals'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections an event changes. */
@@ -174,9 +175,12 @@ function touches(ev: HiveEvent): Section[] {
       return ev.question.to === OPERATOR ? ['questions'] : [];
     case 'approval':
     case 'drafts':
+    case 'tags':
       return ['approvals'];
     case 'kept':
       return ['kept'];
+    case 'reminder':
+      return ['reminders'];
     case 'alerts':
       return ['alerts'];
     default:

@@ -1,9 +1,10 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module dashboard/repo-browser
- * The read-only config-repo browser: `GET /repos/:name` (an agent's applied repo: head, tags,
- * log) · `GET /repos/:name/commit/:sha` (one commit's diff) · `GET /repos/:name/file/:ref` (the raw
- * `agent.toml` at a tag or commit; `HEAD` is the applied head) · `GET /deploys` (the meta repo's
+ * The config-repo browser: `GET /repos/:name` (an agent's applied repo: head, tags, log; the page
+ * carries the session's CSRF token for the rollback each deploy tag offers, a POST in
+ * `actions.tsx`) · `GET /repos/:name/commit/:sha` (one commit's diff) · `GET /repos/:name/file/:ref`
+ * (the raw `agent.toml` at a tag or commit; `HEAD` is the applied head) · `GET /deploys` (the meta repo's
  * log). Names are checked before any git command; refs are checked by the repos themselves.
  */
 import type { AnyElysia } from 'elysia';
@@ -14,6 +15,7 @@ import { VERSION } from '../../shared/version.ts';
 import { htmlResponse } from '../../shared/web.ts';
 import { CommitPage, DeploysPage, RepoPage } from '../../../views/dashboard/repos.tsx';
 import type { Hive } from '../hive.ts';
+import type { RequestGuard } from './guard.ts';
 
 /** Commits shown in an agent's log. */
 const LOG_LIMIT = 100;
@@ -28,16 +30,19 @@ function repoName(name: string): string {
   return name === MANAGER ? name : validateAgentName(name);
 }
 
-/** The config-repo browser's routes. */
-export function repoRoutes(hive: Hive) {
+/** The config-repo browser's routes; `guard` gives the repo page its CSRF session. */
+export function repoRoutes(hive: Hive, guard: RequestGuard) {
   return (app: AnyElysia) =>
     app
-      .get('/repos/:name', async ({ params }) => {
+      .get('/repos/:name', async ({ params, request }) => {
         const name = repoName(params.name);
         const head = await hive.repos.head(name);
         if (!head) throw new HiveError('not_found', `agent "${name}" has no applied config repo`);
         const [tags, log] = await Promise.all([hive.repos.tags(name), hive.repos.log(name, LOG_LIMIT)]);
-        return htmlResponse(String(<RepoPage version={VERSION} name={name} head={head} tags={tags} log={log} />));
+        const session = guard.session(request);
+        const res = htmlResponse(String(<RepoPage version={VERSION} name={name} head={head} tags={tags} log={log} csrf={session.token} />));
+        if (session.setCookie) res.headers.append('set-cookie', session.setCookie);
+        return res;
       })
       .get('/repos/:name/commit/:sha', async ({ params }) => {
         const name = repoName(params.name);

@@ -3,11 +3,11 @@
  * @module dashboard/sections
  * The dashboard's sections, read from the hive and rendered by `views/dashboard/`: the whole page
  * (`GET /`) and each section on its own (`GET /fragments/agents|flow[?agent=]|turns|questions|
- * approvals|kept|alerts`). The live updates (`live.tsx`) send the same renderings.
+ * approvals|kept|reminders|alerts`). The live updates (`live.tsx`) send the same renderings.
  */
 import type { AnyElysia } from 'elysia';
 import { OPERATOR } from '../../shared/names.ts';
-import { stageRank, type RepoTag } from '../../shared/repo-tags.ts';
+import { stageRank } from '../../shared/repo-tags.ts';
 import type { ApprovalRecord, MessageRecord } from '../../shared/wire.ts';
 import { VERSION } from '../../shared/version.ts';
 import { htmlResponse } from '../../shared/web.ts';
@@ -21,7 +21,9 @@ import { QuestionList, type QuestionsState } from '../../../views/dashboard/ques
 import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/approvals.tsx';
 import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
 import { KeptList } from '../../../views/dashboard/kept.tsx';
+import { ReminderList } from '../../../views/dashboard/reminders.tsx';
 import type { RequestGuard } from './guard.ts';
+import { RepoCache } from './repo-cache.ts';
 import type { Hive } from '../hive.ts';
 
 /** Messages shown at load, in a filtered flow, and replayed at most on reconnect. */
@@ -41,6 +43,11 @@ function utcStarts(now = Date.now()): { day: number; month: number } {
 export class Sections {
   /** What the core's runtime gives every agent. */
   readonly facts: RuntimeFacts;
+  /**
+   * The config repos' diffs and tags as last read, dropped on the bus events that change them (see
+   * `repo-cache.ts`), so a page load or a live update runs no git once they are read.
+   */
+  private readonly repoCache: RepoCache;
 
   /**
    * @param builds the recent rebuild output, oldest first, for the page's rebuild section.
@@ -50,6 +57,7 @@ export class Sections {
     private readonly builds: () => readonly BuildLineItem[],
   ) {
     this.facts = { sandboxed: hive.runtime.sandboxed, privileged: hive.runtime.privileged, networkIsolated: hive.runtime.networkIsolated };
+    this.repoCache = new RepoCache(hive.repos, hive.bus);
   }
 
   /** Each agent's model spend through the gateway this UTC day and month. */
@@ -109,22 +117,33 @@ export class Sections {
     return String(<KeptList kept={this.hive.kept.list()} />);
   }
 
-  /** Diffs of pending approvals and tag chains of recent decisions, read from the config repos. */
+  /** The reminders section's body, `#reminders-body`: every pending reminder, soonest first. */
+  reminders(): string {
+    return String(<ReminderList reminders={this.hive.reminders.pending()} />);
+  }
+
+  /**
+   * Diffs of pending approvals and tag chains of recent decisions, from the config repos through
+   * the dashboard's cache: git runs only for what changed since it was last read.
+   */
   async approvalDetails(approvals: ApprovalRecord[]): Promise<Map<number, ApprovalDetail>> {
     const details = new Map<number, ApprovalDetail>();
-    const tagsOf = new Map<string, RepoTag[]>();
-    for (const a of approvals.slice(0, APPROVAL_DETAILS)) {
-      try {
-        if (a.status === 'pending') details.set(a.id, { diff: await this.hive.gate.diff(a.id) });
-        else {
-          if (!tagsOf.has(a.agent)) tagsOf.set(a.agent, await this.hive.repos.tags(a.agent));
-          const chain = tagsOf.get(a.agent)!.filter((t) => t.approval === a.id).sort((x, y) => stageRank(x) - stageRank(y));
-          details.set(a.id, { tags: chain.map((t) => t.name) });
+    const recent = approvals.slice(0, APPROVAL_DETAILS);
+    const read = await Promise.all(
+      recent.map(async (a): Promise<ApprovalDetail | null> => {
+        try {
+          if (a.status === 'pending') return { diff: await this.repoCache.diff(a) };
+          const chain = (await this.repoCache.tags(a.agent)).filter((t) => t.approval === a.id).sort((x, y) => stageRank(x) - stageRank(y));
+          return { tags: chain.map((t) => t.name) };
+        } catch (err) {
+          this.hive.log(`dashboard: approval #${a.id}: ${(err as Error).message}`);
+          return null;
         }
-      } catch (err) {
-        this.hive.log(`dashboard: approval #${a.id}: ${(err as Error).message}`);
-      }
-    }
+      }),
+    );
+    recent.forEach((a, i) => {
+      if (read[i]) details.set(a.id, read[i]);
+    });
     return details;
   }
 
@@ -171,6 +190,7 @@ export class Sections {
         drafts={hive.gate.drafts()}
         builds={[...this.builds()]}
         kept={hive.kept.list()}
+        reminders={hive.reminders.pending()}
         alerts={hive.alerts.list()}
         lastMessageId={hive.broker.lastId()}
       />,
@@ -196,6 +216,7 @@ export function sectionRoutes(sections: Sections, guard: RequestGuard) {
       .get('/fragments/questions', () => htmlResponse(sections.questions()))
       .get('/fragments/approvals', async () => htmlResponse(await sections.approvals()))
       .get('/fragments/kept', () => htmlResponse(sections.kept()))
+      .get('/fragments/reminders', () => htmlResponse(sections.reminders()))
       .get('/fragments/alerts', () => htmlResponse(sections.alerts()))
       .get('/fragments/flow', ({ query }) => {
         const agent = nameFromLabel(typeof query.agent === 'string' ? query.agent : '');

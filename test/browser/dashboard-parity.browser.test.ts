@@ -1,0 +1,105 @@
+/**
+ * The dashboard's command-line parity controls in real headless Chromium: deny with a typed reason,
+ * the spawn form (bad name toast, good name clears the field), discard a draft in two clicks, spawn
+ * a kept agent again, roll back from the repo browser, and cancel a reminder.
+ */
+import { expect } from 'bun:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import { openTestHive, waitFor } from '../support/hive.ts';
+import { chromiumPath, requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('browser dashboard parity', 'chromium', 'git');
+
+let t: Awaited<ReturnType<typeof openTestHive>>;
+let app: ReturnType<typeof createDashboard>;
+let browser: Browser;
+let page: Page;
+let url: string;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  t = await openTestHive();
+  app = createDashboard(t.hive);
+  app.listen({ hostname: '127.0.0.1', port: 0 });
+  url = `http://127.0.0.1:${app.server!.port}`;
+  browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop(true);
+  await t?.close();
+});
+
+const toast = (text: string) => page.locator('.toast', { hasText: text }).waitFor({ timeout: 10_000 });
+
+describe('dashboard parity controls in a browser', () => {
+  test('deny with a typed reason: the decision shows it', async () => {
+    const a = t.hive.gate.requestSpawn('operator', 'dan');
+    const box = page.locator(`#approval-${a.id}`);
+    await box.locator('input[name="reason"]').fill('not this week');
+    await box.getByRole('button', { name: 'deny' }).click();
+    await toast(`approval #${a.id} denied: not this week`);
+    await page.locator(`li#approval-${a.id}`, { hasText: 'not this week' }).waitFor({ timeout: 10_000 });
+    expect(t.hive.approvals.get(a.id)).toMatchObject({ status: 'denied', note: 'not this week' });
+  });
+
+  test('the spawn form: a bad name toasts the core message; a good one spawns and clears the field', async () => {
+    const input = page.locator('form.spawn input[name="name"]');
+    await input.fill('Bad Name');
+    await input.press('Enter');
+    await page.locator('.toast.bad', { hasText: 'Bad Name' }).waitFor({ timeout: 10_000 });
+    await input.fill('rol');
+    await input.press('Enter');
+    await toast('spawned rol');
+    await page.locator('#agent-rol').waitFor({ timeout: 10_000 });
+    expect(await input.inputValue()).toBe('');
+  });
+
+  test('discard a draft takes two clicks', async () => {
+    await t.hive.gate.requestSpawnDraft('manager', 'dra');
+    const draft = page.locator('#draft-dra');
+    await draft.getByRole('button', { name: 'discard dra' }).click();
+    await draft.getByRole('button', { name: /discard dra\? click to confirm/ }).click();
+    await toast('discarded the draft of dra');
+    await draft.waitFor({ state: 'detached', timeout: 10_000 });
+    expect(t.hive.gate.drafts()).toEqual([]);
+  });
+
+  test('spawn a kept agent again', async () => {
+    await t.hive.lifecycle.spawn('kep', { start: false });
+    await t.hive.lifecycle.destroy('kep');
+    const kept = page.locator('#kept-kep');
+    await kept.getByRole('button', { name: 'spawn kep again' }).click();
+    await toast('spawned kep again with its kept state');
+    await kept.waitFor({ state: 'detached', timeout: 10_000 });
+    await page.locator('#agent-kep').waitFor({ timeout: 10_000 });
+  });
+
+  test('cancel a reminder', async () => {
+    const r = t.hive.reminders.add('operator', 'operator', 'stretch', Date.now() + 3600_000);
+    const li = page.locator(`#reminder-${r.id}`);
+    await li.getByRole('button', { name: `cancel reminder #${r.id}` }).click();
+    await toast(`cancelled reminder #${r.id}`);
+    await li.waitFor({ state: 'detached', timeout: 10_000 });
+    expect(t.hive.reminders.pending()).toEqual([]);
+  });
+
+  test('roll back from the repo browser queues an approval', async () => {
+    const deployed = t.hive.approvals.list(true).find((a) => a.kind === 'spawn' && a.agent === 'rol' && a.status === 'deployed')!;
+    await page.goto(`${url}/repos/rol`);
+    await page.getByRole('button', { name: `roll rol back to deployed/${deployed.id}` }).click();
+    await toast(`roll rol back to deployed/${deployed.id}, waiting for approval`);
+    const pending = await waitFor('the rollback approval', () => t.hive.approvals.list(true).find((a) => a.agent === 'rol' && a.status === 'pending'));
+    expect(pending.subject).toStartWith('roll back to ');
+    expect(errors).toEqual([]);
+  });
+});
