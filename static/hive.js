@@ -1,6 +1,6 @@
 // hyperhive page glue (no build step): toasts from HX-Trigger, the live-link indicator, form reset,
 // the flow filter for live messages, a live log that follows its newest line, live ages, and
-// disarming a destructive action's confirmation.
+// disarming a destructive action's confirmation, and the waiting count in the title and on the favicon.
 (() => {
   function toast(text, ok) {
     const box = document.getElementById('toasts');
@@ -51,7 +51,51 @@
     const typed = input.value.trim();
     if (flow) flow.dataset.agent = typed === 'hm1nd' ? 'manager' : typed;
   });
+  // What waits for the operator (`#waiting [data-waiting]`, kept current by the stream) goes into the
+  // title as "(3) hyperhive" and onto the favicon as a badge.
+  const baseTitle = document.title.replace(/^\(\d+\) /, '');
+  const icon = document.querySelector('link[rel="icon"]');
+  const iconHref = icon?.getAttribute('href');
+  let shownCount = null;
+  let iconImage = null;
+  function badge(n) {
+    if (!icon || !iconHref) return;
+    if (n === 0) return icon.setAttribute('href', iconHref);
+    const draw = () => {
+      const c = document.createElement('canvas');
+      c.width = c.height = 64;
+      const g = c.getContext('2d');
+      if (!g) return;
+      if (iconImage.complete && iconImage.naturalWidth) g.drawImage(iconImage, 0, 0, 64, 64);
+      g.fillStyle = '#e0245e';
+      g.beginPath();
+      g.arc(44, 20, 20, 0, 2 * Math.PI);
+      g.fill();
+      g.fillStyle = '#fff';
+      g.font = 'bold 26px sans-serif';
+      g.textAlign = 'center';
+      g.textBaseline = 'middle';
+      g.fillText(n > 99 ? '99+' : String(n), 44, 21);
+      if (shownCount === n) icon.setAttribute('href', c.toDataURL('image/png'));
+    };
+    if (!iconImage) {
+      iconImage = new Image();
+      iconImage.addEventListener('load', () => shownCount && badge(shownCount));
+      iconImage.src = iconHref;
+    }
+    draw();
+  }
+  function waiting() {
+    const n = Number(document.querySelector('#waiting [data-waiting]')?.getAttribute('data-waiting'));
+    const count = Number.isFinite(n) && n > 0 ? n : 0;
+    if (count === shownCount) return;
+    shownCount = count;
+    document.title = count > 0 ? '(' + count + ') ' + baseTitle : baseTitle;
+    badge(count);
+  }
+  waiting();
   new MutationObserver((records) => {
+    waiting();
     const el = document.getElementById('builds');
     if (el && follow.get(el) !== false) el.scrollTop = el.scrollHeight;
     for (const r of records)

@@ -27,6 +27,8 @@ export type HiveEvent =
   | { type: 'alerts' }
   /** The model gateway recorded a request of `agent` (its spend changed). */
   | { type: 'usage'; agent: string }
+  /** The operator marked inbox messages read. */
+  | { type: 'inbox' }
   /** Tags of `agent`'s applied repo were removed outside an approval's own events (tag retention). */
   | { type: 'tags'; agent: string };
 

@@ -139,6 +139,11 @@ export const MIGRATIONS: string[] = [
    WHERE kind = 'port_conflict' AND closed_at IS NULL;`,
   // 7: a message whose turn was interrupted is handed out again once; this counts the deliveries.
   `ALTER TABLE messages ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;`,
+  // 8: which messages to the operator the operator has read (the dashboard's inbox).
+  `CREATE TABLE operator_reads (
+     message_id INTEGER PRIMARY KEY,
+     read_at INTEGER NOT NULL
+   );`,
 ];
 
 /**

@@ -4,7 +4,8 @@
  * sockets and the supervisor, starts them in order and stops them in reverse. No policy and no SQL
  * live here; each feature folder owns its data and its rules:
  *
- * - `broker/`: the message store, the send/ask/answer/remind policy, questions, reminders;
+ * - `broker/`: the message store, the send/ask/answer/remind policy, questions, reminders, the
+ *   operator's inbox read state;
  * - `agents/`: the registry, lifecycle, supervisor, turn records, kept state;
  * - `approvals/`: the approval store, the gate (requests and decisions), spawn drafts;
  * - `configs/`: proposed and applied repos, the deploy log, deploys and rebuilds, tag retention;
@@ -29,6 +30,7 @@ import { Alerts } from './alerts.ts';
 import { Drafts } from './approvals/drafts.ts';
 import { ApprovalGate } from './approvals/gate.ts';
 import { Approvals } from './approvals/store.ts';
+import { OperatorInbox } from './broker/operator-inbox.ts';
 import { MessagePolicy } from './broker/policy.ts';
 import { Questions } from './broker/questions.ts';
 import { Reminders } from './broker/reminders.ts';
@@ -63,6 +65,8 @@ export class Hive {
   readonly questions: Questions;
   readonly reminders: Reminders;
   readonly policy: MessagePolicy;
+  /** What the operator has read of the messages sent to them. */
+  readonly inbox: OperatorInbox;
   // agents
   readonly registry: Registry;
   readonly turns: Turns;
@@ -108,6 +112,7 @@ export class Hive {
     const meta = (this.meta = new MetaRepo(layout.metaDir));
     const usage = (this.usage = new UsageStore(db));
     this.policy = new MessagePolicy({ broker, registry, configs, questions, reminders });
+    this.inbox = new OperatorInbox(db, broker, bus);
     this.gateway = new ModelGateway({
       upstream: config.gateway.upstream,
       credentials: config.gateway.credentials,

@@ -2,7 +2,7 @@
 /**
  * @module views/dashboard/index
  * The dashboard's index page (`GET /`), the whole document: the chrome strip, the banners, and
- * every section (swarm with the spawn form, questions, approvals, kept state, reminders, rebuild
+ * every section (swarm with the spawn form, the operator's inbox, questions, approvals, kept state, reminders, rebuild
  * output, message flow with the operator's send form, recent turns), each rendered by its own
  * module in this folder.
  * Everything below the chrome is updated in place by the `/events` SSE stream.
@@ -12,6 +12,7 @@ import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
 import { KeptList } from './kept.tsx';
+import { InboxList, titleWithCount, WaitingCount, type InboxEntry } from './inbox.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
 import { ReminderList } from './reminders.tsx';
 import { Layout, Panel, TableHead } from '../layout.tsx';
@@ -41,6 +42,11 @@ export interface DashboardData {
   reminders: ReminderRecord[];
   alerts: AlertRecord[];
   lastMessageId: number;
+  /** Messages to the operator, newest first, with their read state. */
+  inbox: InboxEntry[];
+  unread: number;
+  /** Pending questions and approvals, open alerts and unread inbox messages. */
+  waiting: number;
 }
 
 /** Everyone a message can be sent to or filtered by, as `<option>`s for `#agent-names`. */
@@ -60,13 +66,16 @@ export function AgentNames({ agents }: { agents: AgentRecord[] }): JSX.Element {
 export function DashboardPage(d: DashboardData): JSX.Element {
   return (
     <Layout
-      title="hyperhive"
+      title={titleWithCount('hyperhive', d.waiting)}
       csrf={d.csrf}
       chrome={
         <>
           <span safe>{`v${d.version}`}</span>
           <span safe>{`runtime: ${d.runtime}`}</span>
           <span class="dim" safe>{d.dataDir}</span>
+          <span id="waiting">
+            <WaitingCount count={d.waiting} />
+          </span>
           <span id="alert-count">
             <AlertCount count={d.alerts.length} />
           </span>
@@ -111,6 +120,11 @@ export function DashboardPage(d: DashboardData): JSX.Element {
               <span class="spin">◐</span> spawn
             </button>
           </form>
+        </Panel>
+        <Panel id="inbox" glyph="✉" name="1NB0X" sub="messages to the operator, newest first">
+          <div id="inbox-body">
+            <InboxList items={d.inbox} unread={d.unread} />
+          </div>
         </Panel>
         <Panel id="questions" glyph="◇" name="M1ND H4S QU3STI0NS" sub="the manager asks the operator">
           <div id="questions-body">

@@ -7,7 +7,9 @@
  * `POST /agents/:name/model` · `POST /agents/:name/start|stop|restart|rebuild` · `POST /spawn`
  * (`name`) · `POST /kept/:name/spawn` (spawn again, with the kept state) ·
  * `POST /repos/:name/rollback/:id` (queues a return to `deployed/<id>` as an approval) ·
- * `POST /reminders/:owner/:id/cancel` · and `POST /agents/:name/destroy`, `POST /kept/:name/purge`
+ * `POST /reminders/:owner/:id/cancel` · `POST /inbox/:id/read` · `POST /inbox/read-all` ·
+ * `POST /inbox/:id/reply` (`body`; sent from the operator to the message's sender, and marks the
+ * message read) · and `POST /agents/:name/destroy`, `POST /kept/:name/purge`
  * and `POST /drafts/:name/discard`, which take two clicks: without `confirm=1` the answer is the
  * confirmation form, swapped in place of the button. What changes reaches the page through the
  * live updates, not through these answers. Forms are read with `forms.ts`.
@@ -55,6 +57,25 @@ export function actionRoutes(hive: Hive) {
         if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');
         const m = await hive.policy.sendGrouped(OPERATOR, to, text);
         return done(`sent #${m.id} to ${to}`);
+      })
+      .post('/inbox/read-all', () => {
+        const n = hive.inbox.markAllRead();
+        return done(n === 0 ? 'nothing unread' : `marked ${n} message${n === 1 ? '' : 's'} read`);
+      })
+      .post('/inbox/:id/read', ({ params }) => {
+        const id = idParam(params.id, 'message');
+        return done(hive.inbox.markRead(id) ? `marked #${id} read` : `#${id} was read already`);
+      })
+      .post('/inbox/:id/reply', async ({ request, params }) => {
+        const id = idParam(params.id, 'message');
+        const m = hive.broker.message(id);
+        if (!m || m.to !== OPERATOR) throw new HiveError('not_found', `there is no message #${id} to the operator`);
+        const form = await readForm(request);
+        const text = form.text('body') ?? '';
+        if (!text.trim()) throw new HiveError('bad_request', 'the reply is empty');
+        const sent = await hive.policy.sendGrouped(OPERATOR, m.from, text);
+        hive.inbox.markRead(id);
+        return done(`sent #${sent.id} to ${m.from}`);
       })
       .post('/questions/:id/answer', async ({ request, params }) => {
         const id = idParam(params.id, 'question');

@@ -102,6 +102,8 @@ export class LiveUpdates {
         const alerts = hive.alerts.list();
         return htmxPartial('#banners', 'innerHTML', sections.alerts(alerts)) + htmxPartial('#alert-count', 'innerHTML', sections.alertCount(alerts.length));
       }),
+      inbox: new Memo(() => htmxPartial('#inbox-body', 'innerHTML', sections.inbox())),
+      waiting: new Memo(() => htmxPartial('#waiting', 'innerHTML', sections.waiting())),
       approvals: new Memo(async () => htmxPartial('#approvals-body', 'innerHTML', await sections.approvals())),
     };
     hive.bus.on((ev) => {
@@ -158,7 +160,7 @@ export class LiveUpdates {
 }
 
 /** The sections a stream keeps current, in the order a new stream gets them. */
-const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'reminders', 'alerts', 'approvals'] as const;
+const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'reminders', 'alerts', 'inbox', 'waiting', 'approvals'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections an event changes. */
@@ -172,8 +174,9 @@ function touches(ev: HiveEvent): Section[] {
     case 'turn':
       return ['turns'];
     case 'question':
-      return ev.question.to === OPERATOR ? ['questions'] : [];
+      return ev.question.to === OPERATOR ? ['questions', 'waiting'] : [];
     case 'approval':
+      return ['approvals', 'waiting'];
     case 'drafts':
     case 'tags':
       return ['approvals'];
@@ -182,7 +185,11 @@ function touches(ev: HiveEvent): Section[] {
     case 'reminder':
       return ['reminders'];
     case 'alerts':
-      return ['alerts'];
+      return ['alerts', 'waiting'];
+    case 'message':
+      return ev.message.to === OPERATOR ? ['inbox', 'waiting'] : [];
+    case 'inbox':
+      return ['inbox', 'waiting'];
     default:
       return [];
   }

@@ -3,7 +3,7 @@
  * @module dashboard/sections
  * The dashboard's sections, read from the hive and rendered by `views/dashboard/`: the whole page
  * (`GET /`) and each section on its own (`GET /fragments/agents|flow[?agent=]|turns|questions|
- * approvals|kept|reminders|alerts`). The live updates (`live.tsx`) send the same renderings.
+ * approvals|kept|reminders|alerts|inbox|waiting`). The live updates (`live.tsx`) send the same renderings.
  */
 import type { AnyElysia } from 'elysia';
 import { OPERATOR } from '../../shared/names.ts';
@@ -22,6 +22,7 @@ import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/appr
 import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
 import { KeptList } from '../../../views/dashboard/kept.tsx';
 import { ReminderList } from '../../../views/dashboard/reminders.tsx';
+import { InboxList, WaitingCount } from '../../../views/dashboard/inbox.tsx';
 import type { RequestGuard } from './guard.ts';
 import { RepoCache } from './repo-cache.ts';
 import type { Hive } from '../hive.ts';
@@ -30,6 +31,8 @@ import type { Hive } from '../hive.ts';
 export const FLOW_LIMIT = 200;
 /** Turns shown. */
 const TURN_LIMIT = 30;
+/** Messages to the operator shown in the inbox. */
+const INBOX_LIMIT = 50;
 /** Approvals whose diff or tag chain is read from the config repos. */
 const APPROVAL_DETAILS = 30;
 
@@ -122,6 +125,26 @@ export class Sections {
     return String(<ReminderList reminders={this.hive.reminders.pending()} />);
   }
 
+  /** The inbox section's body, `#inbox-body`: messages to the operator, newest first. */
+  inbox(): string {
+    return String(<InboxList items={this.hive.inbox.list(INBOX_LIMIT)} unread={this.hive.inbox.unread()} />);
+  }
+
+  /**
+   * How many things wait for the operator: pending questions to them, pending approvals, open
+   * alerts and unread inbox messages.
+   */
+  waitingCount(): number {
+    const q = this.questionsState();
+    const questions = 'questions' in q ? q.questions.length : 0;
+    return questions + this.hive.approvals.list(false).length + this.hive.alerts.list().length + this.hive.inbox.unread();
+  }
+
+  /** The chrome strip's waiting count, `#waiting`. */
+  waiting(count = this.waitingCount()): string {
+    return String(<WaitingCount count={count} />);
+  }
+
   /**
    * Diffs of pending approvals and tag chains of recent decisions, from the config repos through
    * the dashboard's cache: git runs only for what changed since it was last read.
@@ -193,6 +216,9 @@ export class Sections {
         reminders={hive.reminders.pending()}
         alerts={hive.alerts.list()}
         lastMessageId={hive.broker.lastId()}
+        inbox={hive.inbox.list(INBOX_LIMIT)}
+        unread={hive.inbox.unread()}
+        waiting={this.waitingCount()}
       />,
     );
   }
@@ -218,6 +244,8 @@ export function sectionRoutes(sections: Sections, guard: RequestGuard) {
       .get('/fragments/kept', () => htmlResponse(sections.kept()))
       .get('/fragments/reminders', () => htmlResponse(sections.reminders()))
       .get('/fragments/alerts', () => htmlResponse(sections.alerts()))
+      .get('/fragments/inbox', () => htmlResponse(sections.inbox()))
+      .get('/fragments/waiting', () => htmlResponse(sections.waiting()))
       .get('/fragments/flow', ({ query }) => {
         const agent = nameFromLabel(typeof query.agent === 'string' ? query.agent : '');
         return htmlResponse(sections.flow(agent || undefined));
