@@ -46,6 +46,9 @@ options (flag, env, default):
                                          (loopback names and the listen address always)
   --egress-allow-internal H:P,…  HIVE_EGRESS_ALLOW_INTERNAL  none: destinations agents' egress
                                          may reach although loopback, private or this host's
+  --notify-url URL   HIVE_NOTIFY_URL     none: POST an ntfy-style notification there when the
+                                         operator is needed (question, approval, alert, message)
+  --notify-token-file FILE               none: bearer token for --notify-url (first line)
 
 Agents never see credentials. Their claude reaches the model through the core's model gateway
 (a unix socket in each agent's socket dir), which forwards to ANTHROPIC_BASE_URL (default
@@ -168,6 +171,8 @@ async function main(argv: string[]): Promise<void> {
         'no-manager': { type: 'boolean' },
         'tag-retention-days': { type: 'string' },
         'token-file': { type: 'string' },
+        'notify-url': { type: 'string' },
+        'notify-token-file': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,

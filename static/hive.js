@@ -1,6 +1,7 @@
 // hyperhive page glue (no build step): toasts from HX-Trigger, the live-link indicator, form reset,
 // the flow filter for live messages, a live log that follows its newest line, live ages, and
-// disarming a destructive action's confirmation, and the waiting count in the title and on the favicon.
+// disarming a destructive action's confirmation, the waiting count in the title and on the favicon,
+// and a browser notification when that count rises while the tab is hidden.
 (() => {
   function toast(text, ok) {
     const box = document.getElementById('toasts');
@@ -85,10 +86,40 @@
     }
     draw();
   }
+  // Browser notifications: permission is asked only when the operator clicks "notify me" (never on
+  // load); afterwards, a rise of the waiting count while the tab is hidden shows one notification.
+  const notifyMe = document.getElementById('notify-me');
+  const canNotify = typeof Notification !== 'undefined';
+  function notifyButton() {
+    if (notifyMe) notifyMe.hidden = !canNotify || Notification.permission !== 'default';
+  }
+  notifyButton();
+  notifyMe?.addEventListener('click', () => {
+    if (!canNotify) return;
+    Promise.resolve(Notification.requestPermission()).then((p) => {
+      notifyButton();
+      toast(p === 'granted' ? 'this tab will notify you while it is hidden' : 'notifications are ' + p + ' for this page', p === 'granted');
+    });
+  });
+  let lastNote = null;
+  function notifyRise(from, to) {
+    if (!canNotify || Notification.permission !== 'granted' || document.visibilityState !== 'hidden') return;
+    try {
+      lastNote?.close();
+      lastNote = new Notification(baseTitle + ': ' + to + ' waiting', { body: to - from + ' new since you looked', tag: 'hyperhive-waiting' });
+      lastNote.onclick = () => {
+        window.focus();
+        lastNote?.close();
+      };
+    } catch {
+      // some browsers only allow notifications from a service worker; the title and badge still show the count
+    }
+  }
   function waiting() {
     const n = Number(document.querySelector('#waiting [data-waiting]')?.getAttribute('data-waiting'));
     const count = Number.isFinite(n) && n > 0 ? n : 0;
     if (count === shownCount) return;
+    if (shownCount !== null && count > shownCount) notifyRise(shownCount, count);
     shownCount = count;
     document.title = count > 0 ? '(' + count + ') ' + baseTitle : baseTitle;
     badge(count);

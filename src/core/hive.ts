@@ -10,7 +10,8 @@
  * - `approvals/`: the approval store, the gate (requests and decisions), spawn drafts;
  * - `configs/`: proposed and applied repos, the deploy log, deploys and rebuilds, tag retention;
  * - `gateway/`: the model gateway with usage and budgets, the egress proxy;
- * - `sockets/`: the admin and agent sockets, each op handed to the feature that owns it.
+ * - `sockets/`: the admin and agent sockets, each op handed to the feature that owns it;
+ * - `notify/`: operator notifications pushed to `--notify-url`, from the bus.
  *
  * The dashboard (`dashboard/`) is built over the same features by `serve.ts`.
  */
@@ -45,6 +46,7 @@ import { gatewayPolicyOf, onGatewayRefused } from './gateway/agent-policy.ts';
 import { EgressProxy } from './gateway/egress.ts';
 import { ModelGateway } from './gateway/model-gateway.ts';
 import { UsageStore } from './gateway/usage.ts';
+import { Notifier } from './notify/notifier.ts';
 import { createRuntime } from './runtime/detect.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import type { CoreConfig } from './settings.ts';
@@ -90,6 +92,8 @@ export class Hive {
   readonly egress: EgressProxy;
   // sockets
   readonly sockets: HiveSockets;
+  /** Operator notifications to `--notify-url`, or null when none is set. */
+  readonly notifier: Notifier | null;
 
   private constructor(
     readonly config: CoreConfig,
@@ -193,6 +197,9 @@ export class Hive {
       sandboxed: runtime.sandboxed,
       log,
     });
+    this.notifier = config.notify
+      ? new Notifier({ url: config.notify.url, token: config.notify.token, bus, openAlerts: () => alerts.list(), log })
+      : null;
     this.retention = new TagRetention({ registry, kept: this.kept, repos, deployer: this.deployer, bus, days: config.tagRetentionDays, log });
   }
 
@@ -224,6 +231,7 @@ export class Hive {
 
   /** Start-up, in order: recover what a crash interrupted, open the sockets, start the agents. */
   private async boot(): Promise<void> {
+    this.notifier?.start();
     this.turns.interrupt(null, 'interrupted: core restarted', 'rerun');
     await this.meta.ensure();
     for (const a of await this.deployer.recover()) this.gate.notifyDecision(a);
@@ -237,6 +245,7 @@ export class Hive {
 
   /** Stops every agent and closes sockets and the database. */
   async close(): Promise<void> {
+    this.notifier?.stop();
     this.reminders.stop();
     this.retention.stop();
     this.turns.beginShutdown();

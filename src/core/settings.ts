@@ -15,6 +15,8 @@
  * | --token-file  | HIVE_OPERATOR_TOKEN | none; required when --listen is not a loopback address |
  * | --allowed-hosts | HIVE_ALLOWED_HOSTS | none: further `Host` names the dashboard answers to (comma-separated) |
  * | --egress-allow-internal | HIVE_EGRESS_ALLOW_INTERNAL | none: `host:port` destinations the egress proxy may reach although they are loopback, private or this host's (comma-separated) |
+ * | --notify-url  | HIVE_NOTIFY_URL     | none: an ntfy-compatible URL the core POSTs operator notifications to (see `notify/`) |
+ * | --notify-token-file | —             | none: a bearer token for --notify-url (first line of the file) |
  *
  * The model gateway's upstream and credentials come from the core's environment only and never
  * reach an agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of
@@ -59,6 +61,11 @@ export interface CoreConfig {
    * which only loopback allows). See `dashboard/auth.ts`.
    */
   operatorToken: string | null;
+  /**
+   * Where operator notifications are pushed (an http(s) URL, ntfy-compatible) and the bearer token
+   * sent with them, or null when no `--notify-url` is set. See `notify/notifier.ts`.
+   */
+  notify: { url: string; token: string | null } | null;
 }
 
 /** Shortest operator token accepted, characters. */
@@ -76,6 +83,8 @@ export interface CoreFlags {
   'no-manager'?: boolean;
   'tag-retention-days'?: string;
   'token-file'?: string;
+  'notify-url'?: string;
+  'notify-token-file'?: string;
 }
 
 /**
@@ -118,9 +127,11 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
       `--listen ${listen.host}:${listen.port} reaches beyond this host, so the dashboard needs an operator token: ` +
         `put one (at least ${MIN_TOKEN_CHARS} characters, e.g. from \`openssl rand -hex 24\`) in a file and pass --token-file FILE, or set HIVE_OPERATOR_TOKEN`,
     );
+  const notify = readNotify(flags['notify-url'] ?? env.HIVE_NOTIFY_URL, flags['notify-token-file']);
   return {
     dataDir,
     operatorToken,
+    notify,
     gateway: { upstream, credentials },
     allowedHosts,
     egressInternal,
@@ -157,6 +168,31 @@ function readOperatorToken(file: string | undefined, env: string | undefined): s
   if (token.length < MIN_TOKEN_CHARS || /\s/.test(token))
     throw new HiveError('bad_request', `${from}: the operator token must be at least ${MIN_TOKEN_CHARS} characters, without spaces`);
   return token;
+}
+
+/**
+ * The notification target from `--notify-url` (or `HIVE_NOTIFY_URL`) and `--notify-token-file`
+ * (its first line, trimmed); null when no URL is given.
+ * @throws HiveError `bad_request` when the URL is not http(s), when the token file is given without
+ *   a URL, cannot be read, or holds an empty token or one with spaces.
+ */
+function readNotify(url: string | undefined, tokenFile: string | undefined): CoreConfig['notify'] {
+  url = url?.trim() || undefined;
+  if (url === undefined) {
+    if (tokenFile !== undefined) throw new HiveError('bad_request', `--notify-token-file ${tokenFile}: it is the token for --notify-url, which is not set`);
+    return null;
+  }
+  if (!/^https?:\/\/[^\s/]+/.test(url) || !URL.canParse(url))
+    throw new HiveError('bad_request', `--notify-url ${url}: expected an http(s) URL, e.g. https://ntfy.sh/my-hive`);
+  if (tokenFile === undefined) return { url, token: null };
+  let token: string;
+  try {
+    token = readFileSync(tokenFile, 'utf8').split('\n', 1)[0]!.trim();
+  } catch (err) {
+    throw new HiveError('bad_request', `--notify-token-file ${tokenFile}: ${(err as Error).message}`);
+  }
+  if (!token || /\s/.test(token)) throw new HiveError('bad_request', `--notify-token-file ${tokenFile}: the first line must hold the token, without spaces`);
+  return { url, token };
 }
 
 /** True for addresses only this host can reach: 127.0.0.0/8, ::1, `localhost`. */

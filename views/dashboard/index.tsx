@@ -30,6 +30,8 @@ export interface DashboardData {
   /** The session's CSRF token, for every state-changing request the page makes. */
   csrf: string;
   dataDir: string;
+  /** A webhook for operator notifications is set (`--notify-url`): offer the test button. */
+  notify: boolean;
   agents: AgentRecord[];
   messages: MessageRecord[];
   turns: TurnRecord[];
@@ -79,6 +81,16 @@ export function DashboardPage(d: DashboardData): JSX.Element {
           <span id="alert-count">
             <AlertCount count={d.alerts.length} />
           </span>
+          <button type="button" id="notify-me" class="quiet chrome-button" hidden title="show a browser notification when something waits for you while this tab is hidden">
+            notify me
+          </button>
+          {d.notify ? (
+            <button type="button" class="quiet chrome-button" hx-post="/notify/test" hx-swap="none" title="send a test notification to the notification URL">
+              test notification
+            </button>
+          ) : (
+            ''
+          )}
         </>
       }
     >

@@ -9,7 +9,8 @@
  * `POST /repos/:name/rollback/:id` (queues a return to `deployed/<id>` as an approval) ·
  * `POST /reminders/:owner/:id/cancel` · `POST /inbox/:id/read` · `POST /inbox/read-all` ·
  * `POST /inbox/:id/reply` (`body`; sent from the operator to the message's sender, and marks the
- * message read) · and `POST /agents/:name/destroy`, `POST /kept/:name/purge`
+ * message read) · `POST /notify/test` (sends a test notification to `--notify-url` and toasts
+ * whether it was delivered) · and `POST /agents/:name/destroy`, `POST /kept/:name/purge`
  * and `POST /drafts/:name/discard`, which take two clicks: without `confirm=1` the answer is the
  * confirmation form, swapped in place of the button. What changes reaches the page through the
  * live updates, not through these answers. Forms are read with `forms.ts`.
@@ -23,6 +24,7 @@ import { nameFromLabel } from '../../../views/format.ts';
 import { MAX_REASON } from '../../../views/dashboard/approvals.tsx';
 import { ConfirmForm } from '../../../views/dashboard/kept.tsx';
 import type { Hive } from '../hive.ts';
+import { testNotification } from '../notify/notifier.ts';
 import { idParam, readForm } from './forms.ts';
 
 /** Agent actions the swarm table offers. */
@@ -57,6 +59,16 @@ export function actionRoutes(hive: Hive) {
         if (!text.trim()) throw new HiveError('bad_request', 'the message is empty');
         const m = await hive.policy.sendGrouped(OPERATOR, to, text);
         return done(`sent #${m.id} to ${to}`);
+      })
+      .post('/notify/test', async () => {
+        const notifier = hive.notifier;
+        if (!notifier) throw new HiveError('conflict', 'no notification URL is set: start the core with --notify-url URL');
+        try {
+          await notifier.send(testNotification());
+        } catch (err) {
+          throw new HiveError('unavailable', `the test notification was not delivered: ${(err as Error).message}`);
+        }
+        return done('test notification delivered');
       })
       .post('/inbox/read-all', () => {
         const n = hive.inbox.markAllRead();

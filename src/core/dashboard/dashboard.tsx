@@ -8,7 +8,8 @@
  * - `live.ts`: the stream `GET /events`;
  * - `actions.tsx`: the operator's POSTs (send, answer, approve/deny, dismiss, model, agent
  *   actions, spawn, destroy, spawn again from kept state and purge, discard a draft, roll back,
- *   cancel a reminder, mark inbox messages read and reply to them), their forms read by `forms.ts`;
+ *   cancel a reminder, mark inbox messages read and reply to them, send a test notification), their
+ *   forms read by `forms.ts`;
  * - `repo-browser.tsx`: the config-repo browser, `GET /repos/…` and `GET /deploys`;
  * - `agent-page-proxy.ts`: `/agents/:name/page/*`, the agent's own page, proxied to the
  *   `page.sock` its harness serves;

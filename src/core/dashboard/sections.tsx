@@ -204,6 +204,7 @@ export class Sections {
         spend={this.spend()}
         csrf={csrf}
         dataDir={hive.config.dataDir}
+        notify={hive.notifier !== null}
         agents={hive.registry.list()}
         messages={hive.broker.list({ limit: FLOW_LIMIT })}
         turns={hive.turns.list({ limit: TURN_LIMIT })}
