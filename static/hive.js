@@ -3,6 +3,10 @@
 // disarming a destructive action's confirmation, the waiting count in the title and on the favicon,
 // and a browser notification when that count rises while the tab is hidden.
 (() => {
+  // The SSE extension pauses an `hx-sse:connect` stream while the tab is hidden by default; the
+  // waiting count (and so the notification below) must keep arriving then. This runs before htmx
+  // connects (this script is deferred; htmx connects on DOMContentLoaded).
+  if (typeof htmx !== 'undefined') htmx.config.sse = { ...htmx.config.sse, pauseOnBackground: false };
   function toast(text, ok) {
     const box = document.getElementById('toasts');
     if (!box) return;
