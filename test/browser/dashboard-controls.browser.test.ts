@@ -4,10 +4,11 @@
  * say their zone, and the page has a favicon (no console error on load).
  */
 import { expect } from 'bun:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import type { Browser, Page } from 'playwright-core';
+import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
-import { chromiumPath, requires } from '../support/prereq.ts';
+import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser dashboard controls', 'chromium', 'git');
 
@@ -21,21 +22,14 @@ const consoleErrors: string[] = [];
 beforeAll(async () => {
   t = await openTestHive({ 'no-manager': false });
   await t.hive.lifecycle.stop('manager');
-  app = createDashboard(t.hive);
-  app.listen({ hostname: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${app.server!.port}`;
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  ({ app, url } = serveDashboard(t.hive));
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: VIEWPORT });
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(`${m.text()} ${m.location().url}`);
   });
-  await page.goto(url);
-  await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
+  const errors: string[] = [];
+  await gotoLive(page, url, errors);
   expect(errors).toEqual([]);
 });
 

@@ -4,10 +4,11 @@
  * a kept agent again, roll back from the repo browser, and cancel a reminder.
  */
 import { expect } from 'bun:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import type { Browser, Page } from 'playwright-core';
+import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
-import { chromiumPath, requires } from '../support/prereq.ts';
+import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser dashboard parity', 'chromium', 'git');
 
@@ -20,17 +21,9 @@ const errors: string[] = [];
 
 beforeAll(async () => {
   t = await openTestHive();
-  app = createDashboard(t.hive);
-  app.listen({ hostname: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${app.server!.port}`;
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
-  await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
+  ({ app, url } = serveDashboard(t.hive));
+  browser = await launchChromium();
+  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), url, errors);
 });
 
 afterAll(async () => {

@@ -4,12 +4,13 @@
  * deciding approvals, and the SSE reconnect indicator.
  */
 import { expect } from 'bun:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { join } from 'node:path';
-import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
 import { screenshotPath } from '../support/screenshots.ts';
-import { chromiumPath, requires } from '../support/prereq.ts';
+import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser dashboard', 'chromium', 'git');
 
@@ -22,18 +23,10 @@ let url: string;
 beforeAll(async () => {
   t = await openTestHive({ 'no-manager': false });
   await t.hive.lifecycle.stop('manager');
-  app = createDashboard(t.hive);
-  app.listen({ hostname: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${app.server!.port}`;
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  ({ app, url } = serveDashboard(t.hive));
+  browser = await launchChromium();
   const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
-  await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
+  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), url, errors);
   expect(errors).toEqual([]);
 });
 

@@ -13,10 +13,11 @@
  * is always visible.
  */
 import { expect } from 'bun:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive } from '../support/hive.ts';
-import { chromiumPath, requires } from '../support/prereq.ts';
+import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser notifications', 'chromium', 'git');
 
@@ -66,16 +67,12 @@ function controllableVisibility() {
 }
 
 async function open(grant: boolean): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await browser.newContext({ viewport: VIEWPORT });
   contexts.push(context);
   if (grant) await context.grantPermissions(['notifications'], { origin: url });
   await context.addInitScript(recordNotifications);
   await context.addInitScript(controllableVisibility);
-  const page = await context.newPage();
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(url);
-  await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
-  return page;
+  return gotoLive(await context.newPage(), url, errors);
 }
 
 const titled = (page: Page, want: string) => page.waitForFunction((w) => document.title === w, want, { timeout: 10_000 });
@@ -83,13 +80,8 @@ const notes = (page: Page) => page.evaluate(() => (window as unknown as Watched)
 
 beforeAll(async () => {
   t = await openTestHive();
-  app = createDashboard(t.hive);
-  app.listen({ hostname: '127.0.0.1', port: 0 });
-  url = `http://127.0.0.1:${app.server!.port}`;
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ({ app, url } = serveDashboard(t.hive));
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -6,11 +6,12 @@
  * state) without a reload.
  */
 import { expect, setDefaultTimeout } from 'bun:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ctlJson, startCoreProcess, tempDir } from '../support/hive.ts';
-import { chromiumPath, requires } from '../support/prereq.ts';
+import { launchChromium, VIEWPORT } from '../support/browser.ts';
+import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser restart', 'chromium', 'git');
 
@@ -33,11 +34,8 @@ beforeAll(async () => {
   env = { HIVE_OPERATOR_TOKEN: '' };
   core = await start();
   ctlJson(dir, 'spawn', 'bob');
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: VIEWPORT });
 });
 
 afterAll(async () => {
