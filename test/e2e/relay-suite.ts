@@ -9,7 +9,7 @@ import { Database } from 'bun:sqlite';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer, lastUserPrompt, toolResults, isMainTurn, systemText, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
 
 /**
@@ -215,15 +215,7 @@ export function relaySuite(runtime: 'process' | 'bwrap' | 'nspawn'): void {
       expect(pids.length).toBeGreaterThan(0);
       core.proc.kill('SIGKILL');
       await core.proc.exited;
-      const alive = (pid: number) => {
-        try {
-          process.kill(pid, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      };
-      await waitFor('every agent process to exit', () => pids.every((p) => !alive(p)), 15_000);
+      await waitFor('every agent process to exit', () => pids.every((p) => !processAlive(p)), 15_000);
       // a new core takes over the data dir and brings the agents back
       core = await startCoreProcess(dir, ['--runtime', runtime], model.env);
       await waitFor('the manager idle again', () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name === 'manager' && a.status === 'idle'));

@@ -14,7 +14,7 @@
 import { expect, setDefaultTimeout } from 'bun:test';
 import { rmSync } from 'node:fs';
 import { isMainTurn, lastUserPrompt, systemText, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('interrupted turns e2e', 'git');
@@ -36,14 +36,6 @@ const turnsOf = (id: number) =>
   (ctlJson(dir, 'turns', '--agent', 'alice', '--limit', '100').turns as any[]).filter((t) => t.trigger_message_id === id).reverse();
 const messageOf = (id: number) => (ctlJson(dir, 'messages', '--agent', 'alice', '--limit', '1000').messages as any[]).find((m) => m.id === id);
 const heldFor = (marker: string) => held.filter((h) => h.prompt.includes(marker));
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Waits until alice runs with a harness other than `oldPid` and is idle. @returns her record. */
 const aliceBack = (oldPid: number | null) => waitFor('alice back and idle', () => {
@@ -85,7 +77,7 @@ describe('a turn interrupted by a crash is re-run once', () => {
 
     core.proc.kill('SIGKILL');
     await core.proc.exited;
-    await waitFor('alice to exit with the core', () => !alive(pid), 15_000);
+    await waitFor('alice to exit with the core', () => !processAlive(pid), 15_000);
     core = await startCoreProcess(dir, [], model.env);
 
     const rerun = await waitFor('the re-run to finish', () => turnsOf(sent.id).find((t) => t.status === 'ok'), 60_000);

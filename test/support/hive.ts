@@ -47,6 +47,17 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, ms = 30
   }
 }
 
+/** True while a process with id `pid` exists (signal 0 probes without delivering anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    // ESRCH: no such process
+    return false;
+  }
+}
+
 /** Runs `hive <args>` to completion and returns its output. */
 export function hive(args: string[], env: Record<string, string | undefined> = {}) {
   const r = Bun.spawnSync([process.execPath, ENTRY, ...args], { env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' });
