@@ -29,18 +29,15 @@ export class OperatorInbox {
 
   /** The newest `limit` messages to the operator, newest first, each with its read state. */
   list(limit = 50): InboxItem[] {
-    const rows = this.db
-      .query<{ id: number; read_at: number | null }, [string, number]>(
-        `SELECT m.id AS id, r.read_at AS read_at FROM messages m LEFT JOIN operator_reads r ON r.message_id = m.id
-         WHERE m.recipient = ? ORDER BY m.id DESC LIMIT ?`,
-      )
-      .all(OPERATOR, Math.max(1, limit));
-    const out: InboxItem[] = [];
-    for (const r of rows) {
-      const message = this.broker.message(r.id);
-      if (message) out.push({ message, read: r.read_at !== null });
-    }
-    return out;
+    const messages = this.broker.sentTo(OPERATOR, limit);
+    if (messages.length === 0) return [];
+    const read = new Set(
+      this.db
+        .query<{ id: number }, [number, number]>('SELECT message_id AS id FROM operator_reads WHERE message_id BETWEEN ? AND ?')
+        .all(messages.at(-1)!.id, messages[0]!.id)
+        .map((r) => r.id),
+    );
+    return messages.map((message) => ({ message, read: read.has(message.id) }));
   }
 
   /** How many messages to the operator are unread. */

@@ -276,6 +276,14 @@ export class Broker {
     return row ? toRecord(row) : null;
   }
 
+  /** The newest `limit` messages to `recipient` (at least 1), newest first. */
+  sentTo(recipient: string, limit: number): MessageRecord[] {
+    return this.db
+      .query<Row, [string, number]>('SELECT * FROM messages WHERE recipient = ? ORDER BY id DESC LIMIT ?')
+      .all(recipient, Math.max(1, limit))
+      .map(toRecord);
+  }
+
   /**
    * Hands a delivered message out again, as its next attempt: it goes back to its recipient's
    * inbox (ahead of newer mail, since inboxes pop by id) with `delivered_at` cleared and `attempt`
