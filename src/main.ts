@@ -49,6 +49,10 @@ options (flag, env, default):
   --notify-url URL   HIVE_NOTIFY_URL     none: POST an ntfy-style notification there when the
                                          operator is needed (question, approval, alert, message)
   --notify-token-file FILE               none: bearer token for --notify-url (first line)
+  --stuck-turn-minutes M  HIVE_STUCK_TURN_MINUTES  30: a turn this long raises an agent_stuck alert
+  --stuck-inbox-minutes M  HIVE_STUCK_INBOX_MINUTES  5: messages waiting this long for an idle
+                                         agent raise an agent_stuck alert
+  --stats-raw-days N  HIVE_STATS_RAW_DAYS  7: days raw telemetry is kept (then hourly, 400 days)
 
 Agents never see credentials. Their claude reaches the model through the core's model gateway
 (a unix socket in each agent's socket dir), which forwards to ANTHROPIC_BASE_URL (default
@@ -173,6 +177,9 @@ async function main(argv: string[]): Promise<void> {
         'token-file': { type: 'string' },
         'notify-url': { type: 'string' },
         'notify-token-file': { type: 'string' },
+        'stuck-turn-minutes': { type: 'string' },
+        'stuck-inbox-minutes': { type: 'string' },
+        'stats-raw-days': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,

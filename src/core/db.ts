@@ -144,6 +144,34 @@ export const MIGRATIONS: string[] = [
      message_id INTEGER PRIMARY KEY,
      read_at INTEGER NOT NULL
    );`,
+  // 9: telemetry: samples per agent (agent '*' for the hive as a whole), hourly roll-ups kept after
+  // the raw samples are dropped, and which turns have had their samples written.
+  `CREATE TABLE stats (
+     agent TEXT NOT NULL,
+     key TEXT NOT NULL,
+     ts INTEGER NOT NULL,
+     value REAL NOT NULL
+   );
+   CREATE INDEX stats_series ON stats (key, agent, ts);
+   CREATE INDEX stats_ts ON stats (ts);
+   CREATE TABLE stats_hourly (
+     agent TEXT NOT NULL,
+     key TEXT NOT NULL,
+     hour INTEGER NOT NULL,
+     n INTEGER NOT NULL,
+     sum REAL NOT NULL,
+     min REAL NOT NULL,
+     max REAL NOT NULL,
+     last REAL NOT NULL,
+     p50 REAL NOT NULL,
+     p95 REAL NOT NULL,
+     PRIMARY KEY (key, agent, hour)
+   ) WITHOUT ROWID;
+   CREATE TABLE stats_meta (
+     name TEXT PRIMARY KEY,
+     value INTEGER NOT NULL
+   );
+   ALTER TABLE turns ADD COLUMN stats_at INTEGER;`,
 ];
 
 /**

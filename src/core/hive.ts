@@ -11,7 +11,8 @@
  * - `configs/`: proposed and applied repos, the deploy log, deploys and rebuilds, tag retention;
  * - `gateway/`: the model gateway with usage and budgets, the egress proxy;
  * - `sockets/`: the admin and agent sockets, each op handed to the feature that owns it;
- * - `notify/`: operator notifications pushed to `--notify-url`, from the bus.
+ * - `notify/`: operator notifications pushed to `--notify-url`, from the bus;
+ * - `stats/`: telemetry samples written as turns end, their roll-ups, and the stuck-agent watch.
  *
  * The dashboard (`dashboard/`) is built over the same features by `serve.ts`.
  */
@@ -47,6 +48,9 @@ import { EgressProxy } from './gateway/egress.ts';
 import { ModelGateway } from './gateway/model-gateway.ts';
 import { UsageStore } from './gateway/usage.ts';
 import { Notifier } from './notify/notifier.ts';
+import { StatsRecorder } from './stats/recorder.ts';
+import { StatsStore } from './stats/store.ts';
+import { StuckWatch } from './stats/stuck.ts';
 import { createRuntime } from './runtime/detect.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import type { CoreConfig } from './settings.ts';
@@ -94,6 +98,10 @@ export class Hive {
   readonly sockets: HiveSockets;
   /** Operator notifications to `--notify-url`, or null when none is set. */
   readonly notifier: Notifier | null;
+  // stats
+  readonly stats: StatsStore;
+  readonly statsRecorder: StatsRecorder;
+  readonly stuck: StuckWatch;
 
   private constructor(
     readonly config: CoreConfig,
@@ -200,6 +208,24 @@ export class Hive {
     this.notifier = config.notify
       ? new Notifier({ url: config.notify.url, token: config.notify.token, bus, openAlerts: () => alerts.list(), log })
       : null;
+    this.stats = new StatsStore(db, { rawDays: config.statsRawDays, hourlyDays: 400 });
+    this.statsRecorder = new StatsRecorder({
+      db,
+      bus,
+      store: this.stats,
+      depths: () => broker.depths(),
+      pendingApprovals: () => approvals.list().length,
+      turnUsage: (id) => usage.byTurn([id]).get(id),
+      stateDir: (name) => layout.agent(name).state,
+    });
+    // after the recorder, so that its inbox depths are current when the watch reads them
+    this.stuck = new StuckWatch({
+      bus,
+      alerts,
+      status: (name) => registry.liveStatus(name),
+      inboxDepth: (name) => this.statsRecorder.inboxDepth(name),
+      thresholds: config.stuck,
+    });
     this.retention = new TagRetention({ registry, kept: this.kept, repos, deployer: this.deployer, bus, days: config.tagRetentionDays, log });
   }
 
@@ -232,6 +258,8 @@ export class Hive {
   /** Start-up, in order: recover what a crash interrupted, open the sockets, start the agents. */
   private async boot(): Promise<void> {
     this.notifier?.start();
+    this.statsRecorder.start();
+    this.stuck.start();
     this.turns.interrupt(null, 'interrupted: core restarted', 'rerun');
     await this.meta.ensure();
     for (const a of await this.deployer.recover()) this.gate.notifyDecision(a);
@@ -246,6 +274,7 @@ export class Hive {
   /** Stops every agent and closes sockets and the database. */
   async close(): Promise<void> {
     this.notifier?.stop();
+    this.stuck.stop();
     this.reminders.stop();
     this.retention.stop();
     this.turns.beginShutdown();
@@ -254,6 +283,7 @@ export class Hive {
     await Promise.race([this.deployer.idle(), Bun.sleep(DEPLOY_DRAIN_MS)]);
     this.broker.closeAll();
     await this.sockets.closeAll();
+    this.statsRecorder.stop();
     this.db.close();
   }
 

@@ -17,6 +17,9 @@
  * | --egress-allow-internal | HIVE_EGRESS_ALLOW_INTERNAL | none: `host:port` destinations the egress proxy may reach although they are loopback, private or this host's (comma-separated) |
  * | --notify-url  | HIVE_NOTIFY_URL     | none: an ntfy-compatible URL the core POSTs operator notifications to (see `notify/`) |
  * | --notify-token-file | —             | none: a bearer token for --notify-url (first line of the file) |
+ * | --stuck-turn-minutes | HIVE_STUCK_TURN_MINUTES | 30: a turn running this long raises `agent_stuck` |
+ * | --stuck-inbox-minutes | HIVE_STUCK_INBOX_MINUTES | 5: messages waiting this long for an idle agent raise `agent_stuck` |
+ * | --stats-raw-days | HIVE_STATS_RAW_DAYS | 7: days raw telemetry samples are kept (hourly roll-ups for 400) |
  *
  * The model gateway's upstream and credentials come from the core's environment only and never
  * reach an agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of
@@ -56,6 +59,10 @@ export interface CoreConfig {
   egressInternal: Array<{ host: string; port: number }>;
   /** Days a `failed/` or `denied/` tag is kept in an applied config repo (see tag retention). */
   tagRetentionDays: number;
+  /** When an agent counts as stuck, ms (see `stats/stuck.ts`). */
+  stuck: { turnMs: number; inboxMs: number };
+  /** Days raw telemetry samples are kept before only their hourly roll-ups remain. */
+  statsRawDays: number;
   /**
    * The operator token the dashboard asks for, or null (then it answers anyone who reaches it,
    * which only loopback allows). See `dashboard/auth.ts`.
@@ -85,6 +92,9 @@ export interface CoreFlags {
   'token-file'?: string;
   'notify-url'?: string;
   'notify-token-file'?: string;
+  'stuck-turn-minutes'?: string;
+  'stuck-inbox-minutes'?: string;
+  'stats-raw-days'?: string;
 }
 
 /**
@@ -120,6 +130,18 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
   const retention = flags['tag-retention-days'] ?? env.HIVE_TAG_RETENTION_DAYS ?? '30';
   if (!/^\d+$/.test(retention) || Number(retention) > MAX_RETENTION_DAYS)
     throw new HiveError('bad_request', `--tag-retention-days ${retention}: expected a whole number of days (0 to ${MAX_RETENTION_DAYS})`);
+  const minutes = (flag: string, v: string) => {
+    if (!/^\d+(\.\d+)?$/.test(v) || !(Number(v) > 0) || Number(v) > 10_000)
+      throw new HiveError('bad_request', `--${flag} ${v}: expected a positive number of minutes (at most 10000)`);
+    return Math.round(Number(v) * 60_000);
+  };
+  const stuck = {
+    turnMs: minutes('stuck-turn-minutes', flags['stuck-turn-minutes'] ?? env.HIVE_STUCK_TURN_MINUTES ?? '30'),
+    inboxMs: minutes('stuck-inbox-minutes', flags['stuck-inbox-minutes'] ?? env.HIVE_STUCK_INBOX_MINUTES ?? '5'),
+  };
+  const rawDays = flags['stats-raw-days'] ?? env.HIVE_STATS_RAW_DAYS ?? '7';
+  if (!/^\d+$/.test(rawDays) || Number(rawDays) < 1 || Number(rawDays) > 365)
+    throw new HiveError('bad_request', `--stats-raw-days ${rawDays}: expected a whole number of days (1 to 365)`);
   const operatorToken = readOperatorToken(flags['token-file'], env.HIVE_OPERATOR_TOKEN);
   if (!operatorToken && !isLoopback(listen.host))
     throw new HiveError(
@@ -136,6 +158,8 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     allowedHosts,
     egressInternal,
     tagRetentionDays: Number(retention),
+    stuck,
+    statsRawDays: Number(rawDays),
     listen,
     runtime: runtime as RuntimeName,
     defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',

@@ -109,7 +109,7 @@ export const CTL_COMMANDS: Readonly<Record<string, CtlCommand>> = {
   repo: { forms: [['repo NAME [--limit K]', "NAME's applied config repo: head, tags, log"]], ...NAME_ARG, options: ['limit'] },
   deploys: { forms: [['deploys [--limit K]', 'the deploy log (meta repo), newest first']], min: 0, max: 0, options: ['limit'] },
   retention: { forms: [['retention [--days N]', 'drop superseded tags now (failed/denied older than N days)']], min: 0, max: 0, options: ['days'] },
-  alerts: { forms: [['alerts', 'open alerts: failed deploys, crash loops, requests the model gateway refused']], min: 0, max: 0 },
+  alerts: { forms: [['alerts', 'open alerts: failed deploys, crash loops, requests the model gateway refused, stuck agents']], min: 0, max: 0 },
   dismiss: { forms: [['dismiss ID', 'close alert ID by hand']], min: 1, max: 1, needs: 'an alert ID', id: true },
   reminders: { forms: [['reminders [--agent N]', 'pending reminders']], min: 0, max: 0, options: ['agent'] },
   messages: { forms: [['messages [--agent N] [--limit K]', 'recent broker messages, oldest first']], min: 0, max: 0, options: ['agent', 'limit'] },

@@ -15,12 +15,15 @@ import { PACKAGE_ROOT } from './version.ts';
 export const STATIC_DIR = join(PACKAGE_ROOT, 'static');
 
 /**
- * Files served under `/static/` straight from the installed `htmx.org` package (pinned in
- * package.json and bun.lock), so htmx and its SSE extension always come from one version.
+ * Files served under `/static/` straight from installed packages (pinned in package.json and
+ * bun.lock): htmx and its SSE extension from `htmx.org`, always one version, and the chart library
+ * from `uplot`.
  */
 export const PACKAGE_STATIC: Readonly<Record<string, string>> = {
   'htmx.min.js': 'htmx.org/dist/htmx.min.js',
   'hx-sse.min.js': 'htmx.org/dist/ext/hx-sse.min.js',
+  'uplot.min.js': 'uplot/dist/uPlot.iife.min.js',
+  'uplot.min.css': 'uplot/dist/uPlot.min.css',
 };
 
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', png: 'image/png', svg: 'image/svg+xml' };

@@ -237,12 +237,14 @@ export const ApprovalRecord = Type.Object({
 export type ApprovalRecord = Static<typeof ApprovalRecord>;
 
 /** Conditions that need a human, shown as banners on the dashboard and by `hive ctl alerts`. */
-export const ALERT_KINDS = ['deploy_failed', 'crash_loop', 'gateway_refused', 'audit_failed'] as const;
+export const ALERT_KINDS = ['deploy_failed', 'crash_loop', 'gateway_refused', 'audit_failed', 'agent_stuck'] as const;
 /**
  * `deploy_failed`: a deploy or rebuild failed; `crash_loop`: an agent keeps crashing;
  * `gateway_refused`: the model gateway refused an agent's request (over budget, or a model its
  * config does not allow); `audit_failed`: a record of the audit trail (a `failed/<id>` tag, a
- * deploy-log commit) could not be written, so the trail is missing a step.
+ * deploy-log commit) could not be written, so the trail is missing a step; `agent_stuck`: an agent
+ * has been in one turn longer than the stuck threshold, or messages wait in its inbox while it is
+ * idle and takes none.
  */
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export const AlertKind = literals(ALERT_KINDS);

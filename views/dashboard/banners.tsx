@@ -2,7 +2,7 @@
 /**
  * @module views/dashboard/banners
  * Banners across the top of the dashboard for conditions that need the operator: a model request
- * the gateway refused, a failed deploy, a crash loop, an audit record that could not be written. Each says what happened in words, links to where to look, and can
+ * the gateway refused, a failed deploy, a crash loop, an audit record that could not be written, an agent that looks stuck. Each says what happened in words, links to where to look, and can
  * be dismissed; it also goes away by itself once the condition clears.
  */
 import type { AlertKind, AlertRecord } from '../../src/shared/wire.ts';
@@ -15,6 +15,7 @@ const TITLES: Record<AlertKind, string> = {
   deploy_failed: 'deploy failed',
   crash_loop: 'crash loop',
   audit_failed: 'audit trail incomplete',
+  agent_stuck: 'agent stuck',
 };
 
 /** The banners (empty when nothing needs the operator), for `#banners`. */

@@ -146,6 +146,14 @@ export class Registry {
     return this.publish(name);
   }
 
+  /**
+   * The live status of `name` from memory alone (no query), or undefined when nothing live is
+   * known of it (not an agent, or not started since the core started: `offline`).
+   */
+  liveStatus(name: string): AgentStatus | undefined {
+    return this.live.get(name)?.status;
+  }
+
   /** Updates the live state; `status_since` moves only when the status changes. */
   setLive(name: string, patch: Partial<Omit<LiveState, 'status_since'>>): AgentRecord {
     const cur = this.liveOf(name);

@@ -11,6 +11,7 @@
  *   cancel a reminder, mark inbox messages read and reply to them, send a test notification), their
  *   forms read by `forms.ts`;
  * - `repo-browser.tsx`: the config-repo browser, `GET /repos/…` and `GET /deploys`;
+ * - `stats-api.ts`: telemetry series as JSON, `GET /api/stats`, for the charts;
  * - `agent-page-proxy.ts`: `/agents/:name/page/*`, the agent's own page, proxied to the
  *   `page.sock` its harness serves;
  * - `GET /static/<file>`: the page's CSS and scripts.
@@ -32,6 +33,7 @@ import { loadSecret, RequestGuard } from './guard.ts';
 import { LiveUpdates, liveRoutes, RecentBuilds } from './live.ts';
 import { repoRoutes } from './repo-browser.tsx';
 import { Sections, sectionRoutes } from './sections.tsx';
+import { statsRoutes } from './stats-api.ts';
 
 /** Builds the dashboard app for `hive`. Call `.listen()` on it, or `.handle()` in tests. */
 export function createDashboard(hive: Hive) {
@@ -58,5 +60,6 @@ export function createDashboard(hive: Hive) {
     .use(sectionRoutes(sections, guard))
     .use(liveRoutes(live))
     .use(repoRoutes(hive, guard))
+    .use(statsRoutes(hive))
     .use(actionRoutes(hive));
 }
