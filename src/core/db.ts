@@ -172,6 +172,13 @@ export const MIGRATIONS: string[] = [
      value INTEGER NOT NULL
    );
    ALTER TABLE turns ADD COLUMN stats_at INTEGER;`,
+  // 10: recurring reminders: the interval, the firings allowed (null: until ends_at) and made so far,
+  // and the horizon; a reminder set before this was a one-shot one.
+  `ALTER TABLE reminders ADD COLUMN every_ms INTEGER;
+   ALTER TABLE reminders ADD COLUMN max_fires INTEGER;
+   ALTER TABLE reminders ADD COLUMN fired INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE reminders ADD COLUMN ends_at INTEGER;
+   UPDATE reminders SET max_fires = 1, fired = CASE WHEN fired_at IS NULL THEN 0 ELSE 1 END;`,
 ];
 
 /**

@@ -8,6 +8,7 @@ import { HiveError, toErrorInfo } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { MAX_NAME_LENGTH } from '../shared/names.ts';
 import { DataLayout, resolveDataDir } from '../shared/paths.ts';
+import { repeatText } from '../shared/reminders.ts';
 import { HostOps, MAX_LIST_LIMIT, type AgentRecord, type ApprovalRecord, type MessageRecord, type QuestionRecord, type TurnRecord } from '../shared/wire.ts';
 
 /** An option of `hive ctl`: `value` names its argument, absent for a flag. */
@@ -527,7 +528,7 @@ export async function runCtl(
       }
       case 'reminders': {
         const r = await client.call('reminders', args.agent ? { agent: args.agent } : {});
-        print(r, () => (r.reminders.length ? r.reminders.map((m) => `#${m.id} due ${time(m.due_at)} ${m.owner} → ${m.to}: ${m.body}\n`).join('') : 'no pending reminders\n'));
+        print(r, () => (r.reminders.length ? r.reminders.map((m) => `#${m.id} due ${time(m.due_at)} ${m.owner} → ${m.to}${m.every === null ? '' : ` (${repeatText(m)})`}: ${m.body}\n`).join('') : 'no pending reminders\n'));
         break;
       }
       case 'messages': {

@@ -23,6 +23,7 @@ import { HiveError, toErrorInfo, type ErrorCode } from '../shared/errors.ts';
 import { describeMessage } from '../shared/messages.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { MAX_NAME_LENGTH } from '../shared/names.ts';
+import { repeatText } from '../shared/reminders.ts';
 import { VERSION } from '../shared/version.ts';
 import {
   AgentOps,
@@ -31,7 +32,9 @@ import {
   MAX_OPEN_QUESTIONS,
   MAX_OPTION_CHARS,
   MAX_OPTIONS,
+  MAX_REMINDER_COUNT,
   MAX_WAIT_SECONDS,
+  MIN_REMINDER_EVERY_SECONDS,
   type AgentRecord,
   type MessageRecord,
   type OpArgs,
@@ -67,9 +70,10 @@ function formatQuestion(q: QuestionRecord): string {
   return `#${q.id} from ${q.from} to ${q.to} at ${iso(q.created_at)}: ${q.question}${opts}`;
 }
 
-/** One line per reminder, for `reminders` and `remind`. */
+/** One line per reminder, for `reminders` and `remind`; a recurring one says how it repeats. */
 function formatReminder(r: ReminderRecord): string {
-  return `reminder #${r.id} due ${iso(r.due_at)} for ${r.to}: ${r.body}`;
+  const repeat = repeatText(r);
+  return `reminder #${r.id} due ${iso(r.due_at)} for ${r.to}${repeat ? ` (${repeat})` : ''}: ${r.body}`;
 }
 
 /** One line per agent, for `agents`. */
@@ -169,14 +173,18 @@ const TOOLS: ToolSpecs = {
     title: 'Set a reminder',
     description:
       'Schedule a message for later: to yourself by default, or to another recipient (same policy as send). Give exactly one of ' +
-      'at (an ISO 8601 time with zone, e.g. 2026-01-31T09:00:00Z) or in_seconds. The hive delivers it to the inbox when due, ' +
-      'even across restarts; it wakes the recipient like any message. At most a year ahead. Fails with bad_request for a time ' +
-      'in the past or a malformed time.',
+      'at (an ISO 8601 time with zone, e.g. 2026-01-31T09:00:00Z) or in_seconds (with every, neither is needed). The hive delivers it to the inbox when due, ' +
+      'even across restarts; it wakes the recipient like any message. At most a year ahead. ' +
+      `With every (seconds, at least ${MIN_REMINDER_EVERY_SECONDS}) it repeats at that interval, the first time at at/in_seconds ` +
+      `or, given neither, one interval from now; count (at most ${MAX_REMINDER_COUNT}) caps how many times it fires in all, ` +
+      'otherwise it repeats for 366 days. If the hive was down through several firings it fires once, then keeps its ' +
+      'schedule. cancel_reminder stops every later firing. Fails with bad_request for a time in the past, a malformed ' +
+      'time, or every/count out of their limits.',
     run: async (c, args) => `set ${formatReminder((await c.call('remind', args)).reminder)}`,
   },
   reminders: {
     title: 'List reminders',
-    description: 'List your pending reminders, soonest first.',
+    description: 'List your pending reminders, soonest first; a recurring one shows its interval, how often it fired and how many firings are left.',
     run: async (c, args) => {
       const { reminders } = await c.call('reminders', args);
       return reminders.length ? reminders.map(formatReminder).join('\n') : 'no pending reminders';

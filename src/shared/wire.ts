@@ -38,6 +38,10 @@ export const MAX_TOOL_NAME_CHARS = 200;
 export const MAX_LIST_LIMIT = 1000;
 /** Longest tag retention, in days. */
 export const MAX_RETENTION_DAYS = 99999;
+/** Shortest interval of a recurring reminder (`remind`'s `every`), in seconds. */
+export const MIN_REMINDER_EVERY_SECONDS = 60;
+/** Most firings a recurring reminder may be given (`remind`'s `count`). */
+export const MAX_REMINDER_COUNT = 1000;
 
 /** A commit id as people and agents type it, full or abbreviated: 7 to 40 lowercase hex digits (unanchored). */
 const COMMIT_ID_HEX = '[0-9a-f]{7,40}';
@@ -189,7 +193,11 @@ export const QuestionRecord = Type.Object({
 });
 export type QuestionRecord = Static<typeof QuestionRecord>;
 
-/** A scheduled message. `message_id` is set once it fired. */
+/**
+ * A scheduled message, one-shot or recurring. `due_at` is the next firing while it is pending (the
+ * last one once it is done); `fired_at` is set when it fired for the last time, so a pending
+ * reminder has `fired_at` and `cancelled_at` null. `message_id` is the message of its latest firing.
+ */
 export const ReminderRecord = Type.Object({
   id: Type.Integer({ minimum: 1 }),
   owner: Type.String(),
@@ -200,6 +208,14 @@ export const ReminderRecord = Type.Object({
   fired_at: Type.Union([Millis, Type.Null()]),
   cancelled_at: Type.Union([Millis, Type.Null()]),
   message_id: Type.Union([Type.Integer(), Type.Null()]),
+  /** Seconds between firings; null for a one-shot reminder. */
+  every: Type.Union([Type.Number(), Type.Null()]),
+  /** How many times it has fired. */
+  fired: Type.Integer({ minimum: 0 }),
+  /** Firings left (a one-shot reminder: 1, then 0); null for a recurring one without `count`, which runs until `ends_at`. */
+  remaining: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+  /** A recurring reminder fires no later than this (unix ms, 366 days after it was set); null for a one-shot one. */
+  ends_at: Type.Union([Millis, Type.Null()]),
 });
 export type ReminderRecord = Static<typeof ReminderRecord>;
 
@@ -376,13 +392,30 @@ export const AgentOps = {
   ),
   /** Unanswered questions the caller asked and was asked. */
   questions: op(Empty, Type.Object({ asked: Type.Array(QuestionRecord), to_answer: Type.Array(QuestionRecord) })),
-  /** Schedule a message: `at` (ISO 8601) or `in_seconds` from now; to the caller unless `to` is given. */
+  /**
+   * Schedule a message: `at` (ISO 8601) or `in_seconds` from now; to the caller unless `to` is
+   * given. With `every` it repeats (first firing one interval from now when neither `at` nor
+   * `in_seconds` is given), `count` times in all or until 366 days after it was set.
+   */
   remind: op(
     Type.Object({
       body: described(Body, 'what to be reminded of'),
       at: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'when, as an ISO 8601 time with zone' })),
       in_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'when, as seconds from now' })),
       to: Type.Optional(described(Name, 'recipient; default yourself')),
+      every: Type.Optional(
+        Type.Integer({
+          minimum: MIN_REMINDER_EVERY_SECONDS,
+          description: `repeat every this many seconds (at least ${MIN_REMINDER_EVERY_SECONDS}); without at/in_seconds the first one is one interval from now`,
+        }),
+      ),
+      count: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: MAX_REMINDER_COUNT,
+          description: `with every: how many times in all (at most ${MAX_REMINDER_COUNT}); default: until 366 days after it was set`,
+        }),
+      ),
     }),
     Type.Object({ reminder: ReminderRecord }),
   ),

@@ -2,7 +2,7 @@
 import { expect } from 'bun:test';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { openTestHive } from '../support/hive.ts';
+import { openTestHive, waitFor } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
 import { DashboardClient } from '../support/dashboard.ts';
 import { requires } from '../support/prereq.ts';
@@ -157,5 +157,24 @@ describe('dashboard: what the command line can do', () => {
     await sse.cancel();
     expect((await post(`/reminders/operator/${r.id}/cancel`)).status).toBe(409);
     expect((await post('/reminders/operator/0/cancel')).status).toBe(400);
+  });
+
+  test('reminders: a recurring one shows how it repeats, and how often it fired, as it fires', async () => {
+    const capped = t.hive.policy.remind('operator', { every: 300, count: 10 }, 'stand up');
+    const open = t.hive.policy.remind('operator', { every: 5400 }, 'drink water');
+    const html = await fragment('reminders');
+    expect(html).toContain('every 5m, fired 0×, 10 left · ');
+    expect(html).toMatch(/every 1h30m, fired 0×, until \d{4}-\d\d-\d\d \d\d:\d\d UTC · /);
+    expect(html).toContain(`#${capped.id} · next `);
+
+    const sse = readSse(await tab.get('/events'));
+    await sse.until(`id="reminder-${capped.id}"`);
+    const quick = t.hive.reminders.add('operator', 'operator', 'twice', Date.now() + 100, { everyMs: 400, count: 2 });
+    await sse.until('every 400ms, fired 1×, 1 left · ');
+    await waitFor('its last firing', () => !t.hive.reminders.pending().some((x) => x.id === quick.id));
+    expect(await fragment('reminders')).not.toContain(`id="reminder-${quick.id}"`);
+    for (const r of [capped, open]) expect((await post(`/reminders/operator/${r.id}/cancel`)).status).toBe(204);
+    await sse.until('no pending reminders');
+    await sse.cancel();
   });
 });

@@ -63,6 +63,8 @@ describe('hive mcp tools', () => {
     expect(desc('answer')).toContain('conflict');
     expect(desc('remind')).toContain('in the past');
     expect(desc('remind')).toContain('ISO 8601');
+    expect(desc('remind')).toContain('every (seconds, at least 60)');
+    expect(desc('remind')).toContain('count (at most 1000)');
   });
 
   test('the manager also gets the lifecycle tools and ask_operator', async () => {
@@ -166,6 +168,34 @@ describe('hive mcp tools', () => {
     expect((await call('remind', { body: 'x', in_seconds: -5 })).text).toContain('error (bad_request)');
     expect((await call('remind', { body: 'x' })).text).toContain('exactly one of at');
     expect((await call('remind', { body: 'x', at: 'tomorrow' })).text).toContain('ISO 8601');
+  });
+
+  test('remind with every: the reminder says how it repeats; every and count out of their limits are refused, naming the field and the limit', async () => {
+    const capped = await call('remind', { body: 'stand up', every: 300, count: 10 });
+    expect(capped.text).toMatch(/^set reminder #\d+ due \S+ for alice \(every 5m, fired 0×, 10 left\): stand up$/);
+    const open = await call('remind', { body: 'drink water', every: 3600, in_seconds: 30 });
+    expect(open.text).toMatch(/^set reminder #\d+ due \S+ for alice \(every 1h, fired 0×, until \d{4}-\d\d-\d\d \d\d:\d\d UTC\): drink water$/);
+    expect((await call('reminders', {})).text).toContain('(every 5m, fired 0×, 10 left): stand up');
+
+    for (const [args, says] of [
+      [{ every: 59 }, 'every: Expected integer to be greater or equal to 60'],
+      [{ every: 90.5 }, 'every: Expected integer'],
+      [{ every: 60, count: 0 }, 'count: Expected integer to be greater or equal to 1'],
+      [{ every: 60, count: 1001 }, 'count: Expected integer to be less or equal to 1000'],
+      [{ in_seconds: 60, count: 3 }, 'count needs every'],
+      [{ every: 86400, count: 400 }, 'would run past the 366-day limit'],
+      [{ every: 31622401 }, 'every may be at most 366 days (31622400 s)'],
+    ] as const) {
+      const r = await call('remind', { body: 'x', ...args });
+      expect({ args, isError: r.isError, text: r.text }).toMatchObject({ isError: true, text: expect.stringContaining('error (bad_request)') });
+      expect(r.text).toContain(says);
+    }
+
+    for (const r of [capped, open]) {
+      const id = Number(/#(\d+)/.exec(r.text)![1]);
+      expect((await call('cancel_reminder', { reminder_id: id })).text).toMatch(new RegExp(`^cancelled reminder #${id} due \\S+ for alice \\(every `));
+    }
+    expect((await call('reminders', {})).text).toBe('no pending reminders');
   });
 
   test('a reminder for someone else arrives in their inbox from its owner', async () => {

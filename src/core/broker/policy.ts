@@ -15,7 +15,7 @@ import { MAX_BODY_CHARS, type MessageRecord, type QuestionRecord, type ReminderR
 import type { Registry } from '../agents/registry.ts';
 import type { AgentConfigs } from '../configs/agent-configs.ts';
 import type { Questions, AnswerInput } from './questions.ts';
-import { resolveDue, type DueSpec, type Reminders } from './reminders.ts';
+import { resolveSchedule, type DueSpec, type Reminders } from './reminders.ts';
 import type { Broker } from './store.ts';
 
 /** What the policy reads and writes. */
@@ -109,15 +109,16 @@ export class MessagePolicy {
   }
 
   /**
-   * Schedules `body` for `to` (default: `owner`) at a time given by `due`.
-   * @throws HiveError `bad_request` for a time in the past, malformed or too far ahead; as
-   *   {@link checkRecipient} for another recipient; `too_large` for an over-long body.
+   * Schedules `body` for `to` (default: `owner`) at a time given by `due`, repeating when it has `every`.
+   * @throws HiveError `bad_request` for a time in the past, malformed or too far ahead, or an
+   *   `every`/`count` out of its limits (see {@link resolveSchedule}); as {@link checkRecipient}
+   *   for another recipient; `too_large` for an over-long body.
    */
   remind(owner: string, due: DueSpec, body: string, to?: string): ReminderRecord {
-    const dueAt = resolveDue(due, Date.now());
+    const { dueAt, repeat } = resolveSchedule(due, Date.now());
     if (to !== undefined && to !== owner) this.checkRecipient(owner, to);
     checkBody(body, 'reminder');
-    return this.deps.reminders.add(owner, to ?? owner, body, dueAt);
+    return this.deps.reminders.add(owner, to ?? owner, body, dueAt, repeat);
   }
 }
 

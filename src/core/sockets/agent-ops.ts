@@ -51,7 +51,7 @@ export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof Agent
       return { question: r.question, message_id: r.message.id };
     },
     questions: () => f.questions.open(name),
-    remind: ({ at, in_seconds, body, to }) => ({ reminder: f.policy.remind(name, { at, in_seconds }, body, to) }),
+    remind: ({ at, in_seconds, every, count, body, to }) => ({ reminder: f.policy.remind(name, { at, in_seconds, every, count }, body, to) }),
     reminders: () => ({ reminders: f.reminders.pending(name) }),
     cancel_reminder: ({ reminder_id }) => ({ reminder: f.reminders.cancel(name, reminder_id) }),
 
