@@ -9,7 +9,9 @@
  * agent in turn, a third each left pending, deployed and denied (each a commit of the agent's
  * proposed repo, made with git as the manager would). Then `GET /` is rendered `--loads` times
  * through the dashboard's app (`app.handle`, no socket), after `--warmup` loads that are not
- * counted, and `/fragments/approvals` the same way.
+ * counted, and `/fragments/approvals` the same way, and the repo browser's pages of an agent with a
+ * deployed approval (`/repos/<name>`, its head commit's diff, `agent.toml` at its head) and the
+ * deploy log (`/deploys`).
  *
  * Subprocesses are counted two ways while the timed loads run: the git processes the core's git
  * wrapper started (`gitSpawnCount()` in `src/core/configs/git.ts`), and every `Bun.spawn` /
@@ -117,17 +119,28 @@ try {
     return { path, times, bytes, git: gitSpawnCount() - gitBefore, spawns };
   };
 
-  const coldGit = gitSpawnCount();
-  const s = performance.now();
-  await get('/');
-  const cold = { ms: performance.now() - s, git: gitSpawnCount() - coldGit };
+  /** The first load of `path`: what it costs with nothing cached. */
+  const first = async (path: string) => {
+    const gitBefore = gitSpawnCount();
+    const s = performance.now();
+    await get(path);
+    return { path, ms: performance.now() - s, git: gitSpawnCount() - gitBefore };
+  };
+
+  const cold = [await first('/')];
   const rows = [await measure('/'), await measure('/fragments/approvals')];
+  const browsed = names[1 % AGENTS]!; // approval 1 of each three is deployed
+  const head = (await hive.repos.head(browsed))!;
+  for (const path of [`/repos/${browsed}`, `/repos/${browsed}/commit/${head}`, `/repos/${browsed}/file/HEAD`, '/deploys']) {
+    cold.push(await first(path));
+    rows.push(await measure(path));
+  }
 
   console.log(
     `setup: ${AGENTS} agents in ${(spawnMs / 1000).toFixed(1)} s, ${MESSAGES} messages in ${messageMs.toFixed(0)} ms, ` +
       `${APPROVALS} approvals (${outcome.pending} pending, ${outcome.deployed} deployed, ${outcome.denied} denied) in ${(approvalMs / 1000).toFixed(1)} s`,
   );
-  console.log(`first load of / (cold): ${cold.ms.toFixed(1)} ms, ${cold.git} git processes`);
+  for (const c of cold) console.log(`first load of ${c.path} (cold): ${c.ms.toFixed(1)} ms, ${c.git} git processes`);
   console.log(`${LOADS} loads each after ${WARMUP} warm-up loads:`);
   console.log('| path | size | p50 | p99 | max | git processes | all subprocesses |');
   console.log('|---|---|---|---|---|---|---|');

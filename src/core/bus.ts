@@ -30,7 +30,9 @@ export type HiveEvent =
   /** The operator marked inbox messages read. */
   | { type: 'inbox' }
   /** Tags of `agent`'s applied repo were removed outside an approval's own events (tag retention). */
-  | { type: 'tags'; agent: string };
+  | { type: 'tags'; agent: string }
+  /** The deploy log (the meta repo) gained a commit: a deploy's or rebuild's outcome, a spawn, a destroy. */
+  | { type: 'deploys' };
 
 export type Listener = (event: HiveEvent) => void;
 

@@ -121,7 +121,7 @@ export class Hive {
     const drafts = (this.drafts = new Drafts(db, bus));
     const alerts = (this.alerts = new Alerts(db, bus));
     const repos = (this.repos = new ConfigRepos(layout));
-    const meta = (this.meta = new MetaRepo(layout.metaDir));
+    const meta = (this.meta = new MetaRepo(layout.metaDir, bus));
     const usage = (this.usage = new UsageStore(db));
     this.policy = new MessagePolicy({ broker, registry, configs, questions, reminders });
     this.inbox = new OperatorInbox(db, broker, bus);

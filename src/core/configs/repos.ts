@@ -22,6 +22,7 @@ import { HiveError } from '../../shared/errors.ts';
 import type { DataLayout } from '../../shared/paths.ts';
 import { COMMIT_ID_RE, MAX_LIST_LIMIT } from '../../shared/wire.ts';
 import { TAG_STAGES, type RepoCommit, type RepoTag, type TagStage } from '../../shared/repo-tags.ts';
+import type { EventBus } from '../bus.ts';
 import { checkExtraMcpServers } from './agent-configs.ts';
 import { git, validateSha, type Git } from './git.ts';
 
@@ -125,6 +126,11 @@ export class ConfigRepos {
     await g.run(['add', AGENT_CONFIG_FILE]);
     await g.run(['commit', '-m', `draft of ${name}: default config`]);
     return (await g.revParse('HEAD'))!;
+  }
+
+  /** True when `name` has an applied repo (its config dir holds `.git`); a file system check, no git. */
+  hasApplied(name: string): boolean {
+    return isRepo(this.appliedDir(name));
   }
 
   /** True when `name` has a proposed repo. */
@@ -373,7 +379,11 @@ export interface DeployEntry {
  * since when" and `git show` the details.
  */
 export class MetaRepo {
-  constructor(readonly dir: string) {}
+  /** @param bus hears `deploys` after every commit this repo gains; omitted, nothing is told. */
+  constructor(
+    readonly dir: string,
+    private readonly bus?: Pick<EventBus, 'emit'>,
+  ) {}
 
   /** Creates the repo on first use. */
   async ensure(): Promise<void> {
@@ -384,6 +394,7 @@ export class MetaRepo {
     writeFileSync(join(this.dir, 'README'), 'hyperhive deploy log: agents/<name>.json is what each agent runs; `git log` is the history.\n');
     await g.run(['add', 'README']);
     await g.run(['commit', '-m', 'start the deploy log']);
+    this.bus?.emit({ type: 'deploys' });
   }
 
   /**
@@ -417,6 +428,7 @@ export class MetaRepo {
     const g = git(this.dir);
     await g.run(['add', rel]);
     await g.run(['commit', '--allow-empty', '-m', subject]);
+    this.bus?.emit({ type: 'deploys' });
   }
 
   /**
@@ -430,6 +442,7 @@ export class MetaRepo {
     const g = git(this.dir);
     await g.run(['rm', rel]);
     await g.run(['commit', '-m', subject]);
+    this.bus?.emit({ type: 'deploys' });
   }
 
   /** The newest `limit` commits of the deploy log. */
