@@ -1,7 +1,7 @@
 /**
  * What a dashboard page load costs, and whether it runs any subprocess.
  *
- *   bun bench/dashboard.ts [--agents 100] [--messages 1000] [--approvals 100] [--loads 200] [--warmup 5]
+ *   bun bench/dashboard.ts [--agents 100] [--messages 1000] [--approvals 100] [--stats-days 7] [--loads 200] [--warmup 5]
  *
  * A core runs in this process on a temp data dir (process runtime, no manager) with `--agents`
  * registered agents (`spawn(name, { start: false })`: repos made, nothing started),
@@ -13,11 +13,17 @@
  * deployed approval (`/repos/<name>`, its head commit's diff, `agent.toml` at its head) and the
  * deploy log (`/deploys`).
  *
+ * With `--stats-days D` (default 7), each agent also gets D days of telemetry as the recorder writes
+ * it: a turn every 5 minutes with its dozen samples (duration, result, tools, messages by party,
+ * inbox depth, idle gap, tokens, cost, notes size), inserted into `stats` and rolled up hourly.
+ * `GET /api/stats` is then timed for the swarm and for one agent over a day and over the week.
+ *
  * Subprocesses are counted two ways while the timed loads run: the git processes the core's git
  * wrapper started (`gitSpawnCount()` in `src/core/configs/git.ts`), and every `Bun.spawn` /
  * `Bun.spawnSync` call made in this process (wrapped for the measured window only).
  */
 import { parseArgs } from 'node:util';
+import type { Database } from 'bun:sqlite';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OPERATOR } from '../src/shared/names.ts';
@@ -30,6 +36,7 @@ const { values } = parseArgs({
     agents: { type: 'string' },
     messages: { type: 'string' },
     approvals: { type: 'string' },
+    'stats-days': { type: 'string' },
     loads: { type: 'string' },
     warmup: { type: 'string' },
   },
@@ -37,6 +44,7 @@ const { values } = parseArgs({
 const AGENTS = Number(values.agents ?? 100);
 const MESSAGES = Number(values.messages ?? 1000);
 const APPROVALS = Number(values.approvals ?? 100);
+const STATS_DAYS = Number(values['stats-days'] ?? 7);
 const LOADS = Number(values.loads ?? 200);
 const WARMUP = Number(values.warmup ?? 5);
 const ORIGIN = 'http://localhost';
@@ -97,6 +105,12 @@ try {
   }
   const approvalMs = performance.now() - t0;
 
+  t0 = performance.now();
+  const statsRows = seedStats(hive.db, names, STATS_DAYS);
+  hive.stats.learnKeys();
+  const rolled = hive.stats.reroll(Date.now() - STATS_DAYS * 86_400_000);
+  const statsMs = performance.now() - t0;
+
   const app = createDashboard(hive);
   const get = async (path: string) => {
     const res = await app.handle(new Request(ORIGIN + path));
@@ -135,11 +149,14 @@ try {
     cold.push(await first(path));
     rows.push(await measure(path));
   }
+  for (const path of ['/api/stats', `/api/stats?since=${STATS_DAYS}d`, `/api/stats?agent=${browsed}`, `/api/stats?agent=${browsed}&since=${STATS_DAYS}d`])
+    rows.push(await measure(path));
 
   console.log(
     `setup: ${AGENTS} agents in ${(spawnMs / 1000).toFixed(1)} s, ${MESSAGES} messages in ${messageMs.toFixed(0)} ms, ` +
       `${APPROVALS} approvals (${outcome.pending} pending, ${outcome.deployed} deployed, ${outcome.denied} denied) in ${(approvalMs / 1000).toFixed(1)} s`,
   );
+  console.log(`telemetry: ${statsRows.toLocaleString('en')} samples over ${STATS_DAYS} days, ${rolled} hours rolled up, in ${(statsMs / 1000).toFixed(1)} s`);
   for (const c of cold) console.log(`first load of ${c.path} (cold): ${c.ms.toFixed(1)} ms, ${c.git} git processes`);
   console.log(`${LOADS} loads each after ${WARMUP} warm-up loads:`);
   console.log('| path | size | p50 | p99 | max | git processes | all subprocesses |');
@@ -154,4 +171,42 @@ try {
   }
 } finally {
   await t.close();
+}
+
+/**
+ * Inserts `days` of one turn per agent every 5 minutes, with the samples the recorder writes for a
+ * turn (`src/core/stats/recorder.ts`), straight into `stats`. @returns rows inserted.
+ */
+function seedStats(db: Database, agents: string[], days: number): number {
+  const insert = db.query('INSERT INTO stats (agent, key, ts, value) VALUES (?, ?, ?, ?)');
+  const end = Date.now();
+  let rows = 0;
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+  db.transaction(() => {
+    for (let ts = end - days * 86_400_000; ts < end; ts += 300_000) {
+      for (const agent of agents) {
+        const at = ts + Math.floor(rnd() * 300_000);
+        if (at >= end) continue;
+        const samples: Array<[string, number]> = [
+          ['turn', 2000 + rnd() * 60_000],
+          ['tool_calls', Math.floor(rnd() * 8)],
+          ['status:ok', 1],
+          ['inbox_max', Math.floor(rnd() * 4)],
+          ['tool:Bash', 1 + Math.floor(rnd() * 3)],
+          ['tool:mcp__hyperhive__send', 1],
+          ['sent:peer', 1],
+          ['received:operator', 1],
+          ['idle_gap_ms', 240_000 + rnd() * 60_000],
+          ['input_tokens', 3000 + Math.floor(rnd() * 5000)],
+          ['output_tokens', 200 + Math.floor(rnd() * 800)],
+          ['cost_usd', rnd() * 0.02],
+          ['notes_bytes', 4000 + Math.floor((end - at) / 86_400_000) * 100],
+        ];
+        for (const [key, value] of samples) insert.run(agent, key, at, value);
+        rows += samples.length;
+      }
+    }
+  })();
+  return rows;
 }

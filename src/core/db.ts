@@ -145,7 +145,7 @@ export const MIGRATIONS: string[] = [
      read_at INTEGER NOT NULL
    );`,
   // 9: telemetry: samples per agent (agent '*' for the hive as a whole), hourly roll-ups kept after
-  // the raw samples are dropped, and which turns have had their samples written.
+  // the raw samples are dropped, every key ever written, and which turns have had their samples written.
   `CREATE TABLE stats (
      agent TEXT NOT NULL,
      key TEXT NOT NULL,
@@ -153,6 +153,7 @@ export const MIGRATIONS: string[] = [
      value REAL NOT NULL
    );
    CREATE INDEX stats_series ON stats (key, agent, ts);
+   CREATE INDEX stats_swarm ON stats (key, ts);
    CREATE INDEX stats_ts ON stats (ts);
    CREATE TABLE stats_hourly (
      agent TEXT NOT NULL,
@@ -167,6 +168,7 @@ export const MIGRATIONS: string[] = [
      p95 REAL NOT NULL,
      PRIMARY KEY (key, agent, hour)
    ) WITHOUT ROWID;
+   CREATE TABLE stats_keys (key TEXT PRIMARY KEY) WITHOUT ROWID;
    CREATE TABLE stats_meta (
      name TEXT PRIMARY KEY,
      value INTEGER NOT NULL

@@ -95,7 +95,7 @@ describe('stats store', () => {
     const rolled = store.rollup();
     expect(rolled.hours).toBe(3);
     const hourly = db.query<{ hour: number; n: number; p50: number; p95: number }, []>(
-      `SELECT hour, n, p50, p95 FROM stats_hourly WHERE key = 'turn' ORDER BY hour`,
+      `SELECT hour, n, p50, p95 FROM stats_hourly WHERE key = 'turn' AND agent = 'alice' ORDER BY hour`,
     ).all();
     expect(hourly).toEqual([
       { hour: T0, n: 60, p50: 30, p95: 57 },
@@ -109,6 +109,8 @@ describe('stats store', () => {
     expect(fromRollups.series.turn_p50_ms).toEqual([30, 60, 90]);
     expect(fromRollups.series['tool:Read']).toEqual([120, 120, 120]);
     expect(fromRaw.series['tool:Read']).toEqual([60, 60, 60, 60, 60, 60]);
+    // the swarm's roll-ups hold the same (alice is the only agent)
+    expect(store.query({ ...q, agent: null }).series).toEqual(fromRollups.series);
     // a second roll-up has nothing left to do
     expect(store.rollup().hours).toBe(0);
 
@@ -121,6 +123,19 @@ describe('stats store', () => {
     expect(fine.series['tool:Read']).toEqual([120, 0, 120, 0, 120, 0]);
     expect(store.query(q).series.turn_p95_ms).toEqual([57, 114, 171]);
     expect(store.tools('alice', T0, T0 + 3 * HOUR_MS)).toEqual(['Read']);
+  });
+
+  test("the swarm's hourly roll-ups take every agent's samples together: exact percentiles across agents", () => {
+    const { store, clock } = openStore(T0);
+    for (let i = 1; i <= 50; i++) store.record('alice', T0 + i * 1000, [{ key: 'turn', value: i }]);
+    for (let i = 51; i <= 100; i++) store.record('bob', T0 + i * 1000, [{ key: 'turn', value: i }]);
+    store.record(HIVE_WIDE, T0 + 5, [{ key: 'approvals_pending', value: 2 }]);
+    clock.now = T0 + HOUR_MS + 1;
+    store.rollup();
+    const swarm = store.query({ agent: null, series: ['turns_per_min', 'turn_p50_ms', 'turn_p95_ms', 'approval_queue'], since: T0, until: T0 + HOUR_MS, stepMs: HOUR_MS });
+    expect(swarm.series).toEqual({ turns_per_min: [100 / 60], turn_p50_ms: [50], turn_p95_ms: [95], approval_queue: [2] });
+    // each agent alone has its own
+    expect(store.query({ agent: 'bob', series: ['turn_p50_ms'], since: T0, until: T0 + HOUR_MS, stepMs: HOUR_MS }).series.turn_p50_ms).toEqual([75]);
   });
 
   test('a sample for an hour already rolled up re-rolls that hour', () => {

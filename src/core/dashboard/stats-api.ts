@@ -10,7 +10,8 @@
  * - `since`, `until`: unix ms, or a duration back from now (`90s`, `30m`, `24h`, `7d`); default the
  *   last 24 h up to now;
  * - `step`: the bucket width, seconds or a duration (`5m`); default about 120 buckets over the
- *   window, rounded to 10 s, 30 s, 1, 5, 15 or 30 min, 1, 3, 6 or 12 h, or a day.
+ *   window, rounded to 10 s, 30 s, 1, 5, 15 or 30 min, 1, 3, 6 or 12 h, or a day; for the swarm
+ *   over more than 6 h at least an hour (its hourly roll-ups answer that).
  *
  * The window's start is aligned down to a multiple of the step. The answer is a `StatsResponse`;
  * a bad parameter is a 400 naming it.
@@ -26,6 +27,8 @@ import { notesBytes } from '../stats/recorder.ts';
 const NICE_STEPS_S = [10, 30, 60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400];
 /** Buckets a window is cut into when no step is given. */
 const DEFAULT_BUCKETS = 120;
+/** Longest swarm window whose default step may be under an hour (it is read from raw samples). */
+const SWARM_RAW_WINDOW_MS = 6 * 3_600_000;
 const UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
@@ -66,6 +69,8 @@ export function statsResponse(hive: Hive, query: Record<string, string | undefin
   } else {
     const want = (until - since) / DEFAULT_BUCKETS / 1000;
     stepMs = (NICE_STEPS_S.find((s) => s >= want) ?? NICE_STEPS_S[NICE_STEPS_S.length - 1]!) * 1000;
+    // the swarm over more than a few hours reads its hourly roll-ups rather than every agent's samples
+    if (agent === null && until - since > SWARM_RAW_WINDOW_MS) stepMs = Math.max(stepMs, 3_600_000);
   }
   if (stepMs > 0) since = Math.floor(since / stepMs) * stepMs;
   const series = query.series

@@ -6,8 +6,8 @@
  * dropped after {@link StatsRetention.rawDays} and roll-ups after {@link StatsRetention.hourlyDays}.
  *
  * A query reads roll-ups for whole-hour steps (or for the part of its window whose raw rows are
- * gone) and raw rows otherwise, so a week of a hundred agents is 16,800 roll-up rows per key rather
- * than every sample.
+ * gone) and raw rows otherwise. Each hour is also rolled up for the swarm as a whole (agent
+ * {@link SWARM}), so a week of the swarm is 168 roll-up rows per key however many agents there are.
  */
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
@@ -36,6 +36,9 @@ export interface StatsRetention {
 
 /** The retention used when none is given. */
 export const DEFAULT_STATS_RETENTION: StatsRetention = { rawDays: 7, hourlyDays: 400 };
+
+/** The `agent` of the swarm's hourly roll-ups: every agent's samples together (not a valid name). */
+export const SWARM = '';
 
 /** An hour, in ms. */
 export const HOUR_MS = 3_600_000;
@@ -84,6 +87,8 @@ function percentile(sorted: number[], p: number): number {
 export class StatsStore {
   private rolledTo: number;
   private lastRollupCheck = 0;
+  /** Every key ever written (`stats_keys`), so per-tool keys are found without scanning samples. */
+  private readonly keys: Set<string>;
 
   constructor(
     private readonly db: Database,
@@ -92,14 +97,33 @@ export class StatsStore {
   ) {
     this.rolledTo =
       db.query<{ value: number }, []>(`SELECT value FROM stats_meta WHERE name = 'rolled_to'`).get()?.value ?? 0;
+    this.keys = new Set(db.query<{ key: string }, []>('SELECT key FROM stats_keys').all().map((r) => r.key));
   }
 
-  /** Writes `samples` of `agent` at `ts` (unix ms) in one transaction. */
-  record(agent: string, ts: number, samples: Sample[]): void {
+  private addKey(key: string): void {
+    this.db.query('INSERT OR IGNORE INTO stats_keys (key) VALUES (?)').run(key);
+    this.keys.add(key);
+  }
+
+  /**
+   * Notes keys of samples inserted other than by {@link record} (a bulk import straight into
+   * `stats`), so that per-tool series find them.
+   */
+  learnKeys(): void {
+    for (const { key } of this.db.query<{ key: string }, []>('SELECT DISTINCT key FROM stats').all()) if (!this.keys.has(key)) this.addKey(key);
+  }
+
+  /** Writes `samples` of `agent` at `at` (unix ms, rounded to whole ms) in one transaction. */
+  record(agent: string, at: number, samples: Sample[]): void {
     if (samples.length === 0) return;
+    const ts = Math.round(at);
     const insert = this.db.query('INSERT INTO stats (agent, key, ts, value) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
-      for (const s of samples) if (Number.isFinite(s.value)) insert.run(agent, s.key, ts, s.value);
+      for (const s of samples) {
+        if (!Number.isFinite(s.value)) continue;
+        insert.run(agent, s.key, ts, s.value);
+        if (!this.keys.has(s.key)) this.addKey(s.key);
+      }
       // a sample for an hour already rolled up (a turn that ended just before the hour turned) re-rolls it
       if (ts < this.rolledTo && ts >= this.rawHorizon()) this.rollHour(Math.floor(ts / HOUR_MS) * HOUR_MS);
     })();
@@ -169,11 +193,16 @@ export class StatsStore {
     const rows = this.db
       .query<{ agent: string; key: string; value: number }, [number, number]>('SELECT agent, key, value FROM stats WHERE ts >= ? AND ts < ? ORDER BY ts')
       .all(hour, hour + HOUR_MS);
-    for (const r of rows) {
-      const id = `${r.agent}\u0000${r.key}`;
+    const add = (agent: string, key: string, value: number) => {
+      const id = `${agent}\u0000${key}`;
       let g = groups.get(id);
-      if (!g) groups.set(id, (g = { agent: r.agent, key: r.key, values: [] }));
-      g.values.push(r.value);
+      if (!g) groups.set(id, (g = { agent, key, values: [] }));
+      g.values.push(value);
+    };
+    for (const r of rows) {
+      add(r.agent, r.key, r.value);
+      // the swarm's own roll-up: every agent's samples of the hour together, exact percentiles included
+      if (r.agent !== HIVE_WIDE) add(SWARM, r.key, r.value);
     }
     const upsert = this.db.query(
       `INSERT INTO stats_hourly (agent, key, hour, n, sum, min, max, last, p50, p95) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -248,29 +277,33 @@ export class StatsStore {
     return { t, series, specs };
   }
 
-  /** The tools `agent` (or every agent) called in `[since, until)`, most calls first. */
+  /** The tools `agent` (or every agent) called in `[since, until)`, most calls first (at most 50). */
   tools(agent: string | null, since: number, until: number): string[] {
-    const rows = this.db
-      .query<{ key: string; n: number }, [string, string, number, number, string | null, string | null, string, string, number, number, string | null, string | null]>(
-        `SELECT key, sum(n) AS n FROM (
-           SELECT key, sum(value) AS n FROM stats WHERE key >= ?1 AND key < ?2 AND ts >= ?3 AND ts < ?4
-             AND (?5 IS NULL OR agent = ?6) GROUP BY key
-           UNION ALL
-           SELECT key, sum(sum) AS n FROM stats_hourly WHERE key >= ?7 AND key < ?8 AND hour >= ?9 AND hour < ?10
-             AND (?11 IS NULL OR agent = ?12) GROUP BY key)
-         GROUP BY key ORDER BY n DESC, key LIMIT 50`,
-      )
-      .all(TOOL_PREFIX, `${TOOL_PREFIX}\uffff`, since, until, agent, agent, TOOL_PREFIX, `${TOOL_PREFIX}\uffff`, since, Math.min(until, this.rolledTo), agent, agent);
-    return rows.map((r) => r.key.slice(TOOL_PREFIX.length));
+    const calls: Array<{ tool: string; n: number }> = [];
+    for (const key of this.keys) {
+      if (!key.startsWith(TOOL_PREFIX)) continue;
+      const parts = [emptyPartial()];
+      const q: StatsQuery = { agent, series: [], since, until, stepMs: until - since };
+      // a ranking, so whole hours of roll-ups serve wherever they reach (the swarm's own included)
+      const cutoff = Math.max(since, Math.min(until, this.rolledTo));
+      if (cutoff > since) this.readHourly(parts, key, agent, q, cutoff);
+      if (until > cutoff) this.readRaw(parts, key, agent, q, cutoff, false);
+      if (parts[0]!.sum > 0) calls.push({ tool: key.slice(TOOL_PREFIX.length), n: parts[0]!.sum });
+    }
+    return calls
+      .sort((a, b) => b.n - a.n || (a.tool < b.tool ? -1 : 1))
+      .slice(0, 50)
+      .map((c) => c.tool);
   }
 
   private readHourly(parts: Partial[], key: string, agent: string | null, q: StatsQuery, cutoff: number): void {
+    const from = Math.floor(q.since / HOUR_MS) * HOUR_MS;
+    type R = { hour: number; n: number; sum: number; max: number; last: number; p50: number; p95: number };
+    const cols = 'hour, n, sum, max, last, p50, p95';
+    // the swarm has roll-ups of its own (agent SWARM), so both read one range of the primary key
     const rows = this.db
-      .query<{ hour: number; n: number; sum: number; max: number; last: number; p50: number; p95: number }, [string, string | null, string | null, number, number]>(
-        `SELECT hour, n, sum, max, last, p50, p95 FROM stats_hourly
-         WHERE key = ?1 AND (?2 IS NULL AND agent != '${HIVE_WIDE}' OR agent = ?3) AND hour >= ?4 AND hour < ?5 ORDER BY hour`,
-      )
-      .all(key, agent, agent, Math.floor(q.since / HOUR_MS) * HOUR_MS, cutoff);
+      .query<R, [string, string, number, number]>(`SELECT ${cols} FROM stats_hourly WHERE key = ? AND agent = ? AND hour >= ? AND hour < ?`)
+      .all(key, agent ?? SWARM, from, cutoff);
     for (const r of rows) {
       const p = parts[Math.floor((Math.max(r.hour, q.since) - q.since) / q.stepMs)];
       if (!p) continue;
@@ -286,11 +319,11 @@ export class StatsStore {
   }
 
   private readRaw(parts: Partial[], key: string, agent: string | null, q: StatsQuery, from: number, values: boolean): void {
-    const where = `key = ?1 AND (?2 IS NULL AND agent != '${HIVE_WIDE}' OR agent = ?3) AND ts >= ?4 AND ts < ?5`;
+    // one agent reads its range of the (key, agent, ts) index; the swarm reads the (key, ts) index
+    const where = agent === null ? `key = ? AND ts >= ? AND ts < ? AND agent != '${HIVE_WIDE}'` : 'key = ? AND agent = ? AND ts >= ? AND ts < ?';
+    const args: Array<string | number> = agent === null ? [key, from, q.until] : [key, agent, from, q.until];
     if (values) {
-      const rows = this.db
-        .query<{ ts: number; value: number }, [string, string | null, string | null, number, number]>(`SELECT ts, value FROM stats WHERE ${where} ORDER BY ts`)
-        .all(key, agent, agent, from, q.until);
+      const rows = this.db.query<{ ts: number; value: number }, Array<string | number>>(`SELECT ts, value FROM stats WHERE ${where} ORDER BY ts`).all(...args);
       for (const r of rows) {
         const p = parts[Math.floor((r.ts - q.since) / q.stepMs)]!;
         p.n++;
@@ -303,10 +336,10 @@ export class StatsStore {
       return;
     }
     const rows = this.db
-      .query<{ b: number; n: number; sum: number; max: number }, [string, string | null, string | null, number, number, number, number]>(
-        `SELECT (ts - ?6) / ?7 AS b, count(*) AS n, total(value) AS sum, max(value) AS max FROM stats WHERE ${where} GROUP BY b`,
+      .query<{ b: number; n: number; sum: number; max: number }, Array<string | number>>(
+        `SELECT (ts - ?) / ? AS b, count(*) AS n, total(value) AS sum, max(value) AS max FROM stats WHERE ${where} GROUP BY b`,
       )
-      .all(key, agent, agent, from, q.until, q.since, q.stepMs);
+      .all(Math.trunc(q.since), Math.trunc(q.stepMs), ...args);
     for (const r of rows) {
       const p = parts[r.b]!;
       p.n += r.n;
