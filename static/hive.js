@@ -1,7 +1,8 @@
 // hyperhive page glue (no build step): toasts from HX-Trigger, the live-link indicator, form reset,
 // the flow filter for live messages, a live log that follows its newest line, live ages, and
 // disarming a destructive action's confirmation, the waiting count in the title and on the favicon,
-// and a browser notification when that count rises while the tab is hidden.
+// a browser notification when that count rises while the tab is hidden, and the dashboard's tabs
+// (kept across reloads, with a badge for what arrived in a hidden pane) and live counts.
 (() => {
   // The SSE extension pauses an `hx-sse:connect` stream while the tab is hidden by default; the
   // waiting count (and so the notification below) must keep arriving then. This runs before htmx
@@ -129,8 +130,131 @@
     badge(count);
   }
   waiting();
+  // The dashboard's tabs (`[role=tab][data-tab]`, each controlling the pane named by its
+  // aria-controls): a click, Enter or Space shows one; the arrow keys, Home and End move along the
+  // strip. The last one shown is kept in localStorage; a `#<tab>` link (the chrome's waiting count)
+  // shows that tab. While a pane is hidden, each element matching its `data-items` that was not
+  // there before counts as one new thing on its tab's badge, until the tab is shown. Showing a tab
+  // fires `hive:tab` on the document (detail: { tab, pane }), for content that must be laid out
+  // while visible (charts).
+  const TAB_KEY = 'hyperhive.tab';
+  const tabs = [...document.querySelectorAll('[role="tab"][data-tab]')];
+  const seen = new Map(); // pane -> { ids: Set of item ids, anon: count of items without an id }
+  const paneOf = (tab) => document.getElementById(tab.getAttribute('aria-controls') || '');
+  const tabNamed = (name) => tabs.find((t) => t.dataset.tab === name);
+  const hashTab = () => tabNamed(location.hash.slice(1));
+  // How many of the pane's items were not seen before; all of them are seen afterwards.
+  function fresh(pane) {
+    const selector = pane?.dataset.items;
+    if (!selector) return 0;
+    let s = seen.get(pane);
+    const first = !s;
+    if (!s) seen.set(pane, (s = { ids: new Set(), anon: 0 }));
+    let n = 0;
+    let anon = 0;
+    for (const el of pane.querySelectorAll(selector)) {
+      if (!el.id) anon++;
+      else if (!s.ids.has(el.id)) {
+        s.ids.add(el.id);
+        n++;
+      }
+    }
+    n += Math.max(0, anon - s.anon);
+    s.anon = anon;
+    return first ? 0 : n;
+  }
+  function setBadge(tab, n) {
+    const badge = tab.querySelector('.tab-new');
+    if (!badge) return;
+    tab.dataset.new = String(n);
+    badge.hidden = n === 0;
+    badge.textContent = n > 99 ? '99+' : n > 0 ? '+' + n : '';
+    badge.title = n > 0 ? n + ' new since you looked' : '';
+  }
+  function showTab(tab, { remember = false, focus = false } = {}) {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+      const pane = paneOf(t);
+      if (pane) pane.hidden = !on;
+    }
+    const pane = paneOf(tab);
+    fresh(pane);
+    setBadge(tab, 0);
+    if (remember) {
+      try {
+        localStorage.setItem(TAB_KEY, tab.dataset.tab);
+      } catch {
+        // storage refused (private mode, quota): the tab is shown all the same, just not kept
+      }
+      if (location.hash && hashTab() && hashTab() !== tab) history.replaceState(null, '', location.pathname + location.search);
+    }
+    if (focus) tab.focus();
+    const builds = document.getElementById('builds');
+    if (builds && pane?.contains(builds) && follow.get(builds) !== false) builds.scrollTop = builds.scrollHeight;
+    document.dispatchEvent(new CustomEvent('hive:tab', { detail: { tab: tab.dataset.tab, pane } }));
+  }
+  if (tabs.length) {
+    for (const t of tabs) fresh(paneOf(t));
+    let stored = null;
+    try {
+      stored = localStorage.getItem(TAB_KEY);
+    } catch {
+      // no storage: start on the first tab
+    }
+    const start = hashTab() || (stored && tabNamed(stored));
+    if (start && start.getAttribute('aria-selected') !== 'true') showTab(start);
+    addEventListener('hashchange', () => {
+      const tab = hashTab();
+      if (tab) showTab(tab, { remember: true });
+    });
+    document.addEventListener('click', (e) => {
+      const tab = e.target instanceof Element ? e.target.closest('[role="tab"][data-tab]') : null;
+      if (tab) showTab(tab, { remember: true });
+    });
+    document.addEventListener('keydown', (e) => {
+      const tab = e.target instanceof Element ? e.target.closest('[role="tab"][data-tab]') : null;
+      if (!tab) return;
+      const i = tabs.indexOf(tab);
+      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      if (to === undefined) return;
+      e.preventDefault();
+      showTab(tabs[(to + tabs.length) % tabs.length], { remember: true, focus: true });
+    });
+  }
+  function tabsSaw(records) {
+    const panes = new Set();
+    for (const r of records) {
+      const el = r.target instanceof Element ? r.target : r.target.parentElement;
+      const pane = el?.closest('[role="tabpanel"]');
+      if (pane) panes.add(pane);
+    }
+    for (const pane of panes) {
+      const n = fresh(pane);
+      const tab = pane.hidden && n > 0 ? document.getElementById(pane.getAttribute('aria-labelledby') || '') : null;
+      if (tab) setBadge(tab, Number(tab.dataset.new || 0) + n);
+    }
+  }
+  // Live counts (`[data-live-count]`, a selector): the number of elements it matches, or the
+  // number in the attribute `data-count-attr` of the first one, followed by `data-noun`.
+  function counts() {
+    for (const el of document.querySelectorAll('[data-live-count]')) {
+      const sel = el.getAttribute('data-live-count');
+      const attr = el.getAttribute('data-count-attr');
+      let n;
+      if (attr) n = Number(document.querySelector(sel)?.getAttribute(attr)) || 0;
+      else n = document.querySelectorAll(sel).length;
+      const noun = el.getAttribute('data-noun');
+      const text = noun ? n + ' ' + noun : String(n);
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle('dim', n === 0);
+    }
+  }
   new MutationObserver((records) => {
     waiting();
+    tabsSaw(records);
+    counts();
     const el = document.getElementById('builds');
     if (el && follow.get(el) !== false) el.scrollTop = el.scrollHeight;
     for (const r of records)

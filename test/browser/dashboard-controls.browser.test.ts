@@ -7,7 +7,7 @@ import { expect } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { gotoLive, launchChromium, serveDashboard, showTab, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser dashboard controls', 'chromium', 'git');
@@ -51,6 +51,7 @@ describe('dashboard controls in a browser', () => {
   });
 
   test('with a model override, Enter in the model field sets the typed model instead of resetting it', async () => {
+    await showTab(page, 'swarm');
     await t.hive.lifecycle.spawn('erin', { start: false });
     t.hive.lifecycle.setModel('erin', 'opus');
     const row = page.locator('#agent-erin');
@@ -66,6 +67,7 @@ describe('dashboard controls in a browser', () => {
   });
 
   test('an armed destroy button has a cancel, disarms on a click elsewhere and by itself after a few seconds', async () => {
+    await showTab(page, 'swarm');
     await t.hive.lifecycle.spawn('finn', { start: false });
     const row = page.locator('#agent-finn');
     await row.waitFor({ timeout: 10_000 });
@@ -101,6 +103,7 @@ describe('dashboard controls in a browser', () => {
   }, 40_000);
 
   test("an agent's age ticks live without any event from the server", async () => {
+    await showTab(page, 'swarm');
     await t.hive.lifecycle.spawn('gail', { start: false });
     const age = page.locator('#agent-gail td[data-label="state"] > span.dim').first();
     await age.waitFor({ timeout: 10_000 });
@@ -117,6 +120,7 @@ describe('dashboard controls in a browser', () => {
   });
 
   test('message timestamps in the flow say they are UTC', async () => {
+    await showTab(page, 'flow');
     const m = t.hive.policy.send('operator', 'gail', 'what time is it?');
     const stamp = page.locator(`#msg-${m.id} summary > :first-child`);
     await stamp.waitFor({ timeout: 10_000 });

@@ -7,7 +7,7 @@ import { expect } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { gotoLive, launchChromium, serveDashboard, showTab, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser dashboard inbox', 'chromium', 'git');
@@ -38,6 +38,7 @@ const iconHref = () => page.locator('link[rel="icon"]').getAttribute('href');
 describe('the operator inbox in a browser', () => {
   test('the title shows what waits, and drops after mark read', async () => {
     expect(await page.title()).toBe('hyperhive');
+    await showTab(page, 'inbox');
     const m = t.hive.broker.send('manager', 'operator', 'the operator is needed');
     await title('(1) hyperhive');
     await page.locator(`#inbox-${m.id}.unread`).waitFor({ timeout: 10_000 });

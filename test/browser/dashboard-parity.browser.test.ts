@@ -7,7 +7,7 @@ import { expect } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { gotoLive, launchChromium, serveDashboard, showTab, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser dashboard parity', 'chromium', 'git');
@@ -46,6 +46,7 @@ describe('dashboard parity controls in a browser', () => {
   });
 
   test('the spawn form: a bad name toasts the core message; a good one spawns and clears the field', async () => {
+    await showTab(page, 'swarm');
     const input = page.locator('form.spawn input[name="name"]');
     await input.fill('Bad Name');
     await input.press('Enter');
@@ -70,15 +71,18 @@ describe('dashboard parity controls in a browser', () => {
   test('spawn a kept agent again', async () => {
     await t.hive.lifecycle.spawn('kep', { start: false });
     await t.hive.lifecycle.destroy('kep');
+    await showTab(page, 'kept');
     const kept = page.locator('#kept-kep');
     await kept.getByRole('button', { name: 'spawn kep again' }).click();
     await toast('spawned kep again with its kept state');
     await kept.waitFor({ state: 'detached', timeout: 10_000 });
+    await showTab(page, 'swarm');
     await page.locator('#agent-kep').waitFor({ timeout: 10_000 });
   });
 
   test('cancel a reminder', async () => {
     const r = t.hive.reminders.add('operator', 'operator', 'stretch', Date.now() + 3600_000);
+    await showTab(page, 'reminders');
     const li = page.locator(`#reminder-${r.id}`);
     await li.getByRole('button', { name: `cancel reminder #${r.id}` }).click();
     await toast(`cancelled reminder #${r.id}`);

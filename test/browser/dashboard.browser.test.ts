@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { openTestHive, waitFor } from '../support/hive.ts';
 import { screenshotPath } from '../support/screenshots.ts';
-import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { gotoLive, launchChromium, serveDashboard, showTab, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser dashboard', 'chromium', 'git');
@@ -39,6 +39,7 @@ afterAll(async () => {
 describe('dashboard in a browser', () => {
   test('an agent spawned elsewhere appears and its state changes live, without a reload', async () => {
     await page.evaluate(() => ((window as any).__marker = 'same page'));
+    await showTab(page, 'swarm');
     await t.hive.lifecycle.spawn('alice');
     const row = page.locator('#agent-alice');
     await row.waitFor({ timeout: 10_000 });
@@ -49,6 +50,7 @@ describe('dashboard in a browser', () => {
   });
 
   test('a message sent by another agent shows up in the flow live, escaped', async () => {
+    await showTab(page, 'flow');
     const m = t.hive.policy.send('alice', 'manager', '<b>not bold</b> from alice');
     const item = page.locator(`#msg-${m.id}`);
     await item.waitFor({ timeout: 10_000 });
@@ -63,6 +65,7 @@ describe('dashboard in a browser', () => {
     await page.locator('.toast', { hasText: 'sent #' }).waitFor({ timeout: 10_000 });
     const stored = await waitFor('the message stored', () => t.hive.broker.list({ agent: 'manager' }).find((m) => m.body.startsWith('hello from the browser')));
     expect(stored).toMatchObject({ from: 'operator', to: 'manager', body: 'hello from the browser\nsecond line' });
+    await showTab(page, 'flow');
     const item = page.locator(`#msg-${stored.id}`);
     await item.waitFor({ timeout: 10_000 });
     await item.locator('summary').click();
@@ -121,6 +124,7 @@ describe('dashboard in a browser', () => {
     await page.screenshot({ path: screenshotPath('dashboard-approvals.png'), fullPage: true });
     await row.getByRole('button', { name: /approve/ }).click();
     await page.locator(`#approval-${a.id}[data-status="deployed"]`).waitFor({ timeout: 15_000 });
+    await showTab(page, 'swarm');
     await page.locator('#agent-carol').waitFor({ timeout: 10_000 });
     expect(t.hive.approvals.get(a.id).status).toBe('deployed');
     await t.hive.lifecycle.stop('carol');
@@ -139,18 +143,21 @@ describe('dashboard in a browser', () => {
     expect(await row.locator('pre.diff .add').first().evaluate((el) => getComputedStyle(el).color)).toBe('rgb(74, 240, 138)');
     await row.getByText('carol: sonnet, talks to alice only').waitFor();
     await page.screenshot({ path: screenshotPath('dashboard-config-approval.png'), fullPage: true });
+    await showTab(page, 'rebuilds');
     await row.getByRole('button', { name: /approve/ }).click();
     // the rebuild's lines arrive while it runs; the row and the agent update in place
     await page.locator('#builds li', { hasText: `rebuild of carol (approval #${a.id})` }).waitFor({ timeout: 10_000 });
     await page.locator(`#builds li:has-text("rebuild of carol (approval #${a.id})") ~ li:has-text("up: the harness said hello")`).first().waitFor({ timeout: 30_000 });
     await page.locator(`#approval-${a.id}[data-status="deployed"]`).waitFor({ timeout: 15_000 });
-    await page.locator('#agent-carol[data-status="idle"] input[name="model"][value="sonnet"]').waitFor({ timeout: 10_000 });
     await page.locator('.toast', { hasText: `approval #${a.id}: deployed` }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: screenshotPath('dashboard-rebuild.png'), fullPage: true });
+    await showTab(page, 'swarm');
+    await page.locator('#agent-carol[data-status="idle"] input[name="model"][value="sonnet"]').waitFor({ timeout: 10_000 });
     await t.hive.lifecycle.stop('carol');
   });
 
   test('destroy takes two clicks, never a browser dialog; the agent moves to kept state, and purge takes two clicks too', async () => {
+    await showTab(page, 'swarm');
     await t.hive.lifecycle.spawn('dora', { start: false });
     const row = page.locator('#agent-dora');
     await row.waitFor({ timeout: 10_000 });
@@ -166,6 +173,7 @@ describe('dashboard in a browser', () => {
     await confirm.click();
     await row.waitFor({ state: 'detached', timeout: 10_000 });
     await page.locator('.toast', { hasText: 'destroyed dora; its state is kept' }).waitFor({ timeout: 10_000 });
+    await showTab(page, 'kept');
     const kept = page.locator('#kept-dora');
     await kept.waitFor({ timeout: 10_000 });
     await kept.getByRole('button', { name: 'purge dora' }).click();
@@ -176,6 +184,7 @@ describe('dashboard in a browser', () => {
   });
 
   test('the config-repo browser: from the swarm row to the tag chain, a commit diff and the deploy log', async () => {
+    await showTab(page, 'swarm');
     await page.locator('#agent-carol a', { hasText: 'config' }).click();
     await page.waitForURL(`${url}/repos/carol`);
     await page.getByText(/^deployed\/\d+$/).first().waitFor({ timeout: 10_000 });
@@ -190,6 +199,7 @@ describe('dashboard in a browser', () => {
 
   test('the flow filter: only messages from or to one agent, including ones that arrive live; clearing it shows all again', async () => {
     await page.locator('#agent-names option[value="carol"]').waitFor({ state: 'attached', timeout: 10_000 });
+    await showTab(page, 'flow');
     const toCarol = t.hive.policy.send('operator', 'carol', 'for carol only');
     const toAlice = t.hive.policy.send('operator', 'alice', 'for alice only');
     await page.locator(`#msg-${toAlice.id}`).waitFor({ timeout: 10_000 });

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ctlJson, startCoreProcess, tempDir } from '../support/hive.ts';
-import { launchChromium, VIEWPORT } from '../support/browser.ts';
+import { launchChromium, showTab, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser restart', 'chromium', 'git');
@@ -57,6 +57,7 @@ describe('dashboard across a core restart', () => {
 
   test('the core restarts while the page is open: it shows the link down, reconnects, and catches up exactly once', async () => {
     await page.evaluate(() => ((window as any).__marker = 'same page'));
+    await showTab(page, 'flow');
     const before = ctlJson(dir, 'send', 'bob', 'before the restart').id as number;
     await page.locator(`#msg-${before}`).waitFor({ timeout: 10_000 });
 
@@ -71,12 +72,14 @@ describe('dashboard across a core restart', () => {
 
     await page.locator('#live:not(.down)').waitFor({ timeout: 60_000 });
     for (const id of missed) await page.locator(`#msg-${id}`).waitFor({ timeout: 10_000 });
+    await showTab(page, 'swarm');
     await page.locator('#agent-bob[data-status="offline"]').waitFor({ timeout: 10_000 });
     for (const id of [before, ...missed]) expect(await page.locator(`#msg-${id}`).count()).toBe(1);
     expect(await page.locator(`#msg-${missed[1]} .preview`).textContent()).toBe('missed while away <2>');
     expect(await page.evaluate(() => (window as any).__marker)).toBe('same page');
 
     // and it is live again
+    await showTab(page, 'flow');
     const after = ctlJson(dir, 'send', 'bob', 'after the reconnect').id as number;
     await page.locator(`#msg-${after}`).waitFor({ timeout: 10_000 });
     expect(await page.locator(`#msg-${after}`).count()).toBe(1);

@@ -1,11 +1,12 @@
 /**
  * Browser-test plumbing shared by `test/browser/*`: Debian's Chromium launched headless through
- * playwright-core, a hive's dashboard served on a free loopback port, and a page opened on it once
- * its live stream is up.
+ * playwright-core, a hive's dashboard served on a free loopback port, a page opened on it once its
+ * live stream is up, and the dashboard's tabs.
  */
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import type { Hive } from '../../src/core/hive.ts';
+import type { DashboardTab } from '../../views/dashboard/index.tsx';
 import { chromiumPath } from './prereq.ts';
 
 /** Flags for a test Chromium: no sandbox (tests run as root), no GPU, no background traffic. */
@@ -36,4 +37,15 @@ export async function gotoLive(page: Page, url: string, errors: string[]): Promi
   await page.goto(url);
   await page.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
   return page;
+}
+
+/**
+ * Shows the dashboard's tab `name` by clicking `#tab-<name>`, and resolves once its pane
+ * `#pane-<name>` is visible. An element in a hidden pane is attached (live updates reach it) but not
+ * visible, so a test shows its tab before waiting for it to be visible or clicking it.
+ * @throws playwright's timeout error when the pane does not show within 5 s.
+ */
+export async function showTab(page: Page, name: DashboardTab): Promise<void> {
+  await page.locator(`#tab-${name}`).click();
+  await page.locator(`#pane-${name}`).waitFor({ state: 'visible', timeout: 5_000 });
 }

@@ -116,7 +116,9 @@ export function ApprovalList({
       {building.map((a) => (
         <div class="approval" id={`approval-${a.id}`} data-status="building">
           <span class="dim" safe>{`#${a.id}`}</span> <strong safe>{what(a)}</strong> <span class="badge building">building</span>
-          <span class="dim">see the rebuild output below</span>
+          <a class="dim" href="#rebuilds">
+            see the rebuild output
+          </a>
         </div>
       ))}
       {drafts.length ? (

@@ -1,12 +1,16 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/dashboard/index
- * The dashboard's index page (`GET /`), the whole document: the chrome strip, the banners, and
- * every section (swarm with the spawn form, the operator's inbox, questions, approvals, kept state, reminders, rebuild
- * output, message flow with the operator's send form, recent turns), each rendered by its own
- * module in this folder.
- * Everything below the chrome is updated in place by the `/events` SSE stream.
+ * The dashboard's index page (`GET /`), the whole document: the chrome strip, the banners, then two
+ * columns. The first holds what waits for the operator and is always in view: the send form, the
+ * manager's questions and the approvals. The second is a strip of tabs over one pane each: swarm
+ * (with the spawn form), message flow, the operator's inbox, recent turns, kept state, reminders,
+ * rebuild output and stats. Each section is rendered by its own module in this folder.
+ * Everything below the chrome is updated in place by the `/events` SSE stream, hidden panes too
+ * (fragments are swapped by id); `static/hive.js` switches the tabs, remembers the last one, and
+ * counts on a hidden tab what arrived in its pane since it was shown.
  */
+import type { Children } from '@kitajs/html';
 import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, ReminderRecord, TurnRecord } from '../../src/shared/wire.ts';
 import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
@@ -64,17 +68,82 @@ export function AgentNames({ agents }: { agents: AgentRecord[] }): JSX.Element {
   );
 }
 
+/** The tabs of the dashboard, in strip order; the first is shown until the page picks another. */
+export const DASHBOARD_TABS = ['swarm', 'flow', 'inbox', 'turns', 'kept', 'reminders', 'rebuilds', 'stats'] as const;
+
+/** One tab's name: its button is `#tab-<name>`, its pane `#pane-<name>`. */
+export type DashboardTab = (typeof DASHBOARD_TABS)[number];
+
+/** One button of the tab strip; `children` go between its label and its "new" badge. */
+function Tab(p: { name: DashboardTab; glyph: string; label: string; children?: Children }): JSX.Element {
+  const selected = p.name === DASHBOARD_TABS[0];
+  return (
+    <button
+      type="button"
+      role="tab"
+      id={`tab-${p.name}`}
+      aria-controls={`pane-${p.name}`}
+      aria-selected={selected ? 'true' : 'false'}
+      tabindex={selected ? '0' : '-1'}
+      data-tab={p.name}
+    >
+      <span class="glyph" safe>{p.glyph}</span> <span class="tab-label" safe>{p.label}</span>
+      {p.children}
+      <span class="tab-new" hidden></span>
+    </button>
+  );
+}
+
+/**
+ * One tab's pane. `items` selects the elements that count as one new thing each when they arrive
+ * while the pane is hidden; `fill` gives the pane's one long list (`.scroll`) the height left under
+ * the rest of the panel, so it scrolls alone.
+ */
+function Pane(p: { name: DashboardTab; items?: string; fill?: boolean; children: Children }): JSX.Element {
+  return (
+    <div
+      class={p.fill ? 'pane fill' : 'pane'}
+      id={`pane-${p.name}`}
+      role="tabpanel"
+      aria-labelledby={`tab-${p.name}`}
+      tabindex="0"
+      data-items={p.items}
+      hidden={p.name !== DASHBOARD_TABS[0]}
+    >
+      {p.children}
+    </div>
+  );
+}
+
+/**
+ * A live count in a header or a tab: `static/hive.js` keeps its text `<n> <noun>` current from
+ * the page, counting the elements `selector` matches, or reading the attribute `attr` of the first
+ * one when given.
+ */
+function LiveCount(p: { n: number; noun?: string; selector: string; attr?: string }): JSX.Element {
+  return (
+    <span class={p.n > 0 ? 'count' : 'count dim'} data-live-count={p.selector} data-count-attr={p.attr} data-noun={p.noun} safe>
+      {p.noun ? `${p.n} ${p.noun}` : String(p.n)}
+    </span>
+  );
+}
+
 /** The whole dashboard document. */
 export function DashboardPage(d: DashboardData): JSX.Element {
+  const questions = 'questions' in d.questions ? d.questions.questions.length : 0;
+  const pending = d.approvals.filter((a) => a.status === 'pending').length;
   return (
     <Layout
       title={titleWithCount('hyperhive', d.waiting)}
       csrf={d.csrf}
+      fit
       chrome={
         <>
           <span safe>{`v${d.version}`}</span>
           <span safe>{`runtime: ${d.runtime}`}</span>
-          <span class="dim" safe>{d.dataDir}</span>
+          <span class="dim data-dir" title={d.dataDir} safe>
+            {d.dataDir}
+          </span>
           <span id="waiting">
             <WaitingCount count={d.waiting} />
           </span>
@@ -118,77 +187,132 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         <option value="sonnet"></option>
         <option value="opus"></option>
       </datalist>
-      <main>
-        <Panel id="swarm" glyph="◆" name="SW4RM" sub="agents and their state" wide>
-          <table>
-            <TableHead columns={['agent', 'state', 'model', 'runtime', 'spend', 'wanted', 'actions']} />
-            <tbody id="agents-body">
-              <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} />
-            </tbody>
-          </table>
-          <form class="spawn" hx-post="/spawn" hx-swap="none" data-reset="all">
-            <input name="name" aria-label="name of the agent to spawn" placeholder="new agent name" autocomplete="off" required />
-            <button type="submit">
-              <span class="spin">◐</span> spawn
-            </button>
-          </form>
-        </Panel>
-        <Panel id="inbox" glyph="✉" name="1NB0X" sub="messages to the operator, newest first">
-          <div id="inbox-body">
-            <InboxList items={d.inbox} unread={d.unread} />
+      <main class="board">
+        <div class="attention" role="region" aria-label="waiting for the operator">
+          <Panel id="send" glyph="◈" name="Y3R C4LL" sub="send as the operator" class="send-panel">
+            <form class="send" hx-post="/send" hx-swap="none" data-reset>
+              <input name="to" list="agent-names" aria-label="recipient" placeholder="to (name)" autocomplete="off" required />
+              <textarea name="body" aria-label="message" placeholder="message as operator" required></textarea>
+              <button type="submit">
+                <span class="spin">◐</span> send
+              </button>
+            </form>
+          </Panel>
+          <Panel
+            id="questions"
+            glyph="◇"
+            name="M1ND H4S QU3STI0NS"
+            sub="the manager asks the operator"
+            class="attend questions-panel"
+            aside={<LiveCount n={questions} noun="open" selector="#questions-body form.question" />}
+          >
+            <div id="questions-body" class="scroll">
+              <QuestionList state={d.questions} />
+            </div>
+          </Panel>
+          <Panel
+            id="approvals"
+            glyph="◆"
+            name="APPR0VALS"
+            sub="changes waiting for the operator"
+            class="attend approvals-panel"
+            aside={<LiveCount n={pending} noun="pending" selector={'#approvals-body .approval[data-status="pending"]'} />}
+          >
+            <div id="approvals-body" class="scroll">
+              <ApprovalList approvals={d.approvals} details={d.approvalDetails} drafts={d.drafts} />
+            </div>
+          </Panel>
+        </div>
+        <div class="desk">
+          <div class="tabs" role="tablist" aria-label="dashboard sections">
+            <Tab name="swarm" glyph="◆" label="SW4RM" />
+            <Tab name="flow" glyph="▚" label="M4TR1X" />
+            <Tab name="inbox" glyph="✉" label="1NB0X">
+              <LiveCount n={d.unread} selector="#inbox-body [data-unread]" attr="data-unread" />
+            </Tab>
+            <Tab name="turns" glyph="▞" label="TURN5" />
+            <Tab name="kept" glyph="◇" label="K3PT" />
+            <Tab name="reminders" glyph="◇" label="R3M1ND3RS" />
+            <Tab name="rebuilds" glyph="▤" label="R3BU1LD" />
+            <Tab name="stats" glyph="◔" label="ST4TS" />
           </div>
-        </Panel>
-        <Panel id="questions" glyph="◇" name="M1ND H4S QU3STI0NS" sub="the manager asks the operator">
-          <div id="questions-body">
-            <QuestionList state={d.questions} />
+          <div class="panes">
+            <Pane name="swarm" items="#agents-body > tr[id]">
+              <Panel id="swarm" glyph="◆" name="SW4RM" sub="agents and their state">
+                <form class="spawn" hx-post="/spawn" hx-swap="none" data-reset="all">
+                  <input name="name" aria-label="name of the agent to spawn" placeholder="new agent name" autocomplete="off" required />
+                  <button type="submit">
+                    <span class="spin">◐</span> spawn
+                  </button>
+                </form>
+                <table>
+                  <TableHead columns={['agent', 'state', 'model', 'runtime', 'spend', 'wanted', 'actions']} />
+                  <tbody id="agents-body">
+                    <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} />
+                  </tbody>
+                </table>
+              </Panel>
+            </Pane>
+            <Pane name="flow" items="#flow > li[id]" fill>
+              <Panel id="flow" glyph="▚" name="M4TR1X" sub="message flow, newest first">
+                <form class="flow-filter" hx-get="/fragments/flow" hx-target="#flow" hx-swap="innerHTML" hx-trigger="input changed delay:250ms, search">
+                  <label>
+                    only messages from or to{' '}
+                    <input type="search" name="agent" list="agent-names" aria-label="filter the flow by agent" placeholder="any agent" autocomplete="off" />
+                  </label>
+                </form>
+                <ul class="flow scroll" id="flow">
+                  <MessageItems messages={d.messages} />
+                </ul>
+              </Panel>
+            </Pane>
+            <Pane name="inbox" items="#inbox-body li[id]">
+              <Panel id="inbox" glyph="✉" name="1NB0X" sub="messages to the operator, newest first">
+                <div id="inbox-body">
+                  <InboxList items={d.inbox} unread={d.unread} />
+                </div>
+              </Panel>
+            </Pane>
+            <Pane name="turns" items="#turns-body > tr[id]">
+              <Panel id="turns" glyph="▞" name="TURN5" sub="recent claude turns">
+                <table>
+                  <TableHead columns={['started', 'agent', 'status', 'woke by', 'tools', 'result']} />
+                  <tbody id="turns-body">
+                    <TurnRows turns={d.turns} />
+                  </tbody>
+                </table>
+              </Panel>
+            </Pane>
+            <Pane name="kept" items="#kept-body li[id]">
+              <Panel id="kept" glyph="◇" name="K3PT ST4T3" sub="destroyed agents whose state is kept">
+                <div id="kept-body">
+                  <KeptList kept={d.kept} />
+                </div>
+              </Panel>
+            </Pane>
+            <Pane name="reminders" items="#reminders-body li[id]">
+              <Panel id="reminders" glyph="◇" name="R3M1ND3RS" sub="pending reminders, soonest first">
+                <div id="reminders-body">
+                  <ReminderList reminders={d.reminders} />
+                </div>
+              </Panel>
+            </Pane>
+            <Pane name="rebuilds" items="#builds > li:not(.empty)" fill>
+              <Panel id="rebuilds" glyph="▤" name="R3BU1LD" sub="rebuild output, live">
+                <ol class="builds scroll" id="builds" aria-live="polite">
+                  <BuildLines lines={d.builds} />
+                </ol>
+              </Panel>
+            </Pane>
+            <Pane name="stats">
+              <Panel id="stats" glyph="◔" name="ST4TS" sub="the swarm over time">
+                <p class="dim empty stats-placeholder">no charts yet: the swarm's telemetry will be drawn here</p>
+                <div id="swarm-stats">
+                </div>
+              </Panel>
+            </Pane>
           </div>
-        </Panel>
-        <Panel id="approvals" glyph="◆" name="APPR0VALS" sub="changes waiting for the operator">
-          <div id="approvals-body">
-            <ApprovalList approvals={d.approvals} details={d.approvalDetails} drafts={d.drafts} />
-          </div>
-        </Panel>
-        <Panel id="kept" glyph="◇" name="K3PT ST4T3" sub="destroyed agents whose state is kept" wide>
-          <div id="kept-body">
-            <KeptList kept={d.kept} />
-          </div>
-        </Panel>
-        <Panel id="reminders" glyph="◇" name="R3M1ND3RS" sub="pending reminders, soonest first" wide>
-          <div id="reminders-body">
-            <ReminderList reminders={d.reminders} />
-          </div>
-        </Panel>
-        <Panel id="rebuilds" glyph="▤" name="R3BU1LD" sub="rebuild output, live" wide>
-          <ol class="builds" id="builds" aria-live="polite">
-            <BuildLines lines={d.builds} />
-          </ol>
-        </Panel>
-        <Panel id="flow" glyph="▚" name="M4TR1X" sub="message flow">
-          <form class="send" hx-post="/send" hx-swap="none" data-reset>
-            <input name="to" list="agent-names" aria-label="recipient" placeholder="to (name)" autocomplete="off" required />
-            <textarea name="body" aria-label="message" placeholder="message as operator" required></textarea>
-            <button type="submit">
-              <span class="spin">◐</span> send
-            </button>
-          </form>
-          <form class="flow-filter" hx-get="/fragments/flow" hx-target="#flow" hx-swap="innerHTML" hx-trigger="input changed delay:250ms, search">
-            <label>
-              only messages from or to{' '}
-              <input type="search" name="agent" list="agent-names" aria-label="filter the flow by agent" placeholder="any agent" autocomplete="off" />
-            </label>
-          </form>
-          <ul class="flow" id="flow">
-            <MessageItems messages={d.messages} />
-          </ul>
-        </Panel>
-        <Panel id="turns" glyph="▞" name="TURN5" sub="recent claude turns">
-          <table>
-            <TableHead columns={['started', 'agent', 'status', 'woke by', 'tools', 'result']} />
-            <tbody id="turns-body">
-              <TurnRows turns={d.turns} />
-            </tbody>
-          </table>
-        </Panel>
+        </div>
       </main>
     </Layout>
   );
