@@ -32,21 +32,27 @@ describe('project checks', () => {
     expect(r.exitCode).toBe(0);
   }, 120_000);
 
-  test('htmx and its SSE extension are served from the pinned htmx.org package, with no copy in static/', async () => {
+  test('htmx, its SSE extension and uPlot are served from their pinned packages, with no copy in static/', async () => {
     const pkg = await Bun.file(join(PACKAGE_ROOT, 'package.json')).json();
     const pinned: string = pkg.dependencies['htmx.org'];
     expect(pinned).toMatch(/^4\.\d+\.\d+$/);
     const installed = await Bun.file(Bun.resolveSync('htmx.org/package.json', PACKAGE_ROOT)).json();
     expect(installed.version).toBe(pinned);
-    expect(Object.keys(PACKAGE_STATIC).sort()).toEqual(['htmx.min.js', 'hx-sse.min.js']);
-    expect(readdirSync(STATIC_DIR).filter((f) => /htmx|hx-/.test(f))).toEqual([]);
+    expect(pkg.dependencies.uplot).toMatch(/^1\.6\.\d+$/);
+    expect(Object.keys(PACKAGE_STATIC).sort()).toEqual(['htmx.min.js', 'hx-sse.min.js', 'uplot.min.css', 'uplot.min.js']);
+    expect(readdirSync(STATIC_DIR).filter((f) => /htmx|hx-|uplot/i.test(f))).toEqual([]);
     const app = staticFiles();
-    for (const [name, source] of Object.entries({ 'htmx.min.js': 'dist/htmx.min.js', 'hx-sse.min.js': 'dist/ext/hx-sse.min.js' })) {
+    for (const [name, source, type] of [
+      ['htmx.min.js', 'htmx.org/dist/htmx.min.js', 'javascript'],
+      ['hx-sse.min.js', 'htmx.org/dist/ext/hx-sse.min.js', 'javascript'],
+      ['uplot.min.js', 'uplot/dist/uPlot.iife.min.js', 'javascript'],
+      ['uplot.min.css', 'uplot/dist/uPlot.min.css', 'text/css'],
+    ] as const) {
       const res = await app.handle(new Request(`http://localhost/static/${name}`));
       expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toContain('javascript');
+      expect(res.headers.get('content-type')).toContain(type);
       const served = await res.text();
-      expect(served === (await Bun.file(Bun.resolveSync(`htmx.org/${source}`, PACKAGE_ROOT)).text())).toBe(true);
+      expect(served === (await Bun.file(Bun.resolveSync(source, PACKAGE_ROOT)).text())).toBe(true);
     }
   });
 

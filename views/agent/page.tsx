@@ -1,12 +1,14 @@
 /** @jsxImportSource @kitajs/html */
 /**
  * @module views/agent/page
- * An agent's own page: state badge, the live tail of its claude events (backfilled from history)
- * and a prompt box that sends the operator's text to this agent. Served under the dashboard at
- * `/agents/<name>/page/`, so its own links are relative.
+ * An agent's own page: state badge, the live tail of its claude events (backfilled from history),
+ * a prompt box that sends the operator's text to this agent, and its telemetry charts. Served
+ * under the dashboard at `/agents/<name>/page/`, so its own links are relative (the charts ask
+ * the dashboard's `/api/stats` by absolute path).
  */
-import { Header, Layout } from '../layout.tsx';
+import { Header, Layout, Panel } from '../layout.tsx';
 import { label } from '../format.ts';
+import { AgentStats } from '../dashboard/stats.tsx';
 import { EventLines, type TailEvent } from './tail.tsx';
 
 /** The state badge `#state`. */
@@ -55,6 +57,9 @@ export function AgentPage(p: { name: string; model: string; busy: boolean; event
             {p.events.map((ev) => <EventLines ev={ev} />)}
           </ul>
         </section>
+        <Panel id="stats" glyph="◔" name="ST4TS" sub="this agent over time" wide>
+          <AgentStats name={p.name} />
+        </Panel>
       </main>
     </Layout>
   );

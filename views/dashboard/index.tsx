@@ -19,6 +19,7 @@ import { KeptList } from './kept.tsx';
 import { InboxList, titleWithCount, WaitingCount, type InboxEntry } from './inbox.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
 import { ReminderList } from './reminders.tsx';
+import { SwarmStats } from './stats.tsx';
 import { Layout, Panel, TableHead } from '../layout.tsx';
 import { AgentRows, type AgentSpend, type RuntimeFacts } from './agents.tsx';
 import { MessageItems } from './flow.tsx';
@@ -308,6 +309,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
               <Panel id="stats" glyph="◔" name="ST4TS" sub="the swarm over time">
                 <p class="dim empty stats-placeholder">no charts yet: the swarm's telemetry will be drawn here</p>
                 <div id="swarm-stats">
+                  <SwarmStats />
                 </div>
               </Panel>
             </Pane>
