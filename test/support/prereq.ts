@@ -18,7 +18,7 @@
  * using the same probes as the core (`src/core/runtime`), so a suite runs exactly when the core
  * would accept its runtime.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, test } from 'bun:test';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, setDefaultTimeout, test } from 'bun:test';
 import { tmpdir } from 'node:os';
 import { probeRuntime } from '../../src/core/runtime/detect.ts';
 import { probeUserNamespaces } from '../../src/core/runtime/nspawn.ts';
@@ -138,6 +138,9 @@ export interface Gated {
 /** A hook that is never run. */
 const noHook = (() => {}) as typeof beforeAll;
 
+/** How long one test may run, ms: end-to-end tests drive the real claude, sandboxes and a browser. */
+export const TEST_TIMEOUT_MS = 120_000;
+
 /**
  * Declares that the suite named `suite` (as the skip line will name it) needs `needs`. Call it at
  * the top of the test file (or of a shared suite's function) and use the returned `describe`,
@@ -147,8 +150,13 @@ const noHook = (() => {}) as typeof beforeAll;
  * the functions skip every test and never run a hook. Something missing under
  * `HIVE_TEST_REQUIRE_ALL=1`: the same, plus one failing test `<suite>: prerequisites` whose error
  * names what is missing, so the run fails.
+ *
+ * It also gives the calling file's tests {@link TEST_TIMEOUT_MS} each: Bun 1.4.5 applies a
+ * `setDefaultTimeout` made in the preload (`test/support/setup.ts`) to the first test file of a run
+ * only, and later files would get Bun's 5 s.
  */
 export function requires(suite: string, ...needs: Prereq[]): Gated {
+  setDefaultTimeout(TEST_TIMEOUT_MS);
   const gaps = [...new Set(needs.map(missing).filter((m): m is string => m !== null))];
   if (gaps.length === 0) return { ok: true, missing: [], describe, test, beforeAll, afterAll, beforeEach, afterEach };
   const why = gaps.join('; ');
