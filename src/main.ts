@@ -53,6 +53,8 @@ options (flag, env, default):
   --stuck-inbox-minutes M  HIVE_STUCK_INBOX_MINUTES  5: messages waiting this long for an idle
                                          agent raise an agent_stuck alert
   --stats-raw-days N  HIVE_STATS_RAW_DAYS  7: days raw telemetry is kept (then hourly, 400 days)
+  --allow-mount DIR  HIVE_ALLOW_MOUNTS   none: host directories agents' \`mounts\` may bind paths from
+                                         (repeat the flag, or list them comma-separated)
 
 Agents never see credentials. Their claude reaches the model through the core's model gateway
 (a unix socket in each agent's socket dir), which forwards to ANTHROPIC_BASE_URL (default
@@ -180,6 +182,7 @@ async function main(argv: string[]): Promise<void> {
         'stuck-turn-minutes': { type: 'string' },
         'stuck-inbox-minutes': { type: 'string' },
         'stats-raw-days': { type: 'string' },
+        'allow-mount': { type: 'string', multiple: true },
       },
       strict: true,
       allowPositionals: false,

@@ -51,12 +51,17 @@ export interface PromptContext {
   stateDir: string;
   /** Where the manager finds the proposed config repos (`/agents` in a sandbox). */
   agentsDir?: string;
+  /** Where the manager reads every agent's log and build output (`/logs` in a sandbox). */
+  logsDir?: string | null;
+  /** The hive-wide shared directory (`/shared` in a sandbox), or null when the agent has none. */
+  sharedDir?: string | null;
   config: AgentConfig;
 }
 
 /**
  * The variables of `agent.md` / `manager.md` for an agent: who it may reach (from
- * `allowedRecipients`), a note on extra MCP servers' tools, and the config's own instructions.
+ * `allowedRecipients`), a note on extra MCP servers' tools, the config's own instructions, a note
+ * on the shared directory when it has one (`shared`), and where the manager reads logs (`logs_dir`).
  */
 export function systemPromptVars(ctx: PromptContext): Record<string, string> {
   const allowed = ctx.config.allowedRecipients;
@@ -72,7 +77,19 @@ export function systemPromptVars(ctx: PromptContext): Record<string, string> {
         .join(', ')}.\n`
     : '';
   const instructions = ctx.config.prompt ? `\n## Your role\n\n${ctx.config.prompt}\n` : '';
-  return { name: ctx.name, state_dir: ctx.stateDir, agents_dir: ctx.agentsDir ?? '/agents', recipients, extra_tools: extra, instructions };
+  const shared = ctx.sharedDir
+    ? `\n\`${ctx.sharedDir}\` is the hive's shared directory: every agent that has it reads and writes the same files, and the operator sees them on the dashboard. Put there what others should read (write under a name of your own, such as \`${ctx.sharedDir}/${ctx.name}/\`), and look there for what they left. It is kept when agents go away. Keep your own notes in your state dir.\n`
+    : '';
+  return {
+    name: ctx.name,
+    state_dir: ctx.stateDir,
+    agents_dir: ctx.agentsDir ?? '/agents',
+    logs_dir: ctx.logsDir ?? '/logs',
+    recipients,
+    extra_tools: extra,
+    instructions,
+    shared,
+  };
 }
 
 /**

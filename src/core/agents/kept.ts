@@ -50,8 +50,9 @@ export class KeptState {
   }
 
   /**
-   * Deletes the kept state of a destroyed agent: its state, claude and config dirs, its log and
-   * sandbox files, its proposed repo and any draft of it. Never follows a symlink: a link anywhere
+   * Deletes the kept state of a destroyed agent: its state, claude and config dirs, its log, build
+   * log and sandbox files, its proposed repo and any draft of it. The hive-wide `/shared` is not the
+   * agent's and stays. Never follows a symlink: a link anywhere
    * in the tree (or in place of the agent's own directory) is removed as a link, and nothing
    * outside the agent's own paths is touched.
    * @throws HiveError `bad_name`; `conflict` while the agent is registered (destroy it first);
@@ -63,7 +64,7 @@ export class KeptState {
     validateAgentName(name);
     if (registry.has(name)) throw new HiveError('conflict', `agent "${name}" still exists; destroy it first, then purge its kept state`);
     const paths = layout.agent(name);
-    const targets = [paths.root, paths.log, layout.sandboxDir(name), join(layout.proposedDir, name)];
+    const targets = [paths.root, paths.log, paths.buildLog, layout.sandboxDir(name), join(layout.proposedDir, name)];
     if (!targets.some(lexists)) throw new HiveError('not_found', `nothing is kept for "${name}"`);
     // every path is checked before anything is removed, so a refusal leaves the kept state whole
     for (const target of targets) assertInside(layout.dataDir, target);

@@ -7,6 +7,7 @@
  * the sockets and the alerts in step with it.
  */
 import { mkdirSync, rmSync } from 'node:fs';
+import { relative } from 'node:path';
 import { HiveError } from '../../shared/errors.ts';
 import { MANAGER, OPERATOR, validateAgentName } from '../../shared/names.ts';
 import type { DataLayout } from '../../shared/paths.ts';
@@ -19,6 +20,9 @@ import type { EventBus } from '../bus.ts';
 import type { AgentConfigs } from '../configs/agent-configs.ts';
 import type { Deployer } from '../configs/deploy.ts';
 import type { ConfigRepos, MetaRepo } from '../configs/repos.ts';
+import { NO_MOUNTS, resolveMounts, type MountPolicy } from '../configs/mounts.ts';
+import { INSIDE } from '../runtime/sandbox.ts';
+import type { SandboxSpec } from '../runtime/runtime.ts';
 import type { Registry } from './registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { TurnEnd, Turns } from './turns.ts';
@@ -56,8 +60,13 @@ export interface LifecycleDeps {
   claudeBin: string;
   /** The model of an agent whose config names none. */
   defaultModel: string;
+  /** What this host allows of an agent's `mounts` (default: none). */
+  mounts?: MountPolicy;
   log: (line: string) => void;
 }
+
+/** What an agent's sandbox adds to the runtime's own layout (see {@link Lifecycle.sandboxExtras}). */
+export type SandboxExtras = Required<Pick<SandboxSpec, 'binds' | 'configEnv'>>;
 
 /** Agent lifecycle and harness reports. */
 export class Lifecycle {
@@ -65,6 +74,8 @@ export class Lifecycle {
   private runningTurn = new Map<string, string>();
   /** The applied config commit each agent's current sandbox was started with. */
   private startedCommit = new Map<string, string | null>();
+  /** What each agent's next sandbox adds, worked out by {@link prepare}. */
+  private extras = new Map<string, SandboxExtras>();
 
   constructor(private readonly deps: LifecycleDeps) {}
 
@@ -200,6 +211,7 @@ export class Lifecycle {
     await supervisor.stop(name);
     supervisor.forget(name);
     configs.forget(name);
+    this.extras.delete(name);
     await endpoints.close(name);
     rmSync(layout.agent(name).socketDir, { recursive: true, force: true });
     rmSync(layout.sandboxDir(name), { recursive: true, force: true });
@@ -260,17 +272,51 @@ export class Lifecycle {
     if (registry.applyConfig(name, loaded.config.model ?? defaultModel, loaded.hash)) log(`agent ${name}: config changed; runtime model override cleared`);
     for (const w of loaded.warnings) log(`agent ${name}: config warning: ${w}`);
     registry.setLive(name, { config_warnings: loaded.warnings });
+    this.extras.set(name, this.workOutExtras(name, loaded.config));
+  }
+
+  /**
+   * What `name`'s next sandbox adds to the runtime's layout, as {@link prepare} worked it out from
+   * the config it read: the config's `mounts` (host paths resolved then), `/shared` read-write
+   * unless `shared = false`, the manager's read-only `/logs`, and the config's `env`. The process
+   * runtime gets no binds; {@link env} names those places by their host paths instead.
+   */
+  sandboxExtras(name: string): SandboxExtras {
+    return this.extras.get(name) ?? { binds: [], configEnv: {} };
+  }
+
+  /**
+   * @throws HiveError `bad_config` naming the config file and the mount when a mount is not allowed
+   *   now (see `configs/mounts.ts`).
+   */
+  private workOutExtras(name: string, config: LoadedAgentConfig['config']): SandboxExtras {
+    const { layout, runtime, registry } = this.deps;
+    const source = relative(layout.dataDir, layout.agent(name).configFile);
+    const mounts = resolveMounts(config, this.deps.mounts ?? NO_MOUNTS, source);
+    mkdirSync(layout.sharedDir, { recursive: true });
+    mkdirSync(layout.logsDir, { recursive: true });
+    if (!runtime.sandboxed) return { binds: [], configEnv: { ...config.env } };
+    const binds: SandboxExtras['binds'] = [...mounts];
+    if (config.shared) binds.push({ src: layout.sharedDir, dst: INSIDE.shared, rw: true });
+    if (registry.require(name).role === 'manager') binds.push({ src: layout.logsDir, dst: INSIDE.logs, rw: false });
+    return { binds, configEnv: { ...config.env } };
   }
 
   /**
    * The environment `name`'s harness starts with: a few of the core's variables (with Bun's GC timer
-   * at {@link HARNESS_GC_TIMER_MS} unless the core sets it) and who it is.
+   * at {@link HARNESS_GC_TIMER_MS} unless the core sets it), who it is, and where its shared places
+   * are: `HIVE_SHARED_DIR` (unless `shared = false`), the manager's `HIVE_LOGS_DIR`, as the sandbox
+   * shows them or, under the process runtime, as host paths; `HIVE_CONFIG_ENV` lists the names of
+   * the config's `env` (set by the runtime, see {@link sandboxExtras}) for the harness to pass on to claude.
    * No credential: claude reaches the model through the gateway socket (see `agent/env.ts`).
    * @throws HiveError `not_found`.
    */
   env(name: string): Record<string, string> {
     const { registry, runtime, layout, claudeBin } = this.deps;
     const a = registry.require(name);
+    const extras = this.sandboxExtras(name);
+    const shared = runtime.sandboxed ? extras.binds.some((b) => b.dst === INSIDE.shared) : this.deps.configs.get(name).config.shared;
+    const configEnv = Object.keys(extras.configEnv);
     const base: Record<string, string> = {};
     for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR', 'BUN_GC_TIMER_DISABLE', 'BUN_GC_TIMER_INTERVAL']) if (process.env[k]) base[k] = process.env[k]!;
     return {
@@ -282,6 +328,9 @@ export class Lifecycle {
       HIVE_ROLE: a.role,
       HIVE_CLAUDE_BIN: claudeBin,
       ...(a.role === 'manager' ? { HIVE_AGENTS_DIR: runtime.sandboxed ? '/agents' : layout.proposedDir } : {}),
+      ...(a.role === 'manager' ? { HIVE_LOGS_DIR: runtime.sandboxed ? INSIDE.logs : layout.logsDir } : {}),
+      ...(shared ? { HIVE_SHARED_DIR: runtime.sandboxed ? INSIDE.shared : layout.sharedDir } : {}),
+      ...(configEnv.length ? { HIVE_CONFIG_ENV: configEnv.join(',') } : {}),
     };
   }
 

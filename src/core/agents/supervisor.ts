@@ -8,13 +8,15 @@
  * `stop` ends it without a restart. Only the entry point handles signals; it calls `stopAll`.
  */
 import { mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { DataLayout } from '../../shared/paths.ts';
 import { MANAGER, SYSTEM } from '../../shared/names.ts';
 import { selfCommand } from '../../shared/version.ts';
 import { CRASH_LOOP_AFTER, type Alerts } from '../alerts.ts';
 import type { Broker } from '../broker/store.ts';
 import type { Registry } from './registry.ts';
-import { describeExit, type ExitInfo, type RunningSandbox, type Runtime } from '../runtime/runtime.ts';
+import { describeExit, type ExitInfo, type RunningSandbox, type Runtime, type SandboxSpec } from '../runtime/runtime.ts';
+import { INSIDE } from '../runtime/sandbox.ts';
 import type { Turns } from './turns.ts';
 
 /** First crash-restart delay, ms. */
@@ -35,6 +37,8 @@ export interface SupervisorDeps {
   agentEnv: (name: string) => Record<string, string>;
   /** Runs before every start (reads the agent's config); a throw keeps the agent from starting. */
   prepare: (name: string) => Promise<void>;
+  /** What the agent's sandbox adds to the runtime's layout (binds, the config's env), as `prepare` worked it out. */
+  sandboxExtras?: (name: string) => Pick<SandboxSpec, 'binds' | 'configEnv'>;
   alerts: Alerts;
   log: (line: string) => void;
   now?: () => number;
@@ -111,6 +115,7 @@ export class Supervisor {
         paths,
         command: [...selfCommand(), 'agent', 'serve'],
         env: this.deps.agentEnv(name),
+        ...this.deps.sandboxExtras?.(name),
       });
     } catch (err) {
       registry.setLive(name, { status: 'crashed', last_exit: `start failed: ${(err as Error).message}` });
@@ -158,6 +163,16 @@ export class Supervisor {
     this.slots.delete(name);
   }
 
+  /**
+   * Where the manager reads `name`'s log and last build output: `/logs` in its sandbox (with the
+   * host path for the operator), or the host paths under the process runtime.
+   */
+  private whereLogs(name: string): string {
+    const p = this.deps.layout.agent(name);
+    if (!this.deps.runtime.sandboxed) return `Log: ${p.log}; last rebuild's output: ${p.buildLog}`;
+    return `Log: ${INSIDE.logs}/${basename(p.log)} (on the host ${p.log}); last rebuild's output: ${INSIDE.logs}/${basename(p.buildLog)}`;
+  }
+
   private slot(name: string): Slot {
     let s = this.slots.get(name);
     if (!s) {
@@ -191,7 +206,7 @@ export class Supervisor {
     registry.setLive(name, { status: 'crashed', pid: null, restarts, last_exit: describeExit(exit) });
     const notice =
       `agent ${name} crashed (${describeExit(exit)}) after ${Math.round(ranFor / 1000)}s; ` +
-      `restart #${restarts} in ${Math.round(delay / 1000)}s. Log: ${this.deps.layout.agent(name).log}`;
+      `restart #${restarts} in ${Math.round(delay / 1000)}s. ${this.whereLogs(name)}`;
     log(notice);
     if (restarts >= CRASH_LOOP_AFTER)
       this.deps.alerts.raise(

@@ -5,7 +5,9 @@
  * A **rebuild** stops the agent's sandbox, starts a fresh one through the runtime with the applied
  * config, and waits until the harness says hello. Every step, and every line the sandbox prints
  * meanwhile, goes out as a `build` event (the dashboard streams it) and into the core's log, so a
- * slow start is told apart from a stuck one.
+ * slow start is told apart from a stuck one. The lines of an agent's last rebuild or deploy are also
+ * kept in `<data>/logs/<name>.build.log` (started afresh by each), which the manager reads at
+ * `/logs` to find out what went wrong.
  *
  * A **deploy** of an approval walks the applied repo's tags (see `configs/repos.ts`):
  * `approved/<id>` → the proposal becomes the applied head → `building/<id>` → rebuild →
@@ -18,7 +20,8 @@
  * tag or a deploy-log commit that cannot be written is logged and raised as the `audit_failed`
  * alert naming the missing record, and the deploy's outcome stands.
  */
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { DataLayout } from '../../shared/paths.ts';
 import { VERSION } from '../../shared/version.ts';
 import type { AgentRecord, ApprovalRecord } from '../../shared/wire.ts';
@@ -27,6 +30,7 @@ import type { Approvals } from '../approvals/store.ts';
 import { KeyedQueue } from './git.ts';
 import type { ConfigRepos, DeployEntry, MetaRepo, RepoTag, TagStage } from './repos.ts';
 import { checkExtraMcpServers, type AgentConfigs } from './agent-configs.ts';
+import { NO_MOUNTS, resolveMounts, type MountPolicy } from './mounts.ts';
 import type { EventBus } from '../bus.ts';
 import type { Registry } from '../agents/registry.ts';
 import type { Supervisor } from '../agents/supervisor.ts';
@@ -62,11 +66,15 @@ export interface DeployerDeps {
   alerts: Alerts;
   log: (line: string) => void;
   readyTimeoutMs?: number;
+  /** What this host allows of an agent's `mounts`, checked again at every rebuild (default: none). */
+  mounts?: MountPolicy;
 }
 
 /** Rebuilds agents and carries out approvals. */
 export class Deployer {
   private queue = new KeyedQueue();
+  /** Agents whose build log could not be written, so the core log says it once per rebuild. */
+  private buildLogFailed = new Set<string>();
 
   constructor(private readonly deps: DeployerDeps) {}
 
@@ -87,6 +95,7 @@ export class Deployer {
    */
   rebuild(name: string, reason: string): Promise<void> {
     return this.queue.run(name, async () => {
+      this.freshBuildLog(name);
       let commit: string | null = null;
       try {
         commit = await this.deps.repos.head(name);
@@ -106,7 +115,10 @@ export class Deployer {
    * `audit_failed` alert naming it.
    */
   carryOut(a: ApprovalRecord): Promise<ApprovalRecord> {
-    return this.queue.run(a.agent, () => (a.kind === 'spawn' ? this.spawn(a) : this.apply(a)));
+    return this.queue.run(a.agent, () => {
+      this.freshBuildLog(a.agent);
+      return a.kind === 'spawn' ? this.spawn(a) : this.apply(a);
+    });
   }
 
   /**
@@ -327,6 +339,7 @@ export class Deployer {
     const loaded = this.deps.configs.load(name);
     for (const w of loaded.warnings) say(`warning: ${w}`);
     for (const { key, path } of checkExtraMcpServers(loaded.config, process.env.PATH ?? '')) say(`extra MCP server ${key}: ${path}`);
+    for (const m of resolveMounts(loaded.config, this.deps.mounts ?? NO_MOUNTS)) say(`mount ${m.src} at ${m.dst} (${m.rw ? 'read-write' : 'read-only'})`);
   }
 
   /** Stop, start fresh, stream output, wait for hello. Caller holds the agent's queue. */
@@ -390,6 +403,27 @@ export class Deployer {
     const text = line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line;
     this.deps.bus.emit({ type: 'build', agent, approval, line: text, at: Date.now() });
     this.deps.log(`build ${agent}: ${text}`);
+    this.writeBuildLog(agent, `${new Date().toISOString()} ${text}\n`, true);
+  }
+
+  /** Empties `agent`'s build log: a rebuild or deploy of it begins. */
+  private freshBuildLog(agent: string): void {
+    this.buildLogFailed.delete(agent);
+    this.writeBuildLog(agent, '', false);
+  }
+
+  /** Appends to (or replaces) `agent`'s build log; a failure is logged once, never thrown (the rebuild goes on). */
+  private writeBuildLog(agent: string, text: string, append: boolean): void {
+    const file = this.deps.layout.agent(agent).buildLog;
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      if (append) appendFileSync(file, text);
+      else writeFileSync(file, text);
+    } catch (err) {
+      if (this.buildLogFailed.has(agent)) return;
+      this.buildLogFailed.add(agent);
+      this.deps.log(`build ${agent}: cannot write its build log ${file}: ${(err as Error).message}`);
+    }
   }
 
   /**

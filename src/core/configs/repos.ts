@@ -24,6 +24,7 @@ import { COMMIT_ID_RE, MAX_LIST_LIMIT } from '../../shared/wire.ts';
 import { TAG_STAGES, type RepoCommit, type RepoTag, type TagStage } from '../../shared/repo-tags.ts';
 import type { EventBus } from '../bus.ts';
 import { checkExtraMcpServers } from './agent-configs.ts';
+import { NO_MOUNTS, resolveMounts, type MountPolicy } from './mounts.ts';
 import { git, validateSha, type Git } from './git.ts';
 
 export { TAG_STAGES, type RepoCommit, type RepoTag, type TagStage };
@@ -49,7 +50,14 @@ export interface CheckedProposal {
  * (no repo, no such commit or tag) is never an error but the documented null or empty result.
  */
 export class ConfigRepos {
-  constructor(private readonly layout: DataLayout) {}
+  /**
+   * @param mounts what this host allows of an agent's `mounts`, checked with every proposal and
+   *   rollback (default: no mounts at all).
+   */
+  constructor(
+    private readonly layout: DataLayout,
+    private readonly mounts: MountPolicy = NO_MOUNTS,
+  ) {}
 
   /** The applied repo of `name` (its config dir). */
   appliedDir(name: string): string {
@@ -140,8 +148,9 @@ export class ConfigRepos {
 
   /**
    * Checks a commit of `name`'s proposed repo: it exists, its tree has an `agent.toml` and no
-   * symlinks or submodules, the config is valid, and each extra MCP server's `command` is an
-   * executable file (absolute, or a bare name found on the core's `PATH`).
+   * symlinks or submodules, the config is valid, each extra MCP server's `command` is an
+   * executable file (absolute, or a bare name found on the core's `PATH`), and each mount is one
+   * this host allows (see `mounts.ts`).
    * @throws HiveError `bad_request` for a malformed sha, `not_found` when there is no such commit,
    *   `bad_config` naming the field or the file at fault, e.g.
    *   `/agents/alice/config@3f9c1e2a7b4d:agent.toml: extraMcpServers.chat.command: "../bin/sh" is a relative path; …`.
@@ -159,7 +168,7 @@ export class ConfigRepos {
       if (e.mode === '120000') throw new HiveError('bad_config', `${label}: ${e.path} is a symlink; config trees hold regular files only`);
       if (e.type !== 'blob') throw new HiveError('bad_config', `${label}: ${e.path} is a ${e.type === 'commit' ? 'submodule' : e.type}; config trees hold regular files only`);
     }
-    const config = await readConfigAt(g, entries, label);
+    const config = await readConfigAt(g, entries, label, this.mounts);
     const subject = (await g.run(['log', '-1', '--format=%s', full])).trim();
     return { sha: full, subject, config };
   }
@@ -195,7 +204,7 @@ export class ConfigRepos {
     if (!full) throw new HiveError('not_found', `no commit ${commit} in ${name}'s applied repo`);
     // the config may have been fine when it ran and not be now (a server's command removed since)
     const entries = parseLsTree(await g.run(['ls-tree', '-z', full, '--', AGENT_CONFIG_FILE]));
-    await readConfigAt(g, entries, `${name}'s applied config@${full.slice(0, 12)}`);
+    await readConfigAt(g, entries, `${name}'s applied config@${full.slice(0, 12)}`, this.mounts);
     const head = await this.head(name);
     const message = `${subject} (approval #${id})\n\nRequested by ${by}: the config of applied commit ${full}.`;
     const staged = (await g.run(['commit-tree', `${full}^{tree}`, ...(head ? ['-p', head] : []), '-m', message])).trim();
@@ -477,11 +486,12 @@ function appendManagerIdentity(dir: string): void {
 
 /**
  * Reads and checks the `agent.toml` among `entries` (a commit's tree, from `ls-tree -z`): present,
- * within {@link MAX_CONFIG_BYTES}, valid, and every extra MCP server's command executable.
+ * within {@link MAX_CONFIG_BYTES}, valid, every extra MCP server's command executable, and every
+ * mount allowed by `mounts` (see `mounts.ts`).
  * @param label names the commit in messages, e.g. `/agents/alice/config@3f9c1e2a7b4d`.
  * @throws HiveError `bad_config` naming the file and the field.
  */
-async function readConfigAt(g: Git, entries: ReturnType<typeof parseLsTree>, label: string): Promise<LoadedAgentConfig> {
+async function readConfigAt(g: Git, entries: ReturnType<typeof parseLsTree>, label: string, mounts: MountPolicy): Promise<LoadedAgentConfig> {
   const toml = entries.find((e) => e.path === AGENT_CONFIG_FILE);
   if (!toml || toml.type !== 'blob' || toml.mode === '120000') throw new HiveError('bad_config', `${label}: has no ${AGENT_CONFIG_FILE} at the top of the tree`);
   const size = Number((await g.run(['cat-file', '-s', toml.oid])).trim());
@@ -489,6 +499,7 @@ async function readConfigAt(g: Git, entries: ReturnType<typeof parseLsTree>, lab
   const source = `${label}:${AGENT_CONFIG_FILE}`;
   const loaded = parseAgentConfig(await g.run(['cat-file', 'blob', toml.oid]), source);
   checkExtraMcpServers(loaded.config, process.env.PATH ?? '', source);
+  resolveMounts(loaded.config, mounts, source);
   return loaded;
 }
 

@@ -53,6 +53,7 @@ export function bwrapArgs(name: string, layout: SandboxLayout): string[] {
   ];
   for (const m of layout.mounts) args.push(m.rw ? '--bind' : '--ro-bind', m.src, m.dst);
   for (const l of layout.symlinks) args.push('--symlink', l.target, l.path);
+  for (const [k, v] of Object.entries(layout.configEnv)) args.push('--setenv', k, v);
   args.push('--chdir', layout.cwd);
   return args;
 }

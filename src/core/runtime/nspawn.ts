@@ -60,7 +60,7 @@ export function nspawnArgs(name: string, layout: SandboxLayout, userns = false):
     // readable as they are for everyone on the host
     args.push(`${m.rw ? '--bind' : '--bind-ro'}=${m.src}:${m.dst}${userns && m.rw ? ':idmap' : ''}`);
   }
-  for (const [k, v] of Object.entries(layout.env)) args.push(`--setenv=${k}=${v}`);
+  for (const [k, v] of Object.entries({ ...layout.env, ...layout.configEnv })) args.push(`--setenv=${k}=${v}`);
   args.push(`--chdir=${layout.cwd}`);
   return args;
 }

@@ -6,7 +6,9 @@
  * dashboard, the admin socket and `hive.db`, and can act as the operator. It still reaches the
  * model through the gateway (no credentials in its environment), but nothing stops it from
  * reading them from the core's process. Agent locations are passed by environment (`HIVE_SOCKET`,
- * `HIVE_STATE_DIR`, `CLAUDE_CONFIG_DIR`); output goes to the agent's log (see `child.ts`).
+ * `HIVE_STATE_DIR`, `CLAUDE_CONFIG_DIR`); output goes to the agent's log (see `child.ts`). It
+ * binds nothing: the core refuses a config with `mounts` under this runtime, and names `/shared`
+ * and the logs by their host paths instead.
  */
 import { spawnLogged } from './child.ts';
 import type { RunningSandbox, Runtime, SandboxSpec } from './runtime.ts';
@@ -18,12 +20,15 @@ export class ProcessRuntime implements Runtime {
   readonly privileged = false;
   readonly networkIsolated = false;
 
+  /** @throws Error when the spec asks for binds, which a plain process cannot have. */
   async start(spec: SandboxSpec): Promise<RunningSandbox> {
+    if (spec.binds?.length) throw new Error(`the process runtime cannot bind ${spec.binds.map((b) => b.dst).join(', ')}`);
     return spawnLogged(spec.command, {
       cwd: spec.paths.state,
       logPath: spec.paths.log,
       env: {
         ...spec.env,
+        ...spec.configEnv,
         HIVE_SOCKET: spec.paths.socket,
         HIVE_STATE_DIR: spec.paths.state,
         CLAUDE_CONFIG_DIR: spec.paths.claude,

@@ -20,6 +20,17 @@ export interface SandboxSpec {
   command: string[];
   /** Environment for the command, without the location variables the runtime adds. */
   env: Record<string, string>;
+  /**
+   * More host paths bound in after the agent's own places (`src` on the host at `dst` inside,
+   * writable when `rw`): the config's `mounts` with their host paths resolved, `/shared`, the
+   * manager's `/logs`. Sandboxed runtimes only: the process runtime refuses a spec that has any.
+   */
+  binds?: Array<{ src: string; dst: string; rw: boolean }>;
+  /**
+   * The variables of the agent's config (`env`), set for the command inside the sandbox only,
+   * never in the environment of a host process the runtime starts (such as `bwrap` itself).
+   */
+  configEnv?: Record<string, string>;
 }
 
 /** How a sandbox ended. */

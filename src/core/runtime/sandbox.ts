@@ -14,6 +14,7 @@
  * | /state              | <data>/agents/<name>/state            | rw   |
  * | /root/.claude       | <data>/agents/<name>/claude           | rw   |
  * | /agents             | <data>/proposed (manager only)        | rw   |
+ * | /shared, /logs (manager), the config's mounts | `SandboxSpec.binds`, from the core | as given |
  * | the hive package, the bun and claude binaries | at their host paths | ro |
  * | /tmp, /root         | fresh tmpfs                           | rw   |
  */
@@ -38,6 +39,10 @@ export const INSIDE = {
   home: '/root',
   claude: '/root/.claude',
   agents: '/agents',
+  /** The hive-wide directory (`<data>/shared`), unless the agent's config says `shared = false`. */
+  shared: '/shared',
+  /** Every agent's log and last build output (`<data>/logs`), read-only, in the manager's sandbox. */
+  logs: '/logs',
 } as const;
 
 /** Host files under /etc an agent needs to resolve names, verify TLS and know the time. */
@@ -53,6 +58,8 @@ export interface SandboxLayout {
   mounts: Mount[];
   /** Environment of the agent inside. */
   env: Record<string, string>;
+  /** The config's variables: set inside only (bwrap `--setenv`), after {@link env}, so they win. */
+  configEnv: Record<string, string>;
   /** Working directory inside. */
   cwd: string;
 }
@@ -96,7 +103,9 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
   }
   const etc = join(opts.runDir, 'etc');
   mkdirSync(etc, { recursive: true });
-  writeFileSync(join(etc, 'passwd'), `root:x:0:0:hive agent ${spec.name}:${INSIDE.home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);
+  // the login shell is what the operator's terminal runs (agent/terminal.ts)
+  const shell = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
+  writeFileSync(join(etc, 'passwd'), `root:x:0:0:hive agent ${spec.name}:${INSIDE.home}:${shell}\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);
   writeFileSync(join(etc, 'group'), 'root:x:0:\nnogroup:x:65534:\n');
   writeFileSync(join(etc, 'hostname'), `${spec.name}\n`);
 
@@ -120,6 +129,7 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
     mounts.push({ src: opts.proposedDir, dst: INSIDE.agents, rw: true });
   }
   for (const c of code) mounts.push({ src: c, dst: c, rw: false });
+  mounts.push(...(spec.binds ?? []));
   return {
     symlinks,
     mounts,
@@ -133,5 +143,6 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
       USER: 'root',
       HIVE_EXIT_WITH_CORE: '1',
     },
+    configEnv: { ...spec.configEnv },
   };
 }
