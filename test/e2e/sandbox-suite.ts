@@ -12,6 +12,7 @@ import { DataLayout } from '../../src/shared/paths.ts';
 import { allMessagesText, isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
 import { ctlJson, hive, startCoreProcess, startTestHost, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
+import { DashboardClient } from '../support/dashboard.ts';
 
 /**
  * Registers the suite for one sandboxed runtime.
@@ -156,8 +157,12 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
       expect(ctlJson(dir, 'messages', '--limit', '500').messages.some((m: any) => m.body === 'forged')).toBe(false);
     });
 
-    test("no other agent's sockets, no admin socket, no hive.db; no key in the environment or in files", async () => {
-      const paths = [layout.hostSocket, layout.agent('bob').socket, layout.agent('bob').pageSocket, layout.agent('bob').modelSocket, layout.agent('manager').socket, layout.db, '/etc/shadow', layout.secretFile];
+    test("no other agent's sockets, no admin socket, no hive.db, no stored credential; no key in the environment or in files", async () => {
+      // the operator stores the same key on the dashboard's login page: <data>/credentials.json, in use from now on
+      const tab = await DashboardClient.open({ handle: (req) => fetch(req) }, core.url);
+      expect((await tab.post('/login', { secret: SECRET, kind: 'api_key' })).status).toBe(200);
+      expect(statSync(layout.credentialsFile).mode & 0o777).toBe(0o600);
+      const paths = [layout.hostSocket, layout.agent('bob').socket, layout.agent('bob').pageSocket, layout.agent('bob').modelSocket, layout.agent('manager').socket, layout.db, '/etc/shadow', layout.secretFile, layout.credentialsFile];
       // the key is spelled in two halves so that this command, kept in the agent's own transcript and
       // history, does not itself put it in a file
       const [head, tail] = [SECRET.slice(0, 10), SECRET.slice(10)];

@@ -88,10 +88,33 @@ export interface ModelServer {
   countTokens: any[];
   /** Requests to any other path (answered 404 with an Anthropic-shaped error, never crashing). */
   misc: MiscRequest[];
+  /** Requests refused for their credentials (only with {@link ModelServerOptions.keys}), in order. */
+  refused: MiscRequest[];
   /** Errors thrown by the Responder or from unparsable bodies, in order. */
   errors: Error[];
   /** Stops listening and drops open connections. Idempotent; resolves once stopped. */
   close(): Promise<void>;
+}
+
+/** Options of {@link startModelServer}. */
+export interface ModelServerOptions {
+  /**
+   * Accept only these credentials, as `x-api-key` or as `Authorization: Bearer`; any request
+   * without one of them is answered 401 `authentication_error` as the real API does
+   * (`invalid x-api-key`, `Invalid bearer token`, or `x-api-key header is required`) and kept in
+   * `refused`. Read at each request, so a test may change the array (revoke a key) while the
+   * server runs. Default: any credential, or none.
+   */
+  keys?: string[];
+}
+
+/** Why the real API would refuse a request's credentials when only `keys` are valid, or null. */
+function credentialRefusal(headers: Record<string, string>, keys: readonly string[]): string | null {
+  const key = headers['x-api-key'];
+  if (key !== undefined) return keys.includes(key) ? null : 'invalid x-api-key';
+  const bearer = /^Bearer (.+)$/i.exec(headers['authorization'] ?? '')?.[1];
+  if (bearer !== undefined) return keys.includes(bearer) ? null : 'Invalid bearer token';
+  return 'x-api-key header is required';
 }
 
 /** Lower-cases header names into a plain object. */
@@ -234,13 +257,16 @@ function apiError(status: number, type: string, message: string): Response {
  *
  * `POST /v1/messages/count_tokens`: `{ input_tokens }` estimate.
  * Anything else: recorded in `misc`, answered 404 `not_found_error`.
+ * With `opts.keys`, a request with other credentials is answered 401 before any of this (see
+ * {@link ModelServerOptions}).
  *
  * Resolves once listening; rejects only if Bun cannot bind a port.
  */
-export async function startModelServer(respond: Responder): Promise<ModelServer> {
+export async function startModelServer(respond: Responder, opts: ModelServerOptions = {}): Promise<ModelServer> {
   const requests: CapturedRequest[] = [];
   const countTokens: any[] = [];
   const misc: MiscRequest[] = [];
+  const refused: MiscRequest[] = [];
   const errors: Error[] = [];
 
   const server: Server<undefined> = Bun.serve({
@@ -251,6 +277,12 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
       const url = new URL(req.url);
       const path = url.pathname.replace(/\/+$/, '');
       const headers = headersToObject(req.headers);
+
+      const refusal = opts.keys ? credentialRefusal(headers, opts.keys) : null;
+      if (refusal) {
+        refused.push({ method: req.method, path: url.pathname + url.search, body: await req.text().catch(() => ''), headers });
+        return apiError(401, 'authentication_error', refusal);
+      }
 
       if (req.method === 'POST' && path === '/v1/messages') {
         let body: any;
@@ -314,6 +346,7 @@ export async function startModelServer(respond: Responder): Promise<ModelServer>
     requests,
     countTokens,
     misc,
+    refused,
     errors,
     close() {
       closed ??= Promise.resolve(server.stop(true)).then(() => undefined);

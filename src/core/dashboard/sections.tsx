@@ -205,6 +205,7 @@ export class Sections {
         csrf={csrf}
         dataDir={hive.config.dataDir}
         notify={hive.notifier !== null}
+        credentials={hive.credentials.status()}
         agents={hive.registry.list()}
         messages={hive.broker.list({ limit: FLOW_LIMIT })}
         turns={hive.turns.list({ limit: TURN_LIMIT })}

@@ -62,8 +62,12 @@ export interface GatewayCredentials {
 export interface ModelGatewayOptions {
   /** Core default upstream base URL, e.g. https://api.anthropic.com or the core's ANTHROPIC_BASE_URL (may carry a path prefix). */
   upstream: string;
-  /** Sent only to `upstream`, never to an agent's own upstream. */
-  credentials: GatewayCredentials;
+  /**
+   * Sent only to `upstream`, never to an agent's own upstream. A function is asked again at each
+   * request, so credentials the operator sets while the core runs (the dashboard's login, see
+   * `credentials.ts`) apply from the next request on.
+   */
+  credentials: GatewayCredentials | (() => GatewayCredentials);
   /** Where requests are recorded and budgets are summed. */
   usage: UsageStore;
   /**
@@ -139,6 +143,26 @@ export function modelAllowed(model: string, allowed: readonly string[]): boolean
   });
 }
 
+/**
+ * Sets `credentials` on `headers` as {@link GatewayCredentials} says: `apiKey` as `x-api-key`;
+ * `authToken` as `Authorization: Bearer`, else `oauthToken` as `Authorization: Bearer` with
+ * `oauth-2025-04-20` added to `anthropic-beta` (kept once, after any betas already there).
+ */
+export function applyCredentials(headers: Headers, credentials: GatewayCredentials): void {
+  const { apiKey, authToken, oauthToken } = credentials;
+  if (apiKey) headers.set('x-api-key', apiKey);
+  if (authToken) headers.set('authorization', `Bearer ${authToken}`);
+  else if (oauthToken) {
+    headers.set('authorization', `Bearer ${oauthToken}`);
+    const betas = (headers.get('anthropic-beta') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (!betas.includes(OAUTH_BETA)) betas.push(OAUTH_BETA);
+    headers.set('anthropic-beta', betas.join(','));
+  }
+}
+
 /** An Anthropic-shaped error reply. */
 function apiError(status: number, type: string, message: string, retry?: boolean): Response {
   const headers: Record<string, string> = {};
@@ -154,7 +178,7 @@ function usd(n: number): string {
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
 
 /** `upstream <status>: <type>: <message>` from an Anthropic error body, or null when it is not one. */
-function describeError(status: number, body: any): string | null {
+export function describeError(status: number, body: any): string | null {
   const err = body?.error;
   if (!err || typeof err !== 'object') return null;
   const type = typeof err.type === 'string' ? err.type : 'error';
@@ -356,11 +380,12 @@ export class ModelGateway {
       const message = `hive gateway: agent "${agent}": upstream ${JSON.stringify(policy.upstream)} is not a URL`;
       return this.reply(ex, apiError(400, 'invalid_request_error', message, false), message);
     }
-    const { apiKey, authToken, oauthToken } = this.opts.credentials;
+    const credentials = typeof this.opts.credentials === 'function' ? this.opts.credentials() : this.opts.credentials;
+    const { apiKey, authToken, oauthToken } = credentials;
     if (!own && !apiKey && !authToken && !oauthToken) {
       // nothing to add: the request could only fail upstream, so it is not sent at all
       const message =
-        'hive gateway: the hive core has no Anthropic credentials; start it with ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN in its environment (agents never hold them)';
+        "hive gateway: the hive core has no Anthropic credentials; set them on the dashboard's login page (/login), or start the core with ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN in its environment (agents never hold them)";
       return this.reply(ex, apiError(401, 'authentication_error', message, false), message);
     }
     const target = base.origin + base.pathname.replace(/\/+$/, '') + url.pathname + url.search;
@@ -375,7 +400,7 @@ export class ModelGateway {
       if (!DROP_REQUEST.has(k) && !connectionListed.includes(k)) headers.append(k, value);
     });
     headers.set('accept-encoding', 'identity');
-    if (!own) this.addCredentials(headers);
+    if (!own) applyCredentials(headers, credentials);
 
     const abort = new AbortController();
     const onClientAbort = () => {
@@ -506,22 +531,6 @@ export class ModelGateway {
         };
     }
     return null;
-  }
-
-  /** Adds the operator's credentials for the core's upstream. */
-  private addCredentials(headers: Headers): void {
-    const { apiKey, authToken, oauthToken } = this.opts.credentials;
-    if (apiKey) headers.set('x-api-key', apiKey);
-    if (authToken) headers.set('authorization', `Bearer ${authToken}`);
-    else if (oauthToken) {
-      headers.set('authorization', `Bearer ${oauthToken}`);
-      const betas = (headers.get('anthropic-beta') ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-      if (!betas.includes(OAUTH_BETA)) betas.push(OAUTH_BETA);
-      headers.set('anthropic-beta', betas.join(','));
-    }
   }
 
   /** Records a reply the gateway made itself (nothing, or nothing more, forwarded) and returns it. */
