@@ -32,21 +32,28 @@ describe('project checks', () => {
     expect(r.exitCode).toBe(0);
   }, 120_000);
 
-  test('htmx, its SSE extension and uPlot are served from their pinned packages, with no copy in static/', async () => {
+  test('htmx, its SSE extension, uPlot and xterm.js are served from their pinned packages, with no copy in static/', async () => {
     const pkg = await Bun.file(join(PACKAGE_ROOT, 'package.json')).json();
     const pinned: string = pkg.dependencies['htmx.org'];
     expect(pinned).toMatch(/^4\.\d+\.\d+$/);
     const installed = await Bun.file(Bun.resolveSync('htmx.org/package.json', PACKAGE_ROOT)).json();
     expect(installed.version).toBe(pinned);
     expect(pkg.dependencies.uplot).toMatch(/^1\.6\.\d+$/);
-    expect(Object.keys(PACKAGE_STATIC).sort()).toEqual(['htmx.min.js', 'hx-sse.min.js', 'uplot.min.css', 'uplot.min.js']);
-    expect(readdirSync(STATIC_DIR).filter((f) => /htmx|hx-|uplot/i.test(f))).toEqual([]);
+    expect(pkg.dependencies['@xterm/xterm']).toMatch(/^6\.\d+\.\d+$/);
+    expect(pkg.dependencies['@xterm/addon-fit']).toMatch(/^\d+\.\d+\.\d+$/);
+    for (const dep of ['@xterm/xterm', '@xterm/addon-fit'])
+      expect((await Bun.file(Bun.resolveSync(`${dep}/package.json`, PACKAGE_ROOT)).json()).version).toBe(pkg.dependencies[dep]);
+    expect(Object.keys(PACKAGE_STATIC).sort()).toEqual(['htmx.min.js', 'hx-sse.min.js', 'uplot.min.css', 'uplot.min.js', 'xterm-addon-fit.js', 'xterm.css', 'xterm.js']);
+    expect(readdirSync(STATIC_DIR).filter((f) => /htmx|hx-|uplot|xterm/i.test(f))).toEqual([]);
     const app = staticFiles();
     for (const [name, source, type] of [
       ['htmx.min.js', 'htmx.org/dist/htmx.min.js', 'javascript'],
       ['hx-sse.min.js', 'htmx.org/dist/ext/hx-sse.min.js', 'javascript'],
       ['uplot.min.js', 'uplot/dist/uPlot.iife.min.js', 'javascript'],
       ['uplot.min.css', 'uplot/dist/uPlot.min.css', 'text/css'],
+      ['xterm.js', '@xterm/xterm/lib/xterm.js', 'javascript'],
+      ['xterm.css', '@xterm/xterm/css/xterm.css', 'text/css'],
+      ['xterm-addon-fit.js', '@xterm/addon-fit/lib/addon-fit.js', 'javascript'],
     ] as const) {
       const res = await app.handle(new Request(`http://localhost/static/${name}`));
       expect(res.status).toBe(200);

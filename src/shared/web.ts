@@ -16,14 +16,17 @@ export const STATIC_DIR = join(PACKAGE_ROOT, 'static');
 
 /**
  * Files served under `/static/` straight from installed packages (pinned in package.json and
- * bun.lock): htmx and its SSE extension from `htmx.org`, always one version, and the chart library
- * from `uplot`.
+ * bun.lock): htmx and its SSE extension from `htmx.org`, always one version, the chart library
+ * from `uplot`, and the agent page's terminal from `@xterm/xterm` and `@xterm/addon-fit`.
  */
 export const PACKAGE_STATIC: Readonly<Record<string, string>> = {
   'htmx.min.js': 'htmx.org/dist/htmx.min.js',
   'hx-sse.min.js': 'htmx.org/dist/ext/hx-sse.min.js',
   'uplot.min.js': 'uplot/dist/uPlot.iife.min.js',
   'uplot.min.css': 'uplot/dist/uPlot.min.css',
+  'xterm.js': '@xterm/xterm/lib/xterm.js',
+  'xterm.css': '@xterm/xterm/css/xterm.css',
+  'xterm-addon-fit.js': '@xterm/addon-fit/lib/addon-fit.js',
 };
 
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', png: 'image/png', svg: 'image/svg+xml' };
