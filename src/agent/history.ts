@@ -11,8 +11,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TurnStatus } from '../shared/wire.ts';
 
-/** What a history row holds. */
-export type HistoryKind = 'wake' | 'claude' | 'raw' | 'note' | 'turn_end';
+/**
+ * What a history row holds: the message that woke a turn (`wake`), a claude stream-json event
+ * (`claude`), a raw output line (`raw`), a harness remark (`note`), a turn's summary (`turn_end`),
+ * an operator's slash command with its answer (`command`, see `commands.ts`), a session boundary
+ * (`session`: cleared or compacted) and the start and end of a claude run outside a turn (`job`:
+ * a session or notes compaction).
+ */
+export type HistoryKind = 'wake' | 'claude' | 'raw' | 'note' | 'turn_end' | 'command' | 'session' | 'job';
 
 /** One history row. `ts` is unix ms; `data` is the kind's JSON payload. */
 export interface HistoryEvent {
@@ -103,6 +109,18 @@ export class History {
     return this.db
       .query<Row, [number, number]>('SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?')
       .all(afterId, limit)
+      .reverse()
+      .map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
+  }
+
+  /**
+   * A page of older history: the newest `limit` events whose id is below `beforeId`, oldest first
+   * (empty at the start of history).
+   */
+  before(beforeId: number, limit = 200): HistoryEvent[] {
+    return this.db
+      .query<Row, [number, number]>('SELECT * FROM events WHERE id < ? ORDER BY id DESC LIMIT ?')
+      .all(beforeId, limit)
       .reverse()
       .map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
   }

@@ -8,6 +8,12 @@
  * The claude conversation carries over between turns: the first turn starts a session with a fresh
  * id (`--session-id`), later turns `--resume` it. If a resume fails because the session is gone
  * (e.g. the claude dir was wiped), the next turn starts a new session.
+ *
+ * Besides turns, the harness runs claude for jobs the operator or the notes size asks for (a
+ * session compaction, `session.ts`; a notes compaction, `notes.ts`). Turns, jobs and changes to the
+ * stored session take turns on one queue ({@link TurnLoop.exclusive}), so a job never runs beside a
+ * turn and a message that arrives meanwhile waits for it. After each turn the notes size is checked
+ * (`notes.ts`).
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,10 +25,11 @@ import { HIVE_MCP_KEY, type AgentConfig } from '../shared/agent-config.ts';
 import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig, stdioHiveServer, type McpServerEntry } from './claude/argv.ts';
 import { isInit, isResult, type ClaudeEvent, type ResultEvent } from '../shared/stream-json.ts';
 import { toolCalls } from './claude/stream.ts';
-import { runClaude } from './claude/run.ts';
-import type { AgentEnv } from './env.ts';
+import { runClaude, type ClaudeExit } from './claude/run.ts';
+import { workDirs, type AgentEnv } from './env.ts';
 import type { History } from './history.ts';
 import { renderPrompt, renderSystemPrompt, wakePromptVars } from './prompts.ts';
+import { NotesCompactor } from './notes.ts';
 
 /** Who the core says this agent is. */
 export interface Identity {
@@ -34,10 +41,38 @@ export interface Identity {
   config_warnings: string[];
 }
 
+/** A claude run outside a turn: a session compaction or a notes compaction. */
+export type JobKind = 'compact' | 'notes';
+
+/** How an operator's request ended: whether it did what was asked, and the answer to show. */
+export interface Outcome {
+  ok: boolean;
+  text: string;
+}
+
+/** What one job's claude run gave. */
+export interface JobRun {
+  /** The job's id, the `turn_id` of its history rows: `<kind>-<uuid>`. */
+  id: string;
+  /** Every stream-json event it printed, in order (also in history). */
+  events: ClaudeEvent[];
+  result: ResultEvent | null;
+  /** How the process ended; null when it could not be started. */
+  exit: ClaudeExit | null;
+  /** Why the run gave nothing to use: could not start, or cancelled. Null otherwise. */
+  error: string | null;
+}
+
 /** The agent's turn loop. */
 export class TurnLoop {
   private stopped = false;
   private current: AbortController | null = null;
+  private job: { kind: JobKind; abort: AbortController } | null = null;
+  /** The tail of the queue turns, jobs and session changes wait on. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private queued = 0;
+  /** The agent's notes compaction: checked after each turn, and run when the operator asks. */
+  readonly notes: NotesCompactor;
   /** The model of the current (or last) turn; the core names it at each turn start. */
   model: string;
   /** The loopback port of the egress forwarder (see `egress-forward.ts`), once it listens. */
@@ -50,14 +85,39 @@ export class TurnLoop {
     readonly identity: Identity,
     readonly client: JsonLineClient<typeof AgentOps>,
     readonly history: History,
-    private readonly log: (line: string) => void = console.log,
+    readonly log: (line: string) => void = console.log,
   ) {
     this.model = identity.model;
+    this.notes = new NotesCompactor(this);
   }
 
   /** True while a claude turn runs. */
   get busy(): boolean {
     return this.current !== null;
+  }
+
+  /** The job running now, if any. */
+  get jobRunning(): JobKind | null {
+    return this.job?.kind ?? null;
+  }
+
+  /** True while a turn or job runs or waits on the queue: something queued now waits its turn. */
+  get occupied(): boolean {
+    return this.current !== null || this.job !== null || this.queued > 0;
+  }
+
+  /**
+   * Runs `fn` when every turn, job and session change queued before it has finished, and before
+   * any queued after it. A failure of `fn` is its caller's; the queue goes on.
+   */
+  exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.queued++;
+    const run = this.queue.then(async () => {
+      this.queued--;
+      return fn();
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Runs until {@link stop}. Socket failures are retried with backoff (1 s doubling to 30 s). */
@@ -76,14 +136,20 @@ export class TurnLoop {
         await Bun.sleep(delay);
         continue;
       }
-      if (msg && !this.stopped) await this.turn(msg);
+      if (msg && !this.stopped) {
+        await this.turn(msg);
+        if (!this.stopped) await this.notes.afterTurn().catch((err) => this.log(`notes size check: ${(err as Error).message}`));
+      }
     }
   }
 
-  /** Ends the loop after the current turn; `cancel` also aborts a running turn. */
+  /** Ends the loop after the current turn; `cancel` also aborts a running turn or job. */
   stop(cancel = false): void {
     this.stopped = true;
-    if (cancel) this.current?.abort();
+    if (cancel) {
+      this.current?.abort();
+      this.job?.abort.abort();
+    }
     this.client.close();
   }
 
@@ -94,8 +160,22 @@ export class TurnLoop {
     return true;
   }
 
-  /** Runs one claude turn for `msg`. Never throws: failures end the turn with status `error`. */
-  async turn(msg: MessageRecord): Promise<void> {
+  /** Aborts the running job, if any. @returns its kind, or null when none was running. */
+  cancelJob(): JobKind | null {
+    if (!this.job) return null;
+    this.job.abort.abort();
+    return this.job.kind;
+  }
+
+  /**
+   * Runs one claude turn for `msg`, once the queue is free (see {@link exclusive}). Never throws:
+   * failures end the turn with status `error`.
+   */
+  turn(msg: MessageRecord): Promise<void> {
+    return this.exclusive(() => this.runTurn(msg));
+  }
+
+  private async runTurn(msg: MessageRecord): Promise<void> {
     const turnId = crypto.randomUUID();
     const started = Date.now();
     const abort = new AbortController();
@@ -114,19 +194,10 @@ export class TurnLoop {
     let cost: number | null = null;
     try {
       const session = this.session();
-      const argv = buildClaudeArgv({
-        claudeBin: this.env.claudeBin,
-        model: this.model,
-        prompt: this.wakePrompt(msg),
-        systemPrompt: this.systemPrompt(),
-        mcpConfigPath: this.writeMcpConfig(),
-        allowedTools: allowedToolsFor(this.identity.config),
-        session,
-        addDirs: this.identity.role === 'manager' && this.env.agentsDir ? [this.env.agentsDir] : [],
-      });
+      const argv = this.sessionArgv(this.wakePrompt(msg), session);
       const exit = await runClaude({
         argv,
-        env: claudeEnv(this.env.passEnv, this.env.claudeDir, { modelSocket: this.env.modelSocket, proxyPort: this.proxyPort }),
+        env: this.claudeEnvironment(),
         cwd: this.env.stateDir,
         signal: abort.signal,
         onEvent: (e: ClaudeEvent) => {
@@ -196,9 +267,102 @@ export class TurnLoop {
     return Math.max(0, total - before);
   }
 
+  /**
+   * Records `total` (USD) as the session's running cost, as claude reported it after a run outside
+   * a turn (a compaction), so the next turn's cost does not include that run's.
+   */
+  recordSessionCost(total: number): void {
+    this.history.setKv('session_cost', String(total));
+  }
+
+  /**
+   * The session the next turn runs in: the stored one, resumed, or a new one. Claude keeps a
+   * session's first system prompt when it resumes it (docs/pitfalls.md), so when the system prompt
+   * differs from the one the stored session began with (the agent's config or the hive changed), a
+   * new session starts, and a `session` row `{action: 'renewed', session_id, text}` says why.
+   */
   private session(): { id: string; resume: boolean } {
     const id = this.history.getKv('session');
+    const prompt = Bun.hash(this.systemPrompt()).toString(36);
+    const began = this.history.getKv('session_prompt');
+    if (id && began && began !== prompt) {
+      this.history.setKv('session', '');
+      this.history.append(null, 'session', {
+        action: 'renewed',
+        session_id: id,
+        text: `new session: the system prompt changed since session ${id} began (its config or the hive changed), and claude keeps a resumed session's first prompt`,
+      });
+      this.history.setKv('session_prompt', prompt);
+      return { id: crypto.randomUUID(), resume: false };
+    }
+    if (began !== prompt) this.history.setKv('session_prompt', prompt);
     return id ? { id, resume: true } : { id: crypto.randomUUID(), resume: false };
+  }
+
+  /**
+   * Runs one claude process as job `kind` (call it inside {@link exclusive}): a `job` history row
+   * `{job, phase: 'start', text}` first, then its events under the job's id, as a turn's are; the
+   * caller writes the `end` row ({@link endJob}). {@link cancelJob} aborts it. Never throws.
+   * @param argv the whole command line, claude binary first.
+   * @param o.text what the start row says; o.env is added to {@link claudeEnvironment}; o.stdin
+   *   is written to claude's stdin.
+   */
+  async runJob(kind: JobKind, argv: string[], o: { text: string; env?: Record<string, string>; stdin?: string }): Promise<JobRun> {
+    const id = `${kind}-${crypto.randomUUID()}`;
+    if (this.stopped) return { id, events: [], result: null, exit: null, error: 'the agent is stopping' };
+    const abort = new AbortController();
+    this.job = { kind, abort };
+    this.history.append(id, 'job', { job: kind, phase: 'start', text: o.text });
+    const run: JobRun = { id, events: [], result: null, exit: null, error: null };
+    try {
+      run.exit = await runClaude({
+        argv,
+        env: { ...this.claudeEnvironment(), ...o.env },
+        cwd: this.env.stateDir,
+        signal: abort.signal,
+        stdin: o.stdin,
+        onEvent: (e) => {
+          this.history.append(id, 'claude', e);
+          run.events.push(e);
+          if (isResult(e)) run.result = e;
+        },
+        onRaw: (line, stream) => this.history.append(id, 'raw', { stream, line }),
+      });
+      if (abort.signal.aborted) run.error = 'cancelled by the operator';
+    } catch (err) {
+      run.error = `could not run claude: ${(err as Error).message}`;
+    } finally {
+      this.job = null;
+    }
+    return run;
+  }
+
+  /** Writes the `end` row of job `run`: `{job, phase: 'end', ok, text, duration_ms}` plus `extra`. */
+  endJob(kind: JobKind, run: JobRun, ok: boolean, text: string, started: number, extra: Record<string, unknown> = {}): void {
+    this.history.append(run.id, 'job', { job: kind, phase: 'end', ok, text, duration_ms: Date.now() - started, ...extra });
+    if (!ok) this.log(`${kind} job failed: ${text.slice(0, 500)}`);
+  }
+
+  /**
+   * The argv of a claude run in the agent's own session, as its turns run it: same model, tools,
+   * MCP servers and system prompt. (The MCP config file is rewritten.)
+   */
+  sessionArgv(prompt: string, session: { id: string; resume: boolean }): string[] {
+    return buildClaudeArgv({
+      claudeBin: this.env.claudeBin,
+      model: this.model,
+      prompt,
+      systemPrompt: this.systemPrompt(),
+      mcpConfigPath: this.writeMcpConfig(),
+      allowedTools: allowedToolsFor(this.identity.config),
+      session,
+      addDirs: workDirs(this.identity.role, this.env),
+    });
+  }
+
+  /** The environment every claude run of this agent gets (see `claudeEnv`). */
+  claudeEnvironment(): Record<string, string> {
+    return claudeEnv(this.env.passEnv, this.env.claudeDir, { modelSocket: this.env.modelSocket, proxyPort: this.proxyPort });
   }
 
   private wakePrompt(msg: MessageRecord): string {
@@ -207,7 +371,7 @@ export class TurnLoop {
 
   private systemPrompt(): string {
     const { name, role, config } = this.identity;
-    return renderSystemPrompt({ name, role, config, stateDir: this.env.stateDir, agentsDir: this.env.agentsDir ?? '/agents' });
+    return renderSystemPrompt({ name, role, config, stateDir: this.env.stateDir, agentsDir: this.env.agentsDir ?? '/agents', logsDir: this.env.logsDir, sharedDir: this.env.sharedDir });
   }
 
   private writeMcpConfig(): string {

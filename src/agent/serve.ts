@@ -4,7 +4,8 @@
  * history, serves its page on `page.sock` in its socket dir (retrying forever; the dashboard proxies
  * to it), forwards a loopback port to the core's egress proxy for claude's tools, serves the hive's
  * MCP tools on a loopback port for claude to connect to (`mcp/http.ts`; `hive mcp` over stdio only
- * if that cannot listen), and runs the turn loop until stopped.
+ * if that cannot listen), serves the operator's terminals on `term.sock` (`terminal.ts`), and runs
+ * the turn loop until stopped.
  */
 import { startEgressForwarder } from './egress-forward.ts';
 import { serveMcpHttp } from '../mcp/http.ts';
@@ -15,6 +16,7 @@ import { loadAgentEnv } from './env.ts';
 import { History } from './history.ts';
 import { TurnLoop, type Identity } from './loop.ts';
 import { createAgentPage, listenWithRetry } from './page/server.tsx';
+import { shellEnv, startTerminals } from './terminal.ts';
 
 /** A running agent; `stop` ends the loop (cancelling a running turn) and the page. */
 export interface AgentHandle {
@@ -49,11 +51,14 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
     return null;
   });
   loop.proxyPort = egress?.port ?? null;
-  const app = createAgentPage(loop, history, log);
+  // aborted first thing on stop: the page's open event streams end then (a page left open must
+  // not hold the stop up), and serving stops retrying
   const pageAbort = new AbortController();
+  const app = createAgentPage(loop, history, log, { shutdown: pageAbort.signal });
   void listenWithRetry(app, { unix: env.pageSocket, log, signal: pageAbort.signal })
     .then(() => log(`page on ${env.pageSocket}`))
     .catch((err) => log(`page: ${(err as Error).message}`));
+  const terminals = startTerminals({ socketPath: env.termSocket, cwd: env.stateDir, env: shellEnv(env, egress?.port ?? null), name: identity.name, log, signal: pageAbort.signal });
   // One MCP endpoint for the agent's life: a turn's claude connects to it instead of starting `hive
   // mcp`. Loopback is the sandbox's own, or the host's under `process` (hence the token).
   const mcp = await serveMcpHttp({ client, socket: env.socket, role: identity.role, log }).catch((err) => {
@@ -78,8 +83,9 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
     done,
     async stop() {
       pageAbort.abort();
+      await terminals.close().catch((err) => log(`terminal: close failed: ${(err as Error).message}`));
       loop.stop(true);
-      // closes the page's open event streams too, so a stop does not wait for them
+      // the page's event streams ended with pageAbort; this also drops any other open connection
       await app.stop?.(true).catch((err) => log(`page: stop failed: ${(err as Error).message}`));
       await egress?.close().catch((err) => log(`egress forwarder: close failed: ${(err as Error).message}`));
       await Promise.race([done, Bun.sleep(6000)]);

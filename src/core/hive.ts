@@ -9,7 +9,8 @@
  * - `agents/`: the registry, lifecycle, supervisor, turn records, kept state;
  * - `approvals/`: the approval store, the gate (requests and decisions), spawn drafts;
  * - `configs/`: proposed and applied repos, the deploy log, deploys and rebuilds, tag retention;
- * - `gateway/`: the model gateway with usage and budgets, the egress proxy;
+ * - `gateway/`: the model gateway with usage and budgets, the operator's model credentials, the
+ *   egress proxy;
  * - `sockets/`: the admin and agent sockets, each op handed to the feature that owns it;
  * - `notify/`: operator notifications pushed to `--notify-url`, from the bus;
  * - `stats/`: telemetry samples written as turns end, their roll-ups, and the stuck-agent watch.
@@ -41,9 +42,11 @@ import { EventBus } from './bus.ts';
 import { AgentConfigs } from './configs/agent-configs.ts';
 import { Deployer } from './configs/deploy.ts';
 import { ConfigRepos, MetaRepo } from './configs/repos.ts';
+import type { MountPolicy } from './configs/mounts.ts';
 import { TagRetention } from './configs/retention.ts';
 import { openCoreDb } from './db.ts';
 import { gatewayPolicyOf, onGatewayRefused } from './gateway/agent-policy.ts';
+import { Credentials } from './gateway/credentials.ts';
 import { EgressProxy } from './gateway/egress.ts';
 import { ModelGateway } from './gateway/model-gateway.ts';
 import { UsageStore } from './gateway/usage.ts';
@@ -52,6 +55,7 @@ import { StatsRecorder } from './stats/recorder.ts';
 import { StatsStore } from './stats/store.ts';
 import { StuckWatch } from './stats/stuck.ts';
 import { createRuntime } from './runtime/detect.ts';
+import { codePaths } from './runtime/sandbox.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import type { CoreConfig } from './settings.ts';
 import { agentOps } from './sockets/agent-ops.ts';
@@ -92,6 +96,8 @@ export class Hive {
   readonly retention: TagRetention;
   // gateway
   readonly usage: UsageStore;
+  /** The operator's model credentials: the environment's, or the one set on the dashboard's login page. */
+  readonly credentials: Credentials;
   readonly gateway: ModelGateway;
   readonly egress: EgressProxy;
   // sockets
@@ -120,14 +126,21 @@ export class Hive {
     const approvals = (this.approvals = new Approvals(db, bus));
     const drafts = (this.drafts = new Drafts(db, bus));
     const alerts = (this.alerts = new Alerts(db, bus));
-    const repos = (this.repos = new ConfigRepos(layout));
+    const mounts: MountPolicy = { allowed: config.allowMounts, dataDir: config.dataDir, codePaths: codePaths(config.claudeBin), sandboxed: runtime.sandboxed };
+    const repos = (this.repos = new ConfigRepos(layout, mounts));
     const meta = (this.meta = new MetaRepo(layout.metaDir, bus));
     const usage = (this.usage = new UsageStore(db));
     this.policy = new MessagePolicy({ broker, registry, configs, questions, reminders });
     this.inbox = new OperatorInbox(db, broker, bus);
+    const credentials = (this.credentials = new Credentials({
+      file: layout.credentialsFile,
+      environment: config.gateway.credentials,
+      upstream: config.gateway.upstream,
+      log,
+    }));
     this.gateway = new ModelGateway({
       upstream: config.gateway.upstream,
-      credentials: config.gateway.credentials,
+      credentials: () => credentials.current(),
       usage,
       policyFor: (name) => gatewayPolicyOf(configs, name),
       turnOf: (name) => this.lifecycle.turnOf(name),
@@ -148,6 +161,7 @@ export class Hive {
       layout,
       agentEnv: (name) => this.lifecycle.env(name),
       prepare: (name) => this.lifecycle.prepare(name),
+      sandboxExtras: (name) => this.lifecycle.sandboxExtras(name),
       alerts,
       log,
     });
@@ -165,6 +179,7 @@ export class Hive {
       seedState: (name) => this.gate.seedState(name),
       alerts,
       log,
+      mounts,
     });
     this.sockets = new HiveSockets({
       layout,
@@ -190,6 +205,7 @@ export class Hive {
       runtime,
       claudeBin: config.claudeBin,
       defaultModel: config.defaultModel,
+      mounts,
       log,
     });
     this.kept = new KeptState({ layout, registry, drafts, configs, bus, log });
@@ -242,6 +258,8 @@ export class Hive {
     if (longest.length > MAX_SOCKET_PATH)
       throw new HiveError('bad_request', `data dir ${config.dataDir} is too deep: socket paths would exceed ${MAX_SOCKET_PATH} bytes`);
     mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
+    mkdirSync(layout.sharedDir, { recursive: true });
+    mkdirSync(layout.logsDir, { recursive: true });
     if (await socketAnswers(layout.hostSocket))
       throw new HiveError('conflict', `another hive core is already serving ${config.dataDir} (${layout.hostSocket} answers)`);
     const runtime = createRuntime(config.runtime, { dataDir: config.dataDir, claudeBin: config.claudeBin }, (w) => log(`WARN ${w}`));

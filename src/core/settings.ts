@@ -20,12 +20,14 @@
  * | --stuck-turn-minutes | HIVE_STUCK_TURN_MINUTES | 30: a turn running this long raises `agent_stuck` |
  * | --stuck-inbox-minutes | HIVE_STUCK_INBOX_MINUTES | 5: messages waiting this long for an idle agent raise `agent_stuck` |
  * | --stats-raw-days | HIVE_STATS_RAW_DAYS | 7: days raw telemetry samples are kept (hourly roll-ups for 400) |
+ * | --allow-mount (repeatable) | HIVE_ALLOW_MOUNTS | none: host directories under which an agent's `mounts` may name paths (comma-separated) |
  *
- * The model gateway's upstream and credentials come from the core's environment only and never
- * reach an agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of
- * `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, `CLAUDE_CODE_OAUTH_TOKEN`.
+ * The model gateway's upstream and credentials come from the core's environment and never reach an
+ * agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of `ANTHROPIC_API_KEY`,
+ * `ANTHROPIC_AUTH_TOKEN`, `CLAUDE_CODE_OAUTH_TOKEN`. A credential the operator sets on the
+ * dashboard's login page takes their place while it is stored (see `gateway/credentials.ts`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { resolveDataDir } from '../shared/paths.ts';
@@ -64,6 +66,11 @@ export interface CoreConfig {
   /** Days raw telemetry samples are kept before only their hourly roll-ups remain. */
   statsRawDays: number;
   /**
+   * Absolute host directories an agent's `mounts` may name paths under (`--allow-mount`); empty =
+   * no mounts. Each existed and was a directory when the core started; see `configs/mounts.ts`.
+   */
+  allowMounts: string[];
+  /**
    * The operator token the dashboard asks for, or null (then it answers anyone who reaches it,
    * which only loopback allows). See `dashboard/auth.ts`.
    */
@@ -95,6 +102,8 @@ export interface CoreFlags {
   'stuck-turn-minutes'?: string;
   'stuck-inbox-minutes'?: string;
   'stats-raw-days'?: string;
+  /** Repeatable; each value may also list several directories, comma-separated. */
+  'allow-mount'?: string | string[];
 }
 
 /**
@@ -142,6 +151,7 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
   const rawDays = flags['stats-raw-days'] ?? env.HIVE_STATS_RAW_DAYS ?? '7';
   if (!/^\d+$/.test(rawDays) || Number(rawDays) < 1 || Number(rawDays) > 365)
     throw new HiveError('bad_request', `--stats-raw-days ${rawDays}: expected a whole number of days (1 to 365)`);
+  const allowMounts = readAllowMounts(flags['allow-mount'] ?? env.HIVE_ALLOW_MOUNTS, dataDir);
   const operatorToken = readOperatorToken(flags['token-file'], env.HIVE_OPERATOR_TOKEN);
   if (!operatorToken && !isLoopback(listen.host))
     throw new HiveError(
@@ -160,12 +170,48 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     tagRetentionDays: Number(retention),
     stuck,
     statsRawDays: Number(rawDays),
+    allowMounts,
     listen,
     runtime: runtime as RuntimeName,
     defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',
     claudeBin: isAbsolute(claudeBin) || !claudeBin.includes('/') ? claudeBin : resolve(claudeBin),
     manager: !(flags['no-manager'] || env.HIVE_NO_MANAGER === '1'),
   };
+}
+
+/**
+ * The directories of `--allow-mount` (each value comma-separated too) or `HIVE_ALLOW_MOUNTS`, made
+ * absolute against the working directory, without duplicates.
+ * @throws HiveError `bad_request` naming the directory when it does not exist, is not a directory,
+ *   is `/`, or lies inside the data dir (whose files no agent may see).
+ */
+function readAllowMounts(value: string | string[] | undefined, dataDir: string): string[] {
+  const dirs = [value ?? []].flat().flatMap((v) => v.split(',')).map((d) => d.trim()).filter(Boolean);
+  const out: string[] = [];
+  for (const d of dirs) {
+    const dir = resolve(d);
+    const fail = (why: string): never => {
+      throw new HiveError('bad_request', `--allow-mount ${d}: ${why}`);
+    };
+    let real: string;
+    try {
+      real = realpathSync(dir);
+      if (!statSync(real).isDirectory()) fail('is not a directory');
+    } catch (err) {
+      if (err instanceof HiveError) throw err;
+      fail((err as Error).message);
+    }
+    if (real! === '/') fail('would let agents mount any path of this host; name the directories to share');
+    let dataReal = dataDir;
+    try {
+      dataReal = realpathSync(dataDir);
+    } catch {
+      // a data dir not made yet is compared as written
+    }
+    if (real! === dataReal || real!.startsWith(`${dataReal}/`)) fail(`lies inside the data dir ${dataDir}, which no agent may see`);
+    if (!out.includes(dir)) out.push(dir);
+  }
+  return out;
 }
 
 /**

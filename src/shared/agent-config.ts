@@ -13,6 +13,9 @@
  * prompt = "You review alice's patches."        # default: none
  * models = ["haiku", "claude-sonnet-4-5"]       # default: any model
  * upstream = "http://127.0.0.1:8080"            # default: the core's model upstream
+ * env = { LANG = "C.UTF-8" }                    # default: none; not for secrets
+ * mounts = [{ host = "/srv/data", at = "/data" }] # default: none; readOnly defaults to true
+ * shared = false                                # default: true (/shared, the hive-wide directory)
  *
  * [budget]                                      # default: no limit
  * dailyUsd = 5
@@ -20,6 +23,10 @@
  *
  * [network]
  * allow = ["api.github.com", "*.example.org"]   # default: none (no egress)
+ *
+ * [notes]
+ * compactAt = 65536                             # default: never compacted automatically
+ * keep = 5                                      # default: 5 previous versions kept
  *
  * [extraMcpServers.matrix]
  * command = "/usr/local/bin/matrix-mcp"
@@ -35,6 +42,7 @@ import { createHash } from 'node:crypto';
 import { HiveError } from './errors.ts';
 import { MANAGER, OPERATOR, isAgentName } from './names.ts';
 import { allowEntryProblem } from './egress.ts';
+import { absolutePathProblem, envNameProblem, MAX_ENV_TOTAL, MAX_ENV_VALUE, MAX_ENV_VARS, MAX_MOUNT_PATH, MAX_MOUNTS, mountTargetProblem, pathsOverlap } from './sandbox-options.ts';
 
 /** Name of the config file inside an agent's config dir. */
 export const AGENT_CONFIG_FILE = 'agent.toml';
@@ -67,6 +75,15 @@ export const ModelName = Type.String({
   maxLength: 100,
   description: 'a model name or alias, like haiku or claude-sonnet-4-5',
 });
+/** The smallest `notes.compactAt`, bytes: below it a rewrite would cost more than it saves. */
+export const MIN_NOTES_COMPACT_AT = 1024;
+/** The largest `notes.compactAt`, bytes (1 MiB): the whole of the notes goes into one model request. */
+export const MAX_NOTES_COMPACT_AT = 1024 * 1024;
+/** How many previous versions of `notes.md` a compaction keeps when `notes.keep` is not set. */
+export const DEFAULT_NOTES_KEEP = 5;
+/** The most previous versions `notes.keep` may ask for. */
+export const MAX_NOTES_KEEP = 100;
+
 /** Key of an extra MCP server: it becomes part of tool names, so the MCP name alphabet only. */
 const ServerKey = '^[A-Za-z0-9_-]{1,64}$';
 
@@ -77,6 +94,16 @@ export const ExtraMcpServerSchema = Type.Object(
     args: Type.Optional(Type.Array(Type.String({ maxLength: 4096 }), { maxItems: 256 })),
     env: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 16384 }))),
     allowedTools: Type.Optional(Type.Array(McpToolPattern, { minItems: 1, maxItems: 256 })),
+  },
+  { additionalProperties: false },
+);
+
+/** One host directory (or file) bound into the sandbox; see `sandbox-options.ts`. */
+export const MountSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: MAX_MOUNT_PATH, description: 'an absolute host path under a directory the operator allows (--allow-mount)' }),
+    at: Type.String({ minLength: 1, maxLength: MAX_MOUNT_PATH, description: 'an absolute path inside the sandbox' }),
+    readOnly: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -94,10 +121,28 @@ export const AgentConfigSchema = Type.Object(
     network: Type.Optional(
       Type.Object({ allow: Type.Optional(Type.Array(Type.String({ maxLength: 300 }), { maxItems: 256 })) }, { additionalProperties: false }),
     ),
+    notes: Type.Optional(
+      Type.Object(
+        {
+          compactAt: Type.Optional(
+            Type.Integer({
+              minimum: MIN_NOTES_COMPACT_AT,
+              maximum: MAX_NOTES_COMPACT_AT,
+              description: `a size in bytes, from ${MIN_NOTES_COMPACT_AT} to ${MAX_NOTES_COMPACT_AT}`,
+            }),
+          ),
+          keep: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_NOTES_KEEP, description: `a count from 1 to ${MAX_NOTES_KEEP}` })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     allowedRecipients: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000 })),
     allowedTools: Type.Optional(Type.Array(ToolPattern, { maxItems: 256 })),
     extraMcpServers: Type.Optional(Type.Record(Type.String(), ExtraMcpServerSchema)),
     prompt: Type.Optional(Type.String({ maxLength: 16384 })),
+    env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: MAX_ENV_VALUE }))),
+    mounts: Type.Optional(Type.Array(MountSchema, { maxItems: MAX_MOUNTS })),
+    shared: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -111,6 +156,15 @@ export interface ExtraMcpServer {
   env: Record<string, string>;
   /** Tool names or patterns; `*` means every tool of the server. */
   allowedTools: string[];
+}
+
+/** A mount with its default filled in: `host` bound at `at`, read-only unless `readOnly` is false. */
+export interface AgentMount {
+  /** Absolute host path, as written (the core resolves symlinks when it checks and binds it). */
+  host: string;
+  /** Absolute path inside the sandbox. */
+  at: string;
+  readOnly: boolean;
 }
 
 /** An agent's config with defaults applied (`null` = the field was not set). */
@@ -132,6 +186,18 @@ export interface AgentConfig {
   budget: { dailyUsd?: number; monthlyUsd?: number };
   /** Hosts the agent's tools may reach through the egress proxy (see `egress.ts`); empty = none. */
   network: { allow: string[] };
+  /** Variables for the harness, claude and its tools (names checked by `sandbox-options.ts`); not secret. */
+  env: Record<string, string>;
+  /** Host paths bound into the sandbox; empty = none. */
+  mounts: AgentMount[];
+  /** Whether the hive-wide `/shared` directory is in the sandbox (default true). */
+  shared: boolean;
+  /**
+   * Notes compaction (`agent/notes.ts`): `compactAt` is the size of `notes.md` in bytes past which
+   * the harness rewrites it after a turn (`null` = only when the operator asks); `keep` is how many
+   * previous versions it keeps.
+   */
+  notes: { compactAt: number | null; keep: number };
 }
 
 /** The config of an agent with no `agent.toml`. */
@@ -145,6 +211,10 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
   upstream: null,
   budget: {},
   network: { allow: [] },
+  env: {},
+  mounts: [],
+  shared: true,
+  notes: { compactAt: null, keep: DEFAULT_NOTES_KEEP },
 });
 
 /** A parsed config, the warnings the operator should see, and a hash of the file's text. */
@@ -194,7 +264,7 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
         ? 'is not a known option (see docs/agent-config.md)'
         : first.message === 'Expected required property'
           ? 'is required'
-          : described && first.message.startsWith('Expected string to match')
+          : described && (first.message.startsWith('Expected string to match') || first.message.startsWith('Expected integer'))
             ? `must be ${described}`
             : first.message.replace(/^Expected/, 'expected');
     throw new HiveError('bad_config', `${source}: ${field}: ${message}`);
@@ -232,6 +302,28 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
     if (problem) fail(`network.allow.${i}`, problem);
     if (allow.indexOf(entry) !== i) fail(`network.allow.${i}`, `"${entry}" is listed twice`);
   });
+  const env = file.env ?? {};
+  const names = Object.keys(env);
+  if (names.length > MAX_ENV_VARS) fail('env', `${names.length} variables; the limit is ${MAX_ENV_VARS}`);
+  let total = 0;
+  for (const [k, v] of Object.entries(env)) {
+    const problem = envNameProblem(k);
+    if (problem) fail(`env.${k}`, problem);
+    if (v.includes('\0')) fail(`env.${k}`, 'holds a NUL character, which no environment variable can carry');
+    total += k.length + v.length;
+  }
+  if (total > MAX_ENV_TOTAL) fail('env', `its names and values come to ${total} characters; the limit is ${MAX_ENV_TOTAL}`);
+  const mounts: AgentMount[] = (file.mounts ?? []).map((m, i) => {
+    const hostProblem = absolutePathProblem(m.host) ?? (m.host === '/' ? 'cannot be "/"; name the directory to share' : null);
+    if (hostProblem) fail(`mounts.${i}.host`, hostProblem);
+    const atProblem = mountTargetProblem(m.at);
+    if (atProblem) fail(`mounts.${i}.at`, atProblem);
+    return { host: m.host, at: m.at, readOnly: m.readOnly ?? true };
+  });
+  mounts.forEach((m, i) => {
+    const j = mounts.findIndex((o) => pathsOverlap(o.at, m.at));
+    if (j !== i) fail(`mounts.${i}.at`, `"${m.at}" ${m.at === mounts[j]!.at ? 'is' : 'overlaps'} mounts.${j}.at ("${mounts[j]!.at}"); each mount needs a place of its own`);
+  });
   const { warnings } = partitionExtraServers(extra);
   return {
     config: {
@@ -244,6 +336,10 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
       upstream: file.upstream ?? null,
       budget: { ...file.budget },
       network: { allow },
+      env: { ...env },
+      mounts,
+      shared: file.shared ?? true,
+      notes: { compactAt: file.notes?.compactAt ?? null, keep: file.notes?.keep ?? DEFAULT_NOTES_KEEP },
     },
     warnings,
     hash: createHash('sha256').update(text).digest('hex'),
@@ -279,6 +375,18 @@ export function defaultAgentConfigText(name: string): string {
 # It is called without the operator's credentials.
 # upstream = "http://127.0.0.1:8080"
 
+# Environment variables for this agent's harness, claude and its tools (default: none).
+# Not for secrets: the config is readable by the manager. Names the hive sets itself
+# (HIVE_*, ANTHROPIC_*, CLAUDE_*, *_PROXY, PATH, HOME, ...) are refused.
+# env = { LANG = "C.UTF-8" }
+
+# Host paths bound into the sandbox, under a directory the operator allows with
+# hive core serve --allow-mount DIR (default: none). readOnly defaults to true.
+# mounts = [{ host = "/srv/data", at = "/data", readOnly = true }]
+
+# The hive-wide directory /shared, read-write, shared with every agent (default: true).
+# shared = false
+
 # Spending limits in USD per UTC day and month, enforced by the model gateway (default: none).
 # [budget]
 # dailyUsd = 5
@@ -288,6 +396,12 @@ export function defaultAgentConfigText(name: string): string {
 # (default: none; the sandbox has no other network).
 # [network]
 # allow = ["api.github.com", "*.example.org"]
+
+# Rewrite /state/notes.md compactly after a turn once it passes compactAt bytes, keeping
+# the previous versions in /state/.hive/notes/ (default: only when the operator asks).
+# [notes]
+# compactAt = 65536
+# keep = 5
 
 # Extra MCP servers; their tools appear as mcp__<key>__<tool>.
 # [extraMcpServers.example]

@@ -12,6 +12,8 @@
  * <data>/proposed/<name>/state/       files a draft stages for the new agent's /state
  * <data>/meta/                        deploy log (git): agents/<name>.json per agent
  * <data>/logs/<name>.log              the agent process's stdout/stderr
+ * <data>/logs/<name>.build.log        the output of the agent's last rebuild or deploy
+ * <data>/shared/                      the hive-wide directory, /shared in every sandbox (kept across purges)
  * <data>/run/sandboxes/<name>/        generated files of a sandboxed runtime (/etc/passwd, …)
  * <data>/run/host.sock                admin socket
  * <data>/run/manager/…               the manager's socket dir (as below)
@@ -20,7 +22,9 @@
  *   model.sock  the core's model gateway for the agent (Anthropic Messages API)
  *   proxy.sock  the core's egress proxy for the agent (network.allow)
  *   page.sock   the agent's own page, served by its harness; the dashboard proxies to it
+ *   term.sock   the agent's terminals, served by its harness; the dashboard relays them
  * <data>/secret                       the dashboard's key for CSRF tokens (0600)
+ * <data>/credentials.json             model credentials set on the dashboard's login page (0600)
  * ```
  */
 import { join } from 'node:path';
@@ -48,11 +52,15 @@ export interface AgentPaths {
   proxySocket: string;
   /** The agent's page, served by its harness (see `agent/page/server.tsx`). */
   pageSocket: string;
+  /** The agent's terminals, served by its harness (see `agent/terminal.ts`). */
+  termSocket: string;
   log: string;
+  /** The output of the agent's last rebuild or deploy (see `core/configs/deploy.ts`). */
+  buildLog: string;
 }
 
 /** File names of the sockets in every agent's socket dir, the same inside and outside a sandbox. */
-export const SOCKET_NAMES = { mcp: 'mcp.sock', model: 'model.sock', proxy: 'proxy.sock', page: 'page.sock' } as const;
+export const SOCKET_NAMES = { mcp: 'mcp.sock', model: 'model.sock', proxy: 'proxy.sock', page: 'page.sock', term: 'term.sock' } as const;
 
 /** Paths under one data dir. */
 export class DataLayout {
@@ -70,6 +78,10 @@ export class DataLayout {
   /** The dashboard's secret key (CSRF tokens); no sandbox sees it. */
   get secretFile(): string {
     return join(this.dataDir, 'secret');
+  }
+  /** The model credentials the operator set on the dashboard (0600; see `core/gateway/credentials.ts`); no sandbox sees it. */
+  get credentialsFile(): string {
+    return join(this.dataDir, 'credentials.json');
   }
   get agentsDir(): string {
     return join(this.dataDir, 'agents');
@@ -89,6 +101,10 @@ export class DataLayout {
   get logsDir(): string {
     return join(this.dataDir, 'logs');
   }
+  /** The hive-wide directory every agent sees at `/shared` (unless its config says `shared = false`); no agent's purge removes it. */
+  get sharedDir(): string {
+    return join(this.dataDir, 'shared');
+  }
 
   /** Paths of agent `name` (already validated, or `manager`). */
   agent(name: string): AgentPaths {
@@ -105,7 +121,9 @@ export class DataLayout {
       modelSocket: join(socketDir, SOCKET_NAMES.model),
       proxySocket: join(socketDir, SOCKET_NAMES.proxy),
       pageSocket: join(socketDir, SOCKET_NAMES.page),
+      termSocket: join(socketDir, SOCKET_NAMES.term),
       log: join(this.logsDir, `${name}.log`),
+      buildLog: join(this.logsDir, `${name}.build.log`),
     };
   }
 }

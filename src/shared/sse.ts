@@ -3,7 +3,8 @@
  * Server-sent events as a `Response`, per the WHATWG HTML "server-sent events" section. Event
  * names and ids may not contain newlines (they would end the field), so {@link SseSink.send}
  * refuses them; data is split into one `data:` line per line. A comment line every 15 s keeps
- * proxies from closing an idle stream. The stream always closes its listeners in `finally`.
+ * proxies from closing an idle stream. The stream always closes its listeners in `finally`, whether
+ * the client went away or the server ended it ({@link SseSink.close}).
  */
 
 /** One event to send. */
@@ -11,14 +12,21 @@ export interface SseEvent {
   event?: string;
   id?: string | number;
   data: string;
+  /** How long the client waits before reconnecting after the stream ends, ms (the `retry:` field). */
+  retry?: number;
 }
 
 /** What a stream's producer writes to. */
 export interface SseSink {
   /** @throws Error when `event` or `id` contains a newline. */
   send(ev: SseEvent): void;
-  /** Aborted when the client goes away. */
+  /** Aborted when the client goes away or the stream is closed. */
   signal: AbortSignal;
+  /**
+   * Ends the stream from the server's side: the cleanup runs and the client sees a clean end of
+   * the response (and may reconnect). Does nothing once the stream is over.
+   */
+  close(): void;
 }
 
 /** Heartbeat comment interval, ms. */
@@ -55,6 +63,15 @@ export function sseResponse(start: (sink: SseSink) => (() => void) | void, heade
       };
       const sink: SseSink = {
         signal: abort.signal,
+        close() {
+          if (abort.signal.aborted) return;
+          finish();
+          try {
+            controller.close();
+          } catch {
+            // the client went away at the same moment: nothing left to close
+          }
+        },
         send(ev) {
           let out = '';
           if (ev.event !== undefined) {
@@ -65,6 +82,7 @@ export function sseResponse(start: (sink: SseSink) => (() => void) | void, heade
             if (/[\r\n]/.test(String(ev.id))) throw new Error('SSE id contains a newline');
             out += `id: ${ev.id}\n`;
           }
+          if (ev.retry !== undefined) out += `retry: ${Math.max(0, Math.round(ev.retry))}\n`;
           for (const line of ev.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
           write(out + '\n');
         },

@@ -303,6 +303,10 @@ export const AgentConfigWire = Type.Object({
   upstream: Type.Union([Type.String(), Type.Null()]),
   budget: Type.Object({ dailyUsd: Type.Optional(Type.Number()), monthlyUsd: Type.Optional(Type.Number()) }),
   network: Type.Object({ allow: Type.Array(Type.String()) }),
+  env: Type.Record(Type.String(), Type.String()),
+  mounts: Type.Array(Type.Object({ host: Type.String(), at: Type.String(), readOnly: Type.Boolean() })),
+  shared: Type.Boolean(),
+  notes: Type.Object({ compactAt: Type.Union([Type.Integer(), Type.Null()]), keep: Type.Integer() }),
 });
 
 const Empty = Type.Object({});
@@ -377,6 +381,15 @@ export const AgentOps = {
   ),
   /** The agent's own page forwards the operator's prompt: a message from `operator` to this agent. */
   operator_send: op(Type.Object({ body: Body }), Type.Object({ id: Type.Integer() })),
+  /**
+   * The agent's own page switches this agent's model for the operator (`/model`), as the
+   * dashboard's override does: from its next turn on, until its config next changes; `null`
+   * returns to the configured model. Not an MCP tool.
+   */
+  operator_set_model: op(
+    Type.Object({ model: Type.Union([ModelName, Type.Null()]) }),
+    Type.Object({ model: Type.String(), model_override: Type.Union([Type.String(), Type.Null()]) }),
+  ),
   /** Ask `to` a question; it arrives as a `question` message the recipient can `answer`. */
   ask: op(
     Type.Object({ to: described(Name, 'an agent name or "manager"'), question: Question }),

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import { readdirSync } from 'node:fs';
 import { renderPrompt, renderSystemPrompt, renderTemplate, systemPromptVars, PROMPTS_DIR } from '../../src/agent/prompts.ts';
+import { notesPromptVars } from '../../src/agent/notes.ts';
 import { allowedToolsFor, buildClaudeArgv, renderMcpConfig, claudeEnv, GATEWAY_PLACEHOLDER_KEY, httpHiveServer, stdioHiveServer } from '../../src/agent/claude/argv.ts';
 import { DEFAULT_AGENT_CONFIG, parseAgentConfig, type AgentConfig } from '../../src/shared/agent-config.ts';
 
@@ -18,12 +19,14 @@ describe('prompt templates', () => {
 
   test('every shipped prompt renders with the variables the harness gives it', () => {
     const sys = systemPromptVars({ name: 'alice', role: 'agent', stateDir: '/state', config: cfg() });
-    const vars = { ...sys, heading: 'New message #1 from bob', hint: '', time: 't', body: 'b', retry: '', pending: 'p' };
+    const vars = { ...sys, heading: 'New message #1 from bob', hint: '', time: 't', body: 'b', retry: '', pending: 'p', ...notesPromptVars('alice', 3000, 2048) };
     const names = readdirSync(PROMPTS_DIR).filter((f) => f.endsWith('.md')).map((f) => f.slice(0, -3));
-    expect(names.sort()).toEqual(['agent', 'manager', 'wake']);
+    expect(names.sort()).toEqual(['agent', 'manager', 'notes-compact', 'wake']);
     for (const n of names) expect(renderPrompt(n, vars)).not.toContain('{{');
     expect(renderPrompt('agent', vars)).toContain('You are alice');
     expect(renderPrompt('wake', vars)).toContain('from bob');
+    expect(renderPrompt('notes-compact', vars)).toContain('The file has grown to 3000 bytes');
+    expect(renderPrompt('notes-compact', vars)).toContain('Aim for at most 1024 bytes.');
   });
 
   test('a prompt missing a variable of the system prompt fails loudly', () => {

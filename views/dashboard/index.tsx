@@ -16,6 +16,7 @@ import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
 import { KeptList } from './kept.tsx';
+import { LoginLink, type LoginStatus } from './login.tsx';
 import { InboxList, titleWithCount, WaitingCount, type InboxEntry } from './inbox.tsx';
 import { QuestionList, type QuestionsState } from './questions.tsx';
 import { ReminderList } from './reminders.tsx';
@@ -37,6 +38,8 @@ export interface DashboardData {
   dataDir: string;
   /** A webhook for operator notifications is set (`--notify-url`): offer the test button. */
   notify: boolean;
+  /** The hive's model credentials, for the chrome strip's link to the login page. */
+  credentials: LoginStatus;
   agents: AgentRecord[];
   messages: MessageRecord[];
   turns: TurnRecord[];
@@ -142,9 +145,13 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         <>
           <span safe>{`v${d.version}`}</span>
           <span safe>{`runtime: ${d.runtime}`}</span>
+          <LoginLink status={d.credentials} />
           <span class="dim data-dir" title={d.dataDir} safe>
             {d.dataDir}
           </span>
+          <a href="/shared" title="the directory every agent shares at /shared, read-only">
+            /shared
+          </a>
           <span id="waiting">
             <WaitingCount count={d.waiting} />
           </span>

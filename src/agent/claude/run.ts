@@ -18,6 +18,8 @@ export interface RunClaudeOptions {
   onRaw?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Aborting kills the process (SIGTERM, then SIGKILL after 5 s). */
   signal?: AbortSignal;
+  /** Written to claude's stdin (which `claude -p` reads as the prompt when the argv has none); default: none. */
+  stdin?: string;
 }
 
 /** How a claude run ended. */
@@ -33,7 +35,8 @@ export interface ClaudeExit {
  * @throws when the binary cannot be started (e.g. not found).
  */
 export async function runClaude(opts: RunClaudeOptions): Promise<ClaudeExit> {
-  const child = Bun.spawn(opts.argv, { cwd: opts.cwd, env: opts.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const stdin = opts.stdin === undefined ? 'ignore' : new Blob([opts.stdin]);
+  const child = Bun.spawn(opts.argv, { cwd: opts.cwd, env: opts.env, stdin, stdout: 'pipe', stderr: 'pipe' });
   const onAbort = () => {
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), 5000).unref();

@@ -11,9 +11,15 @@
  *   cancel a reminder, mark inbox messages read and reply to them, send a test notification), their
  *   forms read by `forms.ts`;
  * - `repo-browser.tsx`: the config-repo browser, `GET /repos/…` and `GET /deploys`;
+ * - `shared-browser.tsx`: the hive-wide shared directory, read-only, `GET /shared/…`;
  * - `stats-api.ts`: telemetry series as JSON, `GET /api/stats`, for the charts;
+ * - `login.tsx`: the hive's model credentials, `GET /login` and its posts (set, check again, log out);
  * - `agent-page-proxy.ts`: `/agents/:name/page/*`, the agent's own page, proxied to the
  *   `page.sock` its harness serves;
+ * - `agent-status.ts`: `GET /agents/:name/status`, the core's view of one agent's state (JSON or
+ *   SSE), which its page shows while its harness is away;
+ * - `terminal.ts`: `/agents/:name/terminal`, a WebSocket to a shell in the agent's sandbox, relayed
+ *   to the `term.sock` its harness serves (the only WebSocket; `TERMINAL_WEBSOCKET` sets its limits);
  * - `GET /static/<file>`: the page's CSS and scripts.
  *
  * Every request must name this dashboard in its `Host`, and every state-changing one must carry
@@ -28,12 +34,16 @@ import { errorResponder, staticFiles } from '../../shared/web.ts';
 import type { Hive } from '../hive.ts';
 import { actionRoutes } from './actions.tsx';
 import { agentPageRoutes } from './agent-page-proxy.ts';
+import { agentStatusRoutes } from './agent-status.ts';
 import { OperatorAuth } from './auth.ts';
 import { loadSecret, RequestGuard } from './guard.ts';
 import { LiveUpdates, liveRoutes, RecentBuilds } from './live.ts';
+import { loginRoutes } from './login.tsx';
 import { repoRoutes } from './repo-browser.tsx';
+import { sharedRoutes } from './shared-browser.tsx';
 import { Sections, sectionRoutes } from './sections.tsx';
 import { statsRoutes } from './stats-api.ts';
+import { TERMINAL_WEBSOCKET, terminalRoutes } from './terminal.ts';
 
 /** Builds the dashboard app for `hive`. Call `.listen()` on it, or `.handle()` in tests. */
 export function createDashboard(hive: Hive) {
@@ -44,7 +54,7 @@ export function createDashboard(hive: Hive) {
   const sections = new Sections(hive, () => builds.list());
   const live = new LiveUpdates(hive, sections);
 
-  return new Elysia({ name: 'dashboard' })
+  return new Elysia({ name: 'dashboard', websocket: TERMINAL_WEBSOCKET })
     .onRequest(async ({ request }) => {
       const denied = auth?.check(request);
       if (denied) return denied;
@@ -57,9 +67,13 @@ export function createDashboard(hive: Hive) {
     .use(staticFiles())
     .onError(onError)
     .use(agentPageRoutes(hive, guard))
+    .use(agentStatusRoutes(hive))
+    .use(terminalRoutes(hive, guard))
     .use(sectionRoutes(sections, guard))
     .use(liveRoutes(live))
     .use(repoRoutes(hive, guard))
+    .use(sharedRoutes(hive))
     .use(statsRoutes(hive))
-    .use(actionRoutes(hive));
+    .use(actionRoutes(hive))
+    .use(loginRoutes(hive.credentials, guard));
 }

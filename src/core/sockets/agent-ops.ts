@@ -42,6 +42,10 @@ export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof Agent
       return {};
     },
     operator_send: async ({ body }) => ({ id: (await f.policy.sendGrouped(OPERATOR, name, body)).id }),
+    operator_set_model: ({ model }) => {
+      const a = f.lifecycle.setModel(name, model);
+      return { model: a.model, model_override: a.model_override };
+    },
     ask: ({ to, question }) => {
       const r = f.policy.ask(name, to, question);
       return { question: r.question, message_id: r.message.id };

@@ -1,0 +1,109 @@
+/**
+ * The agent page's slash commands in real headless Chromium: alice's page opened through the
+ * dashboard's proxy, served by her real harness, with real `claude` turns against the scripted
+ * Messages API. Typing `/help` in the prompt box answers with the commands (a toast and a tail row)
+ * and asks the model nothing; typing `/clear` after a turn shows the session boundary in the tail;
+ * the "compact session" button asks for a second click (and can be disarmed), then runs Claude
+ * Code's compaction and shows it.
+ */
+import { expect } from 'bun:test';
+import type { Browser, Page } from 'playwright-core';
+import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import { isMainTurn, lastUserText, startModelServer, type ModelServer } from '../support/model-server.ts';
+import { openTestHive, waitFor } from '../support/hive.ts';
+import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { requires } from '../support/prereq.ts';
+
+const { describe, test, beforeAll, afterAll } = requires('browser agent commands', 'chromium', 'git');
+
+let model: ModelServer;
+let t: Awaited<ReturnType<typeof openTestHive>>;
+let app: ReturnType<typeof createDashboard>;
+let browser: Browser;
+let page: Page;
+const errors: string[] = [];
+
+beforeAll(async () => {
+  model = await startModelServer((req) => {
+    if (!isMainTurn(req.body)) return [{ type: 'text', text: 'ok' }];
+    if (lastUserText(req.body).includes('create a detailed summary of the conversation so far'))
+      return [{ type: 'text', text: '<analysis>a</analysis>\n<summary>what was said</summary>' }];
+    return [{ type: 'text', text: 'noted' }];
+  });
+  t = await openTestHive({}, model.env);
+  await t.hive.lifecycle.spawn('alice');
+  let url: string;
+  ({ app, url } = serveDashboard(t.hive));
+  const agentUrl = `${url}/agents/alice/page/`;
+  await waitFor('alice to serve her page', async () => (await fetch(agentUrl)).status === 200, 30_000);
+  browser = await launchChromium();
+  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), agentUrl, errors);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop(true);
+  await t?.close();
+  await model?.close();
+});
+
+/** Types `text` into the prompt box and sends it. */
+async function type(p: Page, text: string): Promise<void> {
+  await p.getByRole('textbox', { name: 'message' }).fill(text);
+  await p.locator('form.send button[type="submit"]').click();
+}
+
+/** Waits for a toast holding `text`. */
+const toastWith = (p: Page, text: string) => p.locator('#toasts .toast', { hasText: text }).first().waitFor({ timeout: 20_000 });
+
+/** Sends a message and waits until its turn has ended in the tail. */
+async function turnOnPage(p: Page, text: string): Promise<void> {
+  const ends = await p.locator('#tail [data-kind="turn_end"]').count();
+  await type(p, text);
+  await waitFor('the turn to end in the tail', async () => (await p.locator('#tail [data-kind="turn_end"]').count()) > ends, 60_000);
+}
+
+describe('slash commands typed in the prompt box', () => {
+  test('/help answers with the commands as a toast and in the tail, and asks the model nothing', async () => {
+    const before = model.requests.length;
+    await type(page, '/help');
+    await toastWith(page, '/compact-notes');
+    const row = page.locator('#tail [data-kind="command"]', { hasText: '/help' }).last();
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.textContent()).toContain('/model [NAME | reset]');
+    expect(model.requests.length).toBe(before);
+  });
+
+  test('/clear after a turn: the tail shows the new session’s boundary', async () => {
+    await turnOnPage(page, 'hello alice');
+    await type(page, '/clear');
+    await toastWith(page, 'session cleared: the next turn starts a new one');
+    const boundary = page.locator('#tail [data-kind="session"]').last();
+    await boundary.waitFor({ timeout: 10_000 });
+    expect(await boundary.textContent()).toContain('new session');
+  });
+});
+
+describe('the compact button', () => {
+  test('asks for a second click, can be disarmed, then compacts the session and shows it', async () => {
+    await turnOnPage(page, 'something worth keeping');
+    const first = page.locator('form.command[data-command="compact"] button');
+    await first.click();
+    const armed = page.locator('form.confirm[data-command="compact"]');
+    await armed.waitFor({ timeout: 10_000 });
+    expect(await armed.locator('button.armed').textContent()).toContain('compact session? click to confirm');
+    await armed.locator('button.disarm').click();
+    await first.waitFor({ timeout: 10_000 });
+    expect(await armed.count()).toBe(0);
+
+    const before = model.requests.length;
+    await first.click();
+    await armed.locator('button.armed').click();
+    await toastWith(page, 'session compacted');
+    const boundary = page.locator('#tail [data-kind="session"]', { hasText: 'compacted' }).last();
+    await boundary.waitFor({ timeout: 10_000 });
+    await first.waitFor({ timeout: 10_000 });
+    expect(model.requests.slice(before).filter((r) => lastUserText(r.body).includes('create a detailed summary'))).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+});
