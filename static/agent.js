@@ -24,13 +24,8 @@
   const who = link()?.dataset.agent || 'the agent';
 
   // ── the state badge and the prompt ──────────────────────────────────────────
-  function ageText(ms, now) {
-    const s = Math.max(0, Math.round((now - ms) / 1000));
-    if (s < 60) return s + 's';
-    if (s < 3600) return Math.floor(s / 60) + 'm';
-    if (s < 86400) return Math.floor(s / 3600) + 'h';
-    return Math.floor(s / 86400) + 'd';
-  }
+  // hive.js's age format, so that its ticker and this badge agree
+  const ageText = (ms, now) => window.hyperhive.ageText(ms, now);
   // The badge as the server draws it (views/agent/page.tsx StateBadge), for a state it cannot send.
   function badge(state, since) {
     const old = document.getElementById('state');

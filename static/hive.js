@@ -306,6 +306,8 @@
     if (s < 86400) return Math.floor(s / 3600) + 'h';
     return Math.floor(s / 86400) + 'd';
   }
+  // for the page scripts loaded after this one (agent.js draws a badge with an age)
+  window.hyperhive = { ...window.hyperhive, ageText };
   function tick() {
     if (document.visibilityState !== 'visible') return;
     const now = Date.now();

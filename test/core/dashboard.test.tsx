@@ -151,7 +151,7 @@ describe('dashboard', () => {
     });
     expect(page).toContain(`<meta name="csrf-token" content="${tab.token}"`);
     expect(page).toContain('hx-post="send"');
-    expect(page).toContain('hx-sse:connect="events"');
+    expect(page).toContain('hx-sse:connect="events?after=');
     // the page's stream passes through as it comes
     const stream = await tab.get('/agents/pager/page/events');
     expect(stream.headers.get('content-type')).toContain('text/event-stream');
