@@ -7,22 +7,16 @@
  * Code's compaction and shows it.
  */
 import { expect } from 'bun:test';
-import type { Browser, Page } from 'playwright-core';
-import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import type { Page } from 'playwright-core';
 import { isMainTurn, lastUserText, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { waitFor } from '../support/hive.ts';
+import { liveDashboard } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser agent commands', 'chromium', 'git');
 
+// the scripted model starts before the hive that uses it and closes after it
 let model: ModelServer;
-let t: Awaited<ReturnType<typeof openTestHive>>;
-let app: ReturnType<typeof createDashboard>;
-let browser: Browser;
-let page: Page;
-const errors: string[] = [];
-
 beforeAll(async () => {
   model = await startModelServer((req) => {
     if (!isMainTurn(req.body)) return [{ type: 'text', text: 'ok' }];
@@ -30,20 +24,13 @@ beforeAll(async () => {
       return [{ type: 'text', text: '<analysis>a</analysis>\n<summary>what was said</summary>' }];
     return [{ type: 'text', text: 'noted' }];
   });
-  t = await openTestHive({}, model.env);
-  await t.hive.lifecycle.spawn('alice');
-  let url: string;
-  ({ app, url } = serveDashboard(t.hive));
-  const agentUrl = `${url}/agents/alice/page/`;
-  await waitFor('alice to serve her page', async () => (await fetch(agentUrl)).status === 200, 30_000);
-  browser = await launchChromium();
-  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), agentUrl, errors);
 });
-
+const live = liveDashboard({ beforeAll, afterAll }, {
+  env: () => model.env,
+  seed: (hive) => hive.lifecycle.spawn('alice'),
+  page: { path: '/agents/alice/page/', served: true },
+});
 afterAll(async () => {
-  await browser?.close();
-  await app?.stop(true);
-  await t?.close();
   await model?.close();
 });
 
@@ -66,19 +53,19 @@ async function turnOnPage(p: Page, text: string): Promise<void> {
 describe('slash commands typed in the prompt box', () => {
   test('/help answers with the commands as a toast and in the tail, and asks the model nothing', async () => {
     const before = model.requests.length;
-    await type(page, '/help');
-    await toastWith(page, '/compact-notes');
-    const row = page.locator('#tail [data-kind="command"]', { hasText: '/help' }).last();
+    await type(live.page, '/help');
+    await toastWith(live.page, '/compact-notes');
+    const row = live.page.locator('#tail [data-kind="command"]', { hasText: '/help' }).last();
     await row.waitFor({ timeout: 10_000 });
     expect(await row.textContent()).toContain('/model [NAME | reset]');
     expect(model.requests.length).toBe(before);
   });
 
   test('/clear after a turn: the tail shows the new session’s boundary', async () => {
-    await turnOnPage(page, 'hello alice');
-    await type(page, '/clear');
-    await toastWith(page, 'session cleared: the next turn starts a new one');
-    const boundary = page.locator('#tail [data-kind="session"]').last();
+    await turnOnPage(live.page, 'hello alice');
+    await type(live.page, '/clear');
+    await toastWith(live.page, 'session cleared: the next turn starts a new one');
+    const boundary = live.page.locator('#tail [data-kind="session"]').last();
     await boundary.waitFor({ timeout: 10_000 });
     expect(await boundary.textContent()).toContain('new session');
   });
@@ -86,10 +73,10 @@ describe('slash commands typed in the prompt box', () => {
 
 describe('the compact button', () => {
   test('asks for a second click, can be disarmed, then compacts the session and shows it', async () => {
-    await turnOnPage(page, 'something worth keeping');
-    const first = page.locator('form.command[data-command="compact"] button');
+    await turnOnPage(live.page, 'something worth keeping');
+    const first = live.page.locator('form.command[data-command="compact"] button');
     await first.click();
-    const armed = page.locator('form.confirm[data-command="compact"]');
+    const armed = live.page.locator('form.confirm[data-command="compact"]');
     await armed.waitFor({ timeout: 10_000 });
     expect(await armed.locator('button.armed').textContent()).toContain('compact session? click to confirm');
     await armed.locator('button.disarm').click();
@@ -99,11 +86,11 @@ describe('the compact button', () => {
     const before = model.requests.length;
     await first.click();
     await armed.locator('button.armed').click();
-    await toastWith(page, 'session compacted');
-    const boundary = page.locator('#tail [data-kind="session"]', { hasText: 'compacted' }).last();
+    await toastWith(live.page, 'session compacted');
+    const boundary = live.page.locator('#tail [data-kind="session"]', { hasText: 'compacted' }).last();
     await boundary.waitFor({ timeout: 10_000 });
     await first.waitFor({ timeout: 10_000 });
     expect(model.requests.slice(before).filter((r) => lastUserText(r.body).includes('create a detailed summary'))).toHaveLength(1);
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
   });
 });

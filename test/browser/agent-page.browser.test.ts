@@ -11,12 +11,11 @@
  *   kept in place; the filter over the loaded events.
  */
 import { expect } from 'bun:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { History } from '../../src/agent/history.ts';
-import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
 import { isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import { waitFor } from '../support/hive.ts';
+import { liveDashboard } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser agent page', 'chromium', 'git');
@@ -24,16 +23,12 @@ const { describe, test, beforeAll, afterAll } = requires('browser agent page', '
 /** Events in alice's history before her page opens: more than the page's backfill of 200. */
 const SEEDED = 320;
 
-let model: ModelServer;
-let t: Awaited<ReturnType<typeof openTestHive>>;
-let app: ReturnType<typeof createDashboard>;
-let browser: Browser;
-let page: Page;
-let agentUrl: string;
-const errors: string[] = [];
 /** Turns the scripted model holds until the test releases them. */
 const held: Array<() => void> = [];
 
+// the scripted model starts before the hive that uses it and closes after it; held turns are
+// released before anything closes
+let model: ModelServer;
 beforeAll(async () => {
   model = await startModelServer((req) => {
     if (!isMainTurn(req.body)) return [{ type: 'text', text: 'ok' }];
@@ -47,27 +42,24 @@ beforeAll(async () => {
       ];
     return [{ type: 'text', text: 'noted' }];
   });
-  t = await openTestHive({}, model.env);
-  await t.hive.lifecycle.spawn('alice');
-  // history from earlier runs, written while she is stopped (her harness is its only writer)
-  await t.hive.lifecycle.stop('alice');
-  const history = new History(t.hive.layout.agent('alice').state);
-  for (let i = 1; i <= SEEDED; i++) history.append(null, 'note', { level: 'info', text: `seeded note ${String(i).padStart(4, '0')}` });
-  history.close();
-  await t.hive.lifecycle.start('alice');
-  let url: string;
-  ({ app, url } = serveDashboard(t.hive));
-  agentUrl = `${url}/agents/alice/page/`;
-  await waitFor('alice to serve her page', async () => (await fetch(agentUrl)).status === 200, 30_000);
-  browser = await launchChromium();
-  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), agentUrl, errors);
 });
-
-afterAll(async () => {
+afterAll(() => {
   for (const release of held) release();
-  await browser?.close();
-  await app?.stop(true);
-  await t?.close();
+});
+const live = liveDashboard({ beforeAll, afterAll }, {
+  env: () => model.env,
+  async seed(hive) {
+    await hive.lifecycle.spawn('alice');
+    // history from earlier runs, written while she is stopped (her harness is its only writer)
+    await hive.lifecycle.stop('alice');
+    const history = new History(hive.layout.agent('alice').state);
+    for (let i = 1; i <= SEEDED; i++) history.append(null, 'note', { level: 'info', text: `seeded note ${String(i).padStart(4, '0')}` });
+    history.close();
+    await hive.lifecycle.start('alice');
+  },
+  page: { path: '/agents/alice/page/', served: true },
+});
+afterAll(async () => {
   await model?.close();
 });
 
@@ -83,7 +75,7 @@ const turnEnds = (p: Page) => p.locator('#tail [data-kind="turn_end"]').count();
 /** Sends `text` as the operator and waits until its turn has ended in the tail. */
 async function turn(p: Page, text: string): Promise<void> {
   const ends = await turnEnds(p);
-  t.hive.broker.send('operator', 'alice', text);
+  live.hive.broker.send('operator', 'alice', text);
   await waitFor('the turn to end in the tail', async () => (await turnEnds(p)) > ends, 60_000);
 }
 
@@ -115,21 +107,21 @@ const badge = async (p: Page) => ({ state: await p.locator('#state').getAttribut
 
 describe('the tail', () => {
   test('loads scrolled to its newest event, with the older history offered above', async () => {
-    expect((await scroll(page)).fromBottom).toBeLessThan(5);
-    expect(await page.locator('#tail > li.ev').count()).toBe(200);
-    expect(await page.locator('#tail > li.edge.more').count()).toBe(1);
-    expect(await page.locator('#tail > li.ev').last().textContent()).toContain('seeded note 0320');
+    expect((await scroll(live.page)).fromBottom).toBeLessThan(5);
+    expect(await live.page.locator('#tail > li.ev').count()).toBe(200);
+    expect(await live.page.locator('#tail > li.edge.more').count()).toBe(1);
+    expect(await live.page.locator('#tail > li.ev').last().textContent()).toContain('seeded note 0320');
   });
 
   test('a tool call shows as its name and input, its result folded; nothing on the page is JSON', async () => {
-    await turn(page, 'TOOLS please');
-    const call = page.locator('#tail li.ev', { has: page.locator('.k.tool', { hasText: /^Bash$/ }) }).last();
+    await turn(live.page, 'TOOLS please');
+    const call = live.page.locator('#tail li.ev', { has: live.page.locator('.k.tool', { hasText: /^Bash$/ }) }).last();
     expect(await call.locator('summary .x').textContent()).toBe("printf 'line one\\nline two\\nline three\\n'");
     // the whole input folds under the call, as fields
     await call.locator('summary').click();
     expect(await call.locator('pre.fold').textContent()).toContain('description: Print three lines');
 
-    const result = page.locator('#tail li.ev', { has: page.locator('.k', { hasText: /^output$/ }) }).last();
+    const result = live.page.locator('#tail li.ev', { has: live.page.locator('.k', { hasText: /^output$/ }) }).last();
     expect(await result.locator('summary .x').textContent()).toBe('line one… (3 lines)');
     const fold = result.locator('details');
     expect(await fold.getAttribute('open')).toBeNull();
@@ -139,48 +131,48 @@ describe('the tail', () => {
     expect(await result.locator('pre.fold').textContent()).toBe('line one\nline two\nline three');
 
     // system events are one quiet line; errors, if any, are not boxed
-    expect(await page.locator('#tail li.ev.quiet[data-kind="claude"]', { hasText: 'mcp: hyperhive connected' }).count()).toBeGreaterThan(0);
-    expect(await page.locator('#tail .error').count()).toBe(0);
-    const text = await page.locator('#tail').innerText();
+    expect(await live.page.locator('#tail li.ev.quiet[data-kind="claude"]', { hasText: 'mcp: hyperhive connected' }).count()).toBeGreaterThan(0);
+    expect(await live.page.locator('#tail .error').count()).toBe(0);
+    const text = await live.page.locator('#tail').innerText();
     expect(text).not.toMatch(/[{[]\s*"\w+"\s*:/);
     expect(text).not.toContain('"type"');
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
   });
 
   test('at the bottom it follows new events; scrolled up, the pill counts them and jumps down on click', async () => {
     // the reader has not scrolled away since the page loaded (unfolding rows does not count)
-    await turn(page, 'while you watch');
-    expect((await scroll(page)).fromBottom).toBeLessThan(5);
-    expect(await page.locator('#tail-new').isHidden()).toBe(true);
+    await turn(live.page, 'while you watch');
+    expect((await scroll(live.page)).fromBottom).toBeLessThan(5);
+    expect(await live.page.locator('#tail-new').isHidden()).toBe(true);
 
-    await page.locator('#tail').evaluate((el) => el.scrollTo({ top: el.scrollHeight - el.clientHeight - 600 }));
-    await waitFor('the scroll to settle', async () => (await scroll(page)).fromBottom > 500);
-    const before = await scroll(page);
-    const count = await page.locator('#tail > li.ev').count();
-    await turn(page, 'while you read older things');
-    const arrived = (await page.locator('#tail > li.ev').count()) - count;
+    await live.page.locator('#tail').evaluate((el) => el.scrollTo({ top: el.scrollHeight - el.clientHeight - 600 }));
+    await waitFor('the scroll to settle', async () => (await scroll(live.page)).fromBottom > 500);
+    const before = await scroll(live.page);
+    const count = await live.page.locator('#tail > li.ev').count();
+    await turn(live.page, 'while you read older things');
+    const arrived = (await live.page.locator('#tail > li.ev').count()) - count;
     expect(arrived).toBeGreaterThan(2);
-    await waitFor('the pill to count everything that arrived', async () => (await page.locator('#tail-new .n').textContent()) === String(arrived));
-    expect(await page.locator('#tail-new').isVisible()).toBe(true);
-    expect((await page.locator('#tail-new').textContent())?.replace(/\s+/g, ' ').trim()).toBe(`↓ ${arrived} new`);
+    await waitFor('the pill to count everything that arrived', async () => (await live.page.locator('#tail-new .n').textContent()) === String(arrived));
+    expect(await live.page.locator('#tail-new').isVisible()).toBe(true);
+    expect((await live.page.locator('#tail-new').textContent())?.replace(/\s+/g, ' ').trim()).toBe(`↓ ${arrived} new`);
     // the reader stays where they were
-    expect((await scroll(page)).top).toBe(before.top);
+    expect((await scroll(live.page)).top).toBe(before.top);
 
-    await page.locator('#tail-new').click();
-    await waitFor('the tail at its bottom', async () => (await scroll(page)).fromBottom < 5);
-    expect(await page.locator('#tail-new').isHidden()).toBe(true);
-    await turn(page, 'and follow again');
-    expect((await scroll(page)).fromBottom).toBeLessThan(5);
-    expect(await page.locator('#tail-new').isHidden()).toBe(true);
+    await live.page.locator('#tail-new').click();
+    await waitFor('the tail at its bottom', async () => (await scroll(live.page)).fromBottom < 5);
+    expect(await live.page.locator('#tail-new').isHidden()).toBe(true);
+    await turn(live.page, 'and follow again');
+    expect((await scroll(live.page)).fromBottom).toBeLessThan(5);
+    expect(await live.page.locator('#tail-new').isHidden()).toBe(true);
   });
 
   test('older history pages in on scroll, keeping the view in place, down to its start', async () => {
-    const first = page.locator('#tail > li.ev').first();
+    const first = live.page.locator('#tail > li.ev').first();
     const firstId = await first.getAttribute('data-id');
-    await page.locator('#tail').evaluate((el) => el.scrollTo({ top: 0 }));
-    await waitFor('older events above the first loaded one', async () => Number(await page.locator('#tail > li.ev').first().getAttribute('data-id')) < Number(firstId));
+    await live.page.locator('#tail').evaluate((el) => el.scrollTo({ top: 0 }));
+    await waitFor('older events above the first loaded one', async () => Number(await live.page.locator('#tail > li.ev').first().getAttribute('data-id')) < Number(firstId));
     // the event that was at the top is still on screen, not pushed away by what came in above it
-    const shown = await page.locator(`#tail > li[data-id="${firstId}"]`).evaluate((li) => {
+    const shown = await live.page.locator(`#tail > li[data-id="${firstId}"]`).evaluate((li) => {
       const box = li.getBoundingClientRect();
       const tail = li.parentElement!.getBoundingClientRect();
       return box.bottom > tail.top && box.top < tail.bottom;
@@ -190,101 +182,101 @@ describe('the tail', () => {
     await waitFor(
       'the start of history',
       async () => {
-        await page.locator('#tail').evaluate((el) => el.scrollTo({ top: 0 }));
-        return (await page.locator('#tail > li.edge.start').count()) === 1;
+        await live.page.locator('#tail').evaluate((el) => el.scrollTo({ top: 0 }));
+        return (await live.page.locator('#tail > li.edge.start').count()) === 1;
       },
       20_000,
     );
-    expect(await page.locator('#tail > li.ev').first().textContent()).toContain('seeded note 0001');
-    const ids = await page.locator('#tail > li.ev').evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.id)));
+    expect(await live.page.locator('#tail > li.ev').first().textContent()).toContain('seeded note 0001');
+    const ids = await live.page.locator('#tail > li.ev').evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.id)));
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
-    await page.locator('#tail').evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+    await live.page.locator('#tail').evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
   });
 
   test('the filter shows only the loaded events holding its text, and all of them again when cleared', async () => {
-    const all = await page.locator('#tail > li.ev').count();
-    await page.locator('#tail-filter').fill('seeded note 00');
-    await waitFor('the filter to apply', async () => (await page.locator('#tail > li.ev:visible').count()) === 99);
-    expect(await page.locator('#tail-count').textContent()).toBe(`99 of ${all} loaded events match`);
-    for (const text of await page.locator('#tail > li.ev:visible').allTextContents()) expect(text).toMatch(/seeded note 00\d\d/);
-    await page.locator('#tail-filter').fill('printf');
-    await waitFor('the filter to apply', async () => (await page.locator('#tail > li.ev:visible').count()) >= 1);
-    for (const text of await page.locator('#tail > li.ev:visible').allTextContents()) expect(text.toLowerCase()).toContain('printf');
-    await page.locator('#tail-filter').fill('');
-    await waitFor('every event again', async () => (await page.locator('#tail > li.ev:visible').count()) === all);
-    expect(await page.locator('#tail-count').textContent()).toBe(`${all} events loaded`);
+    const all = await live.page.locator('#tail > li.ev').count();
+    await live.page.locator('#tail-filter').fill('seeded note 00');
+    await waitFor('the filter to apply', async () => (await live.page.locator('#tail > li.ev:visible').count()) === 99);
+    expect(await live.page.locator('#tail-count').textContent()).toBe(`99 of ${all} loaded events match`);
+    for (const text of await live.page.locator('#tail > li.ev:visible').allTextContents()) expect(text).toMatch(/seeded note 00\d\d/);
+    await live.page.locator('#tail-filter').fill('printf');
+    await waitFor('the filter to apply', async () => (await live.page.locator('#tail > li.ev:visible').count()) >= 1);
+    for (const text of await live.page.locator('#tail > li.ev:visible').allTextContents()) expect(text.toLowerCase()).toContain('printf');
+    await live.page.locator('#tail-filter').fill('');
+    await waitFor('every event again', async () => (await live.page.locator('#tail > li.ev:visible').count()) === all);
+    expect(await live.page.locator('#tail-count').textContent()).toBe(`${all} events loaded`);
   });
 });
 
 describe('the state badge', () => {
   test('through a turn: thinking with a ticking age and the cancel button, then idle', async () => {
-    expect((await badge(page)).state).toBe('idle');
-    expect(await page.locator('.cancel-turn').isVisible()).toBe(false);
-    await type(page, 'HOLD on a moment');
-    await page.locator('#state[data-state="thinking"]').waitFor({ timeout: 30_000 });
-    const first = (await badge(page)).age;
+    expect((await badge(live.page)).state).toBe('idle');
+    expect(await live.page.locator('.cancel-turn').isVisible()).toBe(false);
+    await type(live.page, 'HOLD on a moment');
+    await live.page.locator('#state[data-state="thinking"]').waitFor({ timeout: 30_000 });
+    const first = (await badge(live.page)).age;
     expect(first).toMatch(/^\d+s$/);
-    await waitFor('the age to tick', async () => (await badge(page)).age !== first, 5_000);
-    expect((await badge(page)).age).toMatch(/^[1-9]\d*s$/);
-    expect(await page.locator('.cancel-turn').isVisible()).toBe(true);
+    await waitFor('the age to tick', async () => (await badge(live.page)).age !== first, 5_000);
+    expect((await badge(live.page)).age).toMatch(/^[1-9]\d*s$/);
+    expect(await live.page.locator('.cancel-turn').isVisible()).toBe(true);
     await waitFor('the model to hold the turn', () => held.length > 0);
     held.shift()!();
-    await page.locator('#state[data-state="idle"]').waitFor({ timeout: 30_000 });
-    expect((await badge(page)).age).toMatch(/^\ds$/);
-    expect(await page.locator('.cancel-turn').isVisible()).toBe(false);
+    await live.page.locator('#state[data-state="idle"]').waitFor({ timeout: 30_000 });
+    expect((await badge(live.page)).age).toMatch(/^\ds$/);
+    expect(await live.page.locator('.cancel-turn').isVisible()).toBe(false);
   });
 
   test('through a stop: offline within 2 s, the prompt disabled with the reason', async () => {
-    const states = await recordStates(page);
+    const states = await recordStates(live.page);
     const started = Date.now();
-    const stopping = t.hive.lifecycle.stop('alice');
-    await page.locator('#state[data-state="offline"]').waitFor({ timeout: 2_000 });
+    const stopping = live.hive.lifecycle.stop('alice');
+    await live.page.locator('#state[data-state="offline"]').waitFor({ timeout: 2_000 });
     const offlineAfter = Date.now() - started;
     await stopping;
     expect(offlineAfter).toBeLessThan(2_000);
-    await page.locator('#send-why', { hasText: 'alice is stopped; start it from the dashboard' }).waitFor({ timeout: 5_000 });
-    expect(await page.locator('form.send textarea').isDisabled()).toBe(true);
-    expect(await page.locator('form.send button[type="submit"]').isDisabled()).toBe(true);
-    expect(await page.locator('#state[data-state="offline"]').count()).toBe(1);
+    await live.page.locator('#send-why', { hasText: 'alice is stopped; start it from the dashboard' }).waitFor({ timeout: 5_000 });
+    expect(await live.page.locator('form.send textarea').isDisabled()).toBe(true);
+    expect(await live.page.locator('form.send button[type="submit"]').isDisabled()).toBe(true);
+    expect(await live.page.locator('#state[data-state="offline"]').count()).toBe(1);
     // offline from the moment the stream dropped: never idle again while the harness stopped
     expect(await states()).toEqual(['offline']);
   });
 
   test('through a start: idle again, the prompt back, and the stream live', async () => {
-    await t.hive.lifecycle.start('alice');
-    await page.locator('#state[data-state="idle"]').waitFor({ timeout: 15_000 });
-    await waitFor('the prompt enabled', async () => !(await page.locator('form.send textarea').isDisabled()), 5_000);
-    expect(await page.locator('#send-why').isHidden()).toBe(true);
-    expect(await page.locator('#live:not(.down)').count()).toBe(1);
-    const ends = await turnEnds(page);
-    await type(page, 'are you back?');
-    await waitFor('the turn to end in the tail', async () => (await turnEnds(page)) > ends, 60_000);
-    const ids = await page.locator('#tail > li.ev').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.id));
+    await live.hive.lifecycle.start('alice');
+    await live.page.locator('#state[data-state="idle"]').waitFor({ timeout: 15_000 });
+    await waitFor('the prompt enabled', async () => !(await live.page.locator('form.send textarea').isDisabled()), 5_000);
+    expect(await live.page.locator('#send-why').isHidden()).toBe(true);
+    expect(await live.page.locator('#live:not(.down)').count()).toBe(1);
+    const ends = await turnEnds(live.page);
+    await type(live.page, 'are you back?');
+    await waitFor('the turn to end in the tail', async () => (await turnEnds(live.page)) > ends, 60_000);
+    const ids = await live.page.locator('#tail > li.ev').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.id));
     expect(new Set(ids).size).toBe(ids.length);
   });
 
   test('building during a rebuild, then idle again', async () => {
-    const states = await recordStates(page);
-    await t.hive.lifecycle.rebuild('alice');
-    await page.locator('#state[data-state="idle"]').waitFor({ timeout: 15_000 });
-    await waitFor('the prompt enabled', async () => !(await page.locator('form.send textarea').isDisabled()), 5_000);
+    const states = await recordStates(live.page);
+    await live.hive.lifecycle.rebuild('alice');
+    await live.page.locator('#state[data-state="idle"]').waitFor({ timeout: 15_000 });
+    await waitFor('the prompt enabled', async () => !(await live.page.locator('form.send textarea').isDisabled()), 5_000);
     const seen = await states();
     expect(seen).toContain('building');
     expect(seen.at(-1)).toBe('idle');
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
   });
 
   test('through a crash: crashed within 2 s with the reason, then back by itself when the core restarts it', async () => {
-    const pid = t.hive.registry.require('alice').pid!;
+    const pid = live.hive.registry.require('alice').pid!;
     const killed = Date.now();
     process.kill(pid, 'SIGKILL');
-    await page.locator('#state[data-state="crashed"]').waitFor({ timeout: 2_000 });
+    await live.page.locator('#state[data-state="crashed"]').waitFor({ timeout: 2_000 });
     expect(Date.now() - killed).toBeLessThan(2_000);
-    await page.locator('#send-why', { hasText: 'alice crashed (signal SIGKILL); the core restarts it shortly' }).waitFor({ timeout: 2_000 });
-    expect(await page.locator('form.send textarea').isDisabled()).toBe(true);
-    await page.locator('#state[data-state="idle"]').waitFor({ timeout: 20_000 });
-    await waitFor('the prompt enabled', async () => !(await page.locator('form.send textarea').isDisabled()), 5_000);
-    expect(await page.locator('#send-why').isHidden()).toBe(true);
+    await live.page.locator('#send-why', { hasText: 'alice crashed (signal SIGKILL); the core restarts it shortly' }).waitFor({ timeout: 2_000 });
+    expect(await live.page.locator('form.send textarea').isDisabled()).toBe(true);
+    await live.page.locator('#state[data-state="idle"]').waitFor({ timeout: 20_000 });
+    await waitFor('the prompt enabled', async () => !(await live.page.locator('form.send textarea').isDisabled()), 5_000);
+    expect(await live.page.locator('#send-why').isHidden()).toBe(true);
   });
 });

@@ -4,99 +4,79 @@
  * a kept agent again, roll back from the repo browser, and cancel a reminder.
  */
 import { expect } from 'bun:test';
-import type { Browser, Page } from 'playwright-core';
-import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, showTab, VIEWPORT } from '../support/browser.ts';
+import { waitFor } from '../support/hive.ts';
+import { liveDashboard, showTab } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
-const { describe, test, beforeAll, afterAll } = requires('browser dashboard parity', 'chromium', 'git');
+const { describe, test, ...hooks } = requires('browser dashboard parity', 'chromium', 'git');
 
-let t: Awaited<ReturnType<typeof openTestHive>>;
-let app: ReturnType<typeof createDashboard>;
-let browser: Browser;
-let page: Page;
-let url: string;
-const errors: string[] = [];
+const live = liveDashboard(hooks);
 
-beforeAll(async () => {
-  t = await openTestHive();
-  ({ app, url } = serveDashboard(t.hive));
-  browser = await launchChromium();
-  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), url, errors);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.stop(true);
-  await t?.close();
-});
-
-const toast = (text: string) => page.locator('.toast', { hasText: text }).waitFor({ timeout: 10_000 });
+const toast = (text: string) => live.page.locator('.toast', { hasText: text }).waitFor({ timeout: 10_000 });
 
 describe('dashboard parity controls in a browser', () => {
   test('deny with a typed reason: the decision shows it', async () => {
-    const a = t.hive.gate.requestSpawn('operator', 'dan');
-    const box = page.locator(`#approval-${a.id}`);
+    const a = live.hive.gate.requestSpawn('operator', 'dan');
+    const box = live.page.locator(`#approval-${a.id}`);
     await box.locator('input[name="reason"]').fill('not this week');
     await box.getByRole('button', { name: 'deny' }).click();
     await toast(`approval #${a.id} denied: not this week`);
-    await page.locator(`li#approval-${a.id}`, { hasText: 'not this week' }).waitFor({ timeout: 10_000 });
-    expect(t.hive.approvals.get(a.id)).toMatchObject({ status: 'denied', note: 'not this week' });
+    await live.page.locator(`li#approval-${a.id}`, { hasText: 'not this week' }).waitFor({ timeout: 10_000 });
+    expect(live.hive.approvals.get(a.id)).toMatchObject({ status: 'denied', note: 'not this week' });
   });
 
   test('the spawn form: a bad name toasts the core message; a good one spawns and clears the field', async () => {
-    await showTab(page, 'swarm');
-    const input = page.locator('form.spawn input[name="name"]');
+    await showTab(live.page, 'swarm');
+    const input = live.page.locator('form.spawn input[name="name"]');
     await input.fill('Bad Name');
     await input.press('Enter');
-    await page.locator('.toast.bad', { hasText: 'Bad Name' }).waitFor({ timeout: 10_000 });
+    await live.page.locator('.toast.bad', { hasText: 'Bad Name' }).waitFor({ timeout: 10_000 });
     await input.fill('rol');
     await input.press('Enter');
     await toast('spawned rol');
-    await page.locator('#agent-rol').waitFor({ timeout: 10_000 });
+    await live.page.locator('#agent-rol').waitFor({ timeout: 10_000 });
     expect(await input.inputValue()).toBe('');
   });
 
   test('discard a draft takes two clicks', async () => {
-    await t.hive.gate.requestSpawnDraft('manager', 'dra');
-    const draft = page.locator('#draft-dra');
+    await live.hive.gate.requestSpawnDraft('manager', 'dra');
+    const draft = live.page.locator('#draft-dra');
     await draft.getByRole('button', { name: 'discard dra' }).click();
     await draft.getByRole('button', { name: /discard dra\? click to confirm/ }).click();
     await toast('discarded the draft of dra');
     await draft.waitFor({ state: 'detached', timeout: 10_000 });
-    expect(t.hive.gate.drafts()).toEqual([]);
+    expect(live.hive.gate.drafts()).toEqual([]);
   });
 
   test('spawn a kept agent again', async () => {
-    await t.hive.lifecycle.spawn('kep', { start: false });
-    await t.hive.lifecycle.destroy('kep');
-    await showTab(page, 'kept');
-    const kept = page.locator('#kept-kep');
+    await live.hive.lifecycle.spawn('kep', { start: false });
+    await live.hive.lifecycle.destroy('kep');
+    await showTab(live.page, 'kept');
+    const kept = live.page.locator('#kept-kep');
     await kept.getByRole('button', { name: 'spawn kep again' }).click();
     await toast('spawned kep again with its kept state');
     await kept.waitFor({ state: 'detached', timeout: 10_000 });
-    await showTab(page, 'swarm');
-    await page.locator('#agent-kep').waitFor({ timeout: 10_000 });
+    await showTab(live.page, 'swarm');
+    await live.page.locator('#agent-kep').waitFor({ timeout: 10_000 });
   });
 
   test('cancel a reminder', async () => {
-    const r = t.hive.reminders.add('operator', 'operator', 'stretch', Date.now() + 3600_000);
-    await showTab(page, 'reminders');
-    const li = page.locator(`#reminder-${r.id}`);
+    const r = live.hive.reminders.add('operator', 'operator', 'stretch', Date.now() + 3600_000);
+    await showTab(live.page, 'reminders');
+    const li = live.page.locator(`#reminder-${r.id}`);
     await li.getByRole('button', { name: `cancel reminder #${r.id}` }).click();
     await toast(`cancelled reminder #${r.id}`);
     await li.waitFor({ state: 'detached', timeout: 10_000 });
-    expect(t.hive.reminders.pending()).toEqual([]);
+    expect(live.hive.reminders.pending()).toEqual([]);
   });
 
   test('roll back from the repo browser queues an approval', async () => {
-    const deployed = t.hive.approvals.list(true).find((a) => a.kind === 'spawn' && a.agent === 'rol' && a.status === 'deployed')!;
-    await page.goto(`${url}/repos/rol`);
-    await page.getByRole('button', { name: `roll rol back to deployed/${deployed.id}` }).click();
+    const deployed = live.hive.approvals.list(true).find((a) => a.kind === 'spawn' && a.agent === 'rol' && a.status === 'deployed')!;
+    await live.page.goto(`${live.url}/repos/rol`);
+    await live.page.getByRole('button', { name: `roll rol back to deployed/${deployed.id}` }).click();
     await toast(`roll rol back to deployed/${deployed.id}, waiting for approval`);
-    const pending = await waitFor('the rollback approval', () => t.hive.approvals.list(true).find((a) => a.agent === 'rol' && a.status === 'pending'));
+    const pending = await waitFor('the rollback approval', () => live.hive.approvals.list(true).find((a) => a.agent === 'rol' && a.status === 'pending'));
     expect(pending.subject).toStartWith('roll back to ');
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
   });
 });

@@ -13,20 +13,19 @@
  * is always visible.
  */
 import { expect } from 'bun:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { openTestHive } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, VIEWPORT } from '../support/browser.ts';
+import type { BrowserContext, Page } from 'playwright-core';
+import { gotoLive, liveDashboard, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser notifications', 'chromium', 'git');
 
-let t: Awaited<ReturnType<typeof openTestHive>>;
-let app: ReturnType<typeof createDashboard>;
-let browser: Browser;
-let url: string;
+/** The browser contexts the tests opened, closed before the browser. */
 const contexts: BrowserContext[] = [];
-const errors: string[] = [];
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+});
+/** Each test opens its own page, in a context of its own. */
+const live = liveDashboard({ beforeAll, afterAll }, { page: false });
 
 type Note = { title: string; body?: string; tag?: string };
 type Watched = Window & { __notes: Note[]; __asks: number; __setHidden: (hidden: boolean) => void };
@@ -67,29 +66,16 @@ function controllableVisibility() {
 }
 
 async function open(grant: boolean): Promise<Page> {
-  const context = await browser.newContext({ viewport: VIEWPORT });
+  const context = await live.browser.newContext({ viewport: VIEWPORT });
   contexts.push(context);
-  if (grant) await context.grantPermissions(['notifications'], { origin: url });
+  if (grant) await context.grantPermissions(['notifications'], { origin: live.url });
   await context.addInitScript(recordNotifications);
   await context.addInitScript(controllableVisibility);
-  return gotoLive(await context.newPage(), url, errors);
+  return gotoLive(await context.newPage(), live.url, live.errors);
 }
 
 const titled = (page: Page, want: string) => page.waitForFunction((w) => document.title === w, want, { timeout: 10_000 });
 const notes = (page: Page) => page.evaluate(() => (window as unknown as Watched).__notes);
-
-beforeAll(async () => {
-  t = await openTestHive();
-  ({ app, url } = serveDashboard(t.hive));
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await app?.stop(true);
-  await t?.close();
-});
 
 describe('browser notifications', () => {
   test('"notify me" shows while undecided, asks on click, and hides once granted', async () => {
@@ -100,7 +86,7 @@ describe('browser notifications', () => {
     expect(await page.evaluate(() => (window as unknown as Watched).__asks)).toBe(0); // never asked on load
 
     // The operator's answer to the prompt: headless Chromium shows none, so grant it for this origin.
-    await page.context().grantPermissions(['notifications'], { origin: url });
+    await page.context().grantPermissions(['notifications'], { origin: live.url });
     await button.click();
     await page.waitForFunction(() => (window as unknown as Watched).__asks === 1, null, { timeout: 10_000 });
     await button.waitFor({ state: 'hidden', timeout: 10_000 });
@@ -117,24 +103,24 @@ describe('browser notifications', () => {
     await titled(page, 'hyperhive');
 
     // Visible: the count rises in the title, but no notification.
-    t.hive.policy.send('manager', 'operator', 'seen while looking');
+    live.hive.policy.send('manager', 'operator', 'seen while looking');
     await titled(page, '(1) hyperhive');
     expect(await notes(page)).toEqual([]);
 
     // Hidden: the next rise over the stream constructs one notification.
     await page.evaluate(() => (window as unknown as Watched).__setHidden(true));
     expect(await page.evaluate(() => [document.visibilityState, document.hidden])).toEqual(['hidden', true]);
-    t.hive.policy.send('manager', 'operator', 'arrived while away');
+    live.hive.policy.send('manager', 'operator', 'arrived while away');
     await page.waitForFunction(() => (window as unknown as Watched).__notes.length > 0, null, { timeout: 10_000 });
     await titled(page, '(2) hyperhive');
     expect(await notes(page)).toEqual([{ title: 'hyperhive: 2 waiting', body: '1 new since you looked', tag: 'hyperhive-waiting' }]);
 
     // Back to visible: a further rise adds none.
     await page.evaluate(() => (window as unknown as Watched).__setHidden(false));
-    t.hive.policy.send('manager', 'operator', 'seen again');
+    live.hive.policy.send('manager', 'operator', 'seen again');
     await titled(page, '(3) hyperhive');
     expect((await notes(page)).length).toBe(1);
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
     await page.context().close();
   });
 });

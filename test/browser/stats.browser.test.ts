@@ -9,22 +9,14 @@
 import { expect } from 'bun:test';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
-import type { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import type { Locator, Page } from 'playwright-core';
 import { HIVE_WIDE } from '../../src/shared/stats.ts';
 import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, serveDashboard, showTab, VIEWPORT } from '../support/browser.ts';
+import { gotoLive, liveDashboard, serveDashboard, showTab, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 import { screenshotPath } from '../support/screenshots.ts';
 
-const { describe, test, beforeAll, afterAll } = requires('browser stats charts', 'chromium', 'git');
-
-let t: Awaited<ReturnType<typeof openTestHive>>;
-let app: ReturnType<typeof createDashboard>;
-let browser: Browser;
-let page: Page;
-let url: string;
-const errors: string[] = [];
+const { describe, test, ...hooks } = requires('browser stats charts', 'chromium', 'git');
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -35,51 +27,44 @@ const NOTES = 'n'.repeat(2048);
  * bob (never started) has one turn two hours ago, recorded the way the core does when a turn ends,
  * and two messages waiting. One approval is pending.
  */
-beforeAll(async () => {
-  t = await openTestHive();
-  const now = Date.now();
-  await t.hive.lifecycle.spawn('alice');
-  await t.hive.lifecycle.spawn('bob', { start: false });
-  writeFileSync(join(t.hive.layout.agent('alice').state, 'notes.md'), NOTES);
-  for (const [i, ago] of [50, 20, 5].entries())
-    t.hive.stats.record('alice', now - ago * MIN, [
-      { key: 'turn', value: 1000 * (i + 1) },
-      { key: 'tool_calls', value: 3 },
-      { key: 'tool:Bash', value: 2 },
-      { key: 'tool:Read', value: 1 },
-      { key: 'sent:peer', value: 1 },
-      { key: 'received:operator', value: 1 },
-      { key: 'inbox_max', value: i },
-      { key: 'input_tokens', value: 1500 },
-      { key: 'output_tokens', value: 300 },
-      { key: 'cost_usd', value: 0.01 },
-      { key: 'notes_bytes', value: NOTES.length },
-    ]);
-  t.hive.turns.end('bob', {
-    id: 'bob-turn-1',
-    ended_at: now - 2 * HOUR,
-    trigger_message_id: null,
-    status: 'ok',
-    exit_code: 0,
-    duration_ms: 4000,
-    cost_usd: 0.02,
-    input_tokens: 1000,
-    output_tokens: 200,
-    tools: ['Edit', 'Edit'],
-    result: 'done',
-  });
-  t.hive.broker.send('operator', 'bob', 'first');
-  t.hive.broker.send('operator', 'bob', 'second');
-  t.hive.gate.requestSpawn('manager', 'wai');
-  ({ app, url } = serveDashboard(t.hive));
-  browser = await launchChromium();
-  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), url + '/#stats', errors);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.stop(true);
-  await t?.close();
+const live = liveDashboard(hooks, {
+  async seed(hive) {
+    const now = Date.now();
+    await hive.lifecycle.spawn('alice');
+    await hive.lifecycle.spawn('bob', { start: false });
+    writeFileSync(join(hive.layout.agent('alice').state, 'notes.md'), NOTES);
+    for (const [i, ago] of [50, 20, 5].entries())
+      hive.stats.record('alice', now - ago * MIN, [
+        { key: 'turn', value: 1000 * (i + 1) },
+        { key: 'tool_calls', value: 3 },
+        { key: 'tool:Bash', value: 2 },
+        { key: 'tool:Read', value: 1 },
+        { key: 'sent:peer', value: 1 },
+        { key: 'received:operator', value: 1 },
+        { key: 'inbox_max', value: i },
+        { key: 'input_tokens', value: 1500 },
+        { key: 'output_tokens', value: 300 },
+        { key: 'cost_usd', value: 0.01 },
+        { key: 'notes_bytes', value: NOTES.length },
+      ]);
+    hive.turns.end('bob', {
+      id: 'bob-turn-1',
+      ended_at: now - 2 * HOUR,
+      trigger_message_id: null,
+      status: 'ok',
+      exit_code: 0,
+      duration_ms: 4000,
+      cost_usd: 0.02,
+      input_tokens: 1000,
+      output_tokens: 200,
+      tools: ['Edit', 'Edit'],
+      result: 'done',
+    });
+    hive.broker.send('operator', 'bob', 'first');
+    hive.broker.send('operator', 'bob', 'second');
+    hive.gate.requestSpawn('manager', 'wai');
+  },
+  page: { path: '/#stats' },
 });
 
 /** The legend names of chart `id` in `group`, without the time column. */
@@ -98,7 +83,7 @@ const statsRequest = (p: Page, test: (q: URLSearchParams) => boolean) =>
   p.waitForRequest((r) => r.url().includes('/api/stats?') && test(new URL(r.url()).searchParams), { timeout: 10_000 });
 
 describe('the swarm charts on the dashboard', () => {
-  const group = () => page.locator('#swarm-stats [data-stats]');
+  const group = () => live.page.locator('#swarm-stats [data-stats]');
 
   test('draw every agent’s series with their legends, and the numbers of now', async () => {
     const g = group();
@@ -130,19 +115,19 @@ describe('the swarm charts on the dashboard', () => {
     const plotWidth = () => plot.evaluate((el) => el.clientWidth);
     expect(Math.abs((await canvasWidth()) - (await plotWidth()))).toBeLessThan(2);
     const before = await canvasWidth();
-    await page.setViewportSize({ width: 1000, height: 800 });
+    await live.page.setViewportSize({ width: 1000, height: 800 });
     // narrower: one column of charts instead of two, each wider than before
     await waitFor('the chart to follow its container', async () => Math.abs((await canvasWidth()) - before) > 20 && Math.abs((await canvasWidth()) - (await plotWidth())) < 2, 10_000);
-    await page.setViewportSize({ width: 600, height: 800 });
+    await live.page.setViewportSize({ width: 600, height: 800 });
     const narrow = await plotWidth();
     await waitFor('the chart to shrink with its container', async () => Math.abs((await canvasWidth()) - narrow) < 2, 10_000);
-    await page.setViewportSize(VIEWPORT);
+    await live.page.setViewportSize(VIEWPORT);
     await waitFor('the chart to grow back', async () => Math.abs((await canvasWidth()) - before) < 2, 10_000);
   });
 
   test('the window selector asks for its window and redraws', async () => {
     const g = group();
-    const asked = statsRequest(page, (q) => q.get('since') === '1h' && !q.has('agent'));
+    const asked = statsRequest(live.page, (q) => q.get('since') === '1h' && !q.has('agent'));
     await g.getByRole('button', { name: '1h', exact: true }).click();
     const req = await asked;
     expect(new URL(req.url()).searchParams.get('series')).toContain('turns_per_min');
@@ -152,7 +137,7 @@ describe('the swarm charts on the dashboard', () => {
     expect(await g.getByRole('button', { name: '24h', exact: true }).getAttribute('aria-pressed')).toBe('false');
     // bob's turn (and his Edit calls) two hours ago is out of this window
     await legendIs(g, 'tools', ['Bash', 'Read']);
-    const week = statsRequest(page, (q) => q.get('since') === '7d');
+    const week = statsRequest(live.page, (q) => q.get('since') === '7d');
     await g.getByRole('button', { name: '7d', exact: true }).click();
     await week;
     await summary(g, '4 turns in the last 7d');
@@ -162,12 +147,12 @@ describe('the swarm charts on the dashboard', () => {
 
   test('a sample recorded after load appears on the next refresh, without a reload, one request at a time', async () => {
     const g = group();
-    await page.evaluate(() => ((window as any).__marker = 'same page'));
+    await live.page.evaluate(() => ((window as any).__marker = 'same page'));
     // answers take 300 ms while the group asks every 100 ms: requests must still never overlap
     let inFlight = 0;
     let most = 0;
     let answered = 0;
-    await page.route('**/api/stats?**', async (route) => {
+    await live.page.route('**/api/stats?**', async (route) => {
       inFlight++;
       most = Math.max(most, inFlight);
       await new Promise((r) => setTimeout(r, 300));
@@ -179,13 +164,13 @@ describe('the swarm charts on the dashboard', () => {
       }
     });
     await g.evaluate((el) => el.setAttribute('data-stats-refresh-ms', '100'));
-    t.hive.stats.record('alice', Date.now(), [{ key: 'turn', value: 500 }, { key: 'tool_calls', value: 4 }, { key: 'tool:Grep', value: 4 }]);
+    live.hive.stats.record('alice', Date.now(), [{ key: 'turn', value: 500 }, { key: 'tool_calls', value: 4 }, { key: 'tool:Grep', value: 4 }]);
     await summary(g, '4 turns in the last 1h');
     await legendIs(g, 'tools', ['Bash', 'Grep', 'Read']);
     await waitFor('a few refreshes', () => answered >= 5, 10_000);
-    await page.unroute('**/api/stats?**');
+    await live.page.unroute('**/api/stats?**');
     expect(most).toBe(1);
-    expect(await page.evaluate(() => (window as any).__marker)).toBe('same page');
+    expect(await live.page.evaluate(() => (window as any).__marker)).toBe('same page');
   });
 
   test('a failed request shows its message in the group; the next good answer clears it', async () => {
@@ -195,10 +180,10 @@ describe('the swarm charts on the dashboard', () => {
     await error.filter({ hasText: '400 since=yesterday: expected unix ms or a duration' }).waitFor({ timeout: 10_000 });
     expect(await error.getAttribute('role')).toBe('alert');
 
-    await page.route('**/api/stats?**', (route) => route.fulfill({ status: 503, contentType: 'text/plain', body: 'the stats store is resting' }));
+    await live.page.route('**/api/stats?**', (route) => route.fulfill({ status: 503, contentType: 'text/plain', body: 'the stats store is resting' }));
     await g.evaluate((el) => el.setAttribute('data-stats', 'since=24h'));
     await error.filter({ hasText: '503 the stats store is resting' }).waitFor({ timeout: 10_000 });
-    await page.unroute('**/api/stats?**');
+    await live.page.unroute('**/api/stats?**');
     await error.waitFor({ state: 'hidden', timeout: 10_000 });
     await summary(g, '5 turns in the last 24h');
   });
@@ -215,18 +200,18 @@ describe('the swarm charts on the dashboard', () => {
     await g.getByRole('button', { name: '24h', exact: true }).click();
     await summary(g, '5 turns in the last 24h');
     await g.locator('.stats-empty').waitFor({ state: 'hidden', timeout: 10_000 });
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
   });
 
   test('nothing is fetched for a hidden tab pane; showing it, or the page becoming visible again, fetches at once', async () => {
     const pageErrors: string[] = [];
-    const p = await browser.newPage({ viewport: VIEWPORT });
+    const p = await live.browser.newPage({ viewport: VIEWPORT });
     const seen: string[] = [];
     p.on('request', (r) => {
       if (r.url().includes('/api/stats?')) seen.push(r.url());
     });
     // the swarm tab is shown first: the stats pane is hidden, and the script ran before the stream came up
-    await gotoLive(p, url + '/', pageErrors);
+    await gotoLive(p, live.url + '/', pageErrors);
     expect(await p.locator('#pane-stats').isHidden()).toBe(true);
     expect(seen).toEqual([]);
     const shownNow = statsRequest(p, (q) => q.get('since') === '24h');
@@ -243,7 +228,7 @@ describe('the swarm charts on the dashboard', () => {
         document.dispatchEvent(new Event('visibilitychange'));
       }, state);
     await setVisibility('hidden');
-    t.hive.stats.record('bob', Date.now(), [{ key: 'turn', value: 700 }]);
+    live.hive.stats.record('bob', Date.now(), [{ key: 'turn', value: 700 }]);
     const back = statsRequest(p, () => true);
     await setVisibility('visible');
     await back;
@@ -256,9 +241,9 @@ describe('the swarm charts on the dashboard', () => {
 describe("an agent's charts on its page", () => {
   test("show that agent's series, its notes size, and no swarm-only chart", async () => {
     const agentErrors: string[] = [];
-    const agentUrl = `${url}/agents/alice/page/`;
+    const agentUrl = `${live.url}/agents/alice/page/`;
     await waitFor('alice to serve her page', async () => (await fetch(agentUrl)).status === 200);
-    const p = await browser.newPage({ viewport: VIEWPORT });
+    const p = await live.browser.newPage({ viewport: VIEWPORT });
     const asked = statsRequest(p, (q) => q.get('agent') === 'alice' && q.get('since') === '24h');
     await gotoLive(p, agentUrl, agentErrors);
     await asked;
@@ -285,16 +270,16 @@ describe("an agent's charts on its page", () => {
 
 describe('the pages carry their chart groups', () => {
   test('the dashboard has the swarm group and the agent page its own, with uPlot and the script', async () => {
-    const dashboard = await (await fetch(url + '/')).text();
+    const dashboard = await (await fetch(live.url + '/')).text();
     const swarm = dashboard.slice(dashboard.indexOf('<div id="swarm-stats">'));
     expect(swarm).toContain('data-stats="since=24h"');
     for (const tag of ['href="/static/uplot.min.css"', 'href="/static/stats.css"', 'src="/static/uplot.min.js"', 'src="/static/stats.js"'])
       expect(dashboard).toContain(tag);
     for (const w of ['1h', '24h', '7d']) expect(swarm).toContain(`data-window="${w}"`);
-    const agent = await (await fetch(`${url}/agents/alice/page/`)).text();
+    const agent = await (await fetch(`${live.url}/agents/alice/page/`)).text();
     expect(agent).toContain('data-stats="agent=alice&since=24h"');
     expect(agent).toContain('src="/static/stats.js"');
-    for (const file of ['stats.js', 'stats.css', 'uplot.min.js', 'uplot.min.css']) expect((await fetch(`${url}/static/${file}`)).status).toBe(200);
+    for (const file of ['stats.js', 'stats.css', 'uplot.min.js', 'uplot.min.css']) expect((await fetch(`${live.url}/static/${file}`)).status).toBe(200);
   });
 });
 
@@ -302,7 +287,7 @@ describe('the screenshot for the docs', () => {
   test('a day of a small swarm on the stats tab', async () => {
     const shot = await openTestHive();
     const served = serveDashboard(shot.hive);
-    const p = await browser.newPage({ viewport: VIEWPORT });
+    const p = await live.browser.newPage({ viewport: VIEWPORT });
     try {
       await shot.hive.lifecycle.spawn('bob', { start: false });
       const end = Date.now();

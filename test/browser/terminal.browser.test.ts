@@ -7,52 +7,26 @@
  * saying so; closing ends the shell and connect starts a new one.
  */
 import { expect } from 'bun:test';
-import type { Browser, Page } from 'playwright-core';
-import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { openTestHive, waitFor } from '../support/hive.ts';
-import { gotoLive, launchChromium, VIEWPORT } from '../support/browser.ts';
+import { waitFor } from '../support/hive.ts';
+import { liveDashboard, serveDashboard, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 import { terminalProcesses } from '../e2e/terminal-suite.ts';
 
-const { describe, test, beforeAll, afterAll } = requires('browser agent terminal', 'chromium', 'git');
+const { describe, test, ...hooks } = requires('browser agent terminal', 'chromium', 'git');
 
-let t: Awaited<ReturnType<typeof openTestHive>>;
-let app: ReturnType<typeof createDashboard>;
-let port = 0;
-let browser: Browser;
-let page: Page;
-let agentUrl: string;
-const errors: string[] = [];
+const live = liveDashboard(hooks, { seed: (hive) => hive.lifecycle.spawn('alice'), page: { path: '/agents/alice/page/', served: true } });
 
-/** Serves the dashboard on `port` (a free one the first time, the same one after a restart). */
+/** Serves the dashboard again on the port it had, where the page looks for it (after a test stopped it). */
 function serve(): void {
-  app = createDashboard(t.hive);
-  app.listen({ hostname: '127.0.0.1', port });
-  port = app.server!.port!;
+  live.app = serveDashboard(live.hive, Number(new URL(live.url).port)).app;
 }
 
-beforeAll(async () => {
-  t = await openTestHive();
-  await t.hive.lifecycle.spawn('alice');
-  serve();
-  agentUrl = `http://127.0.0.1:${port}/agents/alice/page/`;
-  await waitFor('alice to serve her page', async () => (await fetch(agentUrl)).status === 200, 30_000);
-  browser = await launchChromium();
-  page = await gotoLive(await browser.newPage({ viewport: VIEWPORT }), agentUrl, errors);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.stop(true);
-  await t?.close();
-});
-
-const panel = () => page.locator('[data-terminal]');
+const panel = () => live.page.locator('[data-terminal]');
 const status = () => panel().locator('[data-term-status]');
 
 /** The xterm.js buffer's lines, as text (what the terminal holds, scrolled out of view or not). */
 function bufferText(): Promise<string> {
-  return page.evaluate(() => {
+  return live.page.evaluate(() => {
     const term = (window as any).hiveTerminal.panels[0].term;
     const buf = term.buffer.active;
     const lines: string[] = [];
@@ -63,7 +37,7 @@ function bufferText(): Promise<string> {
 
 /** The terminal's size as xterm.js has it. */
 function termSize(): Promise<{ cols: number; rows: number }> {
-  return page.evaluate(() => {
+  return live.page.evaluate(() => {
     const term = (window as any).hiveTerminal.panels[0].term;
     return { cols: term.cols, rows: term.rows };
   });
@@ -71,8 +45,8 @@ function termSize(): Promise<{ cols: number; rows: number }> {
 
 /** Types `line` into the terminal and presses Enter. */
 async function typeLine(line: string): Promise<void> {
-  await page.keyboard.type(line);
-  await page.keyboard.press('Enter');
+  await live.page.keyboard.type(line);
+  await live.page.keyboard.press('Enter');
 }
 
 /** Waits until the terminal's buffer matches `re`. */
@@ -93,59 +67,59 @@ describe("the terminal on alice's page", () => {
     expect(await panel().getByRole('button', { name: 'close' }).isHidden()).toBe(true);
     expect(await status().textContent()).toContain('a shell starts when you connect');
     expect(await panel().locator('[data-term-screen]').isHidden()).toBe(true);
-    expect(await page.evaluate(() => (window as any).hiveTerminal.panels[0].ws)).toBeNull();
+    expect(await live.page.evaluate(() => (window as any).hiveTerminal.panels[0].ws)).toBeNull();
   });
 
   test('connects, runs a command and shows its output in the xterm DOM and buffer', async () => {
     await panel().getByRole('button', { name: 'connect' }).click();
     await statusSays(`connected: /bin/bash as `);
-    expect(await status().textContent()).toContain(t.hive.layout.agent('alice').state);
+    expect(await status().textContent()).toContain(live.hive.layout.agent('alice').state);
     await panel().locator('.xterm').click();
     await typeLine('echo hi-$((6*7))');
     await bufferShows(/^hi-42$/m);
     await waitFor('the xterm DOM to show hi-42', async () => ((await panel().locator('.xterm-rows').textContent()) ?? '').includes('hi-42'));
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
   });
 
   test('a narrower window resizes the shell’s terminal', async () => {
     const before = await termSize();
     await typeLine('stty size');
     await bufferShows(new RegExp(`^${before.rows} ${before.cols}$`, 'm'));
-    await page.setViewportSize({ width: 760, height: VIEWPORT.height });
+    await live.page.setViewportSize({ width: 760, height: VIEWPORT.height });
     await waitFor('xterm.js to fit the narrower panel', async () => (await termSize()).cols < before.cols - 10);
     const after = await termSize();
     await typeLine('clear; stty size');
     await bufferShows(new RegExp(`^${after.rows} ${after.cols}$`, 'm'));
-    await page.setViewportSize(VIEWPORT);
+    await live.page.setViewportSize(VIEWPORT);
     await waitFor('xterm.js to fit the wider panel again', async () => (await termSize()).cols === before.cols);
   });
 
   test('a dropped connection reconnects to the same shell, and the status says so', async () => {
     await typeLine('MARK=still-$((40+2))');
-    const id = await page.evaluate(() => (window as any).hiveTerminal.panels[0].id);
-    await app.stop(true);
+    const id = await live.page.evaluate(() => (window as any).hiveTerminal.panels[0].id);
+    await live.app.stop(true);
     await statusSays('connection lost');
     serve();
     await statusSays('reconnected to the same shell', 30_000);
-    expect(await page.evaluate(() => (window as any).hiveTerminal.panels[0].id)).toBe(id);
+    expect(await live.page.evaluate(() => (window as any).hiveTerminal.panels[0].id)).toBe(id);
     await panel().locator('.xterm').click();
     await typeLine('echo "mark=$MARK"');
     await bufferShows(/^mark=still-42$/m);
   });
 
   test('close ends the shell; connect starts a new one', async () => {
-    const id = await page.evaluate(() => (window as any).hiveTerminal.panels[0].id);
+    const id = await live.page.evaluate(() => (window as any).hiveTerminal.panels[0].id);
     expect(terminalProcesses(id).length).toBeGreaterThan(0);
     await panel().getByRole('button', { name: 'close' }).click();
     await statusSays('closed; the shell was ended');
     await waitFor('the shell to end', () => terminalProcesses(id).length === 0);
     await panel().getByRole('button', { name: 'connect a new shell' }).click();
     await statusSays('connected: ');
-    const fresh = await page.evaluate(() => (window as any).hiveTerminal.panels[0].id);
+    const fresh = await live.page.evaluate(() => (window as any).hiveTerminal.panels[0].id);
     expect(fresh).not.toBe(id);
     await panel().locator('.xterm').click();
     await typeLine('echo "mark=[$MARK]"');
     await bufferShows(/^mark=\[\]$/m);
-    expect(errors).toEqual([]);
+    expect(live.errors).toEqual([]);
   });
 });

@@ -10,8 +10,9 @@ import { expect } from 'bun:test';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
-import { isMainTurn, lastUserPrompt, startModelServer, systemText, toolResults, type ModelServer } from '../support/model-server.ts';
+import { isMainTurn, lastUserPrompt, startModelServer, systemText, type ModelServer } from '../support/model-server.ts';
 import { ctlJson, hive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { allIdle, bashIn, probeModel } from '../support/sandbox-probe.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
 
 /** Registers the suite for one sandboxed runtime. */
@@ -28,17 +29,7 @@ export function agentOptionsSuite(runtime: 'bwrap' | 'nspawn'): void {
   beforeAll(async () => {
     // `@@BASH <command>@@` in the wake prompt becomes a Bash tool call, `@@READ <path>@@` a Read
     // tool call; the tool's output becomes the turn's result.
-    model = await startModelServer((req) => {
-      if (!isMainTurn(req.body)) return [{ type: 'text', text: 'ok' }];
-      const results = toolResults(req.body);
-      if (results.length) return [{ type: 'text', text: `OUT: ${results.at(-1)!.content.split('<system-reminder>')[0]!.trim()}` }];
-      const prompt = lastUserPrompt(req.body);
-      const bash = /@@BASH (.*)@@/s.exec(prompt);
-      if (bash) return [{ type: 'tool_use', name: 'Bash', input: { command: bash[1], description: 'probe the sandbox' } }];
-      const read = /@@READ (\S+)@@/.exec(prompt);
-      if (read) return [{ type: 'tool_use', name: 'Read', input: { file_path: read[1] } }];
-      return [{ type: 'text', text: 'noted' }];
-    });
+    model = await startModelServer(probeModel);
     dir = tempDir(`hv-opt-${runtime}-`);
     layout = new DataLayout(dir);
     allowed = tempDir(`hv-allow-${runtime}-`);
@@ -49,10 +40,7 @@ export function agentOptionsSuite(runtime: 'bwrap' | 'nspawn'): void {
     core = await startCoreProcess(dir, ['--runtime', runtime, '--allow-mount', allowed], { ...model.env, ANTHROPIC_API_KEY: 'sk-ant-test-key' });
     ctlJson(dir, 'spawn', 'alice');
     ctlJson(dir, 'spawn', 'bob');
-    await waitFor('the manager, alice and bob idle', () => {
-      const idle = ctlJson(dir, 'list').agents.filter((a: any) => a.status === 'idle').map((a: any) => a.name);
-      return idle.includes('alice') && idle.includes('bob') && idle.includes('manager');
-    });
+    await allIdle(dir, ['manager', 'alice', 'bob']);
   }, 90_000);
 
   afterAll(async () => {
@@ -65,12 +53,7 @@ export function agentOptionsSuite(runtime: 'bwrap' | 'nspawn'): void {
   const pending = () => (ctlJson(dir, 'approvals').approvals as any[]).filter((a) => a.status === 'pending');
 
   /** Runs `command` in `name`'s sandbox through a real claude turn (the Bash tool); returns its output. */
-  async function bash(name: string, command: string): Promise<string> {
-    const { id } = ctlJson(dir, 'send', name, `@@BASH ${command}@@`);
-    const turn = await turnFor(dir, name, id);
-    expect(turn).toMatchObject({ status: 'ok', tools: ['Bash'] });
-    return String(turn.result).replace(/^OUT: /, '');
-  }
+  const bash = (name: string, command: string) => bashIn(dir, name, command);
 
   /** Commits `toml` in `name`'s proposed repo and proposes it with `hive ctl propose`. */
   function propose(name: string, toml: string) {

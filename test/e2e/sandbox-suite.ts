@@ -9,10 +9,11 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { join } from 'node:path';
 import { DataLayout } from '../../src/shared/paths.ts';
-import { allMessagesText, isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, startCoreProcess, startTestHost, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { allMessagesText, isMainTurn, lastUserPrompt, startModelServer, type ModelServer } from '../support/model-server.ts';
+import { ctlJson, hive, startCoreProcess, startTestHost, tempDir, waitFor } from '../support/hive.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
 import { DashboardClient } from '../support/dashboard.ts';
+import { allIdle, bashIn, probeModel } from '../support/sandbox-probe.ts';
 
 /**
  * Registers the suite for one sandboxed runtime.
@@ -37,14 +38,7 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
   beforeAll(async () => {
     // The scripted model: `@@BASH <command>@@` in the wake prompt becomes a Bash tool call; its
     // output becomes the turn's result.
-    model = await startModelServer((req) => {
-      if (!isMainTurn(req.body)) return [{ type: 'text', text: 'ok' }];
-      const results = toolResults(req.body);
-      if (results.length) return [{ type: 'text', text: `OUT: ${results.at(-1)!.content.split('<system-reminder>')[0]!.trim()}` }];
-      const m = /@@BASH (.*)@@/s.exec(lastUserPrompt(req.body));
-      if (m) return [{ type: 'tool_use', name: 'Bash', input: { command: m[1], description: 'probe the sandbox' } }];
-      return [{ type: 'text', text: 'noted' }];
-    });
+    model = await startModelServer(probeModel);
     ({ server: target, hits: targetHits } = startTestHost('hello from the allowed host'));
     dir = tempDir(`hv-${runtime}-`);
     layout = new DataLayout(dir);
@@ -53,10 +47,7 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
     ctlJson(dir, 'spawn', 'alice');
     ctlJson(dir, 'spawn', 'bob');
     writeFileSync(join(layout.agent('bob').state, 'notes.md'), 'bob secret');
-    await waitFor('the manager, alice and bob idle', () => {
-      const idle = ctlJson(dir, 'list').agents.filter((a: any) => a.status === 'idle').map((a: any) => a.name);
-      return idle.includes('alice') && idle.includes('bob') && idle.includes('manager');
-    });
+    await allIdle(dir, ['manager', 'alice', 'bob']);
   }, 60_000);
 
   afterAll(async () => {
@@ -69,13 +60,8 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
 
   const agent = (name: string) => ctlJson(dir, 'list').agents.find((a: any) => a.name === name);
 
-  /** Runs `command` in alice's sandbox through a real claude turn; returns the output. */
-  async function bash(name: string, command: string): Promise<string> {
-    const { id } = ctlJson(dir, 'send', name, `@@BASH ${command}@@`);
-    const turn = await turnFor(dir, name, id);
-    expect(turn).toMatchObject({ status: 'ok', tools: ['Bash'] });
-    return String(turn.result).replace(/^OUT: /, '');
-  }
+  /** Runs `command` in `name`'s sandbox through a real claude turn (the Bash tool); returns its output. */
+  const bash = (name: string, command: string) => bashIn(dir, name, command);
 
   describe(`${runtime}: what an agent can see`, () => {
     // nspawn maps container root to a private host uid range; bwrap run as root keeps host root
