@@ -17,6 +17,7 @@ import { isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelSe
 import { waitFor } from '../support/hive.ts';
 import { liveDashboard } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
+import { screenshotPath } from '../support/screenshots.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser agent page', 'chromium', 'git');
 
@@ -129,6 +130,7 @@ describe('the tail', () => {
     await result.locator('summary').click();
     expect(await result.locator('pre.fold').isVisible()).toBe(true);
     expect(await result.locator('pre.fold').textContent()).toBe('line one\nline two\nline three');
+    await live.page.screenshot({ path: screenshotPath('agent-page.png') });
 
     // system events are one quiet line; errors, if any, are not boxed
     expect(await live.page.locator('#tail li.ev.quiet[data-kind="claude"]', { hasText: 'mcp: hyperhive connected' }).count()).toBeGreaterThan(0);

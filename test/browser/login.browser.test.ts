@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { startModelServer, type ModelServer } from '../support/model-server.ts';
 import { liveDashboard } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
+import { screenshotPath } from '../support/screenshots.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser login', 'chromium', 'git');
 
@@ -59,6 +60,7 @@ describe('the login page in a browser', () => {
     expect(await live.page.locator('#login-form input[name="secret"]').inputValue()).toBe('');
     expect(await live.page.content()).not.toContain(GOOD);
     expect(live.hive.credentials.status().inUse).toBe('stored');
+    await live.page.screenshot({ path: screenshotPath('login.png') });
 
     await live.page.locator('#login-recheck').click();
     await live.page.locator('#login-notice .notice.ok', { hasText: 'the credentials in use pass' }).waitFor({ timeout: 10_000 });

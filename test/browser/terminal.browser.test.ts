@@ -10,6 +10,7 @@ import { expect } from 'bun:test';
 import { waitFor } from '../support/hive.ts';
 import { liveDashboard, serveDashboard, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
+import { screenshotPath } from '../support/screenshots.ts';
 import { terminalProcesses } from '../e2e/terminal-suite.ts';
 
 const { describe, test, ...hooks } = requires('browser agent terminal', 'chromium', 'git');
@@ -78,6 +79,7 @@ describe("the terminal on alice's page", () => {
     await typeLine('echo hi-$((6*7))');
     await bufferShows(/^hi-42$/m);
     await waitFor('the xterm DOM to show hi-42', async () => ((await panel().locator('.xterm-rows').textContent()) ?? '').includes('hi-42'));
+    await panel().screenshot({ path: screenshotPath('agent-terminal.png') });
     expect(live.errors).toEqual([]);
   });
 
