@@ -32,8 +32,9 @@ It keeps the broker (sqlite), supervises agents through a runtime, serves the so
 options (flag, env, default):
   --data-dir DIR     HIVE_DATA_DIR       /var/lib/hyperhive as root, else $XDG_STATE_HOME/hyperhive
   --listen H:P       HIVE_LISTEN         127.0.0.1:7000 (dashboard)
-  --runtime NAME     HIVE_RUNTIME        auto: nspawn (as root), else bwrap, else process
-                                         (nspawn | bwrap | process; \`hive doctor\` says what works)
+  --runtime NAME     HIVE_RUNTIME        auto: nixos-container or nspawn (as root), else bwrap,
+                                         else process (nixos-container | nspawn | bwrap | process;
+                                         \`hive doctor\` says what works)
   --model MODEL      HIVE_DEFAULT_MODEL  haiku
   --claude PATH      HIVE_CLAUDE_BIN     the pinned claude from node_modules, else claude on PATH
   --no-manager       HIVE_NO_MANAGER=1   do not create or run the manager
@@ -89,8 +90,9 @@ environment:
 
 const DOCTOR_HELP = `hive doctor — report which sandbox runtimes work here
 
-Tries each runtime (a test sandbox runs /usr/bin/true) and prints why each is or is not usable,
-and which one \`hive core serve --runtime auto\` would pick. For nspawn it also tries a container in
+Tries each runtime (a test sandbox runs /usr/bin/true; for nixos-container, root and
+\`nixos-container list\`) and prints why each is or is not usable, and which one
+\`hive core serve --runtime auto\` would pick. For nspawn it also tries a container in
 a private user namespace with an id-mapped bind, which keeps container root from being host root.
 `;
 
@@ -147,6 +149,8 @@ async function main(argv: string[]): Promise<void> {
         lines.push(
           `${''.padEnd(22)}${p.name === 'process' ? 'network: shared with the host; agents can reach the dashboard and act as the operator' : 'network: isolated (a private namespace with loopback only; the model and allowed hosts through the core)'}`,
         );
+      if (p.name === 'nixos-container' && p.available)
+        lines.push(`${''.padEnd(22)}containers h-<name>, built with nix from each agent's generated configuration when it starts; a private user range with id-mapped binds (kernel 5.12 or later); see docs/nixos.md`);
       if (p.name !== 'nspawn' || !p.available || !p.bin) continue;
       const { probeUserNamespaces } = await import('./core/runtime/nspawn.ts');
       const { tmpdir } = await import('node:os');

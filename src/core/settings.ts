@@ -7,7 +7,7 @@
  * |---------------|---------------------|------------------------------------------------|
  * | --data-dir    | HIVE_DATA_DIR       | /var/lib/hyperhive (root), XDG state otherwise |
  * | --listen      | HIVE_LISTEN         | 127.0.0.1:7000                                 |
- * | --runtime     | HIVE_RUNTIME        | auto: nspawn (root), else bwrap, else process  |
+ * | --runtime     | HIVE_RUNTIME        | auto: nixos-container or nspawn (root), else bwrap, else process |
  * | --model       | HIVE_DEFAULT_MODEL  | haiku                                          |
  * | --claude      | HIVE_CLAUDE_BIN     | the package's pinned claude, else PATH         |
  * | --no-manager  | HIVE_NO_MANAGER=1   | the manager is created and started             |
@@ -39,7 +39,7 @@ import { MAX_RETENTION_DAYS } from '../shared/wire.ts';
 export const DEFAULT_UPSTREAM = 'https://api.anthropic.com';
 
 /** Runtimes this build knows; `auto` picks the best that works here (see `runtime/detect.ts`). */
-export const RUNTIMES = ['auto', 'nspawn', 'bwrap', 'process'] as const;
+export const RUNTIMES = ['auto', 'nixos-container', 'nspawn', 'bwrap', 'process'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 /** Validated daemon settings. */

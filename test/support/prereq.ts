@@ -32,14 +32,16 @@ import { probeUserNamespaces } from '../../src/core/runtime/nspawn.ts';
  * - `nspawn-userns`: as `nspawn`, and its containers get a private user namespace (root inside is
  *   not root on the host).
  * - `bwrap`: the `bwrap` runtime works here (`bwrap`, a test sandbox with a user namespace runs).
+ * - `nix-instantiate`: that command on `PATH` (Debian: `nix-bin`), to parse and evaluate `.nix` files
+ *   without nixpkgs.
  */
-export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap';
+export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap' | 'nix-instantiate';
 
 /** True when `HIVE_TEST_REQUIRE_ALL=1`: a missing prerequisite fails the run instead of skipping. */
 export const REQUIRE_ALL = process.env.HIVE_TEST_REQUIRE_ALL === '1';
 
 /** The Debian package that provides each command checked on `PATH`. */
-const PACKAGES: Record<string, string> = { git: 'git', curl: 'curl', node: 'nodejs', ps: 'procps' };
+const PACKAGES: Record<string, string> = { git: 'git', curl: 'curl', node: 'nodejs', ps: 'procps', 'nix-instantiate': 'nix-bin' };
 
 const cache = new Map<Prereq, string | null>();
 let chromium: string | null = null;
@@ -72,6 +74,7 @@ function check(p: Prereq): string | null {
     case 'curl':
     case 'node':
     case 'ps':
+    case 'nix-instantiate':
       return command(p);
     case 'chromium': {
       const bin = Bun.which('chromium') ?? Bun.which('chromium-browser');

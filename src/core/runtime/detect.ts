@@ -1,14 +1,17 @@
 /**
  * @module runtime/detect
- * Which runtimes this host can run, found by trying them: each candidate runs `/usr/bin/true` in a
- * minimal sandbox, so "available" means "worked just now", not "the binary exists". `--runtime
- * auto` takes the first that works in the order nixos-container, nspawn, bwrap, and falls back to
- * `process` with a warning. `hive doctor` prints the same findings.
+ * Which runtimes this host can run, found by trying them: nspawn and bwrap run `/usr/bin/true` in a
+ * minimal sandbox, so "available" means "worked just now", not "the binary exists"; for
+ * nixos-container, whose first container takes a nix build, it means root and a `nixos-container
+ * list` that ran. `--runtime auto` takes the first that works in the order nixos-container,
+ * nspawn, bwrap, and falls back to `process` with a warning. `hive doctor` prints the same
+ * findings.
  */
 import { DataLayout } from '../../shared/paths.ts';
 import { HiveError } from '../../shared/errors.ts';
 import { BwrapRuntime } from './bwrap.ts';
 import { mkdirSync } from 'node:fs';
+import { NixosContainerRuntime, readConfigurationDirectory, toolEnv } from './nixos-container.ts';
 import { NspawnRuntime, probeUserNamespaces } from './nspawn.ts';
 import { ProcessRuntime } from './process.ts';
 import type { Runtime } from './runtime.ts';
@@ -44,11 +47,15 @@ export function probeRuntime(name: RuntimeProbe['name'], env: Record<string, str
   switch (name) {
     case 'nixos-container': {
       const nixos = which('nixos-container');
+      if (!nixos) return { name, available: false, bin: null, reason: 'nixos-container not found (not a NixOS host, or boot.enableContainers is off)' };
+      if (!isRoot) return { name, available: false, bin: nixos, reason: 'nixos-container needs root' };
+      // building a test container would take minutes: this only checks that the tool runs
+      const r = tryRun([nixos, 'list']);
       return {
         name,
-        available: false,
+        available: r.code === 0,
         bin: nixos,
-        reason: nixos ? 'nixos-container is installed, but this build has no nixos-container runtime; nspawn is used instead' : 'nixos-container not found (not a NixOS host)',
+        reason: r.code === 0 ? 'nixos-container list ran (each agent\'s container is built when it first starts)' : `nixos-container list failed (exit ${r.code ?? 'timeout'}): ${r.stderr}`,
       };
     }
     case 'nspawn': {
@@ -127,6 +134,8 @@ export function createRuntime(
     sandboxDir: (n: string) => layout.sandboxDir(n),
     bin: probe.bin,
   };
+  if (probe.name === 'nixos-container')
+    return new NixosContainerRuntime({ ...sandboxOpts, configurationDirectory: readConfigurationDirectory(probe.bin), env: toolEnv(opts.env ?? process.env) });
   if (probe.name !== 'nspawn') return new BwrapRuntime(sandboxOpts);
   mkdirSync(layout.runDir, { recursive: true, mode: 0o700 });
   const why = probeUserNamespaces(probe.bin, layout.runDir);

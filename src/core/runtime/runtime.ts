@@ -70,6 +70,13 @@ export interface Runtime {
    * @throws when the sandbox cannot be created (the message says why).
    */
   start(spec: SandboxSpec): Promise<RunningSandbox>;
+  /**
+   * Removes what the runtime keeps of agent `name` between starts, when the agent is destroyed
+   * (`nixos-container` keeps a container per agent; the others keep nothing). Its output goes to
+   * `logPath`.
+   * @throws when the runtime's tool fails (the message says why).
+   */
+  destroy?(name: string, logPath: string): Promise<void>;
 }
 
 /** Formats an {@link ExitInfo} for people: `exit 3`, `signal SIGKILL`. */
