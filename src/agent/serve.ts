@@ -5,7 +5,9 @@
  * to it), forwards a loopback port to the core's egress proxy for claude's tools, serves the hive's
  * MCP tools on a loopback port for claude to connect to (`mcp/http.ts`; `hive mcp` over stdio only
  * if that cannot listen), serves the operator's terminals on `term.sock` (`terminal.ts`), and runs
- * the turn loop until stopped.
+ * the turn loop until stopped. A peer's harness (role `peer`: in a container the hive does not run)
+ * serves no page and no terminal and forwards nothing to an egress proxy (its tools use the
+ * container's own network): it runs the turn loop and the MCP endpoint only.
  */
 import { startEgressForwarder } from './egress-forward.ts';
 import { serveMcpHttp } from '../mcp/http.ts';
@@ -44,21 +46,28 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
   log(`agent ${identity.name} (${identity.role}) up; model ${identity.model}`);
   const history = new History(env.stateDir);
   const loop = new TurnLoop(env, identity, client, history, log);
+  // a peer's tools use its own network; the core serves it no egress proxy, page or terminal
+  const peer = identity.role === 'peer';
   // Claude's tools reach allowed hosts through HTTPS_PROXY=http://127.0.0.1:<port>, which this
   // forwards to the core's egress proxy; in a sandbox that loopback is the agent's own.
-  const egress = await startEgressForwarder({ socketPath: env.proxySocket }).catch((err) => {
-    log(`WARN egress forwarder: ${(err as Error).message}; tools get no proxy`);
-    return null;
-  });
+  const egress = peer
+    ? null
+    : await startEgressForwarder({ socketPath: env.proxySocket }).catch((err) => {
+        log(`WARN egress forwarder: ${(err as Error).message}; tools get no proxy`);
+        return null;
+      });
   loop.proxyPort = egress?.port ?? null;
   // aborted first thing on stop: the page's open event streams end then (a page left open must
   // not hold the stop up), and serving stops retrying
   const pageAbort = new AbortController();
   const app = createAgentPage(loop, history, log, { shutdown: pageAbort.signal });
-  void listenWithRetry(app, { unix: env.pageSocket, log, signal: pageAbort.signal })
-    .then(() => log(`page on ${env.pageSocket}`))
-    .catch((err) => log(`page: ${(err as Error).message}`));
-  const terminals = startTerminals({ socketPath: env.termSocket, cwd: env.stateDir, env: shellEnv(env, egress?.port ?? null), name: identity.name, log, signal: pageAbort.signal });
+  if (!peer)
+    void listenWithRetry(app, { unix: env.pageSocket, log, signal: pageAbort.signal })
+      .then(() => log(`page on ${env.pageSocket}`))
+      .catch((err) => log(`page: ${(err as Error).message}`));
+  const terminals = peer
+    ? null
+    : startTerminals({ socketPath: env.termSocket, cwd: env.stateDir, env: shellEnv(env, egress?.port ?? null), name: identity.name, log, signal: pageAbort.signal });
   // One MCP endpoint for the agent's life: a turn's claude connects to it instead of starting `hive
   // mcp`. Loopback is the sandbox's own, or the host's under `process` (hence the token).
   const mcp = await serveMcpHttp({ client, socket: env.socket, role: identity.role, log }).catch((err) => {
@@ -83,10 +92,10 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
     done,
     async stop() {
       pageAbort.abort();
-      await terminals.close().catch((err) => log(`terminal: close failed: ${(err as Error).message}`));
+      await terminals?.close().catch((err) => log(`terminal: close failed: ${(err as Error).message}`));
       loop.stop(true);
       // the page's event streams ended with pageAbort; this also drops any other open connection
-      await app.stop?.(true).catch((err) => log(`page: stop failed: ${(err as Error).message}`));
+      if (!peer) await app.stop?.(true).catch((err) => log(`page: stop failed: ${(err as Error).message}`));
       await egress?.close().catch((err) => log(`egress forwarder: close failed: ${(err as Error).message}`));
       await Promise.race([done, Bun.sleep(6000)]);
       await mcp?.close().catch((err) => log(`mcp endpoint: close failed: ${(err as Error).message}`));

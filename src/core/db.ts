@@ -181,6 +181,14 @@ export const MIGRATIONS: string[] = [
    ALTER TABLE reminders ADD COLUMN fired INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE reminders ADD COLUMN ends_at INTEGER;
    UPDATE reminders SET max_fires = 1, fired = CASE WHEN fired_at IS NULL THEN 0 ELSE 1 END;`,
+  // 11: peers: agents (role 'peer') whose process the hive does not run, and the policy the
+  // operator gave each when adding it (allowed_recipients: a JSON array, or NULL for anyone).
+  `CREATE TABLE peers (
+     name TEXT PRIMARY KEY,
+     allowed_recipients TEXT,
+     model_access INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
 ];
 
 /**

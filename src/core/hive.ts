@@ -6,7 +6,7 @@
  *
  * - `broker/`: the message store, the send/ask/answer/remind policy, questions, reminders, the
  *   operator's inbox read state;
- * - `agents/`: the registry, lifecycle, supervisor, turn records, kept state;
+ * - `agents/`: the registry, lifecycle, supervisor, turn records, kept state, peers;
  * - `approvals/`: the approval store, the gate (requests and decisions), spawn drafts;
  * - `configs/`: proposed and applied repos, the deploy log, deploys and rebuilds, tag retention;
  * - `gateway/`: the model gateway with usage and budgets, the operator's model credentials, the
@@ -26,6 +26,7 @@ import { VERSION } from '../shared/version.ts';
 import type { HostOps, OpResult } from '../shared/wire.ts';
 import { KeptState } from './agents/kept.ts';
 import { Lifecycle } from './agents/lifecycle.ts';
+import { Peers } from './agents/peers.ts';
 import { Registry } from './agents/registry.ts';
 import { Supervisor } from './agents/supervisor.ts';
 import { Turns, noticeToManager } from './agents/turns.ts';
@@ -83,6 +84,8 @@ export class Hive {
   readonly supervisor: Supervisor;
   readonly lifecycle: Lifecycle;
   readonly kept: KeptState;
+  /** Agent identities for containers and processes the hive does not run. */
+  readonly peers: Peers;
   readonly alerts: Alerts;
   // approvals
   readonly approvals: Approvals;
@@ -185,7 +188,7 @@ export class Hive {
       layout,
       gateway: this.gateway,
       egress: this.egress,
-      agentOps: (name) => agentOps(this, name),
+      agentOps: (name) => this.peers.ops(name, agentOps(this, name)),
       hostOps: () => hostOps({ ...this, status: () => this.status(), isolation: this.isolation() }),
       log,
     });
@@ -209,6 +212,19 @@ export class Hive {
       log,
     });
     this.kept = new KeptState({ layout, registry, drafts, configs, bus, log });
+    this.peers = new Peers({
+      db,
+      registry,
+      configs,
+      turns,
+      alerts,
+      layout,
+      drafts,
+      endpoints: this.sockets,
+      dropTurn: (name, id) => this.lifecycle.dropTurn(name, id),
+      defaultModel: config.defaultModel,
+      log,
+    });
     this.gate = new ApprovalGate({
       approvals,
       drafts,
@@ -285,6 +301,7 @@ export class Hive {
     if (this.config.manager) this.lifecycle.ensureManager();
     this.reminders.start();
     await this.lifecycle.openAll();
+    await this.peers.openAll();
     await this.lifecycle.startWanted(this.config.manager);
     this.retention.start();
   }
@@ -295,6 +312,7 @@ export class Hive {
     this.stuck.stop();
     this.reminders.stop();
     this.retention.stop();
+    this.peers.stop();
     this.turns.beginShutdown();
     await this.supervisor.stopAll(5000);
     // deploys in flight see their agent stop and end; let them write their outcome first

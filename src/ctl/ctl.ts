@@ -8,8 +8,18 @@ import { HiveError, toErrorInfo } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { MAX_NAME_LENGTH } from '../shared/names.ts';
 import { DataLayout, resolveDataDir } from '../shared/paths.ts';
+import { peerSetup } from '../shared/peer-setup.ts';
 import { repeatText } from '../shared/reminders.ts';
-import { HostOps, MAX_LIST_LIMIT, type AgentRecord, type ApprovalRecord, type MessageRecord, type QuestionRecord, type TurnRecord } from '../shared/wire.ts';
+import {
+  HostOps,
+  MAX_LIST_LIMIT,
+  type AgentRecord,
+  type ApprovalRecord,
+  type MessageRecord,
+  type PeerRecord,
+  type QuestionRecord,
+  type TurnRecord,
+} from '../shared/wire.ts';
 
 /** An option of `hive ctl`: `value` names its argument, absent for a flag. */
 interface CtlOption {
@@ -31,6 +41,8 @@ export const CTL_OPTIONS = {
   reset: { help: 'go back to the model its config names' },
   days: { value: 'N', help: 'drop failed/ and denied/ tags older than N days' },
   since: { value: 'WHEN', help: 'today, month (the default), 24h, 7d or a UTC date like 2026-11-01' },
+  'allow-recipients': { value: 'A,B', help: 'whom the peer may send to besides the manager (default: anyone; "" for the manager only)' },
+  'no-model': { help: "serve the peer no model gateway (model.sock, the operator's credentials)" },
 } as const satisfies Record<string, CtlOption>;
 
 /** Name of an option in {@link CTL_OPTIONS}. */
@@ -115,6 +127,17 @@ export const CTL_COMMANDS: Readonly<Record<string, CtlCommand>> = {
   reminders: { forms: [['reminders [--agent N]', 'pending reminders']], min: 0, max: 0, options: ['agent'] },
   messages: { forms: [['messages [--agent N] [--limit K]', 'recent broker messages, oldest first']], min: 0, max: 0, options: ['agent', 'limit'] },
   turns: { forms: [['turns [--agent N] [--limit K]', 'recent claude turns, newest first']], min: 0, max: 0, options: ['agent', 'limit'] },
+  peer: {
+    forms: [
+      ['peer list', 'peers: containers and processes the hive does not run, with an identity on the broker'],
+      ['peer add NAME [--allow-recipients A,B] [--no-model]', 'give NAME an identity on the broker; prints how to bind its socket dir\ninto its container and what to run there'],
+      ['peer remove NAME', 'revoke peer NAME: its sockets close and its socket dir goes'],
+    ],
+    min: 0,
+    max: 2,
+    needs: 'list, add NAME or remove NAME',
+    options: ['allow-recipients', 'no-model'],
+  },
   costs: {
     forms: [['costs [--agent N] [--since WHEN]', 'model spend through the gateway per agent; WHEN is today, month\n(the default), 24h, 7d or a date like 2026-11-01 (UTC)']],
     min: 0,
@@ -173,6 +196,10 @@ export interface CtlArgs {
   days?: number;
   /** `--since`: today, month, `<N>h`, `<N>d`, or an ISO date or date-time (UTC). */
   since?: string;
+  /** `peer add --allow-recipients`: the names, or undefined for anyone. */
+  allowRecipients?: string[];
+  /** `peer add --no-model`. */
+  noModel?: boolean;
 }
 
 /** A command line `hive ctl` cannot run: exit status 2, with the message and the command's usage. */
@@ -251,6 +278,7 @@ export function parseCtlArgs(argv: readonly string[], env: Record<string, string
   }
   if (spec.id) positiveInt(pos[0]!, command);
   if (command === 'answer' && pos.length > 1 && values.has('choice')) throw new CtlUsageError('answer takes TEXT or --choice, not both', command);
+  if (command === 'peer') checkPeerArgs(pos, values);
 
   const limit = one('limit');
   if (limit !== undefined && !/^[1-9]\d{0,8}$/.test(limit)) throw new CtlUsageError('--limit must be a positive integer', command);
@@ -278,8 +306,28 @@ export function parseCtlArgs(argv: readonly string[], env: Record<string, string
       reset: values.has('reset'),
       days: days === undefined ? undefined : Number(days),
       since,
+      allowRecipients: values.has('allow-recipients') ? splitNames(one('allow-recipients')!) : undefined,
+      noModel: values.has('no-model'),
     },
   };
+}
+
+/** `a, b,c` as `['a', 'b', 'c']`; an empty text is an empty list. */
+function splitNames(text: string): string[] {
+  return text.split(',').map((n) => n.trim()).filter(Boolean);
+}
+
+/**
+ * `peer`'s own rules: `list` (also with no subcommand), `add NAME` (its options only there) or `remove NAME`.
+ * @throws CtlUsageError naming what is wrong.
+ */
+function checkPeerArgs(pos: readonly string[], values: ReadonlyMap<CtlOptionName, string[]>): void {
+  const [sub = 'list', ...rest] = pos;
+  if (sub !== 'list' && sub !== 'add' && sub !== 'remove') throw new CtlUsageError(`peer has no subcommand "${sub}"; use list, add NAME or remove NAME`, 'peer');
+  if (sub === 'list' && rest.length) throw new CtlUsageError(`peer list takes no arguments; unexpected "${rest[0]}"`, 'peer');
+  if (sub !== 'list' && rest.length !== 1) throw new CtlUsageError(`peer ${sub} needs a NAME`, 'peer');
+  for (const name of values.keys())
+    if (sub !== 'add' && !GLOBAL_OPTIONS.includes(name)) throw new CtlUsageError(`peer ${sub} does not take --${name}`, 'peer');
 }
 
 /**
@@ -541,6 +589,25 @@ export async function runCtl(
         print(r, () => turnList(r.turns));
         break;
       }
+      case 'peer': {
+        const [sub = 'list', name] = args.positionals;
+        if (sub === 'add') {
+          const r = await client.call('peer_add', {
+            name: name!,
+            ...(args.allowRecipients ? { allowed_recipients: args.allowRecipients } : {}),
+            ...(args.noModel ? { model_access: false } : {}),
+          });
+          print(r, () => `added peer ${r.peer.name}\n\n${peerSetup(r.peer)}`);
+        } else if (sub === 'remove') {
+          const r = await client.call('peer_remove', { name: name! });
+          print(r, () => `removed peer ${r.name}: its sockets are closed and its socket dir is gone; messages queued for it stay in the broker\n`);
+        } else {
+          const r = await client.call('peers', {});
+          const agents = args.json ? [] : (await client.call('list', {})).agents;
+          print(r, () => peerTable(r.peers, agents));
+        }
+        break;
+      }
       default:
         throw new CtlUsageError(`unknown command "${args.command}"`);
     }
@@ -596,11 +663,28 @@ function agentTable(agents: AgentRecord[], isolation: { privileged: boolean; net
     head +
     agents
       .map((a) => {
+        const model = pad(a.model + (a.model_override ? '*' : ''), 12);
+        if (a.role === 'peer') return pad(a.name, 11) + pad(a.status, 10) + pad('-', 9) + model + pad('peer (not run here)', 22) + 'its own\n';
         const rt = a.runtime === 'process' ? 'process (unsandboxed)' : privileged ? `${a.runtime} (privileged)` : a.runtime;
         const crash = a.restarts ? `  ↻${a.restarts} ${a.last_exit ?? ''}` : '';
         const problem = a.problem ? `\n  ! ${a.problem}` : '';
         const warn = a.config_warnings.map((w) => `\n  warning: ${w}`).join('');
-        return pad(a.name, 11) + pad(a.status, 10) + pad(a.desired, 9) + pad(a.model + (a.model_override ? '*' : ''), 12) + pad(rt, 22) + net + crash + problem + warn + '\n';
+        return pad(a.name, 11) + pad(a.status, 10) + pad(a.desired, 9) + model + pad(rt, 22) + net + crash + problem + warn + '\n';
+      })
+      .join('')
+  );
+}
+
+function peerTable(peers: PeerRecord[], agents: AgentRecord[]): string {
+  if (peers.length === 0) return 'no peers\n';
+  const head = pad('NAME', 11) + pad('STATE', 10) + pad('MODEL', 7) + pad('SENDS TO', 24) + 'SOCKET DIR\n';
+  return (
+    head +
+    peers
+      .map((p) => {
+        const state = agents.find((a) => a.name === p.name)?.status ?? '?';
+        const to = p.allowed_recipients ? [...p.allowed_recipients, 'manager'].join(',') : 'anyone';
+        return pad(p.name, 11) + pad(state, 10) + pad(p.model_access ? 'yes' : 'no', 7) + pad(to, 24) + p.socket_dir + '\n';
       })
       .join('')
   );

@@ -81,6 +81,7 @@ function formatAgent(a: AgentRecord): string {
   const extra = [a.problem ? `problem: ${a.problem}` : '', a.config_warnings.length ? `warnings: ${a.config_warnings.join('; ')}` : '']
     .filter(Boolean)
     .join('; ');
+  if (a.role === 'peer') return `${a.name} (peer: runs outside the hive, which cannot start or stop it): ${a.status} since ${iso(a.status_since)}, model ${a.model}`;
   return `${a.name} (${a.role}): ${a.status} since ${iso(a.status_since)}, wanted ${a.desired}, model ${a.model}, restarts ${a.restarts}${extra ? `; ${extra}` : ''}`;
 }
 
@@ -199,7 +200,8 @@ const TOOLS: ToolSpecs = {
 
   agents: {
     title: 'List agents',
-    description: 'List every agent with its state, desired state, model, restarts and any config problem.',
+    description:
+      'List every agent with its state, desired state, model, restarts and any config problem. Peers (role peer) are agents the hive does not run: they send and receive like any agent, but cannot be started, stopped or given a config.',
     run: async (c, args) => (await c.call('agents', args)).agents.map(formatAgent).join('\n'),
   },
   request_spawn: {
@@ -253,13 +255,13 @@ const TOOLS: ToolSpecs = {
   kill: lifecycle(
     'kill',
     'Stop an agent',
-    'Stop an agent; it stays registered, keeps its state and can be started again. You cannot kill yourself. Fails with not_found.',
+    'Stop an agent; it stays registered, keeps its state and can be started again. You cannot kill yourself. Fails with not_found, or forbidden for a peer (the hive does not run peers).',
   ),
-  start: lifecycle('start', 'Start an agent', 'Start a stopped agent. Fails with not_found, or bad_config when its config is invalid (the message names the field).'),
+  start: lifecycle('start', 'Start an agent', 'Start a stopped agent. Fails with not_found, forbidden for a peer, or bad_config when its config is invalid (the message names the field).'),
   restart: lifecycle(
     'restart',
     'Restart an agent',
-    'Stop and start an agent: a fresh process that re-reads its config and resumes its conversation. Fails with not_found or bad_config.',
+    'Stop and start an agent: a fresh process that re-reads its config and resumes its conversation. Fails with not_found, forbidden for a peer, or bad_config.',
   ),
   ask_operator: {
     title: 'Ask the operator',

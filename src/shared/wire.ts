@@ -97,16 +97,21 @@ export const MessageRecord = Type.Object({
 export type MessageRecord = Static<typeof MessageRecord>;
 
 /** Lifecycle states an agent can be in, as the dashboard shows them. */
-export const AGENT_STATUSES = ['starting', 'building', 'idle', 'thinking', 'offline', 'crashed', 'failed'] as const;
+export const AGENT_STATUSES = ['starting', 'building', 'idle', 'thinking', 'offline', 'crashed', 'failed', 'connected', 'away'] as const;
 /**
  * `building`: being rebuilt (a deploy, an auto-update or the operator's rebuild) until it says hello;
  * `crashed`: the process died and a restart is pending; `failed`: it cannot start (see `problem`).
+ * A peer's are `connected` (something waits in `recv` on its socket, or did within the last minute),
+ * `away` (nothing does) and `thinking` (its harness reports a turn).
  */
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
 export const AgentStatus = literals(AGENT_STATUSES);
 
-/** What an agent is: a plain agent, or the manager. */
-export const AGENT_ROLES = ['agent', 'manager'] as const;
+/**
+ * What an agent is: a plain agent, the manager, or a peer (an identity on the broker for a
+ * container or process the hive does not run; see `core/agents/peers.ts`).
+ */
+export const AGENT_ROLES = ['agent', 'manager', 'peer'] as const;
 /** See {@link AGENT_ROLES}. */
 export type AgentRole = (typeof AGENT_ROLES)[number];
 export const AgentRole = literals(AGENT_ROLES);
@@ -147,6 +152,24 @@ export const AgentRecord = Type.Object({
   created_at: Millis,
 });
 export type AgentRecord = Static<typeof AgentRecord>;
+
+/**
+ * A peer as the operator added it: an agent identity on the broker for a container or process the
+ * hive does not run. Its live state is its {@link AgentRecord} (role `peer`).
+ */
+export const PeerRecord = Type.Object({
+  name: Type.String(),
+  /** The host directory to bind into the peer at `/run/hive`: its `mcp.sock` and, with model access, `model.sock`. */
+  socket_dir: Type.String(),
+  /** Whom it may `send`/`ask` besides the manager; null: anyone. */
+  allowed_recipients: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  /** Whether the core serves it the model gateway (`model.sock`, the operator's credentials). */
+  model_access: Type.Boolean(),
+  /** The uid that owns its sockets (the core's): the peer must connect as this uid. */
+  owner_uid: Type.Integer(),
+  created_at: Millis,
+});
+export type PeerRecord = Static<typeof PeerRecord>;
 
 /**
  * Where a turn is: still `running`, or ended `ok` or with an `error`, or `interrupted` by a core
@@ -621,6 +644,23 @@ export const HostOps = {
   ),
   /** Pending reminders, of one agent or all. */
   reminders: op(Type.Object({ agent: Type.Optional(Name) }), Type.Object({ reminders: Type.Array(ReminderRecord) })),
+  /**
+   * Give a container or process the hive does not run an identity on the broker: a socket dir to
+   * bind into it. `allowed_recipients` limits whom it may send to (default: anyone; the manager is
+   * always reachable); `model_access: false` withholds the model gateway (default: served).
+   */
+  peer_add: op(
+    Type.Object({
+      name: Name,
+      allowed_recipients: Type.Optional(Type.Array(Name, { maxItems: 1000 })),
+      model_access: Type.Optional(Type.Boolean()),
+    }),
+    Type.Object({ peer: PeerRecord, agent: AgentRecord }),
+  ),
+  /** Revoke a peer: its sockets close and its socket dir goes; messages queued for it stay in the broker. */
+  peer_remove: op(Type.Object({ name: Name }), Type.Object({ name: Type.String() })),
+  /** Every peer, by name. */
+  peers: op(Empty, Type.Object({ peers: Type.Array(PeerRecord) })),
 } as const;
 
 export type OpTable = Record<string, OpSpec<TObject, TSchema>>;

@@ -11,7 +11,7 @@
  * counts on a hidden tab what arrived in its pane since it was shown.
  */
 import type { Children } from '@kitajs/html';
-import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, ReminderRecord, TurnRecord } from '../../src/shared/wire.ts';
+import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, PeerRecord, ReminderRecord, TurnRecord } from '../../src/shared/wire.ts';
 import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
@@ -22,7 +22,7 @@ import { QuestionList, type QuestionsState } from './questions.tsx';
 import { ReminderList } from './reminders.tsx';
 import { SwarmStats } from './stats.tsx';
 import { Layout, Panel, TableHead } from '../layout.tsx';
-import { AgentRows, type AgentSpend, type RuntimeFacts } from './agents.tsx';
+import { AgentRows, PeerForm, type AgentSpend, type RuntimeFacts } from './agents.tsx';
 import { MessageItems } from './flow.tsx';
 import { TurnRows } from './turns.tsx';
 import { label } from '../format.ts';
@@ -41,6 +41,8 @@ export interface DashboardData {
   /** The hive's model credentials, for the chrome strip's link to the login page. */
   credentials: LoginStatus;
   agents: AgentRecord[];
+  /** The peers among `agents` (socket dirs and policy). */
+  peers?: PeerRecord[];
   messages: MessageRecord[];
   turns: TurnRecord[];
   questions: QuestionsState;
@@ -253,10 +255,11 @@ export function DashboardPage(d: DashboardData): JSX.Element {
                     <span class="spin">◐</span> spawn
                   </button>
                 </form>
+                <PeerForm />
                 <table>
                   <TableHead columns={['agent', 'state', 'model', 'runtime', 'spend', 'wanted', 'actions']} />
                   <tbody id="agents-body">
-                    <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} />
+                    <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} peers={d.peers} />
                   </tbody>
                 </table>
               </Panel>

@@ -22,7 +22,7 @@ import type { Deployer } from '../configs/deploy.ts';
 import type { ConfigRepos, MetaRepo } from '../configs/repos.ts';
 import { NO_MOUNTS, resolveMounts, type MountPolicy } from '../configs/mounts.ts';
 import { INSIDE } from '../runtime/sandbox.ts';
-import type { SandboxSpec } from '../runtime/runtime.ts';
+import type { Runtime, SandboxSpec } from '../runtime/runtime.ts';
 import type { Registry } from './registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { TurnEnd, Turns } from './turns.ts';
@@ -55,7 +55,7 @@ export interface LifecycleDeps {
   bus: EventBus;
   layout: DataLayout;
   endpoints: AgentEndpoints;
-  runtime: { name: string; sandboxed: boolean };
+  runtime: Pick<Runtime, 'name' | 'sandboxed' | 'destroy'>;
   /** The claude binary every agent runs. */
   claudeBin: string;
   /** The model of an agent whose config names none. */
@@ -124,6 +124,8 @@ export class Lifecycle {
   async openAll(): Promise<void> {
     const { registry, endpoints, repos } = this.deps;
     for (const a of registry.list()) {
+      // a peer has no config repos, and its sockets are opened by `peers.ts`
+      if (a.role === 'peer') continue;
       await endpoints.open(a.name);
       await repos.ensureApplied(a.name);
       await repos.ensureProposed(a.name);
@@ -139,7 +141,7 @@ export class Lifecycle {
   async startWanted(withManager: boolean): Promise<void> {
     const { registry, deployer, supervisor, log } = this.deps;
     for (const a of registry.list()) {
-      if (a.desired !== 'running' || (a.role === 'manager' && !withManager)) continue;
+      if (a.desired !== 'running' || a.role === 'peer' || (a.role === 'manager' && !withManager)) continue;
       const stale = await deployer.staleness(a);
       if (stale) void deployer.rebuild(a.name, stale).catch((e) => log(`agent ${a.name}: ${stale} failed: ${(e as Error).message}`));
       else await supervisor.start(a.name).catch((e) => log(`agent ${a.name}: ${(e as Error).message}`));
@@ -152,7 +154,7 @@ export class Lifecycle {
    * @throws HiveError `not_found`; `unavailable` with the reason when it did not come up.
    */
   async rebuild(name: string, by = OPERATOR): Promise<AgentRecord> {
-    this.wantRunning(name);
+    this.wantRunning(name, 'rebuilt');
     try {
       await this.deps.deployer.rebuild(name, `rebuild by ${by}`);
     } catch (err) {
@@ -161,19 +163,23 @@ export class Lifecycle {
     return this.deps.registry.require(name);
   }
 
-  /** Marks the agent wanted and starts it (the crash count starts over). @throws HiveError `not_found`. */
+  /**
+   * Marks the agent wanted and starts it (the crash count starts over).
+   * @throws HiveError `not_found`; `forbidden` for a peer.
+   */
   async start(name: string): Promise<AgentRecord> {
-    this.wantRunning(name);
+    this.wantRunning(name, 'started');
     await this.deps.supervisor.start(name);
     return this.deps.registry.require(name);
   }
 
   /**
    * Stops and starts the agent: a fresh process that re-reads its config and resumes its session.
-   * @throws HiveError `not_found`, or `bad_config` when its config is now invalid (it stays stopped).
+   * @throws HiveError `not_found`, `forbidden` for a peer, or `bad_config` when its config is now
+   *   invalid (it stays stopped).
    */
   async restart(name: string): Promise<AgentRecord> {
-    this.deps.registry.require(name);
+    this.deps.registry.requireManaged(name, 'restarted');
     await this.deps.supervisor.stop(name);
     return this.start(name);
   }
@@ -187,10 +193,10 @@ export class Lifecycle {
     return this.deps.registry.setModelOverride(name, model);
   }
 
-  /** Marks the agent unwanted and stops it. @throws HiveError `not_found`. */
+  /** Marks the agent unwanted and stops it. @throws HiveError `not_found`; `forbidden` for a peer. */
   async stop(name: string): Promise<AgentRecord> {
     const { registry, supervisor, alerts } = this.deps;
-    registry.require(name);
+    registry.requireManaged(name, 'stopped');
     registry.setDesired(name, 'stopped');
     await supervisor.stop(name);
     alerts.clear(name, ['crash_loop'], OPERATOR);
@@ -200,16 +206,24 @@ export class Lifecycle {
   /**
    * Stops the agent and removes its sandbox, its runtime files and its sockets. Its state, claude
    * and config dirs are kept (see `kept.ts`), and can be purged.
-   * @throws HiveError `bad_name`, `not_found`, or `forbidden` for the manager.
+   * @throws HiveError `bad_name`, `not_found`, or `forbidden` for the manager and for a peer.
    */
   async destroy(name: string): Promise<void> {
     const { registry, supervisor, configs, endpoints, layout, alerts, bus, meta } = this.deps;
     if (name === MANAGER) throw new HiveError('forbidden', 'the manager cannot be destroyed; stop it instead');
     validateAgentName(name);
-    registry.require(name);
+    registry.requireManaged(name, 'destroyed');
     registry.setDesired(name, 'stopped');
     await supervisor.stop(name);
     supervisor.forget(name);
+    // the agent is destroyed either way; what the runtime kept and could not remove is named below
+    let leftover: string | null = null;
+    try {
+      await this.deps.runtime.destroy?.(name, layout.agent(name).log);
+    } catch (e) {
+      leftover = `${name} was destroyed, but its ${this.deps.runtime.name} sandbox could not be removed: ${(e as Error).message}`;
+      this.deps.log(leftover);
+    }
     configs.forget(name);
     this.extras.delete(name);
     await endpoints.close(name);
@@ -217,6 +231,7 @@ export class Lifecycle {
     rmSync(layout.sandboxDir(name), { recursive: true, force: true });
     registry.remove(name);
     alerts.clear(name, [], OPERATOR);
+    if (leftover) alerts.raise('deploy_failed', name, leftover);
     bus.emit({ type: 'kept' });
     try {
       await meta.remove(name, `${name}: destroyed (state kept)`);
@@ -229,9 +244,14 @@ export class Lifecycle {
 
   // ── harness reports ────────────────────────────────────────────────────────
 
-  /** The harness of `name` is up and waiting for messages. @returns its record and config. */
+  /**
+   * The harness of `name` is up and waiting for messages. A peer's harness runs where the hive
+   * cannot see: it is `connected`, with no pid and no built commit.
+   * @returns its record and config.
+   */
   hello(name: string, pid: number): { agent: AgentRecord; config: LoadedAgentConfig } {
     const { registry, configs } = this.deps;
+    if (registry.require(name).role === 'peer') return { agent: registry.setLive(name, { status: 'connected', pid: null }), config: configs.get(name) };
     registry.setBuilt(name, this.startedCommit.get(name) ?? null, VERSION);
     const agent = registry.setLive(name, { status: 'idle', pid: registry.require(name).pid ?? pid });
     return { agent, config: configs.get(name) };
@@ -244,12 +264,18 @@ export class Lifecycle {
     return { turn: this.deps.turns.start(name, id, trigger), model: agent.model };
   }
 
-  /** A turn of `name` ended; the agent is idle again. @returns the finished turn record. */
+  /** A turn of `name` ended; the agent is idle again (a peer: connected). @returns the finished turn record. */
   turnEnd(name: string, turn: TurnEnd): TurnRecord {
     const rec = this.deps.turns.end(name, turn);
     if (this.runningTurn.get(name) === turn.id) this.runningTurn.delete(name);
-    this.deps.registry.setLive(name, { status: 'idle' });
+    const peer = this.deps.registry.require(name).role === 'peer';
+    this.deps.registry.setLive(name, { status: peer ? 'connected' : 'idle' });
     return rec;
+  }
+
+  /** Forgets `name`'s running turn, if it is `id` (a peer's harness went away mid-turn). */
+  dropTurn(name: string, id: string): void {
+    if (this.runningTurn.get(name) === id) this.runningTurn.delete(name);
   }
 
   /** The id of `name`'s running turn, or null between turns. */
@@ -336,11 +362,12 @@ export class Lifecycle {
 
   /**
    * The operator wants `name` running: its crash count starts over and a crash-loop alert closes.
-   * @throws HiveError `not_found`.
+   * @param action what is being done, for the refusal of a peer.
+   * @throws HiveError `not_found`; `forbidden` for a peer.
    */
-  private wantRunning(name: string): void {
+  private wantRunning(name: string, action: string): void {
     const { registry, alerts } = this.deps;
-    registry.require(name);
+    registry.requireManaged(name, action);
     registry.setDesired(name, 'running');
     registry.setLive(name, { restarts: 0 });
     alerts.clear(name, ['crash_loop'], OPERATOR);

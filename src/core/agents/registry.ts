@@ -69,6 +69,21 @@ export class Registry {
     return a;
   }
 
+  /**
+   * The record of `name`, an agent the hive runs: not a peer, whose process is managed elsewhere.
+   * @param action what would be done to it, as a past participle for the message ("started", "rebuilt").
+   * @throws HiveError `not_found`; `forbidden` for a peer, saying how to revoke it instead.
+   */
+  requireManaged(name: string, action: string): AgentRecord {
+    const a = this.require(name);
+    if (a.role === 'peer')
+      throw new HiveError(
+        'forbidden',
+        `${name} is a peer: the hive does not run it and keeps no config for it, so it cannot be ${action}; its owner runs it, and \`hive ctl peer remove ${name}\` revokes it`,
+      );
+    return a;
+  }
+
   /** True when `name` is a registered agent. */
   has(name: string): boolean {
     return this.db.query<{ n: number }, [string]>('SELECT 1 AS n FROM agents WHERE name = ?').get(name) !== null;

@@ -81,9 +81,11 @@ export class Supervisor {
    * Starts the agent's sandbox if it is not running (a pending crash restart happens now).
    * `status` is what the agent shows until its harness says hello (`building` during a rebuild).
    * @throws HiveError `bad_config` when its config is invalid (the agent is marked `failed` with the
-   *   reason); whatever the runtime throws when it cannot start it (the agent is marked `crashed`).
+   *   reason); whatever the runtime throws when it cannot start it (the agent is marked `crashed`);
+   *   `forbidden` for a peer, whose process is not the hive's to run.
    */
   async start(name: string, status: 'starting' | 'building' = 'starting'): Promise<void> {
+    if (this.deps.registry.get(name)?.role === 'peer') this.deps.registry.requireManaged(name, 'started');
     const slot = this.slot(name);
     cancelRestart(slot);
     if (slot.sandbox || this.closed) return;

@@ -114,13 +114,14 @@ export class ApprovalGate {
    * `by` (the manager or the operator) asks to apply commit `sha` of `name`'s proposed repo. The
    * commit and the config in it are checked now; a valid one is staged in the applied repo and
    * tagged `proposal/<id>`.
-   * @throws HiveError `not_found` for an unknown agent or commit, `bad_request` for a malformed
-   *   sha, `bad_config` naming the file and field, `conflict` when that commit is already pending.
+   * @throws HiveError `not_found` for an unknown agent or commit, `forbidden` for a peer,
+   *   `bad_request` for a malformed sha, `bad_config` naming the file and field, `conflict` when
+   *   that commit is already pending.
    */
   async requestApplyCommit(by: string, name: string, sha: string): Promise<ApprovalRecord> {
     const { registry, repos, approvals, log } = this.deps;
     validateSha(sha);
-    registry.require(name);
+    registry.requireManaged(name, 'given a config');
     await repos.ensureProposed(name);
     const checked = await repos.checkProposal(name, sha);
     // announced only once staged, so its diff is never read before its proposal/<id> tag exists
@@ -140,12 +141,12 @@ export class ApprovalGate {
    * The operator asks to return `name` to an earlier applied config: `to` is a deploy approval's
    * id (its `deployed/<id>` tag) or an applied commit id. Queued as an `apply_commit` approval, so
    * it goes through the same gate, tags and rebuild.
-   * @throws HiveError `not_found` when there is no such agent, deploy or commit; `bad_request` for
-   *   a malformed commit id.
+   * @throws HiveError `not_found` when there is no such agent, deploy or commit; `forbidden` for a
+   *   peer; `bad_request` for a malformed commit id.
    */
   async rollback(name: string, to: string, by = OPERATOR): Promise<ApprovalRecord> {
     const { registry, repos, approvals, log } = this.deps;
-    registry.require(name);
+    registry.requireManaged(name, 'rolled back');
     const byId = /^\d{1,9}$/.test(to);
     const commit = byId ? await repos.tagCommit(name, `deployed/${to}`) : await repos.resolveApplied(name, validateSha(to));
     if (!commit)

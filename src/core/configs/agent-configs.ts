@@ -15,15 +15,19 @@ import type { DataLayout } from '../../shared/paths.ts';
 /** The agents' configs, as last read. */
 export class AgentConfigs {
   private cache = new Map<string, LoadedAgentConfig>();
+  /** Configs that come from no file (a peer's, from what the operator gave when adding it). */
+  private pinned = new Map<string, LoadedAgentConfig>();
 
   constructor(private readonly layout: DataLayout) {}
 
   /**
    * Reads and validates the agent's `agent.toml` (the default config when there is none) and
-   * remembers it.
+   * remembers it. A pinned config (see {@link pin}) is returned as it is; no file is read.
    * @throws HiveError `bad_config` naming the file, and the line or field at fault.
    */
   load(name: string): LoadedAgentConfig {
+    const fixed = this.pinned.get(name);
+    if (fixed) return fixed;
     const file = this.layout.agent(name).configFile;
     const label = relative(this.layout.dataDir, file);
     let text: string;
@@ -50,9 +54,19 @@ export class AgentConfigs {
     return this.cache.get(name) ?? this.load(name);
   }
 
-  /** Drops the cached config (after destroy). */
+  /**
+   * Gives `name` a config that no file holds, used until {@link forget}: a peer's, which has no
+   * config repo.
+   */
+  pin(name: string, loaded: LoadedAgentConfig): void {
+    this.pinned.set(name, loaded);
+    this.cache.set(name, loaded);
+  }
+
+  /** Drops the cached (or pinned) config (after destroy, or a peer's removal). */
   forget(name: string): void {
     this.cache.delete(name);
+    this.pinned.delete(name);
   }
 }
 

@@ -143,9 +143,10 @@ export class Deployer {
    * Whether `agent`'s sandbox last came up with a different applied commit or hive version than
    * now, and so needs a rebuild (auto-update). The hive version carries a hash of the code the
    * agents run (see `shared/version.ts`), so new code is rolled out without a version bump.
-   * @returns the reason, or null when it is current.
+   * @returns the reason, or null when it is current (and always for a peer, which the hive does not build).
    */
   async staleness(agent: AgentRecord): Promise<string | null> {
+    if (agent.role === 'peer') return null;
     if (agent.built_version === null) return null; // never came up yet: a plain first start
     if (agent.built_version !== VERSION) return `auto-update: hive ${agent.built_version} → ${VERSION}`;
     let head: string | null;

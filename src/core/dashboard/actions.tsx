@@ -10,10 +10,12 @@
  * `POST /reminders/:owner/:id/cancel` · `POST /inbox/:id/read` · `POST /inbox/read-all` ·
  * `POST /inbox/:id/reply` (`body`; sent from the operator to the message's sender, and marks the
  * message read) · `POST /notify/test` (sends a test notification to `--notify-url` and toasts
- * whether it was delivered) · and `POST /agents/:name/destroy`, `POST /kept/:name/purge`
- * and `POST /drafts/:name/discard`, which take two clicks: without `confirm=1` the answer is the
- * confirmation form, swapped in place of the button. What changes reaches the page through the
- * live updates, not through these answers. Forms are read with `forms.ts`.
+ * whether it was delivered) · `POST /peers` (`name`, `allow`: whom it may send to, comma-separated,
+ * blank for anyone; `no_model=1` withholds the model gateway) · and `POST /agents/:name/destroy`,
+ * `POST /peers/:name/remove`, `POST /kept/:name/purge` and `POST /drafts/:name/discard`, which
+ * take two clicks: without `confirm=1` the answer is the confirmation form, swapped in place of
+ * the button. What changes reaches the page through the live updates, not through these
+ * answers. Forms are read with `forms.ts`.
  */
 import type { AnyElysia } from 'elysia';
 import { ModelName } from '../../shared/agent-config.ts';
@@ -133,6 +135,20 @@ export function actionRoutes(hive: Hive) {
           hive.registry.require(params.name);
           await hive.lifecycle.destroy(params.name);
           return `destroyed ${params.name}; its state is kept`;
+        }),
+      )
+      .post('/peers', async ({ request }) => {
+        const form = await readForm(request);
+        const name = form.text('name')?.trim() ?? '';
+        if (!name) throw new HiveError('bad_request', 'type the name of the peer to add');
+        const allow = (form.text('allow') ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+        const { peer } = await hive.peers.add(name, { allowedRecipients: allow.length ? allow : null, modelAccess: form.text('no_model') !== '1' });
+        return done(`added peer ${peer.name}: bind ${peer.socket_dir} into it at /run/hive (its row's "connect" says how)`);
+      })
+      .post('/peers/:name/remove', ({ request, params }) =>
+        twoClick(request, `/peers/${params.name}/remove`, 'remove', params.name, async () => {
+          await hive.peers.remove(params.name);
+          return `removed peer ${params.name}: its sockets are closed`;
         }),
       )
       .post('/kept/:name/purge', ({ request, params }) =>

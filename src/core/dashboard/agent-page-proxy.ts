@@ -30,12 +30,12 @@ const RESPONSE_HEADERS = ['content-type', 'cache-control', 'hx-trigger', 'locati
 /**
  * Forwards `request` to agent `name`'s page at path `rest` (below its prefix), with the session's
  * CSRF token for the page to embed.
- * @throws HiveError `bad_name`, `not_found` for an unknown agent, `unavailable` when its page is
+ * @throws HiveError `bad_name`, `not_found` for an unknown agent or a peer, `unavailable` when its page is
  *   not being served (the agent is offline or starting) or `page.sock` is not a socket.
  */
 export async function proxyAgentPage(hive: Hive, name: string, rest: string, request: Request, session: CsrfSession): Promise<Response> {
   if (name !== MANAGER) validateAgentName(name);
-  hive.registry.require(name);
+  if (hive.registry.require(name).role === 'peer') throw new HiveError('not_found', `${name} is a peer: the hive does not run it, and it has no page here`);
   const socket = hive.layout.agent(name).pageSocket;
   let isSocket = false;
   try {

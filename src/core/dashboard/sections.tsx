@@ -77,7 +77,7 @@ export class Sections {
 
   /** The swarm table's body, `#agents-body`. */
   agents(): string {
-    return String(<AgentRows agents={this.hive.registry.list()} runtime={this.facts} spend={this.spend()} />);
+    return String(<AgentRows agents={this.hive.registry.list()} runtime={this.facts} spend={this.spend()} peers={this.hive.peers.list()} />);
   }
 
   /** The recipients' `<option>`s, `#agent-names`. */
@@ -207,6 +207,7 @@ export class Sections {
         notify={hive.notifier !== null}
         credentials={hive.credentials.status()}
         agents={hive.registry.list()}
+        peers={hive.peers.list()}
         messages={hive.broker.list({ limit: FLOW_LIMIT })}
         turns={hive.turns.list({ limit: TURN_LIMIT })}
         questions={this.questionsState()}

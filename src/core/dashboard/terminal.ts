@@ -46,11 +46,11 @@ interface Upgrade {
 /**
  * The checks an upgrade must pass besides the operator token and Host (see the module comment).
  * @param needOrigin false for the plain-GET diagnosis, which opens nothing.
- * @throws HiveError `forbidden` (Origin, CSRF), `bad_name`, `not_found`, `bad_request` (the query).
+ * @throws HiveError `forbidden` (Origin, CSRF), `bad_name`, `not_found` (also for a peer), `bad_request` (the query).
  */
 export function checkTerminalRequest(hive: Hive, guard: RequestGuard, name: string, request: Request, needOrigin = true): Upgrade {
   if (name !== MANAGER) validateAgentName(name);
-  hive.registry.require(name);
+  if (hive.registry.require(name).role === 'peer') throw new HiveError('not_found', `${name} is a peer: the hive does not run it, and it has no terminal here`);
   const url = new URL(request.url);
   if (needOrigin) {
     const origin = request.headers.get('origin');

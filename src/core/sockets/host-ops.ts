@@ -9,6 +9,7 @@ import { OPERATOR } from '../../shared/names.ts';
 import type { HostOps, OpResult } from '../../shared/wire.ts';
 import type { KeptState } from '../agents/kept.ts';
 import type { Lifecycle } from '../agents/lifecycle.ts';
+import type { Peers } from '../agents/peers.ts';
 import type { Registry } from '../agents/registry.ts';
 import type { Turns } from '../agents/turns.ts';
 import type { Alerts } from '../alerts.ts';
@@ -29,6 +30,7 @@ export interface HostOpsDeps {
   registry: Registry;
   lifecycle: Lifecycle;
   kept: KeptState;
+  peers: Peers;
   turns: Turns;
   policy: MessagePolicy;
   broker: Broker;
@@ -75,7 +77,7 @@ export function hostOps(f: HostOpsDeps): OpHandlers<typeof HostOps> {
       return { name };
     },
     config_repo: async ({ name, limit }) => {
-      f.registry.require(name);
+      f.registry.requireManaged(name, 'shown a config repo');
       return { head: await f.repos.head(name), tags: await f.repos.tags(name), log: await f.repos.log(name, limit ?? 50) };
     },
     deploys: async ({ limit }) => ({ deploys: await f.meta.log(limit ?? 100) }),
@@ -93,5 +95,11 @@ export function hostOps(f: HostOpsDeps): OpHandlers<typeof HostOps> {
       return { since: from, totals: f.usage.totals({ agent, since: from }) };
     },
     reminders: ({ agent }) => ({ reminders: f.reminders.pending(agent) }),
+    peer_add: ({ name, allowed_recipients, model_access }) => f.peers.add(name, { allowedRecipients: allowed_recipients, modelAccess: model_access }),
+    peer_remove: async ({ name }) => {
+      await f.peers.remove(name);
+      return { name };
+    },
+    peers: () => ({ peers: f.peers.list() }),
   };
 }

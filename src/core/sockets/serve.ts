@@ -40,8 +40,12 @@ export class HiveSockets implements AgentEndpoints {
     });
   }
 
-  /** Opens agent `name`'s socket, model gateway and egress proxy (no-op when open). */
-  async open(name: string): Promise<void> {
+  /**
+   * Opens agent `name`'s socket and, unless `only` leaves them out, its model gateway and egress
+   * proxy (no-op when open). A peer gets no egress proxy (it has its own network) and, without
+   * model access, no gateway.
+   */
+  async open(name: string, only: { model: boolean; proxy: boolean } = { model: true, proxy: true }): Promise<void> {
     if (this.agents.has(name)) return;
     const { layout, gateway, egress, log } = this.deps;
     const paths = layout.agent(name);
@@ -52,8 +56,8 @@ export class HiveSockets implements AgentEndpoints {
       onError: (e) => log(`socket of ${name}: ${(e as Error).stack ?? e}`),
     });
     this.agents.set(name, server);
-    await gateway.listen(name, paths.modelSocket);
-    await egress.listen(name, paths.proxySocket);
+    if (only.model) await gateway.listen(name, paths.modelSocket);
+    if (only.proxy) await egress.listen(name, paths.proxySocket);
   }
 
   /** Closes agent `name`'s sockets. */
