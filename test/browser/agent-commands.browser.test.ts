@@ -10,7 +10,7 @@ import { expect } from 'bun:test';
 import type { Page } from 'playwright-core';
 import { isMainTurn, lastUserText, startModelServer, type ModelServer } from '../support/model-server.ts';
 import { waitFor } from '../support/hive.ts';
-import { liveDashboard } from '../support/browser.ts';
+import { liveDashboard, sendPrompt } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('browser agent commands', 'chromium', 'git');
@@ -34,11 +34,6 @@ afterAll(async () => {
   await model?.close();
 });
 
-/** Types `text` into the prompt box and sends it. */
-async function type(p: Page, text: string): Promise<void> {
-  await p.getByRole('textbox', { name: 'message' }).fill(text);
-  await p.locator('form.send button[type="submit"]').click();
-}
 
 /** Waits for a toast holding `text`. */
 const toastWith = (p: Page, text: string) => p.locator('#toasts .toast', { hasText: text }).first().waitFor({ timeout: 20_000 });
@@ -46,14 +41,14 @@ const toastWith = (p: Page, text: string) => p.locator('#toasts .toast', { hasTe
 /** Sends a message and waits until its turn has ended in the tail. */
 async function turnOnPage(p: Page, text: string): Promise<void> {
   const ends = await p.locator('#tail [data-kind="turn_end"]').count();
-  await type(p, text);
+  await sendPrompt(p, text);
   await waitFor('the turn to end in the tail', async () => (await p.locator('#tail [data-kind="turn_end"]').count()) > ends, 60_000);
 }
 
 describe('slash commands typed in the prompt box', () => {
   test('/help answers with the commands as a toast and in the tail, and asks the model nothing', async () => {
     const before = model.requests.length;
-    await type(live.page, '/help');
+    await sendPrompt(live.page, '/help');
     await toastWith(live.page, '/compact-notes');
     const row = live.page.locator('#tail [data-kind="command"]', { hasText: '/help' }).last();
     await row.waitFor({ timeout: 10_000 });
@@ -63,7 +58,7 @@ describe('slash commands typed in the prompt box', () => {
 
   test('/clear after a turn: the tail shows the new session’s boundary', async () => {
     await turnOnPage(live.page, 'hello alice');
-    await type(live.page, '/clear');
+    await sendPrompt(live.page, '/clear');
     await toastWith(live.page, 'session cleared: the next turn starts a new one');
     const boundary = live.page.locator('#tail [data-kind="session"]').last();
     await boundary.waitFor({ timeout: 10_000 });

@@ -15,7 +15,7 @@ import type { Page } from 'playwright-core';
 import { History } from '../../src/agent/history.ts';
 import { isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
 import { waitFor } from '../support/hive.ts';
-import { liveDashboard } from '../support/browser.ts';
+import { liveDashboard, sendPrompt } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 import { screenshotPath } from '../support/screenshots.ts';
 
@@ -64,11 +64,6 @@ afterAll(async () => {
   await model?.close();
 });
 
-/** Types `text` into the prompt box and sends it. */
-async function type(p: Page, text: string): Promise<void> {
-  await p.getByRole('textbox', { name: 'message' }).fill(text);
-  await p.locator('form.send button[type="submit"]').click();
-}
 
 /** The number of turn ends in the tail. */
 const turnEnds = (p: Page) => p.locator('#tail [data-kind="turn_end"]').count();
@@ -215,7 +210,7 @@ describe('the state badge', () => {
   test('through a turn: thinking with a ticking age and the cancel button, then idle', async () => {
     expect((await badge(live.page)).state).toBe('idle');
     expect(await live.page.locator('.cancel-turn').isVisible()).toBe(false);
-    await type(live.page, 'HOLD on a moment');
+    await sendPrompt(live.page, 'HOLD on a moment');
     await live.page.locator('#state[data-state="thinking"]').waitFor({ timeout: 30_000 });
     const first = (await badge(live.page)).age;
     expect(first).toMatch(/^\d+s$/);
@@ -252,7 +247,7 @@ describe('the state badge', () => {
     expect(await live.page.locator('#send-why').isHidden()).toBe(true);
     expect(await live.page.locator('#live:not(.down)').count()).toBe(1);
     const ends = await turnEnds(live.page);
-    await type(live.page, 'are you back?');
+    await sendPrompt(live.page, 'are you back?');
     await waitFor('the turn to end in the tail', async () => (await turnEnds(live.page)) > ends, 60_000);
     const ids = await live.page.locator('#tail > li.ev').evaluateAll((lis) => lis.map((li) => (li as HTMLElement).dataset.id));
     expect(new Set(ids).size).toBe(ids.length);

@@ -48,6 +48,12 @@ export async function gotoLive(page: Page, url: string, errors: string[]): Promi
   return page;
 }
 
+/** Types `text` into an agent page's prompt box and sends it (the page's own send button). */
+export async function sendPrompt(p: Page, text: string): Promise<void> {
+  await p.getByRole('textbox', { name: 'message' }).fill(text);
+  await p.locator('form.send button[type="submit"]').click();
+}
+
 /**
  * Shows the dashboard's tab `name` by clicking `#tab-<name>`, and resolves once its pane
  * `#pane-<name>` is visible. An element in a hidden pane is attached (live updates reach it) but not
