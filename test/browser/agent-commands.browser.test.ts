@@ -4,11 +4,14 @@
  * Messages API. Typing `/help` in the prompt box answers with the commands (a toast and a tail row)
  * and asks the model nothing; typing `/clear` after a turn shows the session boundary in the tail;
  * the "compact session" button asks for a second click (and can be disarmed), then runs Claude
- * Code's compaction and shows it.
+ * Code's compaction and shows it; the "compact notes" button rewrites notes.md and keeps the old
+ * version.
  */
 import { expect } from 'bun:test';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { isMainTurn, lastUserText, startModelServer, type ModelServer } from '../support/model-server.ts';
+import { isMainTurn, lastUserText, startModelServer, systemText, type ModelServer } from '../support/model-server.ts';
 import { waitFor } from '../support/hive.ts';
 import { liveDashboard, sendPrompt } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
@@ -19,6 +22,8 @@ const { describe, test, beforeAll, afterAll } = requires('browser agent commands
 let model: ModelServer;
 beforeAll(async () => {
   model = await startModelServer((req) => {
+    if (systemText(req.body).includes('You rewrite the notes of alice'))
+      return [{ type: 'text', text: '<notes>\n# alice, compacted\n\n- the plan: ship it\n</notes>' }];
     if (!isMainTurn(req.body)) return [{ type: 'text', text: 'ok' }];
     if (lastUserText(req.body).includes('create a detailed summary of the conversation so far'))
       return [{ type: 'text', text: '<analysis>a</analysis>\n<summary>what was said</summary>' }];
@@ -86,6 +91,23 @@ describe('the compact button', () => {
     await boundary.waitFor({ timeout: 10_000 });
     await first.waitFor({ timeout: 10_000 });
     expect(model.requests.slice(before).filter((r) => lastUserText(r.body).includes('create a detailed summary'))).toHaveLength(1);
+    expect(live.errors).toEqual([]);
+  });
+});
+
+describe('the compact notes button', () => {
+  test('rewrites notes.md after a second click, keeps the previous version, and says so', async () => {
+    const state = live.hive.layout.agent('alice').state;
+    const original = `# alice\n\n${'- an old line that says little\n'.repeat(200)}- the plan: ship it\n`;
+    writeFileSync(join(state, 'notes.md'), original);
+    await live.page.locator('form.command[data-command="compact-notes"] button').click();
+    await live.page.locator('form.confirm[data-command="compact-notes"] button.armed').click();
+    await toastWith(live.page, 'notes.md compacted from');
+    await live.page.locator('#tail [data-kind="job"]', { hasText: 'notes.md compacted from' }).last().waitFor({ timeout: 10_000 });
+    expect(readFileSync(join(state, 'notes.md'), 'utf8')).toBe('# alice, compacted\n\n- the plan: ship it\n');
+    const copies = readdirSync(join(state, '.hive', 'notes'));
+    expect(copies).toHaveLength(1);
+    expect(readFileSync(join(state, '.hive', 'notes', copies[0]!), 'utf8')).toBe(original);
     expect(live.errors).toEqual([]);
   });
 });
