@@ -9,13 +9,15 @@
  *   counts what arrived and jumps down on click; a tool call as its name and input, its result
  *   folded and opening on click, no JSON anywhere; older history paging in on scroll with the view
  *   kept in place; the filter over the loaded events.
+ * - The page of a stopped agent: a 503 page with its state and why, following the core's status
+ *   stream (not the page), that turns into the real page by itself when the agent starts.
  */
 import { expect } from 'bun:test';
 import type { Page } from 'playwright-core';
 import { History } from '../../src/agent/history.ts';
 import { isMainTurn, lastUserPrompt, toolResults, startModelServer, type ModelServer } from '../support/model-server.ts';
 import { waitFor } from '../support/hive.ts';
-import { liveDashboard, sendPrompt } from '../support/browser.ts';
+import { liveDashboard, sendPrompt, VIEWPORT } from '../support/browser.ts';
 import { requires } from '../support/prereq.ts';
 import { screenshotPath } from '../support/screenshots.ts';
 
@@ -275,5 +277,45 @@ describe('the state badge', () => {
     await live.page.locator('#state[data-state="idle"]').waitFor({ timeout: 20_000 });
     await waitFor('the prompt enabled', async () => !(await live.page.locator('form.send textarea').isDisabled()), 5_000);
     expect(await live.page.locator('#send-why').isHidden()).toBe(true);
+  });
+});
+
+describe('the page of an agent that is not running', () => {
+  test('says so with the state and why (503), follows the core, and turns into the real page when the agent starts', async () => {
+    await live.hive.lifecycle.stop('alice');
+    const p = await live.browser.newPage({ viewport: VIEWPORT });
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(String(e)));
+    // every request the page makes to alice's own page, with when it was made
+    const asked: Array<{ path: string; at: number }> = [];
+    const followed: string[] = [];
+    p.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith('/agents/alice/page/')) asked.push({ path, at: Date.now() });
+      if (path === '/agents/alice/status') followed.push(r.headers().accept ?? '');
+    });
+    try {
+      const res = await p.goto(live.url + '/agents/alice/page/');
+      expect(res!.status()).toBe(503);
+      expect(await p.locator('#state').getAttribute('data-state')).toBe('offline');
+      expect(await p.locator('#offline-why').textContent()).toBe('alice is stopped; start it from the dashboard to send it a message');
+      expect(await p.locator('main a[href="/"]').textContent()).toBe('back to the dashboard');
+      // following the core's status stream, not the page
+      await waitFor('the status stream asked for', () => followed.length > 0, 5_000);
+
+      const starting = Date.now();
+      await live.hive.lifecycle.start('alice');
+      expect(followed[0]).toContain('text/event-stream');
+      // the real page, loaded by itself, its stream live
+      await p.locator('#link').waitFor({ state: 'attached', timeout: 20_000 });
+      await p.locator('#state[data-state="idle"]').waitFor({ timeout: 10_000 });
+      await p.locator('#live:not(.down)').waitFor({ timeout: 10_000 });
+      expect(await p.locator('#offline').count()).toBe(0);
+      // nothing asked of alice's page while she was stopped but the first load
+      expect(asked.filter((a) => a.at < starting).map((a) => a.path)).toEqual(['/agents/alice/page/']);
+      expect(errors).toEqual([]);
+    } finally {
+      await p.close();
+    }
   });
 });

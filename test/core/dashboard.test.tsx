@@ -137,6 +137,17 @@ describe('dashboard', () => {
     const offline = await tab.get('/agents/manager/page/');
     expect(offline.status).toBe(503);
     expect(await offline.text()).toContain('the page of manager is not being served');
+    // a browser opening it gets a page with the agent's state and why, following its status
+    const opened = await tab.get('/agents/manager/page/', { accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+    expect(opened.status).toBe(503);
+    expect(opened.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await opened.text();
+    expect(html).toContain('data-state="offline"');
+    expect(html).toContain('hm1nd is stopped; start it from the dashboard to send it a message');
+    expect(html).toContain('<a href="/">back to the dashboard</a>');
+    expect(html).toContain('<script src="/static/agent-offline.js" defer></script>');
+    // anything else there is still refused
+    expect((await tab.get('/agents/manager/page/healthz', { accept: 'text/html', 'sec-fetch-mode': 'navigate' })).status).toBe(503);
     const bare = await tab.get('/agents/manager/page');
     expect(bare.status).toBe(308);
     expect(bare.headers.get('location')).toBe('/agents/manager/page/');

@@ -255,6 +255,16 @@ describe('a peer is listed as a peer, with no lifecycle', () => {
     expect(t.hive.registry.get('dmc')).toMatchObject({ role: 'peer', status: 'connected', pid: null });
     expect(t.hive.approvals.list()).toEqual([]);
   });
+
+  test("purge on a peer's name says it is a peer and how to remove it, and leaves the peer in place", async () => {
+    const r = await ctl('purge', 'dmc');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('forbidden: dmc is a peer, not a destroyed agent');
+    expect(r.stderr).toContain('`hive ctl peer remove dmc`');
+    expect(r.stderr).not.toContain('destroy it first');
+    expect(t.hive.registry.get('dmc')).toMatchObject({ role: 'peer' });
+    expect(lstatSync(layout.agent('dmc').socketDir).isDirectory()).toBe(true);
+  });
 });
 
 describe('adding and removing peers', () => {

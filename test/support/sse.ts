@@ -20,6 +20,14 @@ export function readSse(res: Response) {
         text += dec.decode(value, { stream: true });
       }
     },
+    /** Reads until the stream ends, and resolves with everything received. @throws the read's error when it fails instead. */
+    async rest(): Promise<string> {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return text;
+        text += dec.decode(value, { stream: true });
+      }
+    },
     /** Closes the stream (the server sees the client go away). */
     cancel: () => reader.cancel(),
   };

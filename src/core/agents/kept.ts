@@ -55,14 +55,18 @@ export class KeptState {
    * agent's and stays. Never follows a symlink: a link anywhere
    * in the tree (or in place of the agent's own directory) is removed as a link, and nothing
    * outside the agent's own paths is touched.
-   * @throws HiveError `bad_name`; `conflict` while the agent is registered (destroy it first);
+   * @throws HiveError `bad_name`; `forbidden` for a peer's name (the hive keeps nothing for a peer;
+   *   `hive ctl peer remove` removes it); `conflict` while the agent is registered (destroy it first);
    *   `not_found` when there is nothing kept; `internal` when a directory on the way leads outside
    *   the data dir (nothing is removed then).
    */
   purge(name: string): void {
     const { layout, registry, drafts, configs, bus, log } = this.deps;
     validateAgentName(name);
-    if (registry.has(name)) throw new HiveError('conflict', `agent "${name}" still exists; destroy it first, then purge its kept state`);
+    const registered = registry.get(name);
+    if (registered?.role === 'peer')
+      throw new HiveError('forbidden', `${name} is a peer, not a destroyed agent: the hive keeps no state for it to purge; remove the peer with \`hive ctl peer remove ${name}\``);
+    if (registered) throw new HiveError('conflict', `agent "${name}" still exists; destroy it first, then purge its kept state`);
     const paths = layout.agent(name);
     const targets = [paths.root, paths.log, paths.buildLog, layout.sandboxDir(name), join(layout.proposedDir, name)];
     if (!targets.some(lexists)) throw new HiveError('not_found', `nothing is kept for "${name}"`);
