@@ -12,24 +12,8 @@
   const who = main.dataset.agent || 'the agent';
   const why = document.getElementById('offline-why');
 
-  // The badge as the server draws it (views/agent/offline.tsx), for `state` since `since`.
-  function badge(state, since) {
-    const old = document.getElementById('state');
-    if (!old) return;
-    const el = document.createElement('span');
-    el.id = 'state';
-    el.className = 'badge ' + state;
-    el.dataset.state = state;
-    const word = document.createElement('span');
-    word.textContent = state;
-    const age = document.createElement('time');
-    age.className = 'age';
-    age.dataset.since = String(since);
-    age.dateTime = new Date(since).toISOString();
-    age.textContent = window.hyperhive?.ageText ? window.hyperhive.ageText(since, Date.now()) : '';
-    el.append(word, ' ', age);
-    old.replaceWith(el);
-  }
+  // the badge as the server draws it (views/agent/offline.tsx), for `state` since `since` (hive.js draws it)
+  const badge = (state, since) => window.hyperhive.stateBadge(state, since);
   const say = (text) => why && why.textContent !== text && (why.textContent = text);
 
   let status = null; // the core's last word

@@ -24,26 +24,8 @@
   const who = link()?.dataset.agent || 'the agent';
 
   // ── the state badge and the prompt ──────────────────────────────────────────
-  // hive.js's age format, so that its ticker and this badge agree
-  const ageText = (ms, now) => window.hyperhive.ageText(ms, now);
-  // The badge as the server draws it (views/agent/page.tsx StateBadge), for a state it cannot send.
-  function badge(state, since) {
-    const old = document.getElementById('state');
-    if (!old) return;
-    const el = document.createElement('span');
-    el.id = 'state';
-    el.className = 'badge ' + state;
-    el.dataset.state = state;
-    const word = document.createElement('span');
-    word.textContent = state;
-    const age = document.createElement('time');
-    age.className = 'age';
-    age.dataset.since = String(since);
-    age.dateTime = new Date(since).toISOString();
-    age.textContent = ageText(since, Date.now());
-    el.append(word, ' ', age);
-    old.replaceWith(el);
-  }
+  // the badge as the server draws it, for a state the harness cannot send (hive.js draws it)
+  const badge = (state, since) => window.hyperhive.stateBadge(state, since);
   // Everything in the prompt panel but the reason is disabled (and inert, so a control htmx swaps
   // in meanwhile cannot be used either) while the agent cannot take a message.
   function promptDown(reason) {

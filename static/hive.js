@@ -306,8 +306,27 @@
     if (s < 86400) return Math.floor(s / 3600) + 'h';
     return Math.floor(s / 86400) + 'd';
   }
-  // for the page scripts loaded after this one (agent.js draws a badge with an age)
-  window.hyperhive = { ...window.hyperhive, ageText };
+  // An agent's state badge (`#state`) as the server draws it (views/agent/page.tsx StateBadge), for
+  // `state` since `since` (unix ms), put in place of the one on the page.
+  function stateBadge(state, since) {
+    const old = document.getElementById('state');
+    if (!old) return;
+    const el = document.createElement('span');
+    el.id = 'state';
+    el.className = 'badge ' + state;
+    el.dataset.state = state;
+    const word = document.createElement('span');
+    word.textContent = state;
+    const age = document.createElement('time');
+    age.className = 'age';
+    age.dataset.since = String(since);
+    age.dateTime = new Date(since).toISOString();
+    age.textContent = ageText(since, Date.now());
+    el.append(word, ' ', age);
+    old.replaceWith(el);
+  }
+  // for the page scripts loaded after this one (agent.js and agent-offline.js draw the badge)
+  window.hyperhive = { ...window.hyperhive, ageText, stateBadge };
   function tick() {
     if (document.visibilityState !== 'visible') return;
     const now = Date.now();
