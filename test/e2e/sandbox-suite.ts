@@ -113,6 +113,10 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
     });
   });
 
+  /** A shell test: true when a TCP socket listens on loopback port `port` in the caller's own netns. */
+  const heldInside = (port: number) =>
+    `grep -qiE '^ *[0-9]+: [0-9A-F]{8}:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A' /proc/net/tcp`;
+
   describe(`${runtime}: no way around the gate`, () => {
     test('the interfaces inside are lo only, with no route anywhere', async () => {
       const out = await bash('alice', "echo IFACES $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '); echo ROUTES $(tail -n +2 /proc/net/route | wc -l) $(grep -vc ' lo$' /proc/net/if_inet6)");
@@ -129,14 +133,19 @@ export function sandboxSuite(runtime: 'bwrap' | 'nspawn'): void {
           const [method, path] = r.split(' ');
           return `curl -s -o /dev/null -m 3 -X ${method} -d 'to=bob&body=forged' http://127.0.0.1:${dash.port}${path}; echo "DASH ${r} $?"`;
         }),
-        `curl -s -o /dev/null -m 3 -X POST ${up.origin}/v1/messages; echo "MODEL $?"`,
+        `curl -s -o /dev/null -m 3 -X POST -H 'x-hive-probe: reach' ${up.origin}/v1/messages; echo "MODEL $?"`,
         `curl -s -o /dev/null -m 3 http://localhost:${target.port}/; echo "TARGET $?"`,
+        // the model stand-in and the test host listen on ephemeral ports, which a listener of the
+        // agent's own (its harness's loopback endpoints) may by chance also hold inside its netns
+        ...[up.port, String(target.port)].map((p) => `${heldInside(Number(p))} && echo "HELD ${p}"`),
       ];
       const out = await bash('alice', probes.join('; '));
-      // curl exit 7: could not connect (nothing listens on the agent's own loopback)
+      // curl exit 7: could not connect (nothing listens on the agent's own loopback); a port the
+      // agent itself holds answers, but that is its own listener, and the upstream saw nothing
       for (const r of routes) expect(out).toContain(`DASH ${r} 7`);
-      expect(out).toContain('MODEL 7');
-      expect(out).toContain('TARGET 7');
+      expect(out).toMatch(out.includes(`HELD ${up.port}`) ? /MODEL \d+/ : /MODEL 7/);
+      expect(out).toMatch(out.includes(`HELD ${target.port}`) ? /TARGET \d+/ : /TARGET 7/);
+      expect([...model.requests, ...model.misc].filter((r) => r.headers['x-hive-probe'])).toEqual([]);
       expect(targetHits).toEqual([]);
       // nothing the probes tried took effect
       expect(agent('bob').desired).toBe('running');
