@@ -246,6 +246,7 @@ export class Hive {
       bus,
       store: this.stats,
       depths: () => broker.depths(),
+      depth: (name) => broker.depth(name),
       pendingApprovals: () => approvals.list().length,
       turnUsage: (id) => usage.byTurn([id]).get(id),
       stateDir: (name) => layout.agent(name).state,

@@ -239,6 +239,13 @@ export class Broker {
     return this.waiters.get(recipient)?.length ?? 0;
   }
 
+  /** Undelivered messages to `recipient` (read from the inbox index). */
+  depth(recipient: string): number {
+    return this.db
+      .query<{ n: number }, [string]>('SELECT count(*) AS n FROM messages WHERE recipient = ? AND delivered_at IS NULL')
+      .get(recipient)!.n;
+  }
+
   /** Undelivered messages per recipient. */
   depths(): Map<string, number> {
     const rows = this.db

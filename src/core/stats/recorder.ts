@@ -27,8 +27,10 @@ export interface RecorderDeps {
   db: Database;
   bus: EventBus;
   store: StatsStore;
-  /** Undelivered messages per recipient (`Broker.depths`). */
+  /** Undelivered messages per recipient (`Broker.depths`), read once at start. */
   depths(): Map<string, number>;
+  /** Undelivered messages to one recipient (`Broker.depth`), read at each turn end. */
+  depth(recipient: string): number;
   /** Pending approvals now (`Approvals.list().length`). */
   pendingApprovals(): number;
   /** The gateway's sums for a turn, when it saw any of its requests (`UsageStore.byTurn`). */
@@ -120,7 +122,7 @@ export class StatsRecorder {
     const ts = turn.ended_at ?? Date.now();
     const claimed = db.query('UPDATE turns SET stats_at = ? WHERE id = ? AND stats_at IS NULL').run(ts, turn.id).changes === 1;
     if (!claimed) return;
-    const depthNow = this.deps.depths().get(turn.agent) ?? 0;
+    const depthNow = this.deps.depth(turn.agent);
     this.depth.set(turn.agent, depthNow);
     const c = this.of(turn.agent);
     this.counters.delete(turn.agent);
