@@ -8,12 +8,10 @@ import { expect, setDefaultTimeout } from 'bun:test';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { loadCoreConfig } from '../../src/core/settings.ts';
-import { Hive } from '../../src/core/hive.ts';
 import { Database } from 'bun:sqlite';
 import { MIGRATIONS, migrate, openCoreDb } from '../../src/core/db.ts';
 
-import { ctlJsonAsync, openTestHive, tempDir, waitFor } from '../support/hive.ts';
+import { ctlJsonAsync, openHiveAt, openTestHive, tempDir, waitFor } from '../support/hive.ts';
 import { readSse } from '../support/sse.ts';
 import { DashboardClient } from '../support/dashboard.ts';
 import { requires } from '../support/prereq.ts';
@@ -126,8 +124,7 @@ describe('alerts', () => {
   test('open alerts survive a core restart', async () => {
     const a = t.hive.alerts.raise('deploy_failed', 'keep', 'keep: approval #99 failed: kept across restarts');
     await t.hive.close();
-    const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': t.dir }, { PATH: process.env.PATH });
-    t.hive = await Hive.open(config, () => {});
+    t.hive = await openHiveAt(t.dir, []);
     expect(t.hive.alerts.list().find((x) => x.id === a.id)).toMatchObject({ kind: 'deploy_failed', agent: 'keep', text: a.text });
   });
 

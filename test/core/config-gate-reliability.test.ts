@@ -10,11 +10,10 @@ import { expect, setDefaultTimeout } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCoreConfig } from '../../src/core/settings.ts';
-import { Hive } from '../../src/core/hive.ts';
+import type { Hive } from '../../src/core/hive.ts';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { codeId, PACKAGE_ROOT, PACKAGE_VERSION } from '../../src/shared/version.ts';
-import { tempDir, waitFor } from '../support/hive.ts';
+import { openHiveAt, tempDir, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('core config gate reliability', 'git');
@@ -26,10 +25,7 @@ let layout: DataLayout;
 let hive: Hive;
 const logs: string[] = [];
 
-async function open(): Promise<Hive> {
-  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': dir }, { PATH: process.env.PATH });
-  return Hive.open(config, (l) => logs.push(l));
-}
+const open = () => openHiveAt(dir, logs);
 
 /** Runs git in `cwd` (as the manager's Bash tool would) and returns its stdout. */
 function git(cwd: string, ...args: string[]): string {

@@ -9,12 +9,11 @@ import { expect, setDefaultTimeout } from 'bun:test';
 import { Database } from 'bun:sqlite';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCoreConfig } from '../../src/core/settings.ts';
 import type { HiveEvent } from '../../src/core/bus.ts';
-import { Hive } from '../../src/core/hive.ts';
+import type { Hive } from '../../src/core/hive.ts';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { VERSION } from '../../src/shared/version.ts';
-import { tempDir, waitFor } from '../support/hive.ts';
+import { openHiveAt, tempDir, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('core config-repos', 'git');
@@ -28,8 +27,7 @@ const logs: string[] = [];
 const events: HiveEvent[] = [];
 
 async function open(): Promise<Hive> {
-  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': dir }, { PATH: process.env.PATH });
-  const h = await Hive.open(config, (l) => logs.push(l));
+  const h = await openHiveAt(dir, logs);
   h.bus.on((e) => events.push(e));
   return h;
 }

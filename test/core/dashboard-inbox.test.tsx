@@ -8,10 +8,8 @@
 import { expect } from 'bun:test';
 import { rmSync } from 'node:fs';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
-import { Hive } from '../../src/core/hive.ts';
-import { loadCoreConfig } from '../../src/core/settings.ts';
 import { DashboardClient } from '../support/dashboard.ts';
-import { openTestHive } from '../support/hive.ts';
+import { openHiveAt, openTestHive } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 import { readSse } from '../support/sse.ts';
 
@@ -145,8 +143,7 @@ describe('dashboard: inbox read state across a restart', () => {
     first.hive.inbox.markRead(a.id);
     await first.hive.close();
 
-    const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': dir }, { PATH: process.env.PATH });
-    const again = await Hive.open(config, () => {});
+    const again = await openHiveAt(dir, []);
     try {
       const tab2 = await DashboardClient.open(createDashboard(again));
       const html = await (await tab2.get('/fragments/inbox')).text();

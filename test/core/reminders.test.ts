@@ -10,13 +10,11 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBus, type HiveEvent } from '../../src/core/bus.ts';
 import { MIGRATIONS, migrate, openCoreDb } from '../../src/core/db.ts';
-import { Hive } from '../../src/core/hive.ts';
 import { MAX_REMINDER_AHEAD_MS, Reminders, type Repeat } from '../../src/core/broker/reminders.ts';
 import { Broker } from '../../src/core/broker/store.ts';
-import { loadCoreConfig } from '../../src/core/settings.ts';
 import { HiveError } from '../../src/shared/errors.ts';
 import type { MessageRecord } from '../../src/shared/wire.ts';
-import { openTestHive, tempDir, waitFor } from '../support/hive.ts';
+import { openHiveAt, openTestHive, tempDir, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
 const MIN = 60_000;
@@ -248,13 +246,12 @@ describe('recurring reminders on a real core', () => {
 describe('a real core restarted mid-schedule', () => {
   test('neither loses nor repeats a firing', async () => {
     const dir = tempDir();
-    const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', 'data-dir': dir }, { PATH: process.env.PATH });
-    let hive = await Hive.open(config, () => {});
+    let hive = await openHiveAt(dir, []);
     try {
       const r = hive.reminders.add('alice', 'alice', 'eight times', Date.now() + 150, { everyMs: 150, count: 8 });
       await waitFor('two firings', () => firings(hive.broker, r.id).length >= 2);
       await hive.close();
-      hive = await Hive.open(config, () => {});
+      hive = await openHiveAt(dir, []);
       await waitFor('the last firing', () => !hive.reminders.pending().some((x) => x.id === r.id));
       const got = firings(hive.broker, r.id);
       expect(ordinals(got)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);

@@ -14,12 +14,21 @@ export function tempDir(prefix = 'hv-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * Opens a real Hive on data dir `dir` (the process runtime; the manager is off unless
+ * `flags['no-manager']` is false), appending its log lines to `logs`: for tests that reopen one data
+ * dir across core restarts.
+ */
+export function openHiveAt(dir: string, logs: string[], flags: CoreFlags = {}, env: Record<string, string> = {}): Promise<Hive> {
+  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
+  return Hive.open(config, (l) => logs.push(l));
+}
+
 /** Opens a real Hive in a temp dir. The manager is off unless `flags['no-manager']` is false. */
 export async function openTestHive(flags: CoreFlags = {}, env: Record<string, string> = {}) {
   const dir = tempDir();
   const logs: string[] = [];
-  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
-  const hive = await Hive.open(config, (l) => logs.push(l));
+  const hive = await openHiveAt(dir, logs, flags, env);
   return {
     hive,
     dir,
