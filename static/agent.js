@@ -57,7 +57,8 @@
   let up = true; // the harness's stream is connected
   let downSince = 0;
   let status = null; // the core's last word while the stream is down
-  let source = null; // the EventSource on ../status
+  let stop = null; // stops following ../status
+  const { awayStatus, followAgentStatus, pageAnswers } = window.hyperhive;
   let probing = false;
   let connecting = false; // a new stream was asked for and has neither connected nor failed
 
@@ -65,7 +66,7 @@
     if (up) return;
     if (status && !status.up) {
       // a harness the core still counts as running while it stops is away all the same
-      const away = status.status === 'gone' || status.status === 'idle' || status.status === 'thinking';
+      const away = awayStatus(status);
       badge(away ? 'offline' : status.status, away ? downSince : status.since);
       promptDown(status.reason);
     } else {
@@ -85,37 +86,25 @@
     up = true;
     connecting = false;
     status = null;
-    if (source) source.close();
-    source = null;
+    stop?.();
+    stop = null;
     promptUp();
   }
   function watchCore() {
-    if (source || up) return;
-    const es = new EventSource('../status');
-    source = es;
-    es.onmessage = (m) => {
-      let s;
-      try {
-        s = JSON.parse(m.data);
-      } catch {
-        return;
-      }
-      if (up || source !== es) return;
-      status = s;
-      show();
-      if (s.up) reconnect();
-    };
-    es.onerror = () => {
-      if (up || source !== es) return;
-      status = null;
-      badge('offline', downSince);
-      promptDown('the dashboard is not answering; retrying');
-      // a refused stream (not an interrupted one) is not retried by the browser: ask again later
-      if (es.readyState === EventSource.CLOSED) {
-        source = null;
-        setTimeout(watchCore, 2000);
-      }
-    };
+    if (stop || up) return;
+    stop = followAgentStatus({
+      onStatus: (s) => {
+        status = s;
+        show();
+        if (s.up) reconnect();
+      },
+      onError: () => {
+        status = null;
+        badge('offline', downSince);
+        promptDown('the dashboard is not answering; retrying');
+      },
+      wanted: () => !up,
+    });
   }
   // The newest event the page has: the stream is opened from there, so nothing is missed or repeated.
   function newestId() {
@@ -129,17 +118,7 @@
     if (probing || connecting || up) return;
     probing = true;
     try {
-      for (let delay = 200; !up && status?.up; delay = Math.min(delay * 2, 4000)) {
-        await new Promise((r) => setTimeout(r, delay));
-        if (up || !status?.up) return;
-        let ok = false;
-        try {
-          ok = (await fetch('healthz', { cache: 'no-store' })).ok;
-        } catch {
-          // not answering yet
-        }
-        if (ok && !up) return connect();
-      }
+      if ((await pageAnswers(() => !up && status?.up)) && !up) connect();
     } finally {
       probing = false;
     }

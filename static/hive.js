@@ -325,8 +325,58 @@
     el.append(word, ' ', age);
     old.replaceWith(el);
   }
-  // for the page scripts loaded after this one (agent.js and agent-offline.js draw the badge)
-  window.hyperhive = { ...window.hyperhive, ageText, stateBadge };
+  // Whether the core's word on an agent (`../status`) means its page is away although the core may
+  // still count its harness as running (it is stopping, or not serving yet): shown as offline.
+  const awayStatus = (s) => s.status === 'gone' || s.status === 'idle' || s.status === 'thinking';
+  // Follows the core's view of an agent from its page (`../status`, an SSE stream of JSON):
+  // `onStatus(s)` for each word and `onError()` when the stream fails, both only while `wanted()`.
+  // A refused stream (not an interrupted one, which the browser retries itself) is asked again
+  // after 2 s. Returns the function that stops following.
+  function followAgentStatus({ onStatus, onError, wanted = () => true }) {
+    let es = null;
+    let stopped = false;
+    function open() {
+      if (stopped) return;
+      const mine = (es = new EventSource('../status'));
+      mine.onmessage = (m) => {
+        let st;
+        try {
+          st = JSON.parse(m.data);
+        } catch {
+          return;
+        }
+        if (mine === es && !stopped && wanted()) onStatus(st);
+      };
+      mine.onerror = () => {
+        if (mine !== es || stopped || !wanted()) return;
+        onError();
+        if (mine.readyState === EventSource.CLOSED) setTimeout(open, 2000);
+      };
+    }
+    open();
+    return () => {
+      stopped = true;
+      es?.close();
+      es = null;
+    };
+  }
+  // Asks the agent page's `healthz` whether it answers (it starts serving a moment after the core
+  // hears its harness's hello, hence the first wait), waiting 200 ms and doubling to 4 s between
+  // asks, while `still()` holds and at most `tries` times. Resolves whether it answered.
+  async function pageAnswers(still, tries = Infinity) {
+    for (let delay = 200, n = 0; still() && n < tries; delay = Math.min(delay * 2, 4000), n++) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (!still()) return false;
+      try {
+        if ((await fetch('healthz', { cache: 'no-store' })).ok) return true;
+      } catch {
+        // not answering yet
+      }
+    }
+    return false;
+  }
+  // for the page scripts loaded after this one (agent.js and agent-offline.js)
+  window.hyperhive = { ...window.hyperhive, ageText, stateBadge, awayStatus, followAgentStatus, pageAnswers };
   function tick() {
     if (document.visibilityState !== 'visible') return;
     const now = Date.now();
