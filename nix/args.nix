@@ -27,4 +27,6 @@ in
 ++ flag "stuck-inbox-minutes" cfg.stuck.inboxMinutes
 ++ flag "stats-raw-days" cfg.statsRawDays
 ++ builtins.concatMap (dir: flag "allow-mount" dir) cfg.allowMounts
+++ when (cfg.imagesDir != null) (flag "images-dir" cfg.imagesDir)
+++ when cfg.hostRoot [ "--host-root" ]
 ++ cfg.extraArgs

@@ -194,6 +194,18 @@ in
       description = "`--allow-mount`: host directories under which an agent's `mounts` may name paths. Each must exist, not be `/`, and not lie in the data dir.";
     };
 
+    imagesDir = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "`--images-dir`: where agents' root filesystems are built for the nspawn and bwrap runtimes (null: `<dataDir>/images`). Unused by nixos-container, whose containers get `packages` from nixpkgs.";
+    };
+
+    hostRoot = mkOption {
+      type = types.bool;
+      default = false;
+      description = "`--host-root`: nspawn and bwrap sandboxes show this host's `/usr` instead of an image, and agents' `packages` are not installed.";
+    };
+
     tagRetentionDays = mkOption {
       type = types.ints.between 0 99999;
       default = 30;
@@ -373,6 +385,7 @@ in
           ProtectSystem = "strict";
           ReadWritePaths =
             lib.optional (cfg.dataDir != "/var/lib/hyperhive") cfg.dataDir
+            ++ lib.optional (cfg.imagesDir != null) cfg.imagesDir
             ++ cfg.allowMounts
             ++ lib.optionals containers containerPaths;
           # read-only rather than hidden: --allow-mount directories may lie under /home

@@ -56,6 +56,10 @@ options (flag, env, default):
   --stats-raw-days N  HIVE_STATS_RAW_DAYS  7: days raw telemetry is kept (then hourly, 400 days)
   --allow-mount DIR  HIVE_ALLOW_MOUNTS   none: host directories agents' \`mounts\` may bind paths from
                                          (repeat the flag, or list them comma-separated)
+  --images-dir DIR   HIVE_IMAGES_DIR     <data>/images: where agents' root filesystems are built
+                                         (with mmdebstrap; \`hive ctl images\` lists them)
+  --host-root        HIVE_HOST_ROOT=1    sandboxes show this host's /usr instead of an image built
+                                         for the agent, and agents' \`packages\` are not installed
 
 Agents never see credentials. Their claude reaches the model through the core's model gateway
 (a unix socket in each agent's socket dir), which forwards to ANTHROPIC_BASE_URL (default
@@ -94,6 +98,8 @@ Tries each runtime (a test sandbox runs /usr/bin/true; for nixos-container, root
 \`nixos-container list\`) and prints why each is or is not usable, and which one
 \`hive core serve --runtime auto\` would pick. For nspawn it also tries a container in
 a private user namespace with an id-mapped bind, which keeps container root from being host root.
+It then says whether agents' root filesystems (images, built with mmdebstrap for nspawn and bwrap)
+can be built here, and from which distribution.
 `;
 
 function fail(message: string, code = 2): never {
@@ -159,7 +165,13 @@ async function main(argv: string[]): Promise<void> {
         `${''.padEnd(22)}${why ? `no user namespace: container root would be host root (${why})` : `user namespaces with id-mapped binds work (tried on ${tmpdir()}; the core tries its data dir at start): container root is not host root`}`,
       );
     }
-    process.stdout.write(`runtimes (in --runtime auto order):\n${lines.join('\n')}\n\n--runtime auto picks: ${auto}${auto === 'process' ? ' (unsandboxed!)' : ''}\n`);
+    const { Images } = await import('./core/images/images.ts');
+    const images = new Images({ dir: '/nonexistent', log: () => {} });
+    const from = images.from;
+    const imageLine = from
+      ? `ok   images: built with mmdebstrap from ${from.distribution} ${from.suite} ${from.architecture} (the first build needs the package mirror; see docs/images.md)`
+      : `no   images: ${images.problem}; nspawn and bwrap agents cannot start unless the core runs with --host-root (this host's /usr, no packages)`;
+    process.stdout.write(`runtimes (in --runtime auto order):\n${lines.join('\n')}\n\n--runtime auto picks: ${auto}${auto === 'process' ? ' (unsandboxed!)' : ''}\n\n${imageLine}\n`);
     return;
   }
   if (cmd === 'core') {
@@ -187,6 +199,8 @@ async function main(argv: string[]): Promise<void> {
         'stuck-inbox-minutes': { type: 'string' },
         'stats-raw-days': { type: 'string' },
         'allow-mount': { type: 'string', multiple: true },
+        'images-dir': { type: 'string' },
+        'host-root': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,

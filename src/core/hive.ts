@@ -58,6 +58,7 @@ import { StuckWatch } from './stats/stuck.ts';
 import { createRuntime } from './runtime/detect.ts';
 import { codePaths } from './runtime/sandbox.ts';
 import type { Runtime } from './runtime/runtime.ts';
+import { Images, imageUsers } from './images/images.ts';
 import type { CoreConfig } from './settings.ts';
 import { agentOps } from './sockets/agent-ops.ts';
 import { hostOps } from './sockets/host-ops.ts';
@@ -111,6 +112,8 @@ export class Hive {
   readonly stats: StatsStore;
   readonly statsRecorder: StatsRecorder;
   readonly stuck: StuckWatch;
+  /** Agents' root filesystems, or null when sandboxes show the host's (`--host-root`, or a runtime without images). */
+  readonly images: Images | null;
 
   private constructor(
     readonly config: CoreConfig,
@@ -129,8 +132,10 @@ export class Hive {
     const approvals = (this.approvals = new Approvals(db, bus));
     const drafts = (this.drafts = new Drafts(db, bus));
     const alerts = (this.alerts = new Alerts(db, bus));
-    const mounts: MountPolicy = { allowed: config.allowMounts, dataDir: config.dataDir, codePaths: codePaths(config.claudeBin), sandboxed: runtime.sandboxed };
+    const mounts: MountPolicy = { allowed: config.allowMounts, dataDir: config.dataDir, codePaths: codePaths(config.claudeBin, false), sandboxed: runtime.sandboxed };
     const repos = (this.repos = new ConfigRepos(layout, mounts));
+    // sandboxes show an image unless the operator keeps the host's /usr (--host-root)
+    const images = (this.images = runtime.rootFromImage && !config.hostRoot ? new Images({ dir: config.imagesDir, log }) : null);
     const meta = (this.meta = new MetaRepo(layout.metaDir, bus));
     const usage = (this.usage = new UsageStore(db));
     this.policy = new MessagePolicy({ broker, registry, configs, questions, reminders });
@@ -183,13 +188,15 @@ export class Hive {
       alerts,
       log,
       mounts,
+      images,
+      runtime,
     });
     this.sockets = new HiveSockets({
       layout,
       gateway: this.gateway,
       egress: this.egress,
       agentOps: (name) => this.peers.ops(name, agentOps(this, name)),
-      hostOps: () => hostOps({ ...this, status: () => this.status(), isolation: this.isolation() }),
+      hostOps: () => hostOps({ ...this, status: () => this.status(), isolation: this.isolation(), imageReport: (prune) => this.imageReport(prune) }),
       log,
     });
     this.lifecycle = new Lifecycle({
@@ -209,9 +216,24 @@ export class Hive {
       claudeBin: config.claudeBin,
       defaultModel: config.defaultModel,
       mounts,
+      images,
       log,
     });
-    this.kept = new KeptState({ layout, registry, drafts, configs, bus, log });
+    this.kept = new KeptState({
+      layout,
+      registry,
+      drafts,
+      configs,
+      bus,
+      log,
+      onPurged: () => {
+        try {
+          this.imageReport(true);
+        } catch (err) {
+          log(`images: pruning after a purge failed: ${(err as Error).message}`);
+        }
+      },
+    });
     this.peers = new Peers({
       db,
       registry,
@@ -334,6 +356,34 @@ export class Hive {
       dashboard: `http://${this.config.listen.host}:${this.config.listen.port}`,
       started_at: this.startedAt,
     };
+  }
+
+  /**
+   * Agents' root filesystems with who uses them, after removing the unused ones when `prune` (as
+   * after every purge). An image counts as used by each agent whose applied config asks for it and
+   * by each running sandbox started on it.
+   */
+  imageReport(prune: boolean): OpResult<typeof HostOps, 'images'> {
+    const images = this.images;
+    if (!images) {
+      const problem = this.runtime.rootFromImage ? "the core runs with --host-root: sandboxes show this host's /usr" : `the ${this.runtime.name} runtime uses no images`;
+      return { dir: null, problem, images: [], removed: [] };
+    }
+    const agents = this.registry
+      .list()
+      .filter((a) => a.role !== 'peer')
+      .map((a) => {
+        let packages: string[] | null = null;
+        try {
+          packages = this.configs.get(a.name).config.packages;
+        } catch {
+          // unreadable config: counted by its running sandbox only
+        }
+        return { name: a.name, packages, root: this.supervisor.isRunning(a.name) ? this.lifecycle.sandboxExtras(a.name).root : null };
+      });
+    const users = imageUsers(images, agents);
+    const removed = prune ? images.prune(new Set(users.keys())) : [];
+    return { dir: images.dir, problem: images.problem, images: images.list(users), removed };
   }
 
   /** What the runtime isolates (the same for every agent). */

@@ -21,6 +21,8 @@
  * | --stuck-inbox-minutes | HIVE_STUCK_INBOX_MINUTES | 5: messages waiting this long for an idle agent raise `agent_stuck` |
  * | --stats-raw-days | HIVE_STATS_RAW_DAYS | 7: days raw telemetry samples are kept (hourly roll-ups for 400) |
  * | --allow-mount (repeatable) | HIVE_ALLOW_MOUNTS | none: host directories under which an agent's `mounts` may name paths (comma-separated) |
+ * | --images-dir  | HIVE_IMAGES_DIR     | <data>/images: where agents' root filesystems are built and kept (see `images/`) |
+ * | --host-root   | HIVE_HOST_ROOT=1    | off: sandboxes show an image built for the agent; on, they show this host's `/usr` and no `packages` are installed |
  *
  * The model gateway's upstream and credentials come from the core's environment and never reach an
  * agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of `ANTHROPIC_API_KEY`,
@@ -28,7 +30,7 @@
  * dashboard's login page takes their place while it is stored (see `gateway/credentials.ts`).
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { resolveDataDir } from '../shared/paths.ts';
 import { parseInternalDestination } from '../shared/egress.ts';
@@ -70,6 +72,13 @@ export interface CoreConfig {
    * no mounts. Each existed and was a directory when the core started; see `configs/mounts.ts`.
    */
   allowMounts: string[];
+  /** Where agents' root filesystems are kept (`core/images/`). */
+  imagesDir: string;
+  /**
+   * Sandboxes show the host's `/usr` instead of an image, and `packages` are not installed (the
+   * operator asked for it with `--host-root`).
+   */
+  hostRoot: boolean;
   /**
    * The operator token the dashboard asks for, or null (then it answers anyone who reaches it,
    * which only loopback allows). See `dashboard/auth.ts`.
@@ -104,6 +113,8 @@ export interface CoreFlags {
   'stats-raw-days'?: string;
   /** Repeatable; each value may also list several directories, comma-separated. */
   'allow-mount'?: string | string[];
+  'images-dir'?: string;
+  'host-root'?: boolean;
 }
 
 /**
@@ -171,6 +182,8 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     stuck,
     statsRawDays: Number(rawDays),
     allowMounts,
+    imagesDir: resolve(flags['images-dir'] ?? env.HIVE_IMAGES_DIR ?? join(dataDir, 'images')),
+    hostRoot: !!(flags['host-root'] || env.HIVE_HOST_ROOT === '1'),
     listen,
     runtime: runtime as RuntimeName,
     defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',

@@ -43,6 +43,7 @@ export const CTL_OPTIONS = {
   since: { value: 'WHEN', help: 'today, month (the default), 24h, 7d or a UTC date like 2026-11-01' },
   'allow-recipients': { value: 'A,B', help: 'whom the peer may send to besides the manager (default: anyone; "" for the manager only)' },
   'no-model': { help: "serve the peer no model gateway (model.sock, the operator's credentials)" },
+  prune: { help: 'first remove the images no agent uses' },
 } as const satisfies Record<string, CtlOption>;
 
 /** Name of an option in {@link CTL_OPTIONS}. */
@@ -138,6 +139,12 @@ export const CTL_COMMANDS: Readonly<Record<string, CtlCommand>> = {
     needs: 'list, add NAME or remove NAME',
     options: ['allow-recipients', 'no-model'],
   },
+  images: {
+    forms: [['images [--prune]', "agents' root filesystems: packages, size, built, which agents use them"]],
+    min: 0,
+    max: 0,
+    options: ['prune'],
+  },
   costs: {
     forms: [['costs [--agent N] [--since WHEN]', 'model spend through the gateway per agent; WHEN is today, month\n(the default), 24h, 7d or a date like 2026-11-01 (UTC)']],
     min: 0,
@@ -196,6 +203,8 @@ export interface CtlArgs {
   days?: number;
   /** `--since`: today, month, `<N>h`, `<N>d`, or an ISO date or date-time (UTC). */
   since?: string;
+  /** `images --prune`. */
+  prune?: boolean;
   /** `peer add --allow-recipients`: the names, or undefined for anyone. */
   allowRecipients?: string[];
   /** `peer add --no-model`. */
@@ -308,6 +317,7 @@ export function parseCtlArgs(argv: readonly string[], env: Record<string, string
       since,
       allowRecipients: values.has('allow-recipients') ? splitNames(one('allow-recipients')!) : undefined,
       noModel: values.has('no-model'),
+      prune: values.has('prune'),
     },
   };
 }
@@ -536,6 +546,24 @@ export async function runCtl(
       case 'kept': {
         const r = await client.call('kept', {});
         print(r, () => (r.kept.length ? r.kept.map((k) => `${pad(k.name, 11)}last changed ${time(k.modified_at)}\n`).join('') : 'no kept state\n'));
+        break;
+      }
+      case 'images': {
+        const r = await client.call('images', args.prune ? { prune: true } : {});
+        print(r, () => {
+          const mib = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`;
+          const gone = r.removed.map((x) => `removed ${x.key} (${mib(x.bytes)})\n`).join('');
+          if (!r.dir) return `${gone}no images: ${r.problem}\n`;
+          const head = `${r.dir}${r.problem ? ` (cannot build here: ${r.problem})` : ''}\n`;
+          if (!r.images.length) return `${gone}${head}no images yet\n`;
+          const rows = r.images.map(
+            (i) =>
+              pad(i.key, 18) + pad(mib(i.bytes), 10) + pad(time(i.built_at), 21) + pad(i.users.length ? i.users.join(',') : '(unused)', 24) +
+              `${i.distribution} ${i.suite}: ${i.packages.join(' ')}\n`,
+          );
+          const total = r.images.reduce((n, i) => n + i.bytes, 0);
+          return `${gone}${head}${pad('IMAGE', 18)}${pad('SIZE', 10)}${pad('BUILT', 21)}${pad('USERS', 24)}PACKAGES\n${rows.join('')}${r.images.length} images, ${mib(total)}\n`;
+        });
         break;
       }
       case 'purge': {

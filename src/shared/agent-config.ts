@@ -16,6 +16,7 @@
  * env = { LANG = "C.UTF-8" }                    # default: none; not for secrets
  * mounts = [{ host = "/srv/data", at = "/data" }] # default: none; readOnly defaults to true
  * shared = false                                # default: true (/shared, the hive-wide directory)
+ * packages = ["jq", "python3"]                  # default: none (the hive's base image)
  *
  * [budget]                                      # default: no limit
  * dailyUsd = 5
@@ -84,6 +85,14 @@ export const DEFAULT_NOTES_KEEP = 5;
 /** The most previous versions `notes.keep` may ask for. */
 export const MAX_NOTES_KEEP = 100;
 
+/**
+ * What `packages` entries may look like before the runtime checks them as its own kind of name:
+ * Debian package names (`core/images/recipe.ts`) or nixpkgs attribute paths (`nixos-container.ts`).
+ */
+const PACKAGE_NAME = "^[A-Za-z0-9_][A-Za-z0-9_+.'-]*$";
+/** The most packages an agent's config may list. */
+export const MAX_PACKAGES = 256;
+
 /** Key of an extra MCP server: it becomes part of tool names, so the MCP name alphabet only. */
 const ServerKey = '^[A-Za-z0-9_-]{1,64}$';
 
@@ -143,6 +152,16 @@ export const AgentConfigSchema = Type.Object(
     env: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: MAX_ENV_VALUE }))),
     mounts: Type.Optional(Type.Array(MountSchema, { maxItems: MAX_MOUNTS })),
     shared: Type.Optional(Type.Boolean()),
+    packages: Type.Optional(
+      Type.Array(
+        Type.String({
+          pattern: PACKAGE_NAME,
+          maxLength: 128,
+          description: 'a package name: a Debian package like ripgrep or python3, or on NixOS a nixpkgs attribute like python3Packages.requests',
+        }),
+        { maxItems: MAX_PACKAGES },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -193,6 +212,12 @@ export interface AgentConfig {
   /** Whether the hive-wide `/shared` directory is in the sandbox (default true). */
   shared: boolean;
   /**
+   * Packages the agent's root filesystem has besides the hive's base: Debian package names on a
+   * Debian or Ubuntu host (`core/images/`), nixpkgs attribute names under `nixos-container`;
+   * sorted, without duplicates. Empty = the base image.
+   */
+  packages: string[];
+  /**
    * Notes compaction (`agent/notes.ts`): `compactAt` is the size of `notes.md` in bytes past which
    * the harness rewrites it after a turn (`null` = only when the operator asks); `keep` is how many
    * previous versions it keeps.
@@ -214,6 +239,7 @@ export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
   env: {},
   mounts: [],
   shared: true,
+  packages: [],
   notes: { compactAt: null, keep: DEFAULT_NOTES_KEEP },
 });
 
@@ -339,6 +365,7 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
       env: { ...env },
       mounts,
       shared: file.shared ?? true,
+      packages: [...new Set(file.packages ?? [])].sort(),
       notes: { compactAt: file.notes?.compactAt ?? null, keep: file.notes?.keep ?? DEFAULT_NOTES_KEEP },
     },
     warnings,
@@ -386,6 +413,11 @@ export function defaultAgentConfigText(name: string): string {
 
 # The hive-wide directory /shared, read-write, shared with every agent (default: true).
 # shared = false
+
+# Programs this agent needs besides the base image (bash, coreutils, git, curl, CA certificates):
+# Debian package names, installed into a read-only root filesystem built when the change is
+# deployed (on NixOS hosts: nixpkgs attribute names). Default: none.
+# packages = ["jq", "ripgrep", "python3"]
 
 # Spending limits in USD per UTC day and month, enforced by the model gateway (default: none).
 # [budget]

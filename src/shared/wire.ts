@@ -171,6 +171,24 @@ export const PeerRecord = Type.Object({
 });
 export type PeerRecord = Static<typeof PeerRecord>;
 
+/** An agent root filesystem (`core/images/`), as `hive ctl images` lists it. */
+export const ImageRecord = Type.Object({
+  key: Type.String(),
+  distribution: Type.String(),
+  suite: Type.String(),
+  architecture: Type.String(),
+  /** Every package asked for (the hive's base set and the agents'), sorted. */
+  packages: Type.Array(Type.String()),
+  /** Disk use, bytes. */
+  bytes: Type.Integer(),
+  built_at: Millis,
+  /** How long its build took, ms. */
+  build_ms: Type.Integer(),
+  /** Agents whose applied config or running sandbox uses it. */
+  users: Type.Array(Type.String()),
+});
+export type ImageRecord = Static<typeof ImageRecord>;
+
 /**
  * Where a turn is: still `running`, or ended `ok` or with an `error`, or `interrupted` by a core
  * or harness crash or restart (its result says whether its message was re-queued).
@@ -329,6 +347,7 @@ export const AgentConfigWire = Type.Object({
   env: Type.Record(Type.String(), Type.String()),
   mounts: Type.Array(Type.Object({ host: Type.String(), at: Type.String(), readOnly: Type.Boolean() })),
   shared: Type.Boolean(),
+  packages: Type.Array(Type.String()),
   notes: Type.Object({ compactAt: Type.Union([Type.Integer(), Type.Null()]), keep: Type.Integer() }),
 });
 
@@ -661,6 +680,20 @@ export const HostOps = {
   peer_remove: op(Type.Object({ name: Name }), Type.Object({ name: Type.String() })),
   /** Every peer, by name. */
   peers: op(Empty, Type.Object({ peers: Type.Array(PeerRecord) })),
+  /**
+   * Agents' root filesystems with their sizes and users; with `prune`, those no agent uses are
+   * removed first. `dir` is null (and `problem` says why) when this core's sandboxes use no images.
+   */
+  images: op(
+    Type.Object({ prune: Type.Optional(Type.Boolean()) }),
+    Type.Object({
+      dir: Type.Union([Type.String(), Type.Null()]),
+      /** Why images are not used or cannot be built here, or null. */
+      problem: Type.Union([Type.String(), Type.Null()]),
+      images: Type.Array(ImageRecord),
+      removed: Type.Array(Type.Object({ key: Type.String(), bytes: Type.Integer() })),
+    }),
+  ),
 } as const;
 
 export type OpTable = Record<string, OpSpec<TObject, TSchema>>;

@@ -249,7 +249,7 @@ describe('a real core (process runtime): request-time refusals, env, /shared, lo
     expect(environ).toContain(`HIVE_SHARED_DIR=${layout.sharedDir}`);
     expect(environ.some((e) => e.startsWith('HIVE_LOGS_DIR='))).toBe(false);
     expect(t.hive.lifecycle.env('manager').HIVE_LOGS_DIR).toBe(layout.logsDir);
-    expect(t.hive.lifecycle.sandboxExtras('alice')).toEqual({ binds: [], configEnv: { GREETING: 'hello from agent.toml', TZ: 'UTC' } });
+    expect(t.hive.lifecycle.sandboxExtras('alice')).toEqual({ binds: [], configEnv: { GREETING: 'hello from agent.toml', TZ: 'UTC' }, root: null, packages: [] });
   });
 
   test("the last rebuild's output is kept in logs/<name>.build.log, started afresh by each", async () => {

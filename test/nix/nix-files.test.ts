@@ -52,6 +52,8 @@ const FLAG_OF: Record<string, string> = {
   'stuck.inboxMinutes': 'stuck-inbox-minutes',
   statsRawDays: 'stats-raw-days',
   allowMounts: 'allow-mount',
+  imagesDir: 'images-dir',
+  hostRoot: 'host-root',
 };
 
 /** One option's declaration as the stub `lib` returns it. */
@@ -105,6 +107,8 @@ function sampleSettings(dir: string, port: number, runtime = 'process') {
     stuck: { turnMinutes: 45, inboxMinutes: 3 },
     statsRawDays: 9,
     allowMounts: [join(dir, 'mounts-a'), join(dir, 'mounts-b')],
+    imagesDir: join(dir, 'images'),
+    hostRoot: true,
     extraArgs: [],
   };
 }
@@ -164,6 +168,8 @@ describe('nix files', () => {
     expect(parseListen(options.listen!.default as string)).toEqual(core.listen);
     expect(options.defaultModel!.default).toBe(core.defaultModel);
     expect(options.manager!.default).toBe(core.manager);
+    expect(options.hostRoot!.default).toBe(core.hostRoot);
+    expect(options.imagesDir!.default).toBeNull(); // the core's default, <dataDir>/images
     expect(options.tagRetentionDays!.default).toBe(core.tagRetentionDays);
     expect(options['stuck.turnMinutes']!.default).toBe(core.stuck.turnMs / 60_000);
     expect(options['stuck.inboxMinutes']!.default).toBe(core.stuck.inboxMs / 60_000);
@@ -199,11 +205,13 @@ describe('nix files', () => {
       '--stats-raw-days', '9',
       '--allow-mount', '/srv/hv/mounts-a',
       '--allow-mount', '/srv/hv/mounts-b',
+      '--images-dir', '/srv/hv/images',
+      '--host-root',
     ]);
     const flags = args.filter((a): a is string => typeof a === 'string' && a.startsWith('--')).map((a) => a.slice(2));
     expect([...new Set(flags)].sort()).toEqual(coreFlags());
     // the defaults give only what has a value
-    const minimal = renderArgs({ ...sampleSettings(dir, 7000), claudeBin: null, manager: true, tokenFile: null, allowedHosts: [], egressAllowInternal: [], notify: { url: null, tokenFile: null }, allowMounts: [] });
+    const minimal = renderArgs({ ...sampleSettings(dir, 7000), claudeBin: null, manager: true, tokenFile: null, allowedHosts: [], egressAllowInternal: [], notify: { url: null, tokenFile: null }, allowMounts: [], imagesDir: null, hostRoot: false });
     expect(minimal.filter((a) => typeof a === 'string' && a.startsWith('--'))).toEqual(['--data-dir', '--listen', '--runtime', '--model', '--tag-retention-days', '--stuck-turn-minutes', '--stuck-inbox-minutes', '--stats-raw-days']);
   });
 

@@ -17,10 +17,12 @@ export function tempDir(prefix = 'hv-'): string {
 /**
  * Opens a real Hive on data dir `dir` (the process runtime; the manager is off unless
  * `flags['no-manager']` is false), appending its log lines to `logs`: for tests that reopen one data
- * dir across core restarts.
+ * dir across core restarts. Sandboxes show the host's `/usr` (`--host-root`) unless `flags` name an
+ * `images-dir`: building images is the business of the image tests alone (`test/e2e/images*`).
  */
 export function openHiveAt(dir: string, logs: string[], flags: CoreFlags = {}, env: Record<string, string> = {}): Promise<Hive> {
-  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
+  const hostRoot = flags['images-dir'] === undefined ? { 'host-root': true } : {};
+  const config = loadCoreConfig({ 'no-manager': true, runtime: 'process', ...hostRoot, ...flags, 'data-dir': dir }, { PATH: process.env.PATH, ...env });
   return Hive.open(config, (l) => logs.push(l));
 }
 
@@ -102,12 +104,14 @@ export function turnFor(dir: string, agent: string, id: number) {
 
 /**
  * Starts the real `hive core serve` as a subprocess and waits for its admin socket. The dashboard
- * listens on `listen` (default: 127.0.0.1 and a random port).
+ * listens on `listen` (default: 127.0.0.1 and a random port). As with {@link openHiveAt}, sandboxes
+ * show the host's `/usr` unless `flags` hold `--images-dir`.
  */
 export async function startCoreProcess(dir: string, flags: string[], env: Record<string, string>, listen: { host?: string; port?: number } = {}) {
   const port = listen.port ?? 17000 + Math.floor(Math.random() * 2000);
   const runtime = flags.includes('--runtime') ? [] : ['--runtime', 'process'];
-  const proc = Bun.spawn([process.execPath, ENTRY, 'core', 'serve', '--data-dir', dir, '--listen', `${listen.host ?? '127.0.0.1'}:${port}`, ...runtime, ...flags], {
+  const hostRoot = flags.includes('--images-dir') ? [] : ['--host-root'];
+  const proc = Bun.spawn([process.execPath, ENTRY, 'core', 'serve', '--data-dir', dir, '--listen', `${listen.host ?? '127.0.0.1'}:${port}`, ...runtime, ...hostRoot, ...flags], {
     env: { PATH: process.env.PATH!, HOME: dir, ...env },
     stdout: Bun.file(join(dir, 'core.out')),
     stderr: Bun.file(join(dir, 'core.err')),

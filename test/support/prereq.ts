@@ -22,6 +22,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, setDefaultTimeout
 import { tmpdir } from 'node:os';
 import { probeRuntime } from '../../src/core/runtime/detect.ts';
 import { probeUserNamespaces } from '../../src/core/runtime/nspawn.ts';
+import { Images } from '../../src/core/images/images.ts';
 
 /**
  * One thing a suite can need:
@@ -34,14 +35,16 @@ import { probeUserNamespaces } from '../../src/core/runtime/nspawn.ts';
  * - `bwrap`: the `bwrap` runtime works here (`bwrap`, a test sandbox with a user namespace runs).
  * - `nix-instantiate`: that command on `PATH` (Debian: `nix-bin`), to parse and evaluate `.nix` files
  *   without nixpkgs.
+ * - `mmdebstrap`: that command on `PATH` and a Debian or Ubuntu host, so the core can build agents'
+ *   root filesystems (`src/core/images/`); the builds also need the distribution's package mirror.
  */
-export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap' | 'nix-instantiate';
+export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap' | 'nix-instantiate' | 'mmdebstrap';
 
 /** True when `HIVE_TEST_REQUIRE_ALL=1`: a missing prerequisite fails the run instead of skipping. */
 export const REQUIRE_ALL = process.env.HIVE_TEST_REQUIRE_ALL === '1';
 
 /** The Debian package that provides each command checked on `PATH`. */
-const PACKAGES: Record<string, string> = { git: 'git', curl: 'curl', node: 'nodejs', ps: 'procps', 'nix-instantiate': 'nix-bin' };
+const PACKAGES: Record<string, string> = { git: 'git', curl: 'curl', node: 'nodejs', ps: 'procps', 'nix-instantiate': 'nix-bin', mmdebstrap: 'mmdebstrap' };
 
 const cache = new Map<Prereq, string | null>();
 let chromium: string | null = null;
@@ -97,6 +100,10 @@ function check(p: Prereq): string | null {
       if (nspawn) return nspawn;
       const why = probeUserNamespaces(nspawnBin!, tmpdir());
       return why ? `systemd-nspawn cannot give its containers a private user namespace: ${why}` : null;
+    }
+    case 'mmdebstrap': {
+      const images = new Images({ dir: tmpdir(), log: () => {} });
+      return images.problem;
     }
     case 'bwrap': {
       const probe = probeRuntime('bwrap');

@@ -28,6 +28,8 @@ export interface KeptStateDeps {
   configs: AgentConfigs;
   bus: EventBus;
   log: (line: string) => void;
+  /** Called after each purge: images no agent uses any more are removed (see `images/`). */
+  onPurged?: () => void;
 }
 
 /** Lists and purges the kept state of destroyed agents. */
@@ -77,5 +79,6 @@ export class KeptState {
     configs.forget(name);
     bus.emit({ type: 'kept' });
     log(`purged the kept state of ${name}`);
+    this.deps.onPurged?.();
   }
 }

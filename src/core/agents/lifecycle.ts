@@ -23,6 +23,7 @@ import type { ConfigRepos, MetaRepo } from '../configs/repos.ts';
 import { NO_MOUNTS, resolveMounts, type MountPolicy } from '../configs/mounts.ts';
 import { INSIDE } from '../runtime/sandbox.ts';
 import type { Runtime, SandboxSpec } from '../runtime/runtime.ts';
+import type { Images } from '../images/images.ts';
 import type { Registry } from './registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { TurnEnd, Turns } from './turns.ts';
@@ -55,18 +56,23 @@ export interface LifecycleDeps {
   bus: EventBus;
   layout: DataLayout;
   endpoints: AgentEndpoints;
-  runtime: Pick<Runtime, 'name' | 'sandboxed' | 'destroy'>;
+  runtime: Pick<Runtime, 'name' | 'sandboxed' | 'rootFromImage' | 'destroy'>;
   /** The claude binary every agent runs. */
   claudeBin: string;
   /** The model of an agent whose config names none. */
   defaultModel: string;
   /** What this host allows of an agent's `mounts` (default: none). */
   mounts?: MountPolicy;
+  /**
+   * Agents' root filesystems, or null when sandboxes show the host's `/usr` (`--host-root`, or a
+   * runtime without images: `process`, `nixos-container`).
+   */
+  images: Pick<Images, 'ensure'> | null;
   log: (line: string) => void;
 }
 
 /** What an agent's sandbox adds to the runtime's own layout (see {@link Lifecycle.sandboxExtras}). */
-export type SandboxExtras = Required<Pick<SandboxSpec, 'binds' | 'configEnv'>>;
+export type SandboxExtras = Required<Pick<SandboxSpec, 'binds' | 'configEnv' | 'root' | 'packages'>>;
 
 /** Agent lifecycle and harness reports. */
 export class Lifecycle {
@@ -291,14 +297,26 @@ export class Lifecycle {
    * @throws HiveError `bad_config` naming the file and field when the config is invalid.
    */
   async prepare(name: string): Promise<void> {
-    const { repos, configs, registry, runtime, defaultModel, log } = this.deps;
+    const { repos, configs, registry, runtime, defaultModel, images, bus, log } = this.deps;
     this.startedCommit.set(name, await repos.ensureApplied(name));
     const loaded = configs.load(name);
     registry.setRuntime(name, runtime.name);
     if (registry.applyConfig(name, loaded.config.model ?? defaultModel, loaded.hash)) log(`agent ${name}: config changed; runtime model override cleared`);
     for (const w of loaded.warnings) log(`agent ${name}: config warning: ${w}`);
     registry.setLive(name, { config_warnings: loaded.warnings });
-    this.extras.set(name, this.workOutExtras(name, loaded.config));
+    const extras = this.workOutExtras(name, loaded.config);
+    if (images) {
+      // a rebuild has made it already (configs/deploy.ts); a plain start builds it here when it is
+      // missing (a first start, a pruned image, a new image recipe), in the rebuild panel's view
+      const say = (line: string) => {
+        bus.emit({ type: 'build', agent: name, approval: null, line, at: Date.now() });
+        log(`build ${name}: ${line}`);
+      };
+      extras.root = (await images.ensure(loaded.config.packages, say)).root;
+    } else if (loaded.config.packages.length && runtime.name !== 'nixos-container') {
+      log(`agent ${name}: config warning: ${packagesIgnored(loaded.config.packages, runtime)}`);
+    }
+    this.extras.set(name, extras);
   }
 
   /**
@@ -308,7 +326,7 @@ export class Lifecycle {
    * runtime gets no binds; {@link env} names those places by their host paths instead.
    */
   sandboxExtras(name: string): SandboxExtras {
-    return this.extras.get(name) ?? { binds: [], configEnv: {} };
+    return this.extras.get(name) ?? { binds: [], configEnv: {}, root: null, packages: [] };
   }
 
   /**
@@ -321,11 +339,12 @@ export class Lifecycle {
     const mounts = resolveMounts(config, this.deps.mounts ?? NO_MOUNTS, source);
     mkdirSync(layout.sharedDir, { recursive: true });
     mkdirSync(layout.logsDir, { recursive: true });
-    if (!runtime.sandboxed) return { binds: [], configEnv: { ...config.env } };
+    const packages = [...config.packages];
+    if (!runtime.sandboxed) return { binds: [], configEnv: { ...config.env }, root: null, packages };
     const binds: SandboxExtras['binds'] = [...mounts];
     if (config.shared) binds.push({ src: layout.sharedDir, dst: INSIDE.shared, rw: true });
     if (registry.require(name).role === 'manager') binds.push({ src: layout.logsDir, dst: INSIDE.logs, rw: false });
-    return { binds, configEnv: { ...config.env } };
+    return { binds, configEnv: { ...config.env }, root: null, packages };
   }
 
   /**
@@ -372,4 +391,13 @@ export class Lifecycle {
     registry.setLive(name, { restarts: 0 });
     alerts.clear(name, ['crash_loop'], OPERATOR);
   }
+}
+
+/**
+ * The warning for a config whose `packages` this core does not install: the process runtime runs
+ * on the host as it is, and `--host-root` shows the host's `/usr`.
+ */
+export function packagesIgnored(packages: readonly string[], runtime: Pick<Runtime, 'name' | 'rootFromImage'>): string {
+  const why = runtime.rootFromImage ? 'the core runs with --host-root, so sandboxes show this host\'s /usr' : `the ${runtime.name} runtime runs agents on this host as it is`;
+  return `packages (${packages.join(', ')}) are not installed: ${why}`;
 }

@@ -34,8 +34,18 @@ import { NO_MOUNTS, resolveMounts, type MountPolicy } from './mounts.ts';
 import type { EventBus } from '../bus.ts';
 import type { Registry } from '../agents/registry.ts';
 import type { Supervisor } from '../agents/supervisor.ts';
+import { packagesIgnored } from '../agents/lifecycle.ts';
+import type { Images } from '../images/images.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 
 export { findExecutable } from './agent-configs.ts';
+
+/**
+ * Errors of a rebuild that failed before the running sandbox was stopped (its image could not be
+ * built): the agent still runs its previous config, so a failed deploy puts the config back
+ * without rebuilding it.
+ */
+const untouched = new WeakSet<Error>();
 
 /** How long a rebuilt agent has to say hello, ms. */
 export const READY_TIMEOUT_MS = 60_000;
@@ -68,6 +78,10 @@ export interface DeployerDeps {
   readyTimeoutMs?: number;
   /** What this host allows of an agent's `mounts`, checked again at every rebuild (default: none). */
   mounts?: MountPolicy;
+  /** Agents' root filesystems, or null when sandboxes show the host's (see `images/`). */
+  images?: Pick<Images, 'ensure'> | null;
+  /** The runtime, for the warning when a config's `packages` are not installed. */
+  runtime?: Pick<Runtime, 'name' | 'rootFromImage'>;
 }
 
 /** Rebuilds agents and carries out approvals. */
@@ -297,7 +311,11 @@ export class Deployer {
       approvals.setCommits(a.id, base, commit);
       await repos.tag(name, 'building', a.id, commit, `approval #${a.id}: building`);
       if (running) await this.rebuildNow(name, `approval #${a.id}`, a.id);
-      else this.checkApplied(name, () => {}); // a stopped agent takes it at its next start; it must be able to
+      else {
+        // a stopped agent takes it at its next start; it must be able to, image and all
+        this.checkApplied(name, () => {});
+        await this.prepareImage(name, (l) => this.line(name, a.id, l));
+      }
       await repos.tag(name, 'deployed', a.id, commit, `approval #${a.id}: deployed${running ? '' : ' (agent stopped; takes effect at its next start)'}`);
     } catch (err) {
       let error = (err as Error).message;
@@ -311,7 +329,7 @@ export class Deployer {
           error += `; the previous config (${base.slice(0, 12)}) could not be put back: ${(e as Error).message}`;
         }
         if (!restored) error += `; ${name} is left as it is, with the failed config as its applied head`;
-        else if (running && registry.has(name)) {
+        else if (running && registry.has(name) && !untouched.has(err as Error)) {
           await this.rebuildNow(name, `back to ${base.slice(0, 12)} after approval #${a.id} failed`, a.id).catch((e: Error) => {
             error += `; the previous config did not come back up either: ${e.message}`;
           });
@@ -341,6 +359,24 @@ export class Deployer {
     for (const w of loaded.warnings) say(`warning: ${w}`);
     for (const { key, path } of checkExtraMcpServers(loaded.config, process.env.PATH ?? '')) say(`extra MCP server ${key}: ${path}`);
     for (const m of resolveMounts(loaded.config, this.deps.mounts ?? NO_MOUNTS)) say(`mount ${m.src} at ${m.dst} (${m.rw ? 'read-write' : 'read-only'})`);
+    const { runtime, images } = this.deps;
+    if (loaded.config.packages.length && !images && runtime && runtime.name !== 'nixos-container') say(`warning: ${packagesIgnored(loaded.config.packages, runtime)}`);
+  }
+
+  /**
+   * Makes sure the image of `name`'s applied config is built, before its running sandbox is
+   * stopped: the agent keeps working while a new image builds, and a build that fails (a package
+   * apt cannot find) leaves it running as it was. Each line of the build goes to `say`.
+   * @throws HiveError `bad_config` (a bad or unknown package) or `unavailable` (no build possible
+   *   here, or it failed), with apt's or mmdebstrap's message.
+   */
+  private async prepareImage(name: string, say: (line: string) => void): Promise<void> {
+    const { images, configs } = this.deps;
+    if (!images) return;
+    const { packages } = configs.load(name).config;
+    say(`image: the base set${packages.length ? ` and ${packages.join(', ')}` : ''}`);
+    const img = await images.ensure(packages, say);
+    if (!img.built) say(`image ${img.key}: built already`);
   }
 
   /** Stop, start fresh, stream output, wait for hello. Caller holds the agent's queue. */
@@ -348,7 +384,17 @@ export class Deployer {
     const { registry, supervisor, layout } = this.deps;
     const say = (line: string) => this.line(name, approval, line);
     say(`rebuild of ${name} (${reason}) in the ${this.deps.runtimeName} runtime`);
+    const before = registry.liveStatus(name);
     registry.setLive(name, { status: 'building' });
+    try {
+      await this.prepareImage(name, say);
+    } catch (err) {
+      say(`failed: ${(err as Error).message}`);
+      // still as it was, on its previous config and image (a turn that ended meanwhile set its own status)
+      if (before && registry.liveStatus(name) === 'building') registry.setLive(name, { status: before });
+      untouched.add(err as Error);
+      throw err;
+    }
     if (supervisor.isRunning(name)) {
       say('stopping the running sandbox');
       await supervisor.stop(name);

@@ -64,6 +64,7 @@ export class BwrapRuntime implements Runtime {
   readonly sandboxed = true;
   readonly privileged = process.getuid?.() === 0;
   readonly networkIsolated = true;
+  readonly rootFromImage = true;
 
   constructor(private readonly opts: SandboxRuntimeOptions) {}
 

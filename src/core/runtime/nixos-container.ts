@@ -84,13 +84,11 @@ const BIND_PATH = /^\/[A-Za-z0-9._+/@,=~-]*$/;
 const NIX_PATH_LITERAL = /^\/[A-Za-z0-9._+/-]*$/;
 
 /**
- * A sandbox spec with the agent's nixpkgs packages. `agent.toml` has no `packages` field yet;
- * when `SandboxSpec` carries one, its attribute names reach the container here.
+ * A sandbox spec as this runtime reads it: `packages` (the config's) are nixpkgs attribute names,
+ * e.g. `["ripgrep", "python3Packages.requests"]`, and `root` is ignored (the container is built
+ * from its configuration, not from an image).
  */
-export interface NixosSandboxSpec extends SandboxSpec {
-  /** nixpkgs attribute names, e.g. `["ripgrep", "python3Packages.requests"]`. */
-  packages?: readonly string[];
-}
+export type NixosSandboxSpec = SandboxSpec;
 
 /**
  * A Nix double-quoted string literal whose value is exactly `s` (escapes per the Nix manual,
@@ -380,6 +378,7 @@ export class NixosContainerRuntime implements Runtime {
   readonly sandboxed = true;
   readonly privileged = false;
   readonly networkIsolated = true;
+  readonly rootFromImage = false;
 
   constructor(private readonly opts: NixosContainerOptions) {}
 
@@ -391,7 +390,7 @@ export class NixosContainerRuntime implements Runtime {
    */
   async start(spec: NixosSandboxSpec): Promise<RunningSandbox> {
     const dir = this.opts.sandboxDir(spec.name);
-    const layout = sandboxLayout(spec, { ...this.opts, runDir: dir });
+    const layout = sandboxLayout({ ...spec, root: null }, { ...this.opts, runDir: dir });
     const container = containerName(spec.name);
     const log = spec.paths.log;
     const configFile = join(dir, CONFIG_FILE);

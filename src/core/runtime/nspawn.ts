@@ -1,8 +1,8 @@
 /**
  * @module runtime/nspawn
  * The `nspawn` runtime: each agent in a `systemd-nspawn` container named `h-<name>` with a
- * throwaway tmpfs root (`-D / --volatile=yes`: the host's `/usr` read-only and nothing else of the
- * host's tree) plus the bind mounts of `sandbox.ts`, and a private network (`--private-network`:
+ * throwaway tmpfs root (`-D <image> --volatile=yes`: the image's `/usr` read-only and nothing else
+ * of its tree, or of the host's with `--host-root` and `-D /`) plus the bind mounts of `sandbox.ts`, and a private network (`--private-network`:
  * a loopback interface of its own and nothing else). Needs root. The container runs as a child of
  * the core (`--register=no --keep-unit`), so it works where systemd is not the init; the agent's
  * stdin pipe (passed through by `--console=pipe`) ends it when the core dies.
@@ -23,6 +23,7 @@ import { spawnLogged } from './child.ts';
 import type { RunningSandbox, Runtime, SandboxSpec } from './runtime.ts';
 import { sandboxLayout, type SandboxLayout } from './sandbox.ts';
 import type { SandboxRuntimeOptions } from './bwrap.ts';
+import { imageEtc } from '../images/images.ts';
 
 /** Container name of agent `name`: `h-` plus the name, 11 characters at most (see `names.ts`). */
 export function containerName(name: string): string {
@@ -41,7 +42,7 @@ export function nspawnArgs(name: string, layout: SandboxLayout, userns = false):
     '--quiet',
     '--register=no',
     '--keep-unit',
-    '--directory=/',
+    `--directory=${layout.root}`,
     '--volatile=yes',
     `--machine=${containerName(name)}`,
     '--as-pid2',
@@ -53,8 +54,13 @@ export function nspawnArgs(name: string, layout: SandboxLayout, userns = false):
     '--link-journal=no',
     ...(userns ? USERNS_ARGS : []),
   ];
+  const image = layout.root !== '/';
+  // nspawn touches a file's mount point even where one exists, which the image's read-only /etc
+  // refuses: the generated files go on top of it as an overlay instead (the last lower dir wins)
+  if (image) args.push(`--overlay-ro=${imageEtc(layout.root)}:${layout.etc}:/etc`);
   for (const m of layout.mounts) {
-    if (m.src === '/usr' && m.dst === '/usr') continue; // --volatile=yes mounts the host's /usr read-only
+    if (m.dst === '/usr') continue; // --volatile=yes mounts the root's /usr read-only
+    if (image && (m.dst === '/etc' || m.src.startsWith(layout.etc + '/'))) continue;
     // the writable binds (all under the data dir, whose filesystem the probe tried) are id-mapped so
     // what the agent writes stays the host root's; read-only ones show their files as nobody's,
     // readable as they are for everyone on the host
@@ -109,6 +115,7 @@ export class NspawnRuntime implements Runtime {
   readonly sandboxed = true;
   readonly privileged: boolean;
   readonly networkIsolated = true;
+  readonly rootFromImage = true;
 
   constructor(private readonly opts: NspawnOptions) {
     this.privileged = !opts.userns;

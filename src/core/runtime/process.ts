@@ -19,6 +19,7 @@ export class ProcessRuntime implements Runtime {
   readonly sandboxed = false;
   readonly privileged = false;
   readonly networkIsolated = false;
+  readonly rootFromImage = false;
 
   /** @throws Error when the spec asks for binds, which a plain process cannot have. */
   async start(spec: SandboxSpec): Promise<RunningSandbox> {

@@ -31,6 +31,17 @@ export interface SandboxSpec {
    * never in the environment of a host process the runtime starts (such as `bwrap` itself).
    */
   configEnv?: Record<string, string>;
+  /**
+   * The agent's root filesystem: an image's tree on the host (`core/images/`), whose `/usr` and
+   * `/etc` the sandbox shows read-only. Absent or null: the host's `/usr` (the core's
+   * `--host-root`). Sandboxed runtimes other than `nixos-container` only.
+   */
+  root?: string | null;
+  /**
+   * The config's `packages`: for `nixos-container`, nixpkgs attribute names built into the
+   * container; the other sandboxed runtimes have them in {@link root} already.
+   */
+  packages?: readonly string[];
 }
 
 /** How a sandbox ended. */
@@ -65,6 +76,12 @@ export interface Runtime {
    * route: it reaches the model and the outside only through the sockets in its socket dir.
    */
   readonly networkIsolated: boolean;
+  /**
+   * True when the runtime shows {@link SandboxSpec.root}, an image's tree (`core/images/`), as the
+   * agent's system: nspawn and bwrap. The process runtime has the host's, and `nixos-container`
+   * builds its own from the config's packages.
+   */
+  readonly rootFromImage: boolean;
   /**
    * Starts the agent.
    * @throws when the sandbox cannot be created (the message says why).

@@ -1,15 +1,17 @@
 /**
  * @module runtime/sandbox
  * What every sandboxed runtime (bwrap, nspawn) shows an agent, computed once so the two render the
- * same layout: a throwaway root with the host's `/usr` read-only, a minimal `/etc`, and bind mounts
- * of exactly the agent's own directories. Nothing else of the host is visible: not the core's data
- * dir, not another agent's state, not the host's `/root` or `/home`.
+ * same layout: a throwaway root with the agent's image (`core/images/`) read-only, a generated
+ * `/etc/passwd`, and bind mounts of exactly the agent's own directories. Nothing else of the host
+ * is visible: not its `/usr`, not the core's data dir, not another agent's state, not the host's
+ * `/root` or `/home`. A core started with `--host-root` shows the host's `/usr` and a few of its
+ * `/etc` files instead of an image.
  *
  * | inside              | from the host                         | mode |
  * |---------------------|---------------------------------------|------|
- * | /usr (+ /bin, /lib…)| /usr (merged-usr symlinks recreated)  | ro   |
- * | /etc/passwd, group  | generated: root with HOME=/root       | ro   |
- * | /etc/ssl, resolv.conf, hosts, nsswitch.conf, localtime, ca-certificates | the host's | ro |
+ * | /usr (+ /bin, /lib…)| the image's /usr (merged-usr symlinks recreated); with --host-root the host's | ro |
+ * | /etc                | the image's /etc (`<key>/etc`, beside its tree); with --host-root only ssl, ca-certificates, resolv.conf, hosts, nsswitch.conf, localtime of the host's | ro |
+ * | /etc/passwd, group, hostname | generated: root with HOME=/root | ro   |
  * | /run/hive           | <data>/run/agents/<name> (its socket) | rw   |
  * | /state              | <data>/agents/<name>/state            | rw   |
  * | /root/.claude       | <data>/agents/<name>/claude           | rw   |
@@ -18,11 +20,12 @@
  * | the hive package, the bun and claude binaries | at their host paths | ro |
  * | /tmp, /root         | fresh tmpfs                           | rw   |
  */
-import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { HiveError } from '../../shared/errors.ts';
 import { PACKAGE_ROOT } from '../../shared/version.ts';
 import type { SandboxSpec } from './runtime.ts';
+import { imageEtc } from '../images/images.ts';
 
 /** One bind mount: host `src` at `dst` inside. */
 export interface Mount {
@@ -52,6 +55,10 @@ const USR_LINKS = ['/bin', '/sbin', '/lib', '/lib64', '/lib32', '/libx32'];
 
 /** The complete description of a sandbox, for a runtime to render into its own flags. */
 export interface SandboxLayout {
+  /** The tree whose `/usr` the sandbox shows: an image's root, or `/` for the host's. */
+  root: string;
+  /** The directory of the generated `/etc` files (`passwd`, `group`, `hostname`), bound over the image's. */
+  etc: string;
   /** Top-level symlinks to recreate (`/bin -> usr/bin`). */
   symlinks: Array<{ path: string; target: string }>;
   /** Bind mounts, parents before children. */
@@ -67,9 +74,10 @@ export interface SandboxLayout {
 /**
  * Host paths that must be visible read-only for the agent to run: the hive package (code,
  * prompts, node_modules with claude) and the real files of the bun executable and the claude
- * binary when they live elsewhere. Paths under `/usr` are visible already.
+ * binary when they live elsewhere. With `hostUsr`, paths under the host's `/usr` are left out
+ * (visible already); an image's `/usr` is not the host's, so without it they are bound in too.
  */
-export function codePaths(claudeBin: string): string[] {
+export function codePaths(claudeBin: string, hostUsr = true): string[] {
   const out = new Set<string>([PACKAGE_ROOT]);
   for (const p of [process.execPath, claudeBin]) {
     if (!p.includes('/')) continue;
@@ -80,7 +88,7 @@ export function codePaths(claudeBin: string): string[] {
       // a binary that does not resolve is not bound in; the runtime's start reports it missing
       continue;
     }
-    if (real.startsWith('/usr/') || real.startsWith(PACKAGE_ROOT + '/')) continue;
+    if ((hostUsr && real.startsWith('/usr/')) || real.startsWith(PACKAGE_ROOT + '/')) continue;
     out.add(real);
     // a symlinked entry point (node_modules/.bin/claude) must resolve inside too
     if (real !== p) out.add(p);
@@ -96,7 +104,8 @@ export function codePaths(claudeBin: string): string[] {
  *   mounted into every sandbox, so the data dir would be too).
  */
 export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir: string; claudeBin: string; proposedDir: string }): SandboxLayout {
-  const code = codePaths(opts.claudeBin);
+  const image = spec.root ?? null;
+  const code = codePaths(opts.claudeBin, image === null);
   for (const c of code) {
     if (opts.dataDir === c || opts.dataDir.startsWith(c + '/'))
       throw new HiveError('conflict', `the data dir ${opts.dataDir} is inside ${c}, which every sandbox sees; use a data dir outside the hive package`);
@@ -109,16 +118,19 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
   writeFileSync(join(etc, 'group'), 'root:x:0:\nnogroup:x:65534:\n');
   writeFileSync(join(etc, 'hostname'), `${spec.name}\n`);
 
+  const root = image ?? '/';
   const symlinks: SandboxLayout['symlinks'] = [];
-  const mounts: Mount[] = [{ src: '/usr', dst: '/usr', rw: false }];
+  const mounts: Mount[] = [{ src: join(root, 'usr'), dst: '/usr', rw: false }];
   for (const p of USR_LINKS) {
-    if (!existsSync(p)) continue;
-    const st = lstatSync(p);
-    if (st.isSymbolicLink()) symlinks.push({ path: p, target: readlinkSync(p) });
-    else mounts.push({ src: p, dst: p, rw: false });
+    const at = join(root, p);
+    if (!existsSync(at)) continue;
+    const st = lstatSync(at);
+    if (st.isSymbolicLink()) symlinks.push({ path: p, target: readlinkSync(at) });
+    else mounts.push({ src: at, dst: p, rw: false });
   }
+  if (image) mounts.push({ src: imageEtc(image), dst: '/etc', rw: false });
   for (const f of ['passwd', 'group', 'hostname']) mounts.push({ src: join(etc, f), dst: `/etc/${f}`, rw: false });
-  for (const p of HOST_ETC) if (existsSync(p)) mounts.push({ src: realpathSync(p), dst: p, rw: false });
+  if (!image) for (const p of HOST_ETC) if (existsSync(p)) mounts.push({ src: realpathSync(p), dst: p, rw: false });
   mounts.push(
     { src: spec.paths.socketDir, dst: INSIDE.socketDir, rw: true },
     { src: spec.paths.state, dst: INSIDE.state, rw: true },
@@ -130,7 +142,10 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
   }
   for (const c of code) mounts.push({ src: c, dst: c, rw: false });
   mounts.push(...(spec.binds ?? []));
+  if (image) for (const m of mounts) if (m.dst !== '/usr' && m.dst !== '/etc') ensureMountPoint(image, m);
   return {
+    root,
+    etc,
     symlinks,
     mounts,
     cwd: INSIDE.state,
@@ -145,4 +160,22 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
     },
     configEnv: { ...spec.configEnv },
   };
+}
+
+/**
+ * Makes the mount point of `m` in the image when it falls inside the image's read-only `/usr` or
+ * `/etc` (an empty directory, or an empty file for a file), where the sandbox could not make it:
+ * the hive's own binaries under `/usr/local`, say. Everything else is mounted on the sandbox's
+ * throwaway root, where the runtime makes its own mount points. These empty entries are the only
+ * change an image ever sees after its build, and they are the same for every agent of one host.
+ */
+function ensureMountPoint(image: string, m: Mount): void {
+  let at: string;
+  if (m.dst.startsWith('/usr/')) at = join(image, m.dst);
+  else if (m.dst.startsWith('/etc/')) at = join(imageEtc(image), m.dst.slice('/etc/'.length));
+  else return;
+  if (existsSync(at)) return;
+  const dir = statSync(m.src).isDirectory();
+  mkdirSync(dir ? at : dirname(at), { recursive: true });
+  if (!dir) closeSync(openSync(at, 'a'));
 }

@@ -43,6 +43,8 @@ export interface HostOpsDeps {
   retention: TagRetention;
   alerts: Alerts;
   usage: UsageStore;
+  /** `hive ctl images` (see `Hive.imageReport`). */
+  imageReport(prune: boolean): OpResult<typeof HostOps, 'images'>;
 }
 
 /** The admin socket's handlers. */
@@ -101,5 +103,6 @@ export function hostOps(f: HostOpsDeps): OpHandlers<typeof HostOps> {
       return { name };
     },
     peers: () => ({ peers: f.peers.list() }),
+    images: ({ prune }) => f.imageReport(prune === true),
   };
 }
