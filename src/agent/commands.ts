@@ -20,7 +20,7 @@
  * will show. An unknown command is refused (`bad_request`) with the list of known ones.
  */
 import { HiveError } from '../shared/errors.ts';
-import { ModelName } from '../shared/agent-config.ts';
+import { ModelName } from '../shared/agent-config-shape.ts';
 import { htmlResponse, toastHeader } from '../shared/web.ts';
 import { COMMAND_BUTTONS, CommandButton, CommandConfirm } from '../../views/agent/commands.tsx';
 import type { Outcome, TurnLoop } from './loop.ts';

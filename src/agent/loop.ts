@@ -21,7 +21,7 @@ import { HiveError } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { selfCommand } from '../shared/version.ts';
 import { AgentOps, MAX_TURN_RESULT_CHARS, MAX_TURN_TOOLS, MAX_WAIT_SECONDS, type MessageRecord, type TurnStatus } from '../shared/wire.ts';
-import { HIVE_MCP_KEY, type AgentConfig } from '../shared/agent-config.ts';
+import { HIVE_MCP_KEY, type AgentConfig } from '../shared/agent-config-shape.ts';
 import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig, stdioHiveServer, type McpServerEntry } from './claude/argv.ts';
 import { isInit, isResult, type ClaudeEvent, type ResultEvent } from '../shared/stream-json.ts';
 import { toolCalls } from './claude/stream.ts';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { partitionExtraServers, type AgentConfig } from '../shared/agent-config.ts';
+import { partitionExtraServers, type AgentConfig } from '../shared/agent-config-shape.ts';
 import { describeMessage } from '../shared/messages.ts';
 import { PACKAGE_ROOT } from '../shared/version.ts';
 import type { MessageRecord } from '../shared/wire.ts';

@@ -44,15 +44,21 @@ import { HiveError } from './errors.ts';
 import { MANAGER, OPERATOR, isAgentName } from './names.ts';
 import { allowEntryProblem } from './egress.ts';
 import { absolutePathProblem, envNameProblem, MAX_ENV_TOTAL, MAX_ENV_VALUE, MAX_ENV_VARS, MAX_MOUNT_PATH, MAX_MOUNTS, mountTargetProblem, pathsOverlap } from './sandbox-options.ts';
+import {
+  AGENT_CONFIG_FILE,
+  DEFAULT_NOTES_KEEP,
+  MAX_NOTES_COMPACT_AT,
+  MAX_NOTES_KEEP,
+  MIN_NOTES_COMPACT_AT,
+  ModelName,
+  partitionExtraServers,
+  type AgentMount,
+  type ExtraMcpServer,
+  type LoadedAgentConfig,
+} from './agent-config-shape.ts';
 
-/** Name of the config file inside an agent's config dir. */
-export const AGENT_CONFIG_FILE = 'agent.toml';
+export * from './agent-config-shape.ts';
 
-/** Key of the hive's own MCP server; its tools are `mcp__hyperhive__<tool>`. Extra servers may not use it. */
-export const HIVE_MCP_KEY = 'hyperhive';
-
-/** Claude Code's built-in tools an agent may use unattended when its config names none. */
-export const DEFAULT_BUILTIN_TOOLS: readonly string[] = ['Read', 'Write', 'Edit', 'Glob', 'Grep', 'Bash'];
 
 /**
  * A Claude Code `--allowedTools` entry: a tool name, optionally with a rule in parentheses, e.g.
@@ -70,20 +76,6 @@ const McpToolPattern = Type.String({
   maxLength: 128,
   description: 'a tool name of that server, a name prefix ending in *, or *',
 });
-/** A Claude model name or alias, as `claude --model` takes it. */
-export const ModelName = Type.String({
-  pattern: '^[A-Za-z0-9][A-Za-z0-9._:\\[\\]-]*$',
-  maxLength: 100,
-  description: 'a model name or alias, like haiku or claude-sonnet-4-5',
-});
-/** The smallest `notes.compactAt`, bytes: below it a rewrite would cost more than it saves. */
-export const MIN_NOTES_COMPACT_AT = 1024;
-/** The largest `notes.compactAt`, bytes (1 MiB): the whole of the notes goes into one model request. */
-export const MAX_NOTES_COMPACT_AT = 1024 * 1024;
-/** How many previous versions of `notes.md` a compaction keeps when `notes.keep` is not set. */
-export const DEFAULT_NOTES_KEEP = 5;
-/** The most previous versions `notes.keep` may ask for. */
-export const MAX_NOTES_KEEP = 100;
 
 /**
  * What `packages` entries may look like before the runtime checks them as its own kind of name:
@@ -168,102 +160,6 @@ export const AgentConfigSchema = Type.Object(
 export type AgentConfigFile = Static<typeof AgentConfigSchema>;
 const check = TypeCompiler.Compile(AgentConfigSchema);
 
-/** One extra MCP server with its defaults filled in. */
-export interface ExtraMcpServer {
-  command: string;
-  args: string[];
-  env: Record<string, string>;
-  /** Tool names or patterns; `*` means every tool of the server. */
-  allowedTools: string[];
-}
-
-/** A mount with its default filled in: `host` bound at `at`, read-only unless `readOnly` is false. */
-export interface AgentMount {
-  /** Absolute host path, as written (the core resolves symlinks when it checks and binds it). */
-  host: string;
-  /** Absolute path inside the sandbox. */
-  at: string;
-  readOnly: boolean;
-}
-
-/** An agent's config with defaults applied (`null` = the field was not set). */
-export interface AgentConfig {
-  /** Model for every turn; `null` = the core's default. */
-  model: string | null;
-  /** Who the agent may `send`/`ask` to besides the manager; `null` = anyone. */
-  allowedRecipients: string[] | null;
-  /** Claude built-in tool patterns; `null` = {@link DEFAULT_BUILTIN_TOOLS}. */
-  allowedTools: string[] | null;
-  extraMcpServers: Record<string, ExtraMcpServer>;
-  /** Extra instructions appended to the agent's system prompt. */
-  prompt: string;
-  /** Models the gateway lets the agent use; `null` = any. */
-  models: string[] | null;
-  /** The agent's own Anthropic-compatible API base URL; `null` = the core's upstream. */
-  upstream: string | null;
-  /** Spending limits the gateway enforces, USD per UTC day and month; absent = unlimited. */
-  budget: { dailyUsd?: number; monthlyUsd?: number };
-  /** Hosts the agent's tools may reach through the egress proxy (see `egress.ts`); empty = none. */
-  network: { allow: string[] };
-  /** Variables for the harness, claude and its tools (names checked by `sandbox-options.ts`); not secret. */
-  env: Record<string, string>;
-  /** Host paths bound into the sandbox; empty = none. */
-  mounts: AgentMount[];
-  /** Whether the hive-wide `/shared` directory is in the sandbox (default true). */
-  shared: boolean;
-  /**
-   * Packages the agent's root filesystem has besides the hive's base: Debian package names on a
-   * Debian or Ubuntu host (`core/images/`), nixpkgs attribute names under `nixos-container`;
-   * sorted, without duplicates. Empty = the base image.
-   */
-  packages: string[];
-  /**
-   * Notes compaction (`agent/notes.ts`): `compactAt` is the size of `notes.md` in bytes past which
-   * the harness rewrites it after a turn (`null` = only when the operator asks); `keep` is how many
-   * previous versions it keeps.
-   */
-  notes: { compactAt: number | null; keep: number };
-}
-
-/** The config of an agent with no `agent.toml`. */
-export const DEFAULT_AGENT_CONFIG: AgentConfig = Object.freeze({
-  model: null,
-  allowedRecipients: null,
-  allowedTools: null,
-  extraMcpServers: {},
-  prompt: '',
-  models: null,
-  upstream: null,
-  budget: {},
-  network: { allow: [] },
-  env: {},
-  mounts: [],
-  shared: true,
-  packages: [],
-  notes: { compactAt: null, keep: DEFAULT_NOTES_KEEP },
-});
-
-/** A parsed config, the warnings the operator should see, and a hash of the file's text. */
-export interface LoadedAgentConfig {
-  config: AgentConfig;
-  warnings: string[];
-  /** sha256 of the file text (`''` when there is no file); tells a changed config from the same one. */
-  hash: string;
-}
-
-/**
- * Splits extra MCP servers into those that may run and warnings for those that may not: a server
- * keyed like the hive's own ({@link HIVE_MCP_KEY}) would shadow the built-in tools, so it is dropped.
- */
-export function partitionExtraServers(servers: Record<string, ExtraMcpServer>): { kept: Record<string, ExtraMcpServer>; warnings: string[] } {
-  const kept: Record<string, ExtraMcpServer> = {};
-  const warnings: string[] = [];
-  for (const [key, server] of Object.entries(servers)) {
-    if (key === HIVE_MCP_KEY) warnings.push(`extraMcpServers.${key} was dropped: "${HIVE_MCP_KEY}" is the hive's own MCP server and cannot be replaced`);
-    else kept[key] = server;
-  }
-  return { kept, warnings };
-}
 
 /**
  * Parses and validates the text of an `agent.toml`.

@@ -28,7 +28,7 @@
  * ```
  */
 import { join } from 'node:path';
-import { AGENT_CONFIG_FILE } from './agent-config.ts';
+import { AGENT_CONFIG_FILE } from './agent-config-shape.ts';
 import { MANAGER } from './names.ts';
 
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes including the NUL). */

@@ -12,7 +12,7 @@
 import { Type, type Static, type TSchema, type TObject } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { HiveError } from './errors.ts';
-import { ModelName } from './agent-config.ts';
+import { ModelName } from './agent-config-shape.ts';
 
 /** Largest accepted request or reply line, in bytes (not counting the newline). */
 export const MAX_LINE_BYTES = 1024 * 1024;

@@ -14,7 +14,7 @@ import {
   partitionExtraServers,
   type AgentConfig,
   type ExtraMcpServer,
-} from '../../shared/agent-config.ts';
+} from '../../shared/agent-config-shape.ts';
 
 /** One stdio MCP server entry, as Claude Code's `--mcp-config` reads it: claude starts the command. */
 export interface McpStdioEntry {
