@@ -38,3 +38,8 @@ export function nameFromLabel(typed: string): string {
   const t = typed.trim();
   return t === 'hm1nd' ? 'manager' : t;
 }
+
+/** Disk use in whole MiB from bytes: `160 MiB` (as `hive ctl images` prints it). */
+export function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}

@@ -32,7 +32,9 @@ export type HiveEvent =
   /** Tags of `agent`'s applied repo were removed outside an approval's own events (tag retention). */
   | { type: 'tags'; agent: string }
   /** The deploy log (the meta repo) gained a commit: a deploy's or rebuild's outcome, a spawn, a destroy. */
-  | { type: 'deploys' };
+  | { type: 'deploys' }
+  /** The stored images changed: one was built, or a prune removed some. */
+  | { type: 'images' };
 
 export type Listener = (event: HiveEvent) => void;
 

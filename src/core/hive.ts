@@ -135,7 +135,7 @@ export class Hive {
     const mounts: MountPolicy = { allowed: config.allowMounts, dataDir: config.dataDir, codePaths: codePaths(config.claudeBin, false), sandboxed: runtime.sandboxed };
     const repos = (this.repos = new ConfigRepos(layout, mounts));
     // sandboxes show an image unless the operator keeps the host's /usr (--host-root)
-    const images = (this.images = runtime.rootFromImage && !config.hostRoot ? new Images({ dir: config.imagesDir, log }) : null);
+    const images = (this.images = runtime.rootFromImage && !config.hostRoot ? new Images({ dir: config.imagesDir, log, changed: () => bus.emit({ type: 'images' }) }) : null);
     const meta = (this.meta = new MetaRepo(layout.metaDir, bus));
     const usage = (this.usage = new UsageStore(db));
     this.policy = new MessagePolicy({ broker, registry, configs, questions, reminders });
@@ -314,6 +314,8 @@ export class Hive {
 
   /** Start-up, in order: recover what a crash interrupted, open the sockets, start the agents. */
   private async boot(): Promise<void> {
+    if (this.images?.problem)
+      this.log(`WARN agents' root filesystems cannot be built here (${this.images.problem}): ${this.runtime.name} agents will not start; start the core with --host-root to run them on this host's /usr`);
     this.notifier?.start();
     this.statsRecorder.start();
     this.stuck.start();

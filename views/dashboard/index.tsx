@@ -5,7 +5,7 @@
  * columns. The first holds what waits for the operator and is always in view: the send form, the
  * manager's questions and the approvals. The second is a strip of tabs over one pane each: swarm
  * (with the spawn form), message flow, the operator's inbox, recent turns, kept state, reminders,
- * rebuild output and stats. Each section is rendered by its own module in this folder.
+ * rebuild output with the agents' images, and stats. Each section is rendered by its own module in this folder.
  * Everything below the chrome is updated in place by the `/events` SSE stream, hidden panes too
  * (fragments are swapped by id); `static/hive.js` switches the tabs, remembers the last one, and
  * counts on a hidden tab what arrived in its pane since it was shown.
@@ -15,6 +15,7 @@ import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, PeerRecor
 import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
+import { ImageList, type ImagesState } from './images.tsx';
 import { KeptList } from './kept.tsx';
 import { LoginLink, type LoginStatus } from './login.tsx';
 import { InboxList, titleWithCount, WaitingCount, type InboxEntry } from './inbox.tsx';
@@ -51,6 +52,8 @@ export interface DashboardData {
   drafts: DraftItem[];
   builds: BuildLineItem[];
   kept: Array<{ name: string; modified_at: number }>;
+  /** The agents' root filesystems, as `hive ctl images` lists them. */
+  images: ImagesState;
   reminders: ReminderRecord[];
   alerts: AlertRecord[];
   lastMessageId: number;
@@ -313,6 +316,11 @@ export function DashboardPage(d: DashboardData): JSX.Element {
                 <ol class="builds scroll" id="builds" aria-live="polite">
                   <BuildLines lines={d.builds} />
                 </ol>
+              </Panel>
+              <Panel id="images" glyph="▣" name="1M4G3S" sub="agents' root filesystems" class="images-panel">
+                <div id="images-body">
+                  <ImageList state={d.images} />
+                </div>
               </Panel>
             </Pane>
             <Pane name="stats">

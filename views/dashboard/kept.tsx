@@ -3,7 +3,7 @@
  * @module views/dashboard/kept
  * Destroyed agents whose state is kept, with "spawn again" (which brings the kept state back) and
  * purge; and the two-click confirmation used by every destructive action (destroy, purge, discard
- * a draft): the first click asks the server, which answers with a
+ * a draft, prune images): the first click asks the server, which answers with a
  * "confirm" form in place of the button; only that form's submit acts. The armed form has a cancel,
  * and `static/hive.js` disarms it (puts the first button back) after a few seconds, on a click
  * elsewhere or on Escape.
@@ -11,11 +11,28 @@
 import { label } from '../format.ts';
 import { Age } from '../time.tsx';
 
+/**
+ * What a destructive action's buttons say and where its confirmed answer goes.
+ * @param action the path both steps post to.
+ * @param text the verb (`purge`); with `name`, the object (`bob`, `unused images`).
+ * @param named the first button says `<text> <name>`, not only `<text>` (for a button outside the
+ *   row of what it acts on).
+ * @param target a selector whose content the confirmed answer (HTML) replaces; without it the
+ *   answer is only a toast and the page changes through the live updates.
+ */
+export interface DangerProps {
+  action: string;
+  text: string;
+  name: string;
+  named?: boolean;
+  target?: string;
+}
+
 /** A destructive action's first button: posts without `confirm`, and is replaced by {@link ConfirmForm}. */
-export function DangerButton({ action, text, name }: { action: string; text: string; name: string }): JSX.Element {
+export function DangerButton({ action, text, name, named = false }: DangerProps): JSX.Element {
   return (
     <button hx-post={action} hx-swap="outerHTML" class="danger" aria-label={`${text} ${name}`}>
-      <span class="spin">◐</span> <span safe>{text}</span>
+      <span class="spin">◐</span> <span safe>{named ? `${text} ${name}` : text}</span>
     </button>
   );
 }
@@ -28,9 +45,9 @@ export const DISARM_AFTER_MS = 6000;
  * elsewhere, Escape, or {@link DISARM_AFTER_MS} passing put the first button (kept in its
  * `<template>`) back in its place.
  */
-export function ConfirmForm({ action, text, name }: { action: string; text: string; name: string }): JSX.Element {
+export function ConfirmForm({ action, text, name, named = false, target }: DangerProps): JSX.Element {
   return (
-    <form class="confirm" hx-post={action} hx-swap="none">
+    <form class="confirm" hx-post={action} hx-target={target} hx-swap={target ? 'innerHTML' : 'none'}>
       <input type="hidden" name="confirm" value="1" />
       <button type="submit" class="danger armed" autofocus>
         <span class="spin">◐</span> <span safe>{`${text} ${label(name)}? click to confirm`}</span>
@@ -39,7 +56,7 @@ export function ConfirmForm({ action, text, name }: { action: string; text: stri
         cancel
       </button>
       <template>
-        <DangerButton action={action} text={text} name={name} />
+        <DangerButton action={action} text={text} name={name} named={named} target={target} />
       </template>
     </form>
   );

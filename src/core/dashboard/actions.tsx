@@ -12,10 +12,12 @@
  * message read) · `POST /notify/test` (sends a test notification to `--notify-url` and toasts
  * whether it was delivered) · `POST /peers` (`name`, `allow`: whom it may send to, comma-separated,
  * blank for anyone; `no_model=1` withholds the model gateway) · and `POST /agents/:name/destroy`,
- * `POST /peers/:name/remove`, `POST /kept/:name/purge` and `POST /drafts/:name/discard`, which
+ * `POST /peers/:name/remove`, `POST /kept/:name/purge`, `POST /drafts/:name/discard` and
+ * `POST /images/prune` (removes the images no agent uses, as `hive ctl images --prune`), which
  * take two clicks: without `confirm=1` the answer is the confirmation form, swapped in place of
  * the button. What changes reaches the page through the live updates, not through these
- * answers. Forms are read with `forms.ts`.
+ * answers; only the confirmed prune also answers with the images section (`#images-body`) and a
+ * line of what it removed. Forms are read with `forms.ts`.
  */
 import type { AnyElysia } from 'elysia';
 import { ModelName } from '../../shared/agent-config.ts';
@@ -24,10 +26,12 @@ import { OPERATOR } from '../../shared/names.ts';
 import { htmlResponse, toastHeader } from '../../shared/web.ts';
 import { nameFromLabel } from '../../../views/format.ts';
 import { MAX_REASON } from '../../../views/dashboard/approvals.tsx';
-import { ConfirmForm } from '../../../views/dashboard/kept.tsx';
+import { ConfirmForm, type DangerProps } from '../../../views/dashboard/kept.tsx';
+import { PRUNE_IMAGES } from '../../../views/dashboard/images.tsx';
 import type { Hive } from '../hive.ts';
 import { testNotification } from '../notify/notifier.ts';
 import { idParam, readForm } from './forms.ts';
+import type { Sections } from './sections.tsx';
 
 /** Agent actions the swarm table offers. */
 const AGENT_ACTIONS = ['start', 'stop', 'restart', 'rebuild'] as const;
@@ -44,13 +48,21 @@ function done(message: string): Response {
  * confirmed one runs `act` and toasts what it returns.
  */
 async function twoClick(request: Request, action: string, text: string, name: string, act: () => Promise<string>): Promise<Response> {
-  const form = await readForm(request);
-  if (form.text('confirm') !== '1') return htmlResponse(String(<ConfirmForm action={action} text={text} name={name} />));
-  return done(await act());
+  return twoClickAnswer(request, { action, text, name }, async () => done(await act()));
 }
 
-/** The action routes. */
-export function actionRoutes(hive: Hive) {
+/**
+ * {@link twoClick} for a confirmation described by `confirm` (see `DangerProps`), whose confirmed
+ * post is answered by `act`'s response.
+ */
+async function twoClickAnswer(request: Request, confirm: DangerProps, act: () => Promise<Response>): Promise<Response> {
+  const form = await readForm(request);
+  if (form.text('confirm') !== '1') return htmlResponse(String(<ConfirmForm {...confirm} />));
+  return act();
+}
+
+/** The action routes; `sections` renders what an action answers with (the pruned images). */
+export function actionRoutes(hive: Hive, sections: Sections) {
   return (app: AnyElysia) =>
     app
       .post('/send', async ({ request }) => {
@@ -161,6 +173,12 @@ export function actionRoutes(hive: Hive) {
         twoClick(request, `/drafts/${params.name}/discard`, 'discard', params.name, async () => {
           await hive.gate.discardDraft(params.name);
           return `discarded the draft of ${params.name}`;
+        }),
+      )
+      .post(PRUNE_IMAGES.action, ({ request }) =>
+        twoClickAnswer(request, PRUNE_IMAGES, async () => {
+          const pruned = sections.pruneImages();
+          return htmlResponse(pruned.html, { headers: { 'HX-Trigger': toastHeader(pruned.summary) } });
         }),
       )
       .post('/spawn', async ({ request }) => {

@@ -8,8 +8,8 @@
  * - `live.ts`: the stream `GET /events`;
  * - `actions.tsx`: the operator's POSTs (send, answer, approve/deny, dismiss, model, agent
  *   actions, spawn, destroy, spawn again from kept state and purge, discard a draft, roll back,
- *   cancel a reminder, mark inbox messages read and reply to them, send a test notification), their
- *   forms read by `forms.ts`;
+ *   cancel a reminder, mark inbox messages read and reply to them, send a test notification, prune
+ *   unused images), their forms read by `forms.ts`;
  * - `repo-browser.tsx`: the config-repo browser, `GET /repos/…` and `GET /deploys`;
  * - `shared-browser.tsx`: the hive-wide shared directory, read-only, `GET /shared/…`;
  * - `stats-api.ts`: telemetry series as JSON, `GET /api/stats`, for the charts;
@@ -74,6 +74,6 @@ export function createDashboard(hive: Hive) {
     .use(repoRoutes(hive, guard))
     .use(sharedRoutes(hive))
     .use(statsRoutes(hive))
-    .use(actionRoutes(hive))
+    .use(actionRoutes(hive, sections))
     .use(loginRoutes(hive.credentials, guard));
 }

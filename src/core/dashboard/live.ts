@@ -98,6 +98,7 @@ export class LiveUpdates {
       questions: new Memo(() => htmxPartial('#questions-body', 'innerHTML', sections.questions())),
       kept: new Memo(() => htmxPartial('#kept-body', 'innerHTML', sections.kept())),
       reminders: new Memo(() => htmxPartial('#reminders-body', 'innerHTML', sections.reminders())),
+      images: new Memo(() => htmxPartial('#images-body', 'innerHTML', sections.images())),
       alerts: new Memo(() => {
         const alerts = hive.alerts.list();
         return htmxPartial('#banners', 'innerHTML', sections.alerts(alerts)) + htmxPartial('#alert-count', 'innerHTML', sections.alertCount(alerts.length));
@@ -160,7 +161,7 @@ export class LiveUpdates {
 }
 
 /** The sections a stream keeps current, in the order a new stream gets them. */
-const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'reminders', 'alerts', 'inbox', 'waiting', 'approvals'] as const;
+const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'reminders', 'images', 'alerts', 'inbox', 'waiting', 'approvals'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The sections an event changes. */
@@ -181,7 +182,10 @@ function touches(ev: HiveEvent): Section[] {
     case 'tags':
       return ['approvals'];
     case 'kept':
-      return ['kept'];
+      return ['kept', 'images'];
+    case 'deploys':
+    case 'images':
+      return ['images'];
     case 'reminder':
       return ['reminders'];
     case 'alerts':

@@ -3,7 +3,7 @@
  * @module dashboard/sections
  * The dashboard's sections, read from the hive and rendered by `views/dashboard/`: the whole page
  * (`GET /`) and each section on its own (`GET /fragments/agents|flow[?agent=]|turns|questions|
- * approvals|kept|reminders|alerts|inbox|waiting`). The live updates (`live.tsx`) send the same renderings.
+ * approvals|kept|reminders|alerts|inbox|waiting|images`). The live updates (`live.tsx`) send the same renderings.
  */
 import type { AnyElysia } from 'elysia';
 import { OPERATOR } from '../../shared/names.ts';
@@ -21,8 +21,10 @@ import { QuestionList, type QuestionsState } from '../../../views/dashboard/ques
 import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/approvals.tsx';
 import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
 import { KeptList } from '../../../views/dashboard/kept.tsx';
+import { ImageList, prunedLine, type ImagesState } from '../../../views/dashboard/images.tsx';
 import { ReminderList } from '../../../views/dashboard/reminders.tsx';
 import { InboxList, WaitingCount } from '../../../views/dashboard/inbox.tsx';
+import { BASE_PACKAGES } from '../images/recipe.ts';
 import type { RequestGuard } from './guard.ts';
 import { RepoCache } from './repo-cache.ts';
 import type { Hive } from '../hive.ts';
@@ -118,6 +120,35 @@ export class Sections {
   /** The kept-state section's body, `#kept-body`. */
   kept(): string {
     return String(<KeptList kept={this.hive.kept.list()} />);
+  }
+
+  /**
+   * The agents' images as `hive ctl images` lists them, with the base package set; when they cannot
+   * be read, no images and why. With `prune`, those no agent uses are removed first, and `removed`
+   * holds them.
+   */
+  imagesState(prune = false): ImagesState & { removed: Array<{ key: string; bytes: number }> } {
+    try {
+      return { ...this.hive.imageReport(prune), base: BASE_PACKAGES };
+    } catch (err) {
+      if (prune) throw err;
+      this.hive.log(`dashboard: images could not be read: ${(err as Error).message}`);
+      return { dir: null, problem: `the images could not be read: ${(err as Error).message}`, images: [], removed: [], base: BASE_PACKAGES };
+    }
+  }
+
+  /** The images section's body, `#images-body` (reads each image's `image.json`; no subprocess). */
+  images(): string {
+    return String(<ImageList state={this.imagesState()} />);
+  }
+
+  /**
+   * Removes the images no agent uses (as `hive ctl images --prune`) and renders the images section
+   * with a line saying what went; `summary` is that line.
+   */
+  pruneImages(): { html: string; summary: string } {
+    const state = this.imagesState(true);
+    return { html: String(<ImageList state={state} removed={state.removed} />), summary: prunedLine(state.removed) };
   }
 
   /** The reminders section's body, `#reminders-body`: every pending reminder, soonest first. */
@@ -216,6 +247,7 @@ export class Sections {
         drafts={hive.gate.drafts()}
         builds={[...this.builds()]}
         kept={hive.kept.list()}
+        images={this.imagesState()}
         reminders={hive.reminders.pending()}
         alerts={hive.alerts.list()}
         lastMessageId={hive.broker.lastId()}
@@ -246,6 +278,7 @@ export function sectionRoutes(sections: Sections, guard: RequestGuard) {
       .get('/fragments/approvals', async () => htmlResponse(await sections.approvals()))
       .get('/fragments/kept', () => htmlResponse(sections.kept()))
       .get('/fragments/reminders', () => htmlResponse(sections.reminders()))
+      .get('/fragments/images', () => htmlResponse(sections.images()))
       .get('/fragments/alerts', () => htmlResponse(sections.alerts()))
       .get('/fragments/inbox', () => htmlResponse(sections.inbox()))
       .get('/fragments/waiting', () => htmlResponse(sections.waiting()))

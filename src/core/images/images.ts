@@ -67,6 +67,8 @@ export interface ImagesOptions {
   env?: Record<string, string | undefined>;
   /** The core's log (what prune removes; a build's lines go to the caller's `say`). */
   log: (line: string) => void;
+  /** Called after an image was built into place, and after a prune that removed any. */
+  changed?: () => void;
 }
 
 /** Lines of a failed build's output kept for its error message. */
@@ -209,6 +211,7 @@ export class Images {
       removed.push({ key, bytes });
       this.opts.log(`image ${key}: removed (no agent uses it)`);
     }
+    if (removed.length) this.opts.changed?.();
     if (existsSync(this.dir)) {
       for (const e of readdirSync(this.dir)) {
         const m = e.match(/^\.build-([0-9a-f]{16})-(\d+)$/);
@@ -275,6 +278,7 @@ export class Images {
         if (!this.has(key)) throw err;
         rmSync(tmp, { recursive: true, force: true });
       }
+      this.opts.changed?.();
       tell(`built in ${(buildMs / 1000).toFixed(1)} s, ${(meta.bytes / 1024 / 1024).toFixed(0)} MiB`);
     } catch (err) {
       rmSync(tmp, { recursive: true, force: true });
