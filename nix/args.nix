@@ -29,4 +29,9 @@ in
 ++ builtins.concatMap (dir: flag "allow-mount" dir) cfg.allowMounts
 ++ when (cfg.imagesDir != null) (flag "images-dir" cfg.imagesDir)
 ++ when cfg.hostRoot [ "--host-root" ]
+++ when (cfg.hive != null) (flag "hive" cfg.hive)
+++ when (cfg.nats.servers != [ ]) (flag "nats" (commas cfg.nats.servers))
+++ when (cfg.nats.credsFile != null) [ "--nats-creds" { credential = "nats-creds"; } ]
+++ when (cfg.nats.servers != [ ]) (flag "nats-replicas" cfg.nats.replicas)
+++ when (cfg.nats.servers != [ ]) (flag "hive-unreachable-minutes" cfg.hiveUnreachableMinutes)
 ++ cfg.extraArgs

@@ -55,6 +55,7 @@ let
   credentials =
     lib.optional (cfg.tokenFile != null) "operator-token:${cfg.tokenFile}"
     ++ lib.optional (cfg.notify.tokenFile != null) "notify-token:${cfg.notify.tokenFile}"
+    ++ lib.optional (cfg.nats.credsFile != null) "nats-creds:${cfg.nats.credsFile}"
     ++ lib.mapAttrsToList (name: file: "env-${name}:${file}") cfg.secretFiles;
   secretPaths =
     lib.filter (p: p != null) [
@@ -185,6 +186,38 @@ in
         default = null;
         description = "`--notify-token-file`: a bearer token for `notify.url` (first line). Read by systemd as a credential.";
       };
+    };
+
+    hive = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "lab-01";
+      description = "`--hive`: this hive's name, by which other hives of a federation reach its agents (`name@hive`); null for the host name.";
+    };
+
+    nats = {
+      servers = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "nats://nats-1.example.org:4222" ];
+        description = "`--nats`: the NATS servers (with JetStream) of the federation to join; empty for a hive on its own.";
+      };
+      credsFile = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "`--nats-creds`: the NATS credentials file this hive signs in with. Read by systemd as a credential.";
+      };
+      replicas = mkOption {
+        type = types.ints.between 1 5;
+        default = 1;
+        description = "`--nats-replicas`: replicas of the federation's JetStream stream when this hive creates it.";
+      };
+    };
+
+    hiveUnreachableMinutes = mkOption {
+      type = types.ints.between 1 10000;
+      default = 5;
+      description = "`--hive-unreachable-minutes`: another hive unheard this long, or this one cut off from NATS, raises the hive_unreachable alert.";
     };
 
     allowMounts = mkOption {

@@ -23,16 +23,16 @@
     };
   };
 
-  bunLock = "d17f5ca4c83bb59ded04e9fd785ec7d83d6edc86d1441d3b241eb69353daf1fa";
+  bunLock = "6c1d18b1838c8b1791b34cf979497abf05780a21da00e859c3531c7c0a699d06";
 
   nodeModules = {
     x86_64-linux = {
       cpu = "x64";
-      hash = "sha256-YLEoQ3P/qt0vcg1wmcuONRFFfZFq9ABHzbz/U/uMJjw=";
+      hash = "sha256-T7//uo9Rs9k5KIFWkUqJi1uPPnW6IHOGe6QJN0R6Rq0=";
     };
     aarch64-linux = {
       cpu = "arm64";
-      hash = "sha256-cHP80tk16lrN/Vbl+4hgAK6Gy3WFqp2q/NmL1jy7SyY=";
+      hash = "sha256-Br9lPxGFW7sH97SyFymYPjT/b0fhCCf1PIq2AmYCH6o=";
     };
   };
 }

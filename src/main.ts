@@ -60,6 +60,14 @@ options (flag, env, default):
                                          (with mmdebstrap; \`hive ctl images\` lists them)
   --host-root        HIVE_HOST_ROOT=1    sandboxes show this host's /usr instead of an image built
                                          for the agent, and agents' \`packages\` are not installed
+  --hive NAME        HIVE_NAME           this host's name: agents of other hives reach this one's
+                                         as name@NAME
+  --nats URL,…       HIVE_NATS           none: join the federation on these NATS servers (JetStream)
+  --nats-creds FILE  HIVE_NATS_CREDS     none: the NATS credentials file this hive signs in with
+  --nats-replicas N  HIVE_NATS_REPLICAS  1: replicas of the federation's stream when this hive
+                                         creates it
+  --hive-unreachable-minutes M  HIVE_UNREACHABLE_MINUTES  5: another hive unheard this long (or
+                                         this one cut off from NATS) raises hive_unreachable
 
 Agents never see credentials. Their claude reaches the model through the core's model gateway
 (a unix socket in each agent's socket dir), which forwards to ANTHROPIC_BASE_URL (default
@@ -201,6 +209,11 @@ async function main(argv: string[]): Promise<void> {
         'allow-mount': { type: 'string', multiple: true },
         'images-dir': { type: 'string' },
         'host-root': { type: 'boolean' },
+        hive: { type: 'string' },
+        nats: { type: 'string' },
+        'nats-creds': { type: 'string' },
+        'nats-replicas': { type: 'string' },
+        'hive-unreachable-minutes': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,

@@ -34,7 +34,9 @@ export type HiveEvent =
   /** The deploy log (the meta repo) gained a commit: a deploy's or rebuild's outcome, a spawn, a destroy. */
   | { type: 'deploys' }
   /** The stored images changed: one was built, or a prune removed some. */
-  | { type: 'images' };
+  | { type: 'images' }
+  /** The federation's link to NATS or its outbox changed (see `federation/`). */
+  | { type: 'federation' };
 
 export type Listener = (event: HiveEvent) => void;
 

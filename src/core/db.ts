@@ -189,6 +189,24 @@ export const MIGRATIONS: string[] = [
      model_access INTEGER NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // 12: federation: a message that came from another hive keeps its origin (`<hive>:<id>`, inserted
+  // once), and so does a question put from another hive (`<hive>:<question id there>`); what this
+  // hive publishes to others waits in the outbox until JetStream acknowledged it.
+  `ALTER TABLE messages ADD COLUMN origin TEXT;
+   ALTER TABLE questions ADD COLUMN origin TEXT;
+   CREATE UNIQUE INDEX messages_origin ON messages (origin) WHERE origin IS NOT NULL;
+   CREATE TABLE outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     to_hive TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     message_id INTEGER,
+     payload TEXT NOT NULL,
+     queued_at INTEGER NOT NULL,
+     published_at INTEGER,
+     stream_seq INTEGER
+   );
+   CREATE INDEX outbox_pending ON outbox (id) WHERE published_at IS NULL;
+   CREATE INDEX outbox_message ON outbox (message_id) WHERE message_id IS NOT NULL;`,
 ];
 
 /**

@@ -59,6 +59,7 @@ import { createRuntime } from './runtime/detect.ts';
 import { codePaths } from './runtime/sandbox.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import { Images, imageUsers } from './images/images.ts';
+import { Federation } from './federation/federation.ts';
 import type { CoreConfig } from './settings.ts';
 import { agentOps } from './sockets/agent-ops.ts';
 import { hostOps } from './sockets/host-ops.ts';
@@ -114,6 +115,8 @@ export class Hive {
   readonly stuck: StuckWatch;
   /** Agents' root filesystems, or null when sandboxes show the host's (`--host-root`, or a runtime without images). */
   readonly images: Images | null;
+  /** This hive's membership in a federation (`--nats`), or null for a hive on its own. */
+  readonly federation: Federation | null;
 
   private constructor(
     readonly config: CoreConfig,
@@ -138,7 +141,8 @@ export class Hive {
     const images = (this.images = runtime.rootFromImage && !config.hostRoot ? new Images({ dir: config.imagesDir, log, changed: () => bus.emit({ type: 'images' }) }) : null);
     const meta = (this.meta = new MetaRepo(layout.metaDir, bus));
     const usage = (this.usage = new UsageStore(db));
-    this.policy = new MessagePolicy({ broker, registry, configs, questions, reminders });
+    this.policy = new MessagePolicy({ broker, registry, configs, questions, reminders, hive: config.hive, federated: config.nats !== null });
+    this.federation = config.nats ? new Federation({ db, broker, bus, registry, questions, alerts, hive: config.hive, nats: config.nats, unreachableMs: config.hiveUnreachableMs, log }) : null;
     this.inbox = new OperatorInbox(db, broker, bus);
     const credentials = (this.credentials = new Credentials({
       file: layout.credentialsFile,
@@ -325,6 +329,7 @@ export class Hive {
     await this.sockets.openHost();
     if (this.config.manager) this.lifecycle.ensureManager();
     this.reminders.start();
+    this.federation?.start();
     await this.lifecycle.openAll();
     await this.peers.openAll();
     await this.lifecycle.startWanted(this.config.manager);
@@ -343,6 +348,7 @@ export class Hive {
     // deploys in flight see their agent stop and end; let them write their outcome first
     await Promise.race([this.deployer.idle(), Bun.sleep(DEPLOY_DRAIN_MS)]);
     this.broker.closeAll();
+    await this.federation?.stop();
     await this.sockets.closeAll();
     this.statsRecorder.stop();
     this.db.close();
@@ -357,6 +363,8 @@ export class Hive {
       ...this.isolation(),
       dashboard: `http://${this.config.listen.host}:${this.config.listen.port}`,
       started_at: this.startedAt,
+      hive: this.config.hive,
+      federation: this.federation?.status() ?? null,
     };
   }
 

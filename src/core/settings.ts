@@ -23,6 +23,11 @@
  * | --allow-mount (repeatable) | HIVE_ALLOW_MOUNTS | none: host directories under which an agent's `mounts` may name paths (comma-separated) |
  * | --images-dir  | HIVE_IMAGES_DIR     | <data>/images: where agents' root filesystems are built and kept (see `images/`) |
  * | --host-root   | HIVE_HOST_ROOT=1    | off: sandboxes show an image built for the agent; on, they show this host's `/usr` and no `packages` are installed |
+ * | --hive        | HIVE_NAME           | this host's name, made a valid hive name: agents elsewhere reach this hive's as `name@<hive>` |
+ * | --nats        | HIVE_NATS           | none: NATS server URLs (comma-separated) of the federation to join (see `federation/`) |
+ * | --nats-creds  | HIVE_NATS_CREDS     | none: a NATS credentials file (user JWT and nkey seed) this hive authenticates with |
+ * | --nats-replicas | HIVE_NATS_REPLICAS | 1: replicas of the federation's JetStream stream when this hive creates it (1–5) |
+ * | --hive-unreachable-minutes | HIVE_UNREACHABLE_MINUTES | 5: another hive unheard (or this one without NATS) this long raises `hive_unreachable` |
  *
  * The model gateway's upstream and credentials come from the core's environment and never reach an
  * agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of `ANTHROPIC_API_KEY`,
@@ -31,7 +36,9 @@
  */
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { HiveError } from '../shared/errors.ts';
+import { hiveNameFromHost, validateHiveName } from '../shared/names.ts';
 import { resolveDataDir } from '../shared/paths.ts';
 import { parseInternalDestination } from '../shared/egress.ts';
 import { defaultClaudeBin } from '../shared/version.ts';
@@ -79,6 +86,15 @@ export interface CoreConfig {
    * operator asked for it with `--host-root`).
    */
   hostRoot: boolean;
+  /** This hive's name (`--hive`): a valid hive name (see `shared/names.ts`). */
+  hive: string;
+  /**
+   * The NATS federation to join, or null for a hive on its own (then nothing of NATS is loaded).
+   * `servers` are NATS URLs; `credsFile` a NATS credentials file; `replicas` the stream's replicas.
+   */
+  nats: { servers: string[]; credsFile: string | null; replicas: number } | null;
+  /** How long another hive may go unheard (or this one without NATS) before `hive_unreachable`, ms. */
+  hiveUnreachableMs: number;
   /**
    * The operator token the dashboard asks for, or null (then it answers anyone who reaches it,
    * which only loopback allows). See `dashboard/auth.ts`.
@@ -115,6 +131,11 @@ export interface CoreFlags {
   'allow-mount'?: string | string[];
   'images-dir'?: string;
   'host-root'?: boolean;
+  hive?: string;
+  nats?: string;
+  'nats-creds'?: string;
+  'nats-replicas'?: string;
+  'hive-unreachable-minutes'?: string;
 }
 
 /**
@@ -184,12 +205,70 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     allowMounts,
     imagesDir: resolve(flags['images-dir'] ?? env.HIVE_IMAGES_DIR ?? join(dataDir, 'images')),
     hostRoot: !!(flags['host-root'] || env.HIVE_HOST_ROOT === '1'),
+    hive: readHiveName(flags.hive ?? env.HIVE_NAME),
+    nats: readNats(flags.nats ?? env.HIVE_NATS, flags['nats-creds'] ?? env.HIVE_NATS_CREDS, flags['nats-replicas'] ?? env.HIVE_NATS_REPLICAS),
+    hiveUnreachableMs: minutes('hive-unreachable-minutes', flags['hive-unreachable-minutes'] ?? env.HIVE_UNREACHABLE_MINUTES ?? '5'),
     listen,
     runtime: runtime as RuntimeName,
     defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',
     claudeBin: isAbsolute(claudeBin) || !claudeBin.includes('/') ? claudeBin : resolve(claudeBin),
     manager: !(flags['no-manager'] || env.HIVE_NO_MANAGER === '1'),
   };
+}
+
+/**
+ * This hive's name: `--hive` as given, or the host name made valid.
+ * @throws HiveError `bad_request` when the given name breaks the rules of `validateHiveName`.
+ */
+function readHiveName(value: string | undefined): string {
+  if (value === undefined) return hiveNameFromHost(hostname());
+  try {
+    return validateHiveName(value);
+  } catch (err) {
+    throw new HiveError('bad_request', `--hive (HIVE_NAME): ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The federation settings: NATS URLs (comma-separated), a credentials file, the stream's replicas.
+ * @throws HiveError `bad_request` naming the flag: a URL that is not `nats://` or `tls://` (or
+ *   `ws://`), a credentials file that cannot be read, replicas outside 1–5, or credentials or
+ *   replicas without `--nats`.
+ */
+function readNats(urls: string | undefined, creds: string | undefined, replicas: string | undefined): CoreConfig['nats'] {
+  const servers = (urls ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (servers.length === 0) {
+    if (creds) throw new HiveError('bad_request', '--nats-creds needs --nats: which NATS servers to join');
+    if (replicas) throw new HiveError('bad_request', '--nats-replicas needs --nats: which NATS servers to join');
+    return null;
+  }
+  for (const u of servers)
+    if (!/^(nats|tls|ws|wss):\/\/[^\s/]+$/.test(u) || !URL.canParse(u)) throw new HiveError('bad_request', `--nats: "${u}" is not a NATS server URL, like nats://127.0.0.1:4222`);
+  let credsFile: string | null = null;
+  if (creds) {
+    credsFile = resolve(creds);
+    let text: string;
+    try {
+      text = readFileSync(credsFile, 'utf8');
+    } catch (err) {
+      throw new HiveError('bad_request', `--nats-creds ${creds}: ${(err as Error).message}`);
+    }
+    if (natsCredentialKind(text) === null)
+      throw new HiveError('bad_request', `--nats-creds ${creds}: neither a NATS credentials file (a user JWT and its seed) nor a user nkey seed (SU…)`);
+  }
+  const n = replicas ?? '1';
+  if (!/^[1-5]$/.test(n)) throw new HiveError('bad_request', `--nats-replicas ${n}: expected 1 to 5`);
+  return { servers, credsFile, replicas: Number(n) };
+}
+
+/**
+ * What a `--nats-creds` file holds: a NATS credentials file (`-----BEGIN NATS USER JWT-----` and the
+ * seed, as `nsc` writes them), a bare user nkey seed (`SU…`, 58 characters, as `nk -gen user`
+ * writes it), or neither (null). Per the NATS docs on decentralized JWT and nkey authentication.
+ */
+export function natsCredentialKind(text: string): 'creds' | 'nkey' | null {
+  if (text.includes('-----BEGIN NATS USER JWT-----')) return 'creds';
+  return /^SU[A-Z2-7]{56}$/.test(text.trim()) ? 'nkey' : null;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   HostOps,
   MAX_LIST_LIMIT,
   type AgentRecord,
+  type OpResult,
   type ApprovalRecord,
   type MessageRecord,
   type PeerRecord,
@@ -423,12 +424,16 @@ export async function runCtl(
         const r = await client.call('status', {});
         const rt = !r.sandboxed ? ' (unsandboxed: agents see the host and can act as the operator)' : r.privileged ? ' (privileged: root in a sandbox is host root)' : '';
         const net = r.network_isolated ? 'isolated: each agent has loopback only; model and egress through the core' : 'shared with the host';
-        print(r, () => `hive ${r.version}\ndata dir:  ${r.data_dir}\nruntime:   ${r.runtime}${rt}\nnetwork:   ${net}\ndashboard: ${r.dashboard}\nup since:  ${time(r.started_at)}\n`);
+        const f = r.federation;
+        const fed = f
+          ? `federation: ${f.link} since ${time(f.since)} (${f.servers.join(', ')}); outbox ${f.outbox}${f.last_error ? `; last error: ${f.last_error}` : ''}\n`
+          : 'federation: none (no --nats)\n';
+        print(r, () => `hive ${r.version}\nhive name: ${r.hive}\ndata dir:  ${r.data_dir}\nruntime:   ${r.runtime}${rt}\nnetwork:   ${net}\ndashboard: ${r.dashboard}\nup since:  ${time(r.started_at)}\n${fed}`);
         break;
       }
       case 'list': {
         const r = await client.call('list', {});
-        print(r, () => agentTable(r.agents, r.isolation));
+        print(r, () => agentTable(r.agents, r.isolation) + remoteTable(r.remote, r.hives));
         break;
       }
       case 'spawn':
@@ -701,6 +706,14 @@ function agentTable(agents: AgentRecord[], isolation: { privileged: boolean; net
       })
       .join('')
   );
+}
+
+/** Agents of other hives with their last-known state, and the hives as this one hears them (nothing without a federation). */
+function remoteTable(remote: OpResult<typeof HostOps, 'list'>['remote'], hives: OpResult<typeof HostOps, 'list'>['hives']): string {
+  if (remote.length === 0 && hives.length === 0) return '';
+  const hiveLines = hives.map((h) => `hive ${h.name}: ${h.reachable ? 'reachable' : 'UNREACHABLE'}, last heard ${time(h.heard_at)}, ${h.agents} agents\n`).join('');
+  const rows = remote.map((a) => pad(`${a.name}@${a.hive}`, 24) + pad(a.status, 10) + pad(a.model, 12) + `${a.role}, as of ${time(a.at)}\n`).join('');
+  return `\nother hives:\n${hiveLines}${rows ? pad('NAME', 24) + pad('STATE', 10) + pad('MODEL', 12) + 'LAST KNOWN\n' + rows : ''}`;
 }
 
 function peerTable(peers: PeerRecord[], agents: AgentRecord[]): string {

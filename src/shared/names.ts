@@ -75,3 +75,57 @@ export function validateRecipient(to: string): string {
   if (to === MANAGER || to === OPERATOR) return to;
   return validateAgentName(to);
 }
+
+/** Longest accepted hive name, in characters (it is a NATS subject token and part of message ids). */
+export const MAX_HIVE_NAME_LENGTH = 32;
+
+/**
+ * Checks a hive name (`--hive`) and returns it unchanged: 1–32 characters, lowercase ASCII letters,
+ * digits and `-`, starting with a letter and not ending with `-` (so it is one NATS subject token).
+ * @throws HiveError `bad_name` naming the rule that failed.
+ */
+export function validateHiveName(name: string): string {
+  if (typeof name !== 'string' || name.length === 0) throw new HiveError('bad_name', 'hive name is empty');
+  if (name.length > MAX_HIVE_NAME_LENGTH) throw new HiveError('bad_name', `hive name "${name.slice(0, 40)}" is longer than ${MAX_HIVE_NAME_LENGTH} characters`);
+  if (!NAME_RE.test(name) || name.endsWith('-'))
+    throw new HiveError('bad_name', `hive name "${name}" must start with a lowercase letter, use only a-z, 0-9 and "-", and not end with "-"`);
+  return name;
+}
+
+/**
+ * A hive name made from a host name: lowercased, every other character as `-`, cut to
+ * {@link MAX_HIVE_NAME_LENGTH}; `hive` when nothing usable is left.
+ * @example hiveNameFromHost('Build-01.example.org') // 'build-01-example-org'
+ */
+export function hiveNameFromHost(host: string): string {
+  const s = host
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, MAX_HIVE_NAME_LENGTH)
+    .replace(/-+$/, '');
+  return s || SYSTEM;
+}
+
+/** A recipient as written: a name, and the hive after `@` when there is one. */
+export interface Address {
+  /** An agent name, `manager` or `operator`. */
+  name: string;
+  /** The hive it lives in, or null for this one. */
+  hive: string | null;
+}
+
+/**
+ * Splits `name@hive` (or a bare `name`) and checks both parts. `name@<this hive>` is this hive's
+ * `name` (hive null).
+ * @param here this hive's name.
+ * @throws HiveError `bad_name` when either part fails its rules.
+ * @example parseAddress('bob@lab', 'home') // { name: 'bob', hive: 'lab' }
+ */
+export function parseAddress(to: string, here: string): Address {
+  const at = to.indexOf('@');
+  if (at < 0) return { name: validateRecipient(to), hive: null };
+  const name = validateRecipient(to.slice(0, at));
+  const hive = validateHiveName(to.slice(at + 1));
+  return { name, hive: hive === here ? null : hive };
+}

@@ -294,14 +294,15 @@ export const ApprovalRecord = Type.Object({
 export type ApprovalRecord = Static<typeof ApprovalRecord>;
 
 /** Conditions that need a human, shown as banners on the dashboard and by `hive ctl alerts`. */
-export const ALERT_KINDS = ['deploy_failed', 'crash_loop', 'gateway_refused', 'audit_failed', 'agent_stuck'] as const;
+export const ALERT_KINDS = ['deploy_failed', 'crash_loop', 'gateway_refused', 'audit_failed', 'agent_stuck', 'hive_unreachable'] as const;
 /**
  * `deploy_failed`: a deploy or rebuild failed; `crash_loop`: an agent keeps crashing;
  * `gateway_refused`: the model gateway refused an agent's request (over budget, or a model its
  * config does not allow); `audit_failed`: a record of the audit trail (a `failed/<id>` tag, a
  * deploy-log commit) could not be written, so the trail is missing a step; `agent_stuck`: an agent
  * has been in one turn longer than the stuck threshold, or messages wait in its inbox while it is
- * idle and takes none.
+ * idle and takes none; `hive_unreachable`: in a federation, another hive (agent `@<hive>`) has not
+ * been heard, or this hive has not reached NATS, for longer than the threshold.
  */
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export const AlertKind = literals(ALERT_KINDS);
@@ -544,6 +545,22 @@ export const HostOps = {
       network_isolated: Type.Boolean(),
       dashboard: Type.String(),
       started_at: Millis,
+      /** This hive's name: other hives reach its agents as `name@<hive>`. */
+      hive: Type.String(),
+      /** Its link to the federation's NATS servers and what waits to be published, or null without `--nats`. */
+      federation: Type.Union([
+        Type.Null(),
+        Type.Object({
+          hive: Type.String(),
+          servers: Type.Array(Type.String()),
+          link: Type.Union([Type.Literal('connecting'), Type.Literal('up'), Type.Literal('down')]),
+          /** When the link last changed, unix ms. */
+          since: Millis,
+          /** Envelopes stored here that JetStream has not acknowledged yet. */
+          outbox: Type.Integer({ minimum: 0 }),
+          last_error: Type.Union([Type.String(), Type.Null()]),
+        }),
+      ]),
     }),
   ),
   /** Every agent, and what the core's runtime isolates (the same for all of them). */
@@ -552,6 +569,12 @@ export const HostOps = {
     Type.Object({
       agents: Type.Array(AgentRecord),
       isolation: Type.Object({ sandboxed: Type.Boolean(), privileged: Type.Boolean(), network_isolated: Type.Boolean() }),
+      /** Agents of other hives of the federation, with their last-known state (empty without `--nats`). */
+      remote: Type.Array(
+        Type.Object({ hive: Type.String(), name: Type.String(), role: Type.String(), status: Type.String(), model: Type.String(), at: Millis }),
+      ),
+      /** Other hives heard since this core started: when last, and whether within the unreachable threshold. */
+      hives: Type.Array(Type.Object({ name: Type.String(), heard_at: Millis, reachable: Type.Boolean(), agents: Type.Integer({ minimum: 0 }) })),
     }),
   ),
   spawn: op(Type.Object({ name: Name }), Type.Object({ agent: AgentRecord })),

@@ -54,6 +54,11 @@ const FLAG_OF: Record<string, string> = {
   allowMounts: 'allow-mount',
   imagesDir: 'images-dir',
   hostRoot: 'host-root',
+  hive: 'hive',
+  'nats.servers': 'nats',
+  'nats.credsFile': 'nats-creds',
+  'nats.replicas': 'nats-replicas',
+  hiveUnreachableMinutes: 'hive-unreachable-minutes',
 };
 
 /** One option's declaration as the stub `lib` returns it. */
@@ -109,6 +114,9 @@ function sampleSettings(dir: string, port: number, runtime = 'process') {
     allowMounts: [join(dir, 'mounts-a'), join(dir, 'mounts-b')],
     imagesDir: join(dir, 'images'),
     hostRoot: true,
+    hive: 'lab',
+    nats: { servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223'], credsFile: '/run/secrets/nats.creds', replicas: 3 },
+    hiveUnreachableMinutes: 2,
     extraArgs: [],
   };
 }
@@ -169,6 +177,7 @@ describe('nix files', () => {
     expect(options.defaultModel!.default).toBe(core.defaultModel);
     expect(options.manager!.default).toBe(core.manager);
     expect(options.hostRoot!.default).toBe(core.hostRoot);
+    expect(options.hiveUnreachableMinutes!.default).toBe(core.hiveUnreachableMs / 60_000);
     expect(options.imagesDir!.default).toBeNull(); // the core's default, <dataDir>/images
     expect(options.tagRetentionDays!.default).toBe(core.tagRetentionDays);
     expect(options['stuck.turnMinutes']!.default).toBe(core.stuck.turnMs / 60_000);
@@ -207,11 +216,16 @@ describe('nix files', () => {
       '--allow-mount', '/srv/hv/mounts-b',
       '--images-dir', '/srv/hv/images',
       '--host-root',
+      '--hive', 'lab',
+      '--nats', 'nats://127.0.0.1:4222,nats://127.0.0.1:4223',
+      '--nats-creds', { credential: 'nats-creds' },
+      '--nats-replicas', '3',
+      '--hive-unreachable-minutes', '2',
     ]);
     const flags = args.filter((a): a is string => typeof a === 'string' && a.startsWith('--')).map((a) => a.slice(2));
     expect([...new Set(flags)].sort()).toEqual(coreFlags());
     // the defaults give only what has a value
-    const minimal = renderArgs({ ...sampleSettings(dir, 7000), claudeBin: null, manager: true, tokenFile: null, allowedHosts: [], egressAllowInternal: [], notify: { url: null, tokenFile: null }, allowMounts: [], imagesDir: null, hostRoot: false });
+    const minimal = renderArgs({ ...sampleSettings(dir, 7000), claudeBin: null, manager: true, tokenFile: null, allowedHosts: [], egressAllowInternal: [], notify: { url: null, tokenFile: null }, allowMounts: [], imagesDir: null, hostRoot: false, hive: null, nats: { servers: [], credsFile: null, replicas: 1 } });
     expect(minimal.filter((a) => typeof a === 'string' && a.startsWith('--'))).toEqual(['--data-dir', '--listen', '--runtime', '--model', '--tag-retention-days', '--stuck-turn-minutes', '--stuck-inbox-minutes', '--stats-raw-days']);
   });
 
@@ -226,16 +240,17 @@ describe('nix files', () => {
     for (const m of ['mounts-a', 'mounts-b']) mkdirSync(join(dir, m));
     writeFileSync(join(dir, 'token'), 'a-token-of-thirty-two-characters\n');
     writeFileSync(join(dir, 'ntfy'), 'ntfy-token\n');
+    writeFileSync(join(dir, 'nats.creds'), '-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.x\n------END NATS USER JWT------\n');
     const port = 17000 + Math.floor(Math.random() * 2000);
     // as systemd would: each credential is a file the service can read
-    const files: Record<string, string> = { 'operator-token': join(dir, 'token'), 'notify-token': join(dir, 'ntfy') };
+    const files: Record<string, string> = { 'operator-token': join(dir, 'token'), 'notify-token': join(dir, 'ntfy'), 'nats-creds': join(dir, 'nats.creds') };
     const argv = renderArgs(sampleSettings(dir, port)).map((a) => (typeof a === 'string' ? a : files[a.credential]!));
     const data = join(dir, 'data');
     const proc = Bun.spawn([process.execPath, ENTRY, ...argv], { env: { PATH: process.env.PATH!, HOME: dir }, stdout: 'pipe', stderr: 'pipe' });
     try {
       await waitFor('the core to answer', () => hive(['ctl', 'status', '--json', '--data-dir', data]).code === 0, 20_000);
       const status = JSON.parse(hive(['ctl', 'status', '--json', '--data-dir', data]).stdout);
-      expect(status).toMatchObject({ data_dir: data, runtime: 'process' });
+      expect(status).toMatchObject({ data_dir: data, runtime: 'process', hive: 'lab', federation: { hive: 'lab', servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223'] } });
       // the token file is in force: the dashboard asks for it
       expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(401);
       expect((await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: 'Bearer a-token-of-thirty-two-characters' } })).status).toBe(200);

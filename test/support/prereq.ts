@@ -35,16 +35,17 @@ import { Images } from '../../src/core/images/images.ts';
  * - `bwrap`: the `bwrap` runtime works here (`bwrap`, a test sandbox with a user namespace runs).
  * - `nix-instantiate`: that command on `PATH` (Debian: `nix-bin`), to parse and evaluate `.nix` files
  *   without nixpkgs.
+ * - `nats-server`: that command on `PATH` (Debian: `nats-server`, 2.9 with JetStream), for the federation's tests.
  * - `mmdebstrap`: that command on `PATH` and a Debian or Ubuntu host, so the core can build agents'
  *   root filesystems (`src/core/images/`); the builds also need the distribution's package mirror.
  */
-export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap' | 'nix-instantiate' | 'mmdebstrap';
+export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap' | 'nix-instantiate' | 'mmdebstrap' | 'nats-server';
 
 /** True when `HIVE_TEST_REQUIRE_ALL=1`: a missing prerequisite fails the run instead of skipping. */
 export const REQUIRE_ALL = process.env.HIVE_TEST_REQUIRE_ALL === '1';
 
 /** The Debian package that provides each command checked on `PATH`. */
-const PACKAGES: Record<string, string> = { git: 'git', curl: 'curl', node: 'nodejs', ps: 'procps', 'nix-instantiate': 'nix-bin', mmdebstrap: 'mmdebstrap' };
+const PACKAGES: Record<string, string> = { git: 'git', curl: 'curl', node: 'nodejs', ps: 'procps', 'nix-instantiate': 'nix-bin', mmdebstrap: 'mmdebstrap', 'nats-server': 'nats-server' };
 
 const cache = new Map<Prereq, string | null>();
 let chromium: string | null = null;
@@ -78,6 +79,7 @@ function check(p: Prereq): string | null {
     case 'node':
     case 'ps':
     case 'nix-instantiate':
+    case 'nats-server':
       return command(p);
     case 'chromium': {
       const bin = Bun.which('chromium') ?? Bun.which('chromium-browser');

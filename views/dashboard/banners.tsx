@@ -16,6 +16,7 @@ const TITLES: Record<AlertKind, string> = {
   crash_loop: 'crash loop',
   audit_failed: 'audit trail incomplete',
   agent_stuck: 'agent stuck',
+  hive_unreachable: 'hive unreachable',
 };
 
 /** The banners (empty when nothing needs the operator), for `#banners`. */

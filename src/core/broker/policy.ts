@@ -10,7 +10,7 @@
  * {@link MAX_BODY_CHARS} characters. Questions for the operator go through the manager.
  */
 import { HiveError } from '../../shared/errors.ts';
-import { MANAGER, OPERATOR, SYSTEM, validateRecipient } from '../../shared/names.ts';
+import { MANAGER, OPERATOR, SYSTEM, parseAddress } from '../../shared/names.ts';
 import { MAX_BODY_CHARS, type MessageRecord, type QuestionRecord, type ReminderRecord } from '../../shared/wire.ts';
 import type { Registry } from '../agents/registry.ts';
 import type { AgentConfigs } from '../configs/agent-configs.ts';
@@ -25,6 +25,10 @@ export interface MessagePolicyDeps {
   configs: AgentConfigs;
   questions: Questions;
   reminders: Reminders;
+  /** This hive's name: `name@<it>` is this hive's `name`. */
+  hive: string;
+  /** Whether this hive is in a federation (`--nats`), so `name@<other hive>` can be reached. */
+  federated: boolean;
 }
 
 /** The send, ask, answer and remind rules, in front of the broker's stores. */
@@ -36,9 +40,9 @@ export class MessagePolicy {
    * @throws HiveError as {@link checkRecipient}; `too_large` for a body over {@link MAX_BODY_CHARS}.
    */
   send(from: string, to: string, body: string): MessageRecord {
-    this.checkRecipient(from, to);
+    const recipient = this.checkRecipient(from, to);
     checkBody(body, 'message');
-    return this.deps.broker.send(from, to, body);
+    return this.deps.broker.send(from, recipient, body);
   }
 
   /**
@@ -47,9 +51,9 @@ export class MessagePolicy {
    * @throws HiveError as {@link send}, at once, before anything is queued.
    */
   sendGrouped(from: string, to: string, body: string): Promise<MessageRecord> {
-    this.checkRecipient(from, to);
+    const recipient = this.checkRecipient(from, to);
     checkBody(body, 'message');
-    return this.deps.broker.sendGrouped(from, to, body);
+    return this.deps.broker.sendGrouped(from, recipient, body);
   }
 
   /** Long-poll receive for `name`'s inbox (`waitSeconds` default 0); see {@link Broker.recv}. */
@@ -58,17 +62,24 @@ export class MessagePolicy {
   }
 
   /**
-   * Checks that `from` may address `to`.
+   * Checks that `from` may address `to`: a name here, or `name@hive` for another hive of the
+   * federation (`name@<this hive>` is this hive's `name`).
+   * @returns the recipient as stored: `name`, or `name@hive` for another hive.
    * @throws HiveError `bad_name` / `not_found` for an unknown recipient, `bad_request` for oneself,
-   *   `forbidden` naming the policy when the sender's config does not allow `to`; `bad_config`
-   *   when the sender's config cannot be read.
+   *   `unavailable` for another hive when this one is not federated, `forbidden` naming the
+   *   policy when the sender's config does not allow `to`; `bad_config` when the sender's config
+   *   cannot be read. Whether the agent exists in another hive is that hive's to say (a refusal
+   *   comes back to the sender as a notice).
    */
-  checkRecipient(from: string, to: string): void {
-    validateRecipient(to);
+  checkRecipient(from: string, to: string): string {
+    const address = parseAddress(to, this.deps.hive);
+    if (address.hive !== null && !this.deps.federated)
+      throw new HiveError('unavailable', `"${to}" is in hive ${address.hive}, and this hive is in no federation (the core runs without --nats)`);
+    to = address.hive === null ? address.name : `${address.name}@${address.hive}`;
     if (from === to) throw new HiveError('bad_request', `"${to}" cannot send a message to itself`);
-    if (to !== OPERATOR && !this.deps.registry.has(to))
-      throw new HiveError('not_found', `no agent named "${to}"; recipients are agent names, "manager" and "operator"`);
-    if (from === MANAGER || from === OPERATOR || from === SYSTEM || to === MANAGER) return;
+    if (address.hive === null && to !== OPERATOR && !this.deps.registry.has(to))
+      throw new HiveError('not_found', `no agent named "${to}"; recipients are agent names, "manager" and "operator"${this.deps.federated ? ', or name@hive in another hive' : ''}`);
+    if (from === MANAGER || from === OPERATOR || from === SYSTEM || to === MANAGER) return to;
     const allowed = this.deps.configs.get(from).config.allowedRecipients;
     if (allowed && !allowed.includes(to))
       throw new HiveError(
@@ -76,6 +87,7 @@ export class MessagePolicy {
         `send policy: ${from}'s allowedRecipients (${allowed.length ? allowed.join(', ') : 'empty'}) do not include "${to}"; ` +
           'the manager can always be reached, and can pass the message on or propose a config change',
       );
+    return to;
   }
 
   /**
@@ -86,7 +98,8 @@ export class MessagePolicy {
   ask(from: string, to: string, question: string): { question: QuestionRecord; message: MessageRecord } {
     if (to === OPERATOR)
       throw new HiveError('bad_request', from === MANAGER ? 'ask the operator with ask_operator' : 'questions for the operator go through the manager: ask "manager"');
-    this.checkRecipient(from, to);
+    to = this.checkRecipient(from, to);
+    if (to.startsWith(`${OPERATOR}@`)) throw new HiveError('bad_request', `questions for the operator of another hive go through its manager: ask "manager@${to.slice(OPERATOR.length + 1)}"`);
     const r = this.deps.questions.ask(from, to, question);
     return { question: r.question, message: r.message! };
   }
@@ -116,9 +129,11 @@ export class MessagePolicy {
    */
   remind(owner: string, due: DueSpec, body: string, to?: string): ReminderRecord {
     const { dueAt, repeat } = resolveSchedule(due, Date.now());
-    if (to !== undefined && to !== owner) this.checkRecipient(owner, to);
+    const named = to === undefined ? null : parseAddress(to, this.deps.hive);
+    const self = named === null || (named.hive === null && named.name === owner);
+    const recipient = self ? owner : this.checkRecipient(owner, to!);
     checkBody(body, 'reminder');
-    return this.deps.reminders.add(owner, to ?? owner, body, dueAt, repeat);
+    return this.deps.reminders.add(owner, recipient, body, dueAt, repeat);
   }
 }
 

@@ -9,7 +9,7 @@
  */
 import type { Database } from 'bun:sqlite';
 import { HiveError } from '../../shared/errors.ts';
-import { OPERATOR } from '../../shared/names.ts';
+import { OPERATOR, SYSTEM } from '../../shared/names.ts';
 import { MAX_OPEN_QUESTIONS, MAX_OPTION_CHARS, MAX_OPTIONS, type MessageRecord, type QuestionRecord } from '../../shared/wire.ts';
 import type { Broker } from './store.ts';
 import type { EventBus } from '../bus.ts';
@@ -175,6 +175,71 @@ export class Questions {
     const rec = toRecord(row);
     this.bus.emit({ type: 'question', question: rec });
     return { question: rec, message };
+  }
+
+  /**
+   * Inside the receiving hive's transaction: stores a question put from another hive (`from` is
+   * `name@hive`, `origin` is `<hive>:<its id there>`) for `to` here, without an inbox message
+   * (the caller stores that, with the envelope's origin, as the question's `question` message).
+   * @returns the question as stored here.
+   */
+  askRemote(from: string, to: string, question: string, origin: string): QuestionRecord {
+    const row = this.db
+      .query<Row, [string, string, string, number, string]>(
+        'INSERT INTO questions (asker, recipient, question, options, multi, created_at, origin) VALUES (?, ?, ?, NULL, 0, ?, ?) RETURNING *',
+      )
+      .get(from, to, question, this.now(), origin)!;
+    return toRecord(row);
+  }
+
+  /**
+   * Where question `id` came from: `<hive>:<its id there>` for one put from another hive, else null,
+   * and its answer's text (free text, or the choices joined with `, `), once answered.
+   */
+  remoteOf(id: number): { origin: string | null; answer: string | null } | null {
+    const row = this.db.query<Row & { origin: string | null }, [number]>('SELECT * FROM questions WHERE id = ?').get(id);
+    if (!row) return null;
+    const rec = toRecord(row);
+    const answer = rec.answer === null ? null : rec.answer.choices ? rec.answer.choices.join(', ') : (rec.answer.text ?? '');
+    return { origin: row.origin, answer };
+  }
+
+  /**
+   * Inside the asking hive's transaction: records the answer `text` that `by` (`name@hive`, the
+   * one the question was put to) gave in its hive to question `id` of this one, and stores the
+   * `answer` message for the asker with the envelope's `origin`.
+   * @returns the answer message (publish it after the commit), or null when the question does not
+   *   exist here, was put to someone else, or is answered already (a repeat, or a late answer).
+   */
+  answerRemote(id: number, by: string, text: string, origin: string): { question: QuestionRecord; message: MessageRecord } | null {
+    const q = this.db.query<Row, [number]>('SELECT * FROM questions WHERE id = ?').get(id);
+    if (!q || q.recipient !== by || q.answered_at !== null) return null;
+    const row = this.db
+      .query<Row, [number, string, string, number]>('UPDATE questions SET answered_at = ?, answered_by = ?, answer_text = ? WHERE id = ? AND answered_at IS NULL RETURNING *')
+      .get(this.now(), by, text, id);
+    if (!row) return null;
+    const body = `Re: question #${id} ("${preview(q.question)}")\n\n${text}`;
+    const message = this.broker.insertRemote(by, q.asker, body, origin, { kind: 'answer', ref: id });
+    if (!message) return null;
+    return { question: toRecord(row), message };
+  }
+
+  /**
+   * Inside a transaction: closes question `id` that never reached the one it was put to (another
+   * hive refused it), with `reason` as its answer text and the hive itself as who answered, so it
+   * no longer counts as open.
+   * @returns the closed question, or null when it is not open.
+   */
+  closeUndelivered(id: number, reason: string): QuestionRecord | null {
+    const row = this.db
+      .query<Row, [number, string, string, number]>('UPDATE questions SET answered_at = ?, answered_by = ?, answer_text = ? WHERE id = ? AND answered_at IS NULL RETURNING *')
+      .get(this.now(), SYSTEM, `(not delivered: ${reason})`, id);
+    return row ? toRecord(row) : null;
+  }
+
+  /** Announces a question stored by {@link askRemote} or answered by {@link answerRemote}, after the commit. */
+  announce(question: QuestionRecord): void {
+    this.bus.emit({ type: 'question', question });
   }
 
   /** @throws HiveError `not_found` when there is no question `id`. */

@@ -78,6 +78,11 @@ export interface ListOptions {
 
 /** Inboxes with durable send and commit-woken long-poll receive. */
 export class Broker {
+  /**
+   * Called inside the transaction that stores a message for another hive (`name@hive`), to queue
+   * it for publishing in the same commit (set by `federation/`; absent on a hive on its own).
+   */
+  remote: ((msg: MessageRecord) => void) | null = null;
   private waiters = new Map<string, Waiter[]>();
   private queued: Queued[] = [];
   private flushScheduled = false;
@@ -104,7 +109,8 @@ export class Broker {
    * @returns the stored message; it is committed when this returns.
    */
   send(from: string, to: string, body: string, meta: MessageMeta = {}): MessageRecord {
-    const msg = this.insert(from, to, body, meta);
+    // one transaction with the outbox row a message to another hive gets (see `remote`)
+    const msg = this.db.transaction(() => this.insert(from, to, body, meta))();
     this.publish(msg);
     return msg;
   }
@@ -187,7 +193,37 @@ export class Broker {
   insert(from: string, to: string, body: string, meta: MessageMeta = {}): MessageRecord {
     const row = this.insertStmt.get(from, to, body, meta.kind ?? 'message', meta.ref ?? null, this.now());
     if (!row) throw new Error('insert returned no row');
-    return toRecord(row);
+    const msg = toRecord(row);
+    if (this.remote && to.includes('@')) this.remote(msg);
+    return msg;
+  }
+
+  /**
+   * Stores a message that came from another hive, once: `origin` (`<hive>:<id>`) is unique, so a
+   * redelivery stores nothing. Call {@link publish} after the commit, as for {@link insert}.
+   * @returns the stored message, or null when one with this origin is stored already.
+   */
+  insertRemote(from: string, to: string, body: string, origin: string, meta: MessageMeta = {}): MessageRecord | null {
+    const row = this.db
+      .query<Row, [string, string, string, MessageKind, number | null, number, string]>(
+        'INSERT OR IGNORE INTO messages (sender, recipient, body, kind, ref, created_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+      )
+      .get(from, to, body, meta.kind ?? 'message', meta.ref ?? null, this.now(), origin);
+    return row ? toRecord(row) : null;
+  }
+
+  /** Whether a message from another hive with this origin (`<hive>:<id>`) is stored already. */
+  hasOrigin(origin: string): boolean {
+    return this.db.query<{ n: number }, [string]>('SELECT count(*) AS n FROM messages WHERE origin = ?').get(origin)!.n > 0;
+  }
+
+  /**
+   * Marks a message to another hive delivered (the recipient's hive stored it) at `at`, unix ms.
+   * @returns the message, or null when there is none undelivered with that id.
+   */
+  markDelivered(id: number, at: number): MessageRecord | null {
+    const row = this.db.query<Row, [number, number]>('UPDATE messages SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL RETURNING *').get(at, id);
+    return row ? toRecord(row) : null;
   }
 
   /** Announces a committed message on the bus and hands it to a waiting receiver, if any. */

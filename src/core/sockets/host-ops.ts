@@ -22,6 +22,7 @@ import type { Broker } from '../broker/store.ts';
 import type { ConfigRepos, MetaRepo } from '../configs/repos.ts';
 import type { TagRetention } from '../configs/retention.ts';
 import type { UsageStore } from '../gateway/usage.ts';
+import type { Federation } from '../federation/federation.ts';
 
 /** The features the admin socket reaches, and the core's facts. */
 export interface HostOpsDeps {
@@ -43,6 +44,8 @@ export interface HostOpsDeps {
   retention: TagRetention;
   alerts: Alerts;
   usage: UsageStore;
+  /** This hive's membership in a federation, or null. */
+  federation: Federation | null;
   /** `hive ctl images` (see `Hive.imageReport`). */
   imageReport(prune: boolean): OpResult<typeof HostOps, 'images'>;
 }
@@ -51,7 +54,7 @@ export interface HostOpsDeps {
 export function hostOps(f: HostOpsDeps): OpHandlers<typeof HostOps> {
   return {
     status: () => f.status(),
-    list: () => ({ agents: f.registry.list(), isolation: f.isolation }),
+    list: () => ({ agents: f.registry.list(), isolation: f.isolation, remote: f.federation?.presence.remoteAgents() ?? [], hives: f.federation?.presence.remoteHives() ?? [] }),
     spawn: async ({ name }) => ({ agent: await f.lifecycle.spawn(name) }),
     start: async ({ name }) => ({ agent: await f.lifecycle.start(name) }),
     stop: async ({ name }) => ({ agent: await f.lifecycle.stop(name) }),

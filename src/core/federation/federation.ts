@@ -1,0 +1,391 @@
+/**
+ * @module core/federation/federation
+ * Hives on several hosts acting as one, over NATS JetStream (a core started with `--nats`; without
+ * it no {@link Federation} is made and the NATS client is never imported: it is loaded in
+ * {@link Federation.start} only).
+ *
+ * **Sending.** A message to `name@hive` is stored like any other (recipient `name@hive`), and in
+ * the same transaction an outbox row holds its envelope (`envelope.ts`): acknowledged to the sender
+ * means durable on this host. A pump publishes the outbox in id order, one envelope at a time, each
+ * with the JetStream message id `<this hive>:<outbox id>` (JetStream drops a repeat within its
+ * duplicate window), and clears a row only on JetStream's acknowledgement. While NATS cannot be
+ * reached the rows wait, and the pump retries with a backoff (0.5 s doubling to 15 s) only while
+ * rows are waiting: an idle federated hive runs no timer.
+ *
+ * **Receiving.** A durable consumer `hive-<this hive>` takes `hive.<this hive>.>` in stream order.
+ * Each envelope is checked, stored in one transaction (the message with its origin
+ * `<hive>:<id>`, unique, so a redelivery stores nothing; and the receipt for the sending hive, in
+ * the outbox), and acknowledged to JetStream only after that commit. A receipt marks the sent
+ * message delivered (`delivered_at`), or tells its sender why it was refused. Order per sending
+ * hive is kept end to end: one outbox in id order, one stream, one consumer taking its subject in
+ * order.
+ *
+ * Client API per the NATS authors' `@nats-io/transport-node` and `@nats-io/jetstream` 3.x.
+ */
+import type { Database, Statement } from 'bun:sqlite';
+import { readFileSync } from 'node:fs';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { HiveError } from '../../shared/errors.ts';
+import { OPERATOR, SYSTEM, validateRecipient } from '../../shared/names.ts';
+import type { MessageRecord, QuestionRecord } from '../../shared/wire.ts';
+import type { Registry } from '../agents/registry.ts';
+import type { Broker } from '../broker/store.ts';
+import type { Questions } from '../broker/questions.ts';
+import type { EventBus } from '../bus.ts';
+import { natsCredentialKind } from '../settings.ts';
+import type { Alerts } from '../alerts.ts';
+import { Presence } from './presence.ts';
+import { parseEnvelope, senderOf, STREAM, STREAM_SUBJECTS, subjectFor, type Envelope } from './envelope.ts';
+
+/** What the federation reads and writes. */
+export interface FederationDeps {
+  db: Database;
+  broker: Broker;
+  bus: EventBus;
+  registry: Registry;
+  questions: Questions;
+  /** This hive's name. */
+  hive: string;
+  nats: { servers: string[]; credsFile: string | null; replicas: number };
+  alerts: Alerts;
+  /** How long another hive may go unheard (or this one without NATS) before `hive_unreachable`, ms. */
+  unreachableMs: number;
+  log: (line: string) => void;
+}
+
+/** This hive's link to NATS: `connecting` until the first connection, then `up` or `down`. */
+export type LinkState = 'connecting' | 'up' | 'down';
+
+/** The federation as `hive ctl status` and the dashboard show it. */
+export interface FederationStatus {
+  hive: string;
+  servers: string[];
+  link: LinkState;
+  /** When the link last changed, unix ms. */
+  since: number;
+  /** Envelopes stored here and not yet acknowledged by JetStream. */
+  outbox: number;
+  /** The last error of a publish or of the connection, or null. */
+  last_error: string | null;
+}
+
+/** JetStream's duplicate window for the stream, ns (2 h; beyond it the receiver's origin check dedupes). */
+const DUPLICATE_WINDOW_NS = 2 * 3600 * 1e9;
+/** How long one publish waits for JetStream's acknowledgement, ms. */
+const PUBLISH_TIMEOUT_MS = 5000;
+/** Outbox rows read per pass of the pump. */
+const PUMP_BATCH = 256;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 15_000;
+
+interface OutboxRow {
+  id: number;
+  to_hive: string;
+  payload: string;
+}
+
+/** Whether `name` is an agent name, `manager` or `operator`. */
+function isRecipientName(name: string): boolean {
+  try {
+    validateRecipient(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One hive's membership in a federation. */
+export class Federation {
+  /** Remote agents and hives (see `presence.ts`). */
+  readonly presence: Presence;
+  private nc: NatsConnection | null = null;
+  private js: JetStreamClient | null = null;
+  private link: LinkState = 'connecting';
+  private since = Date.now();
+  private lastError: string | null = null;
+  private pumping = false;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private backoff = BACKOFF_MIN_MS;
+  private closed = false;
+  /** Ends the wait between two first-connection tries (on stop). */
+  private wakeConnect: (() => void) | null = null;
+  private readonly addOutbox: Statement<unknown, [string, string, number | null, string, number]>;
+  private readonly pending: Statement<OutboxRow, [number]>;
+  private readonly published: Statement<unknown, [number, number, number]>;
+  private readonly depth: Statement<{ n: number }, []>;
+
+  constructor(private readonly deps: FederationDeps) {
+    const { db } = deps;
+    this.addOutbox = db.query('INSERT INTO outbox (to_hive, kind, message_id, payload, queued_at) VALUES (?, ?, ?, ?, ?)');
+    this.pending = db.query('SELECT id, to_hive, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?');
+    this.published = db.query('UPDATE outbox SET published_at = ?, stream_seq = ? WHERE id = ?');
+    this.depth = db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL');
+    deps.broker.remote = (msg) => this.queueMessage(msg);
+    this.presence = new Presence({
+      hive: deps.hive,
+      registry: deps.registry,
+      bus: deps.bus,
+      alerts: deps.alerts,
+      unreachableMs: deps.unreachableMs,
+      link: () => ({ up: this.link === 'up', since: this.since }),
+      log: deps.log,
+    });
+  }
+
+  /**
+   * Connects in the background (the core does not wait for NATS): makes sure the stream and this
+   * hive's durable consumer exist, starts consuming, and publishes what the outbox holds.
+   */
+  start(): void {
+    void this.run().catch((err: Error) => {
+      if (this.closed) return;
+      this.setLink('down', err.message);
+      this.deps.log(`federation: ${err.message}`);
+    });
+  }
+
+  /** The link, the outbox and the last error. */
+  status(): FederationStatus {
+    return {
+      hive: this.deps.hive,
+      servers: this.deps.nats.servers,
+      link: this.link,
+      since: this.since,
+      outbox: this.depth.get()!.n,
+      last_error: this.lastError,
+    };
+  }
+
+  /** Closes the connection; what the outbox holds is published at the next start. */
+  async stop(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    this.wakeConnect?.();
+    this.deps.broker.remote = null;
+    this.presence.stop();
+    await this.nc?.close().catch(() => {});
+  }
+
+  // ── sending ───────────────────────────────────────────────────────────────
+
+  /**
+   * Inside the transaction that stores `msg` (to `name@hive`): its envelope joins the outbox. A
+   * question goes with its id here; an answer to a question put from that hive goes with the
+   * question's id there and the answer's text.
+   */
+  private queueMessage(msg: MessageRecord): void {
+    const at = msg.to.lastIndexOf('@');
+    const toHive = msg.to.slice(at + 1);
+    const base = { v: 1 as const, type: 'message' as const, id: msg.id, from: msg.from, to: msg.to.slice(0, at), created_at: msg.created_at };
+    let envelope: Envelope = { ...base, kind: 'message', body: msg.body };
+    if (msg.kind === 'question' && msg.ref !== null) envelope = { ...base, kind: 'question', ref: msg.ref, body: msg.body };
+    if (msg.kind === 'answer' && msg.ref !== null) {
+      const q = this.deps.questions.remoteOf(msg.ref);
+      const origin = q?.origin?.split(':');
+      if (q && origin && origin[0] === toHive && q.answer !== null) envelope = { ...base, kind: 'answer', ref: Number(origin[1]), body: q.answer };
+    }
+    this.addOutbox.run(toHive, 'message', msg.id, JSON.stringify(envelope), Date.now());
+    // after the caller's commit (a rolled-back row is simply not there for the pump)
+    setImmediate(() => this.kick());
+  }
+
+  /** Starts the pump unless it runs, waits for a retry, or there is no connection yet. */
+  private kick(): void {
+    if (this.pumping || this.retry || this.closed || !this.js) return;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      for (;;) {
+        const rows = this.pending.all(PUMP_BATCH);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          if (this.closed) return;
+          const ack = await this.js!.publish(subjectFor(row.to_hive, this.deps.hive), row.payload, { msgID: `${this.deps.hive}:${row.id}`, timeout: PUBLISH_TIMEOUT_MS });
+          this.published.run(Date.now(), ack.seq, row.id);
+        }
+        this.deps.bus.emit({ type: 'federation' });
+      }
+      this.backoff = BACKOFF_MIN_MS;
+    } catch (err) {
+      if (this.closed) return;
+      this.lastError = `publish: ${(err as Error).message}`;
+      this.deps.bus.emit({ type: 'federation' });
+      const wait = this.backoff;
+      this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        this.kick();
+      }, wait);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  // ── receiving ─────────────────────────────────────────────────────────────
+
+  /**
+   * Stores one envelope consumed from `subject`.
+   * @throws HiveError `bad_request` for an envelope that is malformed or on a foreign subject (it is
+   *   never redelivered); the sqlite error when it could not be stored (it is redelivered).
+   */
+  receive(subject: string, text: string): void {
+    const { db, broker, registry, questions, hive, log } = this.deps;
+    const from = senderOf(subject, hive);
+    const env = parseEnvelope(text);
+    if (env.type === 'message') {
+      if (!isRecipientName(env.from)) throw new HiveError('bad_request', `an envelope from ${from} with the sender "${env.from}", which is not an agent name, "manager" or "operator"`);
+      const origin = `${from}:${env.id}`;
+      const sender = `${env.from}@${from}`;
+      const stored = db.transaction((): { msg: MessageRecord; question: QuestionRecord | null } | null => {
+        if (broker.hasOrigin(origin)) return null; // a redelivery: stored, and its receipt queued, before
+        const refuse = (error: string) => {
+          this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: false, error, at: Date.now() });
+          return null;
+        };
+        if (env.to !== OPERATOR && !registry.has(env.to)) return refuse(`no agent named "${env.to}" in hive ${hive}`);
+        let msg: MessageRecord | null;
+        let question: QuestionRecord | null = null;
+        if (env.kind === 'question' && env.ref !== undefined) {
+          if (env.to === OPERATOR) return refuse(`questions for the operator of hive ${hive} go through its manager`);
+          question = questions.askRemote(sender, env.to, env.body, `${from}:${env.ref}`);
+          msg = broker.insertRemote(sender, env.to, env.body, origin, { kind: 'question', ref: question.id });
+        } else if (env.kind === 'answer' && env.ref !== undefined) {
+          const done = questions.answerRemote(env.ref, sender, env.body, origin);
+          if (!done) return refuse(`question #${env.ref} of hive ${hive} is not open for an answer from ${sender}`);
+          ({ message: msg, question } = done);
+        } else {
+          msg = broker.insertRemote(sender, env.to, env.body, origin);
+        }
+        if (!msg) return null;
+        this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: true, at: msg.created_at });
+        return { msg, question };
+      })();
+      if (stored) {
+        broker.publish(stored.msg);
+        if (stored.question) questions.announce(stored.question);
+      }
+      return;
+    }
+    const sent = broker.message(env.id);
+    if (!sent || !sent.to.endsWith(`@${from}`)) {
+      log(`federation: a receipt from ${from} for message #${env.id}, which was not sent there; ignored`);
+      return;
+    }
+    if (env.ok) {
+      const done = broker.markDelivered(env.id, env.at);
+      if (done) this.deps.bus.emit({ type: 'delivered', message: done });
+      return;
+    }
+    if (sent.delivered_at !== null) return; // refused once already, and told
+    const reason = env.error ?? 'refused';
+    const { notice, closed } = db.transaction(() => {
+      broker.markDelivered(env.id, env.at);
+      // a question that never arrived is no longer open
+      const closed = sent.kind === 'question' && sent.ref !== null ? questions.closeUndelivered(sent.ref, reason) : null;
+      return { notice: broker.insert(SYSTEM, sent.from, `Your ${sent.kind === 'question' ? 'question' : 'message'} #${sent.id} to ${sent.to} was not delivered: ${reason}.`), closed };
+    })();
+    broker.publish(notice);
+    if (closed) questions.announce(closed);
+  }
+
+  private queueReceipt(to: string, receipt: Envelope): void {
+    this.addOutbox.run(to, 'receipt', null, JSON.stringify(receipt), Date.now());
+    setImmediate(() => this.kick());
+  }
+
+  // ── the connection ─────────────────────────────────────────────────────────
+
+  private async run(): Promise<void> {
+    const { connect, credsAuthenticator, nkeyAuthenticator } = await import('@nats-io/transport-node');
+    const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy, StorageType } = await import('@nats-io/jetstream');
+    const { hive, nats, log } = this.deps;
+    let creds;
+    if (nats.credsFile) {
+      const text = readFileSync(nats.credsFile, 'utf8');
+      const bytes = new TextEncoder().encode(natsCredentialKind(text) === 'nkey' ? text.trim() : text);
+      creds = natsCredentialKind(text) === 'nkey' ? nkeyAuthenticator(bytes) : credsAuthenticator(bytes);
+    }
+    // until the first connection, tried here (so that a stop ends the tries and the link reads
+    // `down` with the reason); after it, the client reconnects by itself
+    let nc: NatsConnection;
+    let wait = BACKOFF_MIN_MS;
+    for (;;) {
+      try {
+        nc = await connect({ servers: nats.servers, name: `hive-${hive}`, maxReconnectAttempts: -1, reconnectTimeWait: 1000, ...(creds ? { authenticator: creds } : {}) });
+        break;
+      } catch (err) {
+        if (this.closed) return;
+        this.setLink('down', `connect: ${(err as Error).message}`);
+        await new Promise<void>((resolve) => {
+          this.wakeConnect = resolve;
+          this.retry = setTimeout(resolve, wait);
+        });
+        this.retry = null;
+        this.wakeConnect = null;
+        if (this.closed) return;
+        wait = Math.min(wait * 2, BACKOFF_MAX_MS);
+      }
+    }
+    if (this.closed) {
+      await nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.setLink('up', null);
+    log(`federation: hive ${hive} connected to ${nc.getServer()}`);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.setLink('down', `disconnected from ${s.server}`);
+        else if (s.type === 'reconnect') {
+          this.setLink('up', null);
+          this.kick();
+        } else if (s.type === 'error') this.lastError = String(s.error);
+      }
+    })();
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(STREAM);
+    } catch {
+      try {
+        await jsm.streams.add({ name: STREAM, subjects: [STREAM_SUBJECTS], storage: StorageType.File, num_replicas: nats.replicas, duplicate_window: DUPLICATE_WINDOW_NS });
+        log(`federation: created the JetStream stream ${STREAM} (${nats.replicas} replica${nats.replicas === 1 ? '' : 's'})`);
+      } catch (err) {
+        // another hive made it meanwhile
+        await jsm.streams.info(STREAM).catch(() => {
+          throw err;
+        });
+      }
+    }
+    const durable = `hive-${hive}`;
+    await jsm.consumers.add(STREAM, { durable_name: durable, filter_subject: subjectFor(hive, '>'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30e9 });
+    this.js = jetstream(nc);
+    this.kick();
+    await this.presence.start(nc, nats.replicas);
+    const consumer = await this.js.consumers.get(STREAM, durable);
+    const messages = await consumer.consume();
+    for await (const m of messages) {
+      try {
+        this.receive(m.subject, m.string());
+        m.ack();
+      } catch (err) {
+        const bad = err instanceof HiveError && err.code === 'bad_request';
+        log(`federation: ${bad ? 'refused' : 'could not store'} an envelope on ${m.subject}: ${(err as Error).message}`);
+        if (bad) m.term();
+        else m.nak(1000);
+      }
+    }
+  }
+
+  private setLink(link: LinkState, error: string | null): void {
+    if (error) this.lastError = error;
+    if (this.link === link) return;
+    this.link = link;
+    this.since = Date.now();
+    this.deps.bus.emit({ type: 'federation' });
+  }
+}
