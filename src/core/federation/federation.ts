@@ -25,7 +25,7 @@
 import type { Database, Statement } from 'bun:sqlite';
 import { readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { HiveError } from '../../shared/errors.ts';
 import { OPERATOR, SYSTEM, validateRecipient } from '../../shared/names.ts';
 import type { MessageRecord, QuestionRecord } from '../../shared/wire.ts';
@@ -76,6 +76,8 @@ const DUPLICATE_WINDOW_NS = 2 * 3600 * 1e9;
 const PUBLISH_TIMEOUT_MS = 5000;
 /** Outbox rows read per pass of the pump. */
 const PUMP_BATCH = 256;
+/** Publishes in flight at once; the pump waits for each window's acknowledgements. */
+const PUBLISH_WINDOW = 64;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
 
@@ -203,11 +205,23 @@ export class Federation {
       for (;;) {
         const rows = this.pending.all(PUMP_BATCH);
         if (rows.length === 0) break;
-        for (const row of rows) {
-          if (this.closed) return;
-          const ack = await this.js!.publish(subjectFor(row.to_hive, this.deps.hive), row.payload, { msgID: `${this.deps.hive}:${row.id}`, timeout: PUBLISH_TIMEOUT_MS });
-          this.published.run(Date.now(), ack.seq, row.id);
+        for (let i = 0; i < rows.length && !this.closed; i += PUBLISH_WINDOW) {
+          // a window of publishes on the one connection: the server stores them in the order sent
+          const window = rows.slice(i, i + PUBLISH_WINDOW);
+          const acks = await Promise.allSettled(
+            window.map((row) => this.js!.publish(subjectFor(row.to_hive, this.deps.hive), row.payload, { msgID: `${this.deps.hive}:${row.id}`, timeout: PUBLISH_TIMEOUT_MS })),
+          );
+          // cleared up to the first failure; from there on everything is published again, in order
+          // (what JetStream stored already is dropped as a duplicate by its message id)
+          const now = Date.now();
+          const failed = acks.findIndex((a) => a.status === 'rejected');
+          const done = failed < 0 ? acks.length : failed;
+          this.deps.db.transaction(() => {
+            for (let k = 0; k < done; k++) this.published.run(now, (acks[k] as PromiseFulfilledResult<{ seq: number }>).value.seq, window[k]!.id);
+          })();
+          if (failed >= 0) throw (acks[failed] as PromiseRejectedResult).reason;
         }
+        if (this.closed) return;
         this.deps.bus.emit({ type: 'federation' });
       }
       this.backoff = BACKOFF_MIN_MS;
@@ -229,46 +243,72 @@ export class Federation {
   // ── receiving ─────────────────────────────────────────────────────────────
 
   /**
-   * Stores one envelope consumed from `subject`.
+   * Stores one envelope consumed from `subject` (see {@link receiveBatch}).
    * @throws HiveError `bad_request` for an envelope that is malformed or on a foreign subject (it is
    *   never redelivered); the sqlite error when it could not be stored (it is redelivered).
    */
   receive(subject: string, text: string): void {
-    const { db, broker, registry, questions, hive, log } = this.deps;
+    const [outcome] = this.receiveBatch([{ subject, text }]);
+    if (outcome) throw outcome;
+  }
+
+  /**
+   * Stores envelopes consumed in a row, in one transaction (one commit for the lot), in order; the
+   * messages stored are announced and handed to waiting receivers only after that commit.
+   * @returns per envelope, null when it was taken (stored, or a repeat or stray ignored), else the
+   *   error that kept it out: HiveError `bad_request` for a malformed envelope or a foreign subject.
+   * @throws the sqlite error when the commit failed (nothing of the batch is stored).
+   */
+  receiveBatch(items: ReadonlyArray<{ subject: string; text: string }>): Array<Error | null> {
+    const effects: Array<() => void> = [];
+    const outcomes = this.deps.db.transaction(() =>
+      items.map(({ subject, text }) => {
+        try {
+          // a savepoint per envelope: one that fails leaves nothing of itself behind
+          this.deps.db.transaction(() => this.take(subject, text, effects))();
+          return null;
+        } catch (err) {
+          return err as Error;
+        }
+      }),
+    )();
+    for (const run of effects) run();
+    return outcomes;
+  }
+
+  /** Inside a transaction: stores one envelope; what to announce after the commit goes to `effects`. */
+  private take(subject: string, text: string, effects: Array<() => void>): void {
+    const { broker, registry, questions, hive, log } = this.deps;
     const from = senderOf(subject, hive);
     const env = parseEnvelope(text);
     if (env.type === 'message') {
       if (!isRecipientName(env.from)) throw new HiveError('bad_request', `an envelope from ${from} with the sender "${env.from}", which is not an agent name, "manager" or "operator"`);
       const origin = `${from}:${env.id}`;
+      if (broker.hasOrigin(origin)) return; // a redelivery: stored, and its receipt queued, before
       const sender = `${env.from}@${from}`;
-      const stored = db.transaction((): { msg: MessageRecord; question: QuestionRecord | null } | null => {
-        if (broker.hasOrigin(origin)) return null; // a redelivery: stored, and its receipt queued, before
-        const refuse = (error: string) => {
-          this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: false, error, at: Date.now() });
-          return null;
-        };
-        if (env.to !== OPERATOR && !registry.has(env.to)) return refuse(`no agent named "${env.to}" in hive ${hive}`);
-        let msg: MessageRecord | null;
-        let question: QuestionRecord | null = null;
-        if (env.kind === 'question' && env.ref !== undefined) {
-          if (env.to === OPERATOR) return refuse(`questions for the operator of hive ${hive} go through its manager`);
-          question = questions.askRemote(sender, env.to, env.body, `${from}:${env.ref}`);
-          msg = broker.insertRemote(sender, env.to, env.body, origin, { kind: 'question', ref: question.id });
-        } else if (env.kind === 'answer' && env.ref !== undefined) {
-          const done = questions.answerRemote(env.ref, sender, env.body, origin);
-          if (!done) return refuse(`question #${env.ref} of hive ${hive} is not open for an answer from ${sender}`);
-          ({ message: msg, question } = done);
-        } else {
-          msg = broker.insertRemote(sender, env.to, env.body, origin);
-        }
-        if (!msg) return null;
-        this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: true, at: msg.created_at });
-        return { msg, question };
-      })();
-      if (stored) {
-        broker.publish(stored.msg);
-        if (stored.question) questions.announce(stored.question);
+      const refuse = (error: string) => this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: false, error, at: Date.now() });
+      if (env.to !== OPERATOR && !registry.has(env.to)) return refuse(`no agent named "${env.to}" in hive ${hive}`);
+      let msg: MessageRecord | null;
+      let question: QuestionRecord | null = null;
+      if (env.kind === 'question' && env.ref !== undefined) {
+        if (env.to === OPERATOR) return refuse(`questions for the operator of hive ${hive} go through its manager`);
+        question = questions.askRemote(sender, env.to, env.body, `${from}:${env.ref}`);
+        msg = broker.insertRemote(sender, env.to, env.body, origin, { kind: 'question', ref: question.id });
+      } else if (env.kind === 'answer' && env.ref !== undefined) {
+        const done = questions.answerRemote(env.ref, sender, env.body, origin);
+        if (!done) return refuse(`question #${env.ref} of hive ${hive} is not open for an answer from ${sender}`);
+        ({ message: msg, question } = done);
+      } else {
+        msg = broker.insertRemote(sender, env.to, env.body, origin);
       }
+      if (!msg) return;
+      this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: true, at: msg.created_at });
+      const stored = msg;
+      const asked = question;
+      effects.push(() => {
+        broker.publish(stored);
+        if (asked) questions.announce(asked);
+      });
       return;
     }
     const sent = broker.message(env.id);
@@ -278,19 +318,19 @@ export class Federation {
     }
     if (env.ok) {
       const done = broker.markDelivered(env.id, env.at);
-      if (done) this.deps.bus.emit({ type: 'delivered', message: done });
+      if (done) effects.push(() => this.deps.bus.emit({ type: 'delivered', message: done }));
       return;
     }
     if (sent.delivered_at !== null) return; // refused once already, and told
     const reason = env.error ?? 'refused';
-    const { notice, closed } = db.transaction(() => {
-      broker.markDelivered(env.id, env.at);
-      // a question that never arrived is no longer open
-      const closed = sent.kind === 'question' && sent.ref !== null ? questions.closeUndelivered(sent.ref, reason) : null;
-      return { notice: broker.insert(SYSTEM, sent.from, `Your ${sent.kind === 'question' ? 'question' : 'message'} #${sent.id} to ${sent.to} was not delivered: ${reason}.`), closed };
-    })();
-    broker.publish(notice);
-    if (closed) questions.announce(closed);
+    broker.markDelivered(env.id, env.at);
+    // a question that never arrived is no longer open
+    const closed = sent.kind === 'question' && sent.ref !== null ? questions.closeUndelivered(sent.ref, reason) : null;
+    const notice = broker.insert(SYSTEM, sent.from, `Your ${sent.kind === 'question' ? 'question' : 'message'} #${sent.id} to ${sent.to} was not delivered: ${reason}.`);
+    effects.push(() => {
+      broker.publish(notice);
+      if (closed) questions.announce(closed);
+    });
   }
 
   private queueReceipt(to: string, receipt: Envelope): void {
@@ -368,16 +408,30 @@ export class Federation {
     await this.presence.start(nc, nats.replicas);
     const consumer = await this.js.consumers.get(STREAM, durable);
     const messages = await consumer.consume();
-    for await (const m of messages) {
+    // what arrives in one turn of the event loop is stored in one commit, then acknowledged
+    let batch: JsMsg[] = [];
+    const flush = () => {
+      const taken = batch;
+      batch = [];
+      let outcomes: Array<Error | null>;
       try {
-        this.receive(m.subject, m.string());
-        m.ack();
+        outcomes = this.receiveBatch(taken.map((m) => ({ subject: m.subject, text: m.string() })));
       } catch (err) {
+        log(`federation: could not store ${taken.length} envelope(s): ${(err as Error).message}`);
+        for (const m of taken) m.nak(1000);
+        return;
+      }
+      taken.forEach((m, i) => {
+        const err = outcomes[i];
+        if (!err) return m.ack();
         const bad = err instanceof HiveError && err.code === 'bad_request';
-        log(`federation: ${bad ? 'refused' : 'could not store'} an envelope on ${m.subject}: ${(err as Error).message}`);
+        log(`federation: ${bad ? 'refused' : 'could not store'} an envelope on ${m.subject}: ${err.message}`);
         if (bad) m.term();
         else m.nak(1000);
-      }
+      });
+    };
+    for await (const m of messages) {
+      if (batch.push(m) === 1) setImmediate(flush);
     }
   }
 

@@ -176,8 +176,9 @@ export class Presence {
     this.deps.alerts.raise('hive_unreachable', `@${hive}`, text);
   }
 
+  /** Closes the alert of `hive` (one raised before this core restarted too). */
   private clear(hive: string): void {
-    if (!this.alerted.delete(hive)) return;
+    this.alerted.delete(hive);
     this.deps.alerts.clear(`@${hive}`, ['hive_unreachable']);
   }
 }
