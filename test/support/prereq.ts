@@ -35,11 +35,13 @@ import { Images } from '../../src/core/images/images.ts';
  * - `bwrap`: the `bwrap` runtime works here (`bwrap`, a test sandbox with a user namespace runs).
  * - `nix-instantiate`: that command on `PATH` (Debian: `nix-bin`), to parse and evaluate `.nix` files
  *   without nixpkgs.
+ * - `netns`: network namespaces can be made here (root and iproute2's `ip`): test hosts joined by
+ *   veth pairs (`test/support/netns.ts`).
  * - `nats-server`: that command on `PATH` (Debian: `nats-server`, 2.9 with JetStream), for the federation's tests.
  * - `mmdebstrap`: that command on `PATH` and a Debian or Ubuntu host, so the core can build agents'
  *   root filesystems (`src/core/images/`); the builds also need the distribution's package mirror.
  */
-export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap' | 'nix-instantiate' | 'mmdebstrap' | 'nats-server';
+export type Prereq = 'root' | 'git' | 'curl' | 'node' | 'ps' | 'chromium' | 'nspawn' | 'nspawn-userns' | 'bwrap' | 'nix-instantiate' | 'mmdebstrap' | 'nats-server' | 'netns';
 
 /** True when `HIVE_TEST_REQUIRE_ALL=1`: a missing prerequisite fails the run instead of skipping. */
 export const REQUIRE_ALL = process.env.HIVE_TEST_REQUIRE_ALL === '1';
@@ -102,6 +104,15 @@ function check(p: Prereq): string | null {
       if (nspawn) return nspawn;
       const why = probeUserNamespaces(nspawnBin!, tmpdir());
       return why ? `systemd-nspawn cannot give its containers a private user namespace: ${why}` : null;
+    }
+    case 'netns': {
+      if (uid !== 0) return 'needs root to make network namespaces';
+      if (!Bun.which('ip', { PATH: `${process.env.PATH}:/usr/sbin:/sbin` })) return 'ip not found (apt install iproute2)';
+      const ns = `hvprobe-${process.pid}`;
+      const why = runs(['ip', 'netns', 'add', ns]);
+      if (why) return `ip netns add failed (${why})`;
+      runs(['ip', 'netns', 'del', ns]);
+      return null;
     }
     case 'mmdebstrap': {
       const images = new Images({ dir: tmpdir(), log: () => {} });

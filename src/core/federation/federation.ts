@@ -54,7 +54,10 @@ export interface FederationDeps {
   log: (line: string) => void;
 }
 
-/** This hive's link to NATS: `connecting` until the first connection, then `up` or `down`. */
+/**
+ * This hive's link to the federation: `connecting` until the first connection, then `down` while
+ * it is disconnected or JetStream refuses or does not answer its publishes, else `up`.
+ */
 export type LinkState = 'connecting' | 'up' | 'down';
 
 /** The federation as `hive ctl status` and the dashboard show it. */
@@ -222,12 +225,16 @@ export class Federation {
           if (failed >= 0) throw (acks[failed] as PromiseRejectedResult).reason;
         }
         if (this.closed) return;
+        // JetStream took them: the link works, whatever the connection said before
+        this.setLink('up', null);
         this.deps.bus.emit({ type: 'federation' });
       }
       this.backoff = BACKOFF_MIN_MS;
     } catch (err) {
       if (this.closed) return;
-      this.lastError = `publish: ${(err as Error).message}`;
+      // connected or not, what cannot be published means the federation is out of reach (a server
+      // cut off from its cluster has no JetStream quorum)
+      this.setLink('down', `publish: ${(err as Error).message}`);
       this.deps.bus.emit({ type: 'federation' });
       const wait = this.backoff;
       this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
