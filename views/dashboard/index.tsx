@@ -6,8 +6,10 @@
  * manager's questions and the approvals. The second is a strip of tabs over one pane each: swarm
  * (with the spawn form), message flow, the operator's inbox, recent turns, kept state, reminders,
  * rebuild output with the agents' images, and stats. Each section is rendered by its own module in this folder.
- * Everything below the chrome is updated in place by the `/events` SSE stream, hidden panes too
- * (fragments are swapped by id); `static/hive.js` switches the tabs, remembers the last one, and
+ * With `--nats`, the chrome strip names the hive and its federation link, and the swarm pane lists
+ * the other hives under the local agents (`federation.tsx`); a hive on its own shows neither.
+ * Everything below the chrome (and the chrome's counts and federation link) is updated in place by
+ * the `/events` SSE stream, hidden panes too (fragments are swapped by id); `static/hive.js` switches the tabs, remembers the last one, and
  * counts on a hidden tab what arrived in its pane since it was shown.
  */
 import type { Children } from '@kitajs/html';
@@ -15,6 +17,7 @@ import type { AgentRecord, AlertRecord, ApprovalRecord, MessageRecord, PeerRecor
 import { AlertCount, Banners } from './banners.tsx';
 import { ApprovalList, type ApprovalDetail, type DraftItem } from './approvals.tsx';
 import { BuildLines, type BuildLineItem } from './builds.tsx';
+import { FederationLink, OtherHives, type FederationView } from './federation.tsx';
 import { ImageList, type ImagesState } from './images.tsx';
 import { KeptList } from './kept.tsx';
 import { LoginLink, type LoginStatus } from './login.tsx';
@@ -62,6 +65,11 @@ export interface DashboardData {
   unread: number;
   /** Pending questions and approvals, open alerts and unread inbox messages. */
   waiting: number;
+  /**
+   * The federation (`--nats`): this hive's link for the chrome strip, the other hives and their
+   * agents for the swarm pane; null (or absent) for a hive on its own, which shows none of it.
+   */
+  federation?: FederationView | null;
 }
 
 /** Everyone a message can be sent to or filtered by, as `<option>`s for `#agent-names`. */
@@ -150,6 +158,13 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         <>
           <span safe>{`v${d.version}`}</span>
           <span safe>{`runtime: ${d.runtime}`}</span>
+          {d.federation ? (
+            <span id="federation-link" class="federation">
+              <FederationLink state={d.federation.link} />
+            </span>
+          ) : (
+            ''
+          )}
           <LoginLink status={d.credentials} />
           <span class="dim data-dir" title={d.dataDir} safe>
             {d.dataDir}
@@ -266,6 +281,15 @@ export function DashboardPage(d: DashboardData): JSX.Element {
                   </tbody>
                 </table>
               </Panel>
+              {d.federation ? (
+                <Panel id="hives" glyph="◆" name="0TH3R H1V3S" sub="other hives of the federation, as last heard" class="hives-panel">
+                  <div id="hives-body">
+                    <OtherHives hives={d.federation.hives} agents={d.federation.agents} />
+                  </div>
+                </Panel>
+              ) : (
+                ''
+              )}
             </Pane>
             <Pane name="flow" items="#flow > li[id]" fill>
               <Panel id="flow" glyph="▚" name="M4TR1X" sub="message flow, newest first">

@@ -82,6 +82,8 @@ export class LiveUpdates {
   private readonly partials: Record<Section, Memo<string | Promise<string>>>;
   /** Frames of events that carry their own content, rendered once per event. */
   private readonly ownFrames = new WeakMap<HiveEvent, SseEvent>();
+  /** The sections a stream gets and keeps current, in order: without `--nats`, none of the federation's. */
+  private readonly sent: ReadonlySet<Section>;
 
   /**
    * Subscribes to the hive's bus at once, so the shared renderings are marked stale before any
@@ -106,7 +108,11 @@ export class LiveUpdates {
       inbox: new Memo(() => htmxPartial('#inbox-body', 'innerHTML', sections.inbox())),
       waiting: new Memo(() => htmxPartial('#waiting', 'innerHTML', sections.waiting())),
       approvals: new Memo(async () => htmxPartial('#approvals-body', 'innerHTML', await sections.approvals())),
+      federation: new Memo(() => htmxPartial('#federation-link', 'innerHTML', sections.federation())),
+      hives: new Memo(() => htmxPartial('#hives-body', 'innerHTML', sections.hives())),
     };
+    // a hive on its own has no federation parts on its page: its streams send none
+    this.sent = new Set(hive.federation ? SECTIONS : SECTIONS.filter((k) => !FEDERATION_SECTIONS.includes(k)));
     hive.bus.on((ev) => {
       for (const k of touches(ev)) this.partials[k].invalidate();
     });
@@ -147,22 +153,24 @@ export class LiveUpdates {
             .then(async () => put(k, await v))
             .catch((err) => this.hive.log(`dashboard: ${k}: ${(err as Error).message}`));
       };
-      for (const k of SECTIONS) send(k);
+      for (const k of this.sent) send(k);
       if (lastSeen !== null)
         for (const m of this.hive.broker.list({ afterId: lastSeen, limit: FLOW_LIMIT }))
           sink.send({ id: m.id, data: htmxPartial('#flow', 'afterbegin', this.sections.message(m)) });
       return this.hive.bus.on((ev) => {
         const own = this.ownFrame(ev);
         if (own) sink.send(own);
-        for (const k of touches(ev)) send(k);
+        for (const k of touches(ev)) if (this.sent.has(k)) send(k);
       });
     });
   }
 }
 
 /** The sections a stream keeps current, in the order a new stream gets them. */
-const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'reminders', 'images', 'alerts', 'inbox', 'waiting', 'approvals'] as const;
+const SECTIONS = ['agents', 'names', 'turns', 'questions', 'kept', 'reminders', 'images', 'alerts', 'inbox', 'waiting', 'federation', 'hives', 'approvals'] as const;
 type Section = (typeof SECTIONS)[number];
+/** The chrome strip's federation link and the other hives: only on the page of a hive with `--nats`. */
+const FEDERATION_SECTIONS: readonly Section[] = ['federation', 'hives'];
 
 /** The sections an event changes. */
 function touches(ev: HiveEvent): Section[] {
@@ -191,7 +199,12 @@ function touches(ev: HiveEvent): Section[] {
     case 'alerts':
       return ['alerts', 'waiting'];
     case 'message':
+      // a message to another hive (`name@hive`) joined the outbox in its own commit; the federation
+      // says nothing of a row added, only of a publish batch
+      if (ev.message.to.includes('@')) return ['federation'];
       return ev.message.to === OPERATOR ? ['inbox', 'waiting'] : [];
+    case 'federation':
+      return ['federation', 'hives'];
     case 'inbox':
       return ['inbox', 'waiting'];
     default:

@@ -3,7 +3,8 @@
  * @module dashboard/sections
  * The dashboard's sections, read from the hive and rendered by `views/dashboard/`: the whole page
  * (`GET /`) and each section on its own (`GET /fragments/agents|flow[?agent=]|turns|questions|
- * approvals|kept|reminders|alerts|inbox|waiting|images`). The live updates (`live.tsx`) send the same renderings.
+ * approvals|kept|reminders|alerts|inbox|waiting|images|federation|hives`; the last two are empty for a
+ * hive without `--nats`). The live updates (`live.ts`) send the same renderings.
  */
 import type { AnyElysia } from 'elysia';
 import { OPERATOR } from '../../shared/names.ts';
@@ -22,6 +23,7 @@ import { ApprovalList, type ApprovalDetail } from '../../../views/dashboard/appr
 import { BuildLine, type BuildLineItem } from '../../../views/dashboard/builds.tsx';
 import { KeptList } from '../../../views/dashboard/kept.tsx';
 import { ImageList, prunedLine, type ImagesState } from '../../../views/dashboard/images.tsx';
+import { FederationLink, OtherHives, type FederationLinkState, type FederationView } from '../../../views/dashboard/federation.tsx';
 import { ReminderList } from '../../../views/dashboard/reminders.tsx';
 import { InboxList, WaitingCount } from '../../../views/dashboard/inbox.tsx';
 import { BASE_PACKAGES } from '../images/recipe.ts';
@@ -151,6 +153,36 @@ export class Sections {
     return { html: String(<ImageList state={state} removed={state.removed} />), summary: prunedLine(state.removed) };
   }
 
+  /**
+   * The federation as the page shows it, read from memory and one count of the outbox (no network):
+   * this hive's link and the other hives and agents as last heard; null without `--nats`.
+   */
+  federationView(): FederationView | null {
+    const link = this.federationLink();
+    const fed = this.hive.federation;
+    return link && fed ? { link, hives: fed.presence.remoteHives(), agents: fed.presence.remoteAgents() } : null;
+  }
+
+  /** This hive's federation link and outbox depth, or null without `--nats`. */
+  federationLink(): FederationLinkState | null {
+    const status = this.hive.federation?.status();
+    if (!status) return null;
+    const { hive, link, since, outbox, last_error } = status;
+    return { hive, link, since, outbox, last_error };
+  }
+
+  /** The chrome strip's federation link, `#federation-link` (empty without `--nats`; counts the outbox). */
+  federation(): string {
+    const link = this.federationLink();
+    return link ? String(<FederationLink state={link} />) : '';
+  }
+
+  /** The other hives under the swarm table, `#hives-body` (empty without `--nats`; from memory only). */
+  hives(): string {
+    const fed = this.hive.federation;
+    return fed ? String(<OtherHives hives={fed.presence.remoteHives()} agents={fed.presence.remoteAgents()} />) : '';
+  }
+
   /** The reminders section's body, `#reminders-body`: every pending reminder, soonest first. */
   reminders(): string {
     return String(<ReminderList reminders={this.hive.reminders.pending()} />);
@@ -254,6 +286,7 @@ export class Sections {
         inbox={hive.inbox.list(INBOX_LIMIT)}
         unread={hive.inbox.unread()}
         waiting={this.waitingCount()}
+        federation={this.federationView()}
       />,
     );
   }
@@ -282,6 +315,8 @@ export function sectionRoutes(sections: Sections, guard: RequestGuard) {
       .get('/fragments/alerts', () => htmlResponse(sections.alerts()))
       .get('/fragments/inbox', () => htmlResponse(sections.inbox()))
       .get('/fragments/waiting', () => htmlResponse(sections.waiting()))
+      .get('/fragments/federation', () => htmlResponse(sections.federation()))
+      .get('/fragments/hives', () => htmlResponse(sections.hives()))
       .get('/fragments/flow', ({ query }) => {
         const agent = nameFromLabel(typeof query.agent === 'string' ? query.agent : '');
         return htmlResponse(sections.flow(agent || undefined));
