@@ -171,6 +171,17 @@ export const PeerRecord = Type.Object({
 });
 export type PeerRecord = Static<typeof PeerRecord>;
 
+/** An agent of another hive of the federation, as this hive last heard of it (`federation/presence.ts`). */
+export const RemoteAgentRecord = Type.Object({
+  hive: Type.String(),
+  name: Type.String(),
+  role: Type.String(),
+  status: Type.String(),
+  model: Type.String(),
+  /** When its hive wrote this state, unix ms (that host's clock). */
+  at: Millis,
+});
+
 /** An agent root filesystem (`core/images/`), as `hive ctl images` lists it. */
 export const ImageRecord = Type.Object({
   key: Type.String(),
@@ -485,7 +496,14 @@ export const AgentOps = {
 
   // Manager only: served on every agent socket but refused unless the socket is the manager's.
   /** Every agent with its state. */
-  agents: op(Empty, Type.Object({ agents: Type.Array(AgentRecord) })),
+  agents: op(
+    Empty,
+    Type.Object({
+      agents: Type.Array(AgentRecord),
+      /** Agents of the federation's other hives with their last-known state (address them as name@hive); empty without a federation. */
+      remote: Type.Array(RemoteAgentRecord),
+    }),
+  ),
   /** Ask the operator to approve a new agent with the default config. */
   request_spawn: op(Type.Object({ name: described(Name, "the new agent's name") }), Type.Object({ approval: ApprovalRecord })),
   /** Ask to apply commit `sha` of agent `agent`'s proposed config repo; checked now, deployed on approval. */
@@ -570,9 +588,7 @@ export const HostOps = {
       agents: Type.Array(AgentRecord),
       isolation: Type.Object({ sandboxed: Type.Boolean(), privileged: Type.Boolean(), network_isolated: Type.Boolean() }),
       /** Agents of other hives of the federation, with their last-known state (empty without `--nats`). */
-      remote: Type.Array(
-        Type.Object({ hive: Type.String(), name: Type.String(), role: Type.String(), status: Type.String(), model: Type.String(), at: Millis }),
-      ),
+      remote: Type.Array(RemoteAgentRecord),
       /** Other hives heard since this core started: when last, and whether within the unreachable threshold. */
       hives: Type.Array(Type.Object({ name: Type.String(), heard_at: Millis, reachable: Type.Boolean(), agents: Type.Integer({ minimum: 0 }) })),
     }),

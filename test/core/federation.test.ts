@@ -23,8 +23,9 @@ import { join, relative } from 'node:path';
 import { loadCoreConfig, natsCredentialKind, type CoreFlags } from '../../src/core/settings.ts';
 import { parseEnvelope, senderOf, subjectFor, type Envelope } from '../../src/core/federation/envelope.ts';
 import { HiveError, type ErrorCode } from '../../src/shared/errors.ts';
-import { hiveNameFromHost, MAX_HIVE_NAME_LENGTH, parseAddress, validateHiveName } from '../../src/shared/names.ts';
+import { hiveNameFromHost, MANAGER, MAX_HIVE_NAME_LENGTH, parseAddress, validateHiveName } from '../../src/shared/names.ts';
 import { MAX_BODY_CHARS } from '../../src/shared/wire.ts';
+import { agentOps } from '../../src/core/sockets/agent-ops.ts';
 import { waitFor, openTestHive, tempDir } from '../support/hive.ts';
 
 type TestHive = Awaited<ReturnType<typeof openTestHive>>;
@@ -741,6 +742,35 @@ describe('the link while NATS cannot be reached', () => {
       await t.hive.lifecycle.spawn('alice', { start: false });
       const r = t.hive.policy.remind('alice', { in_seconds: 3600 }, 'stretch', 'alice@ha');
       expect(r.to).toBe('alice');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("the manager's tools act on its own hive", () => {
+  test('kill, start, restart and the requests for change refuse an agent of another hive, naming its manager; name@<this hive> is this hive\'s', async () => {
+    const t = await openTestHive({ hive: 'ha', nats: `nats://127.0.0.1:${closedPort()}` });
+    try {
+      await t.hive.lifecycle.spawn('alice', { start: false });
+      const ops = agentOps(t.hive, MANAGER);
+      const calls: Array<[string, () => unknown]> = [
+        ['kill', () => ops.kill({ name: 'bob@hb' }, undefined as never)],
+        ['start', () => ops.start({ name: 'bob@hb' }, undefined as never)],
+        ['restart', () => ops.restart({ name: 'bob@hb' }, undefined as never)],
+        ['request_spawn', () => ops.request_spawn({ name: 'bob@hb' }, undefined as never)],
+        ['request_apply_commit', () => ops.request_apply_commit({ agent: 'bob@hb', sha: 'a'.repeat(40) }, undefined as never)],
+      ];
+      for (const [tool, call] of calls) {
+        const err = await Promise.resolve().then(call).then(() => null, (e: unknown) => e as HiveError);
+        expect(err).toBeInstanceOf(HiveError);
+        expect(err!.code).toBe('forbidden');
+        expect(err!.message).toBe(`${tool} acts on this hive (ha) only, and bob@hb is in hive hb: ask its manager (manager@hb) to do it`);
+      }
+      // this hive's own name is this hive
+      const started = (await ops.start({ name: 'alice@ha' }, undefined as never)) as { agent: { name: string } };
+      expect(started.agent.name).toBe('alice');
+      await t.hive.lifecycle.stop('alice');
     } finally {
       await t.close();
     }

@@ -46,6 +46,8 @@ beforeAll(async () => {
     const prompt = lastUserPrompt(req.body);
     const m = /@@SEND (\S+) (.+?)@@/s.exec(prompt);
     if (m) return [{ type: 'tool_use', name: 'mcp__hyperhive__send', input: { to: m[1], body: m[2] } }];
+    const remind = /@@REMIND (\S+) (.+?)@@/s.exec(prompt);
+    if (remind) return [{ type: 'tool_use', name: 'mcp__hyperhive__remind', input: { to: remind[1], in_seconds: 1, body: remind[2] } }];
     const ask = /@@ASK (\S+) (.+?)@@/s.exec(prompt);
     if (ask) return [{ type: 'tool_use', name: 'mcp__hyperhive__ask', input: { to: ask[1], question: ask[2] } }];
     const q = /Question #(\d+) from \S+@/.exec(prompt);
@@ -127,6 +129,13 @@ describe('two hives on one NATS JetStream', () => {
     const qs = ctlJson(dirB, 'messages', '--agent', 'alice', '--limit', '50').messages.find((m: any) => m.kind === 'question' && m.to === 'bob@ha');
     expect(answer.ref).toBe(qs.ref);
     expect(answer.body).toBe(`Re: question #${qs.ref} ("what is six times seven?")\n\nforty-two`);
+  });
+
+  test("bob on ha sets a reminder for carol@hb; when it fires it is carol's mail on hb", async () => {
+    const { id } = ctlJson(dirA, 'send', 'bob', '@@REMIND carol@hb water the plants@@');
+    expect(await turnFor(dirA, 'bob', id)).toMatchObject({ status: 'ok', tools: ['mcp__hyperhive__remind'] });
+    const got = await waitFor('the reminder at carol on hb', () => messages(dirB, 'carol').find((m) => m.from === 'bob@ha' && m.body.includes('water the plants')), 30_000);
+    expect(got.to).toBe('carol');
   });
 
   test('a message to an agent the other hive does not have comes back to its sender as a notice', async () => {

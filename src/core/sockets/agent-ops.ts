@@ -8,7 +8,7 @@
  */
 import { HiveError } from '../../shared/errors.ts';
 import type { OpHandlers } from '../../shared/jsonl.ts';
-import { MANAGER, OPERATOR } from '../../shared/names.ts';
+import { MANAGER, OPERATOR, parseAddress } from '../../shared/names.ts';
 import { AgentOps, MANAGER_OPS } from '../../shared/wire.ts';
 import type { Lifecycle } from '../agents/lifecycle.ts';
 import type { Registry } from '../agents/registry.ts';
@@ -16,6 +16,7 @@ import type { ApprovalGate } from '../approvals/gate.ts';
 import type { MessagePolicy } from '../broker/policy.ts';
 import type { Questions } from '../broker/questions.ts';
 import type { Reminders } from '../broker/reminders.ts';
+import type { Federation } from '../federation/federation.ts';
 
 /** The features an agent's socket reaches. */
 export interface AgentOpsDeps {
@@ -25,10 +26,24 @@ export interface AgentOpsDeps {
   registry: Registry;
   gate: ApprovalGate;
   lifecycle: Lifecycle;
+  /** The core's settings: this hive's name. */
+  config: { hive: string };
+  /** This hive's membership in a federation, or null. */
+  federation: Federation | null;
 }
 
 /** The handlers of the socket owned by agent `name`. */
 export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof AgentOps> {
+  /**
+   * The agent of this hive a manager tool acts on: `target`, or `target@<this hive>`.
+   * @throws HiveError `forbidden` for an agent of another hive (approvals and lifecycle stay per host).
+   */
+  const here = (target: string, tool: string): string => {
+    if (!target.includes('@')) return target;
+    const a = parseAddress(target, f.config.hive);
+    if (a.hive === null) return a.name;
+    throw new HiveError('forbidden', `${tool} acts on this hive (${f.config.hive}) only, and ${target} is in hive ${a.hive}: ask its manager (manager@${a.hive}) to do it`);
+  };
   const handlers: OpHandlers<typeof AgentOps> = {
     send: async ({ to, body }) => ({ id: (await f.policy.sendGrouped(name, to, body)).id }),
     recv: async ({ wait_seconds }, conn) => ({ message: await f.policy.recv(name, wait_seconds, conn.signal) }),
@@ -59,17 +74,19 @@ export function agentOps(f: AgentOpsDeps, name: string): OpHandlers<typeof Agent
     reminders: () => ({ reminders: f.reminders.pending(name) }),
     cancel_reminder: ({ reminder_id }) => ({ reminder: f.reminders.cancel(name, reminder_id) }),
 
-    agents: () => ({ agents: f.registry.list() }),
-    request_spawn: ({ name: target }) => ({ approval: f.gate.requestSpawn(name, target) }),
-    request_apply_commit: async ({ agent, sha }) => ({ approval: await f.gate.requestApplyCommit(name, agent, sha) }),
-    request_spawn_draft: async ({ name: target }) => ({ draft: await f.gate.requestSpawnDraft(name, target) }),
-    request_spawn_commit: async ({ name: target, sha }) => ({ approval: await f.gate.requestSpawnCommit(name, target, sha) }),
+    agents: () => ({ agents: f.registry.list(), remote: f.federation?.presence.remoteAgents() ?? [] }),
+    request_spawn: ({ name: target }) => ({ approval: f.gate.requestSpawn(name, here(target, 'request_spawn')) }),
+    request_apply_commit: async ({ agent, sha }) => ({ approval: await f.gate.requestApplyCommit(name, here(agent, 'request_apply_commit'), sha) }),
+    request_spawn_draft: async ({ name: target }) => ({ draft: await f.gate.requestSpawnDraft(name, here(target, 'request_spawn_draft')) }),
+    request_spawn_commit: async ({ name: target, sha }) => ({ approval: await f.gate.requestSpawnCommit(name, here(target, 'request_spawn_commit'), sha) }),
     kill: async ({ name: target }) => {
+      target = here(target, 'kill');
       if (target === MANAGER) throw new HiveError('forbidden', 'the manager cannot kill itself; the operator can stop it');
       return { agent: await f.lifecycle.stop(target) };
     },
-    start: async ({ name: target }) => ({ agent: await f.lifecycle.start(target) }),
+    start: async ({ name: target }) => ({ agent: await f.lifecycle.start(here(target, 'start')) }),
     restart: async ({ name: target }) => {
+      target = here(target, 'restart');
       if (target === MANAGER) throw new HiveError('forbidden', 'the manager cannot restart itself from inside a turn; the operator can');
       return { agent: await f.lifecycle.restart(target) };
     },
