@@ -181,6 +181,7 @@ export const RemoteAgentRecord = Type.Object({
   /** When its hive wrote this state, unix ms (that host's clock). */
   at: Millis,
 });
+export type RemoteAgentRecord = Static<typeof RemoteAgentRecord>;
 
 /** An agent root filesystem (`core/images/`), as `hive ctl images` lists it. */
 export const ImageRecord = Type.Object({

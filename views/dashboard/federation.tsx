@@ -12,6 +12,7 @@
  *   last-known state and model, named `name@hive` as they are addressed.
  * The props are plain data: the core's `Federation.status()` and its presence lists.
  */
+import type { RemoteAgentRecord } from '../../src/shared/wire.ts';
 import { clock } from '../format.ts';
 import { Age, Clock } from '../time.tsx';
 
@@ -43,19 +44,8 @@ export interface RemoteHiveItem {
   agents: number;
 }
 
-/**
- * An agent of another hive with its last-known state:
- * `{ hive: 'hb', name: 'alice', role: 'agent', status: 'idle', model: 'haiku', at: <unix ms, its hive's clock> }`.
- */
-export interface RemoteAgentItem {
-  hive: string;
-  name: string;
-  role: string;
-  status: string;
-  model: string;
-  /** When its hive wrote this state, unix ms (that host's clock). */
-  at: number;
-}
+/** An agent of another hive with its last-known state, as the wire gives it (`RemoteAgentRecord`). */
+export type RemoteAgentItem = RemoteAgentRecord;
 
 /** What the page shows of the federation: null for a hive started without `--nats`. */
 export interface FederationView {

@@ -18,7 +18,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
-import type { AgentRecord } from '../../shared/wire.ts';
+import type { AgentRecord, RemoteAgentRecord } from '../../shared/wire.ts';
 import type { Alerts } from '../alerts.ts';
 import type { Registry } from '../agents/registry.ts';
 import type { EventBus } from '../bus.ts';
@@ -28,16 +28,8 @@ export const BUCKET = 'hive-presence';
 /** How often a connected hive writes its heartbeat, ms. */
 export const HEARTBEAT_MS = 15_000;
 
-/** A remote agent's last-known state. */
-export interface RemoteAgent {
-  hive: string;
-  name: string;
-  role: string;
-  status: string;
-  model: string;
-  /** When its hive wrote this state, unix ms (the remote host's clock). */
-  at: number;
-}
+/** A remote agent's last-known state (`{ hive, name, role, status, model, at }`, `at` in its hive's clock). */
+export type RemoteAgent = RemoteAgentRecord;
 
 /** A remote hive as this one hears it. */
 export interface RemoteHive {
