@@ -238,5 +238,7 @@ withGit.describe('a hive with --nats whose NATS cannot be reached', () => {
     expect(section).toMatch(/^hb reachable heard \d+s ago · 1 agent alice@hb idle as of \d\d:\d\d:\d\d UTC haiku$/);
     expect(html).not.toContain('id="hive-ha"');
     expect(await (await tab.get('/fragments/hives')).text()).toContain('alice@hb');
+    // the send form offers her by the address that reaches her
+    expect(/<datalist id="agent-names">[^]*?<\/datalist>/.exec(html)?.[0]).toContain('<option value="alice@hb">alice@hb</option>');
   });
 });

@@ -72,13 +72,18 @@ export interface DashboardData {
   federation?: FederationView | null;
 }
 
-/** Everyone a message can be sent to or filtered by, as `<option>`s for `#agent-names`. */
-export function AgentNames({ agents }: { agents: AgentRecord[] }): JSX.Element {
+/** Everyone a message can be sent to or filtered by, as `<option>`s for `#agent-names`: this hive's agents, then (in a federation) the other hives' as `name@hive`. */
+export function AgentNames({ agents, remote = [] }: { agents: AgentRecord[]; remote?: ReadonlyArray<{ name: string; hive: string }> }): JSX.Element {
   return (
     <>
       {agents.map((a) => (
         <option value={a.name} safe>
           {label(a.name)}
+        </option>
+      ))}
+      {remote.map((a) => (
+        <option value={`${a.name}@${a.hive}`} safe>
+          {`${a.name}@${a.hive}`}
         </option>
       ))}
     </>
@@ -193,7 +198,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
     >
       <div hx-sse:connect={`/events?after=${d.lastMessageId}`} hx-swap="none" id="sse"></div>
       <datalist id="agent-names">
-        <AgentNames agents={d.agents} />
+        <AgentNames agents={d.agents} remote={d.federation?.agents} />
       </datalist>
       {d.facts.sandboxed ? (
         ''

@@ -204,7 +204,7 @@ function touches(ev: HiveEvent): Section[] {
       if (ev.message.to.includes('@')) return ['federation'];
       return ev.message.to === OPERATOR ? ['inbox', 'waiting'] : [];
     case 'federation':
-      return ['federation', 'hives'];
+      return ['federation', 'hives', 'names'];
     case 'inbox':
       return ['inbox', 'waiting'];
     default:

@@ -86,7 +86,7 @@ export class Sections {
 
   /** The recipients' `<option>`s, `#agent-names`. */
   names(): string {
-    return String(<AgentNames agents={this.hive.registry.list()} />);
+    return String(<AgentNames agents={this.hive.registry.list()} remote={this.hive.federation?.presence.remoteAgents()} />);
   }
 
   /** The recent turns' rows, `#turns-body`. */
