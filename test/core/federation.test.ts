@@ -17,7 +17,7 @@
  * The path through a real `nats-server` is `test/e2e/federation.e2e.test.ts`.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadCoreConfig, natsCredentialKind, type CoreFlags } from '../../src/core/settings.ts';
@@ -25,6 +25,7 @@ import { parseEnvelope, senderOf, subjectFor, type Envelope } from '../../src/co
 import { HiveError, type ErrorCode } from '../../src/shared/errors.ts';
 import { hiveNameFromHost, MANAGER, MAX_HIVE_NAME_LENGTH, parseAddress, validateHiveName } from '../../src/shared/names.ts';
 import { MAX_BODY_CHARS } from '../../src/shared/wire.ts';
+import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { agentOps } from '../../src/core/sockets/agent-ops.ts';
 import { waitFor, openTestHive, tempDir } from '../support/hive.ts';
 
@@ -774,5 +775,27 @@ describe("the manager's tools act on its own hive", () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('without --nats nothing of NATS is loaded', () => {
+  test('src/ imports the NATS client only as types or inside the federation, when it starts', () => {
+    const glob = new Bun.Glob('src/**/*.{ts,tsx}');
+    const found: string[] = [];
+    for (const file of glob.scanSync({ cwd: PACKAGE_ROOT })) {
+      const text = readFileSync(join(PACKAGE_ROOT, file), 'utf8');
+      for (const [i, line] of text.split('\n').entries()) {
+        if (!line.includes("'@nats-io/")) continue;
+        // a type import is erased; a dynamic import runs only where it stands
+        if (/^import type .* from '@nats-io\//.test(line) || /await import\('@nats-io\//.test(line)) {
+          found.push(`${file}:${i + 1}`);
+          continue;
+        }
+        throw new Error(`${file}:${i + 1} loads the NATS client at import time: ${line.trim()}`);
+      }
+    }
+    // the dynamic imports are in Federation.run and Presence.start, which only a core with --nats calls
+    expect(found.filter((f) => !f.startsWith('src/core/federation/'))).toEqual([]);
+    expect(found.length).toBeGreaterThan(0);
   });
 });
