@@ -61,6 +61,7 @@ let
     lib.filter (p: p != null) [
       cfg.tokenFile
       cfg.notify.tokenFile
+      cfg.nats.credsFile
       cfg.environmentFile
     ]
     ++ builtins.attrValues cfg.secretFiles;

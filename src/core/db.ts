@@ -191,7 +191,8 @@ export const MIGRATIONS: string[] = [
    );`,
   // 12: federation: a message that came from another hive keeps its origin (`<hive>:<id>`, inserted
   // once), and so does a question put from another hive (`<hive>:<question id there>`); what this
-  // hive publishes to others waits in the outbox until JetStream acknowledged it.
+  // hive publishes to others waits in the outbox until JetStream acknowledged it. The chains keep
+  // the last outbox id sent to, and taken from, each other hive (see federation/federation.ts).
   `ALTER TABLE messages ADD COLUMN origin TEXT;
    ALTER TABLE questions ADD COLUMN origin TEXT;
    CREATE UNIQUE INDEX messages_origin ON messages (origin) WHERE origin IS NOT NULL;
@@ -206,7 +207,9 @@ export const MIGRATIONS: string[] = [
      stream_seq INTEGER
    );
    CREATE INDEX outbox_pending ON outbox (id) WHERE published_at IS NULL;
-   CREATE INDEX outbox_message ON outbox (message_id) WHERE message_id IS NOT NULL;`,
+   CREATE INDEX outbox_message ON outbox (message_id) WHERE message_id IS NOT NULL;
+   CREATE TABLE outbox_chain (to_hive TEXT PRIMARY KEY, last_id INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE inbox_chain (from_hive TEXT PRIMARY KEY, last_id INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 /**

@@ -201,8 +201,12 @@ const TOOLS: ToolSpecs = {
   agents: {
     title: 'List agents',
     description:
-      'List every agent with its state, desired state, model, restarts and any config problem. Peers (role peer) are agents the hive does not run: they send and receive like any agent, but cannot be started, stopped or given a config.',
-    run: async (c, args) => (await c.call('agents', args)).agents.map(formatAgent).join('\n'),
+      'List every agent with its state, desired state, model, restarts and any config problem. Peers (role peer) are agents the hive does not run: they send and receive like any agent, but cannot be started, stopped or given a config. In a federation, the agents of other hives follow as name@hive with their last-known state: message them, but their own hive manages them.',
+    run: async (c, args) => {
+      const r = await c.call('agents', args);
+      const remote = r.remote.map((a) => `${a.name}@${a.hive} (${a.role} of hive ${a.hive}, not managed here): ${a.status} as of ${iso(a.at)}, model ${a.model}`);
+      return [...r.agents.map(formatAgent), ...remote].join('\n');
+    },
   },
   request_spawn: {
     title: 'Request a new agent',

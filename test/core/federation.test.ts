@@ -24,9 +24,15 @@ import { loadCoreConfig, natsCredentialKind, type CoreFlags } from '../../src/co
 import { parseEnvelope, senderOf, subjectFor, type Envelope } from '../../src/core/federation/envelope.ts';
 import { HiveError, type ErrorCode } from '../../src/shared/errors.ts';
 import { hiveNameFromHost, MANAGER, MAX_HIVE_NAME_LENGTH, parseAddress, validateHiveName } from '../../src/shared/names.ts';
-import { MAX_BODY_CHARS } from '../../src/shared/wire.ts';
+import { AgentOps, MAX_BODY_CHARS } from '../../src/shared/wire.ts';
 import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { agentOps } from '../../src/core/sockets/agent-ops.ts';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { createHiveMcpServer } from '../../src/mcp/server.ts';
+import { parseAgentConfig } from '../../src/shared/agent-config.ts';
+import { JsonLineClient } from '../../src/shared/jsonl.ts';
+import { DataLayout } from '../../src/shared/paths.ts';
 import { waitFor, openTestHive, tempDir } from '../support/hive.ts';
 
 type TestHive = Awaited<ReturnType<typeof openTestHive>>;
@@ -70,6 +76,11 @@ interface OutboxRow {
   stream_seq: number | null;
 }
 
+/** An envelope without its place in its hive's order (`prev`, checked on its own below). */
+const withoutPrev = (e: Envelope) => {
+  const { prev: _prev, ...rest } = e;
+  return rest;
+};
 const outbox = (t: TestHive) => t.hive.db.query<OutboxRow, []>('SELECT * FROM outbox ORDER BY id').all();
 const messageCount = (t: TestHive) => t.hive.db.query<{ n: number }, []>('SELECT count(*) AS n FROM messages').get()!.n;
 const originOf = (t: TestHive, id: number) => t.hive.db.query<{ origin: string | null }, [number]>('SELECT origin FROM messages WHERE id = ?').get(id)?.origin;
@@ -404,7 +415,7 @@ describe('a federated hive whose NATS cannot be reached', () => {
     const row = rows[0]!;
     expect(row).toMatchObject({ to_hive: 'hb', kind: 'message', message_id: msg.id, published_at: null, stream_seq: null });
     expect(row.queued_at).toBeGreaterThanOrEqual(before);
-    expect(parseEnvelope(row.payload)).toEqual({ v: 1, type: 'message', id: msg.id, from: 'operator', to: 'bob', kind: 'message', body: 'hello', created_at: msg.created_at });
+    expect(withoutPrev(parseEnvelope(row.payload))).toEqual({ v: 1, type: 'message', id: msg.id, from: 'operator', to: 'bob', kind: 'message', body: 'hello', created_at: msg.created_at });
 
     const status = t.hive.status().federation!;
     expect(status).toMatchObject({ hive: 'ha', outbox: 1 });
@@ -473,7 +484,7 @@ describe('a federated hive whose NATS cannot be reached', () => {
     const rows = outbox(t);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ to_hive: 'hb', kind: 'message', message_id: message.id });
-    expect(parseEnvelope(rows[0]!.payload)).toEqual({
+    expect(withoutPrev(parseEnvelope(rows[0]!.payload))).toEqual({
       v: 1,
       type: 'message',
       id: message.id,
@@ -529,7 +540,7 @@ describe('Federation.receive', () => {
     const rows = receipts();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ to_hive: 'hb', kind: 'receipt', message_id: null, published_at: null });
-    expect(parseEnvelope(rows[0]!.payload)).toEqual({ v: 1, type: 'receipt', id: 7, ok: true, at: got[0]!.created_at });
+    expect(withoutPrev(parseEnvelope(rows[0]!.payload))).toEqual({ v: 1, type: 'receipt', id: 7, ok: true, at: got[0]!.created_at });
     // the received message is not sent on: the outbox holds the receipt only
     expect(outbox(t)).toHaveLength(1);
   });
@@ -591,7 +602,7 @@ describe('Federation.receive', () => {
     expect(t.hive.db.query<{ origin: string | null }, [number]>('SELECT origin FROM questions WHERE id = ?').get(q.id)?.origin).toBe('hb:5');
     expect(t.hive.db.query<{ n: number }, []>("SELECT count(*) AS n FROM questions WHERE origin = 'hb:5'").get()!.n).toBe(1);
     expect(t.hive.questions.open('alice').to_answer.map((x) => x.id)).toContain(q.id);
-    expect(receipts().map((r) => parseEnvelope(r.payload))).toEqual([{ v: 1, type: 'receipt', id: 20, ok: true, at: msg.created_at }]);
+    expect(receipts().map((r) => withoutPrev(parseEnvelope(r.payload)))).toEqual([{ v: 1, type: 'receipt', id: 20, ok: true, at: msg.created_at }]);
 
     clearOutbox();
     const { message: reply, question: answered } = t.hive.policy.answer('alice', q.id, { text: 'yes' });
@@ -601,7 +612,7 @@ describe('Federation.receive', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ to_hive: 'hb', kind: 'message', message_id: reply.id });
     // the question's id in the asking hive, and the answer's bare text
-    expect(parseEnvelope(rows[0]!.payload)).toEqual({ v: 1, type: 'message', id: reply.id, from: 'alice', to: 'carol', kind: 'answer', ref: 5, body: 'yes', created_at: reply.created_at });
+    expect(withoutPrev(parseEnvelope(rows[0]!.payload))).toEqual({ v: 1, type: 'message', id: reply.id, from: 'alice', to: 'carol', kind: 'answer', ref: 5, body: 'yes', created_at: reply.created_at });
   });
 
   test('a question from another hive for the operator or an unknown agent is refused with a receipt', () => {
@@ -646,7 +657,7 @@ describe('Federation.receive', () => {
     expect(got[0]!.body).toContain(`#${question.id}`);
     expect(got[0]!.body).toContain('42');
     expect(originOf(t, got[0]!.id)).toBe('hb:31');
-    expect(receipts().map((r) => parseEnvelope(r.payload))).toEqual([{ v: 1, type: 'receipt', id: 31, ok: true, at: got[0]!.created_at }]);
+    expect(receipts().map((r) => withoutPrev(parseEnvelope(r.payload)))).toEqual([{ v: 1, type: 'receipt', id: 31, ok: true, at: got[0]!.created_at }]);
 
     // a second answer (another message) finds the question closed
     clearOutbox();
@@ -797,5 +808,90 @@ describe('without --nats nothing of NATS is loaded', () => {
     // the dynamic imports are in Federation.run and Presence.start, which only a core with --nats calls
     expect(found.filter((f) => !f.startsWith('src/core/federation/'))).toEqual([]);
     expect(found.length).toBeGreaterThan(0);
+  });
+});
+
+describe('allowedRecipients and the manager\'s agents tool in a federation', () => {
+  test('allowedRecipients may list name@hive; the send policy then lets that address through and no other of that hive', async () => {
+    expect(parseAgentConfig('allowedRecipients = ["bob@hb", "manager@hb", "carol"]').config.allowedRecipients).toEqual(['bob@hb', 'manager@hb', 'carol']);
+    expectRefused(() => parseAgentConfig('allowedRecipients = ["bob@HB"]'), 'bad_config', 'allowedRecipients.0: "bob@HB" is not an agent name');
+    const t = await openTestHive({ hive: 'ha', nats: `nats://127.0.0.1:${closedPort()}` });
+    try {
+      await t.hive.lifecycle.spawn('alice', { start: false });
+      writeFileSync(new DataLayout(t.dir).agent('alice').configFile, 'allowedRecipients = ["bob@hb"]\n');
+      t.hive.configs.load('alice');
+      expect(t.hive.policy.send('alice', 'bob@hb', 'hi').to).toBe('bob@hb');
+      expectRefused(() => t.hive.policy.send('alice', 'carol@hb', 'hi'), 'forbidden', "alice's allowedRecipients (bob@hb) do not include \"carol@hb\"");
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("the manager's agents tool lists the other hives' agents as name@hive, with their last-known state", async () => {
+    const t = await openTestHive({ 'no-manager': false, hive: 'ha', nats: `nats://127.0.0.1:${closedPort()}` });
+    const sock = new JsonLineClient(new DataLayout(t.dir).agent(MANAGER).socket, AgentOps);
+    const c = new Client({ name: 'test', version: '1' });
+    try {
+      await t.hive.lifecycle.stop(MANAGER);
+      t.hive.federation!.presence.take('agent.hb.alice', 'PUT', JSON.stringify({ role: 'agent', status: 'idle', model: 'haiku', at: Date.UTC(2026, 10, 22, 12) }));
+      const [a, b] = InMemoryTransport.createLinkedPair();
+      await createHiveMcpServer(sock, 'manager').connect(a);
+      await c.connect(b);
+      const r = (await c.callTool({ name: 'agents', arguments: {} })) as { content: Array<{ text: string }> };
+      const text = r.content.map((x) => x.text).join('');
+      expect(text).toContain('manager (manager):');
+      expect(text).toContain('alice@hb (agent of hive hb, not managed here): idle as of 2026-11-22T12:00:00.000Z, model haiku');
+    } finally {
+      await c.close();
+      sock.close();
+      await t.close();
+    }
+  });
+});
+
+describe("a hive's envelopes are taken in the order it wrote them", () => {
+  test('each outbox row names the one written to the same hive before it', async () => {
+    const t = await openTestHive({ hive: 'ha', nats: `nats://127.0.0.1:${closedPort()}` });
+    try {
+      const a = t.hive.policy.send('operator', 'bob@hb', 'one');
+      t.hive.policy.send('operator', 'bob@hc', 'elsewhere');
+      const b = t.hive.policy.send('operator', 'bob@hb', 'two');
+      const rows = outbox(t);
+      const env = (i: number) => parseEnvelope(rows[i]!.payload);
+      expect(rows.map((r) => r.to_hive)).toEqual(['hb', 'hc', 'hb']);
+      expect([env(0).prev, env(1).prev, env(2).prev]).toEqual([null, null, rows[0]!.id]);
+      expect([env(0).id, env(2).id]).toEqual([a.id, b.id]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test("one that comes before the one it follows waits ('later'); taken in order once that one is in; a repeat is ignored", async () => {
+    const t = await openTestHive({ hive: 'ha', nats: `nats://127.0.0.1:${closedPort()}` });
+    try {
+      await t.hive.lifecycle.spawn('alice', { start: false });
+      const fed = t.hive.federation!;
+      const env = (id: number, prev: number | null, body: string) =>
+        JSON.stringify({ v: 1, type: 'message', id, prev, from: 'carol', to: 'alice', kind: 'message', body, created_at: 1 });
+      const bodies = () => t.hive.broker.list({ agent: 'alice', limit: 100 }).filter((m) => m.from === 'carol@hb').map((m) => m.body);
+      // outbox 10 (first), then 11; 11 is consumed first
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: env(101, 10, 'second'), msgId: 'hb:11' }])).toEqual(['later']);
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: env(100, null, 'first'), msgId: 'hb:10' }])).toEqual([null]);
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: env(101, 10, 'second'), msgId: 'hb:11', deliveries: 2 }])).toEqual([null]);
+      expect(bodies()).toEqual(['first', 'second']);
+      // a redelivery of 10 is at or below the last taken: ignored
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: env(100, null, 'first'), msgId: 'hb:10', deliveries: 3 }])).toEqual([null]);
+      expect(bodies()).toEqual(['first', 'second']);
+      // 13 follows 12, which never comes: after enough deliveries it is taken anyway
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: env(103, 12, 'fourth'), msgId: 'hb:13', deliveries: 5 }])).toEqual(['later']);
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: env(103, 12, 'fourth'), msgId: 'hb:13', deliveries: 300 }])).toEqual([null]);
+      expect(bodies()).toEqual(['first', 'second', 'fourth']);
+      // a malformed one passes its place in the order, so the next is not held up by it
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: '{"v":1}', msgId: 'hb:14' }])[0]).toBeInstanceOf(HiveError);
+      expect(fed.receiveBatch([{ subject: 'hive.ha.hb', text: env(105, 14, 'fifth'), msgId: 'hb:15' }])).toEqual([null]);
+      expect(bodies()).toEqual(['first', 'second', 'fourth', 'fifth']);
+    } finally {
+      await t.close();
+    }
   });
 });

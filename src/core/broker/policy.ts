@@ -81,7 +81,7 @@ export class MessagePolicy {
       throw new HiveError('not_found', `no agent named "${to}"; recipients are agent names, "manager" and "operator"${this.deps.federated ? ', or name@hive in another hive' : ''}`);
     if (from === MANAGER || from === OPERATOR || from === SYSTEM || to === MANAGER) return to;
     const allowed = this.deps.configs.get(from).config.allowedRecipients;
-    if (allowed && !allowed.includes(to))
+    if (allowed && !allowed.includes(to) && !(address.hive === null && allowed.includes(`${to}@${this.deps.hive}`)))
       throw new HiveError(
         'forbidden',
         `send policy: ${from}'s allowedRecipients (${allowed.length ? allowed.join(', ') : 'empty'}) do not include "${to}"; ` +

@@ -16,6 +16,14 @@ export const STREAM = 'HIVE';
 /** Its subjects: `hive.<to hive>.<from hive>`. */
 export const STREAM_SUBJECTS = 'hive.>';
 
+/**
+ * The outbox id of the envelope the sending hive published to the same hive before this one (null
+ * for its first). With the outbox id of the envelope itself (in its JetStream message id), the
+ * receiver takes a hive's envelopes strictly in the order they were written (see `federation.ts`).
+ * Absent: no order is enforced for it.
+ */
+const Prev = Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]));
+
 /** A message from an agent (or the operator, or the manager) of one hive to one of another. */
 const MessageEnvelope = Type.Object(
   {
@@ -23,6 +31,7 @@ const MessageEnvelope = Type.Object(
     type: Type.Literal('message'),
     /** The message's id in the sending hive. */
     id: Type.Integer({ minimum: 1 }),
+    prev: Prev,
     /** The sender's name in its hive. */
     from: Type.String({ minLength: 1, maxLength: 64 }),
     /** The recipient's name in the receiving hive. */
@@ -48,6 +57,7 @@ const ReceiptEnvelope = Type.Object(
     type: Type.Literal('receipt'),
     /** The message's id in the hive that sent it (the one this receipt goes to). */
     id: Type.Integer({ minimum: 1 }),
+    prev: Prev,
     ok: Type.Boolean(),
     /** Why it was refused (no such agent), when `ok` is false. */
     error: Type.Optional(Type.String({ maxLength: 1000 })),

@@ -9,7 +9,7 @@
  * means durable on this host. A pump publishes the outbox in id order, one envelope at a time, each
  * with the JetStream message id `<this hive>:<outbox id>` (JetStream drops a repeat within its
  * duplicate window), and clears a row only on JetStream's acknowledgement. While NATS cannot be
- * reached the rows wait, and the pump retries with a backoff (0.5 s doubling to 15 s) only while
+ * reached the rows wait, and the pump retries with a backoff (0.5 s doubling to 5 s) only while
  * rows are waiting: an idle federated hive runs no timer.
  *
  * **Receiving.** A durable consumer `hive-<this hive>` takes `hive.<this hive>.>` in stream order.
@@ -82,7 +82,11 @@ const PUMP_BATCH = 256;
 /** Publishes in flight at once; the pump waits for each window's acknowledgements. */
 const PUBLISH_WINDOW = 64;
 const BACKOFF_MIN_MS = 500;
-const BACKOFF_MAX_MS = 15_000;
+/** How long an envelope that came before an earlier one waits before it is delivered again, ms. */
+const WAIT_REDELIVERY_MS = 200;
+/** Deliveries after which an envelope is taken although the one before it has not come (about 60 s). */
+const MAX_WAITS = 300;
+const BACKOFF_MAX_MS = 5000;
 
 interface OutboxRow {
   id: number;
@@ -115,14 +119,22 @@ export class Federation {
   private closed = false;
   /** Ends the wait between two first-connection tries (on stop). */
   private wakeConnect: (() => void) | null = null;
-  private readonly addOutbox: Statement<unknown, [string, string, number | null, string, number]>;
+  private readonly addOutbox: Statement<{ id: number }, [string, string, number | null, string, number]>;
+  private readonly lastOut: Statement<{ last_id: number }, [string]>;
+  private readonly setLastOut: Statement<unknown, [string, number]>;
+  private readonly lastIn: Statement<{ last_id: number }, [string]>;
+  private readonly setLastIn: Statement<unknown, [string, number]>;
   private readonly pending: Statement<OutboxRow, [number]>;
   private readonly published: Statement<unknown, [number, number, number]>;
   private readonly depth: Statement<{ n: number }, []>;
 
   constructor(private readonly deps: FederationDeps) {
     const { db } = deps;
-    this.addOutbox = db.query('INSERT INTO outbox (to_hive, kind, message_id, payload, queued_at) VALUES (?, ?, ?, ?, ?)');
+    this.addOutbox = db.query('INSERT INTO outbox (to_hive, kind, message_id, payload, queued_at) VALUES (?, ?, ?, ?, ?) RETURNING id');
+    this.lastOut = db.query('SELECT last_id FROM outbox_chain WHERE to_hive = ?');
+    this.setLastOut = db.query('INSERT INTO outbox_chain (to_hive, last_id) VALUES (?1, ?2) ON CONFLICT (to_hive) DO UPDATE SET last_id = ?2');
+    this.lastIn = db.query('SELECT last_id FROM inbox_chain WHERE from_hive = ?');
+    this.setLastIn = db.query('INSERT INTO inbox_chain (from_hive, last_id) VALUES (?1, ?2) ON CONFLICT (from_hive) DO UPDATE SET last_id = ?2');
     this.pending = db.query('SELECT id, to_hive, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT ?');
     this.published = db.query('UPDATE outbox SET published_at = ?, stream_seq = ? WHERE id = ?');
     this.depth = db.query('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL');
@@ -191,7 +203,7 @@ export class Federation {
       const origin = q?.origin?.split(':');
       if (q && origin && origin[0] === toHive && q.answer !== null) envelope = { ...base, kind: 'answer', ref: Number(origin[1]), body: q.answer };
     }
-    this.addOutbox.run(toHive, 'message', msg.id, JSON.stringify(envelope), Date.now());
+    this.enqueue(toHive, 'message', msg.id, envelope);
     // after the caller's commit (a rolled-back row is simply not there for the pump)
     setImmediate(() => this.kick());
   }
@@ -250,33 +262,64 @@ export class Federation {
   // ── receiving ─────────────────────────────────────────────────────────────
 
   /**
-   * Stores one envelope consumed from `subject` (see {@link receiveBatch}).
+   * Stores one envelope consumed from `subject` (see {@link receiveBatch}), without an order check.
    * @throws HiveError `bad_request` for an envelope that is malformed or on a foreign subject (it is
    *   never redelivered); the sqlite error when it could not be stored (it is redelivered).
    */
   receive(subject: string, text: string): void {
     const [outcome] = this.receiveBatch([{ subject, text }]);
-    if (outcome) throw outcome;
+    if (outcome instanceof Error) throw outcome;
   }
 
   /**
    * Stores envelopes consumed in a row, in one transaction (one commit for the lot), in order; the
    * messages stored are announced and handed to waiting receivers only after that commit.
-   * @returns per envelope, null when it was taken (stored, or a repeat or stray ignored), else the
-   *   error that kept it out: HiveError `bad_request` for a malformed envelope or a foreign subject.
+   *
+   * Order: an item with its JetStream message id (`<hive>:<outbox id>`) is taken only after the one
+   * its `prev` names, the one its hive wrote to this hive before it. One that comes first (JetStream
+   * stored it before an earlier one that a publish had to try again, as while a cluster elects a
+   * leader) is answered `later`, and the consumer has it delivered again. After
+   * {@link MAX_WAITS} such deliveries it is taken anyway, so a lost predecessor (a hive that lost its
+   * data dir) cannot stall its hive's traffic for good. One at or below the last taken is a
+   * redelivery and is ignored.
+   * @returns per envelope: null when taken (stored, or a repeat or stray ignored); `later` when it
+   *   must wait for an earlier one; else the error that keeps it out (HiveError `bad_request` for a
+   *   malformed envelope or a foreign subject).
    * @throws the sqlite error when the commit failed (nothing of the batch is stored).
    */
-  receiveBatch(items: ReadonlyArray<{ subject: string; text: string }>): Array<Error | null> {
+  receiveBatch(items: ReadonlyArray<{ subject: string; text: string; msgId?: string; deliveries?: number }>): Array<Error | null | 'later'> {
+    const { db, hive, log } = this.deps;
     const effects: Array<() => void> = [];
-    const outcomes = this.deps.db.transaction(() =>
-      items.map(({ subject, text }) => {
+    const outcomes = db.transaction(() =>
+      items.map(({ subject, text, msgId, deliveries = 1 }): Error | null | 'later' => {
+        let from: string;
         try {
-          // a savepoint per envelope: one that fails leaves nothing of itself behind
-          this.deps.db.transaction(() => this.take(subject, text, effects))();
-          return null;
+          from = senderOf(subject, hive);
         } catch (err) {
           return err as Error;
         }
+        const id = msgId?.startsWith(`${from}:`) && /^\d+$/.test(msgId.slice(from.length + 1)) ? Number(msgId.slice(from.length + 1)) : null;
+        const last = id === null ? null : (this.lastIn.get(from)?.last_id ?? null);
+        if (id !== null && last !== null && id <= last) return null;
+        let env: Envelope;
+        try {
+          env = parseEnvelope(text);
+        } catch (err) {
+          if (id !== null) this.setLastIn.run(from, id); // refused for good: its place in the order is passed
+          return err as Error;
+        }
+        const waiting = id !== null && env.prev != null && (last === null || env.prev > last);
+        if (waiting && deliveries < MAX_WAITS) return 'later';
+        if (waiting) log(`federation: envelope ${msgId} from ${from} taken without #${env.prev} before it, after ${deliveries} deliveries`);
+        try {
+          // a savepoint per envelope: one that fails leaves nothing of itself behind
+          db.transaction(() => this.take(from, env, effects))();
+        } catch (err) {
+          if (id !== null && err instanceof HiveError && err.code === 'bad_request') this.setLastIn.run(from, id);
+          return err as Error;
+        }
+        if (id !== null) this.setLastIn.run(from, id);
+        return null;
       }),
     )();
     for (const run of effects) run();
@@ -284,10 +327,8 @@ export class Federation {
   }
 
   /** Inside a transaction: stores one envelope; what to announce after the commit goes to `effects`. */
-  private take(subject: string, text: string, effects: Array<() => void>): void {
+  private take(from: string, env: Envelope, effects: Array<() => void>): void {
     const { broker, registry, questions, hive, log } = this.deps;
-    const from = senderOf(subject, hive);
-    const env = parseEnvelope(text);
     if (env.type === 'message') {
       if (!isRecipientName(env.from)) throw new HiveError('bad_request', `an envelope from ${from} with the sender "${env.from}", which is not an agent name, "manager" or "operator"`);
       const origin = `${from}:${env.id}`;
@@ -341,8 +382,18 @@ export class Federation {
   }
 
   private queueReceipt(to: string, receipt: Envelope): void {
-    this.addOutbox.run(to, 'receipt', null, JSON.stringify(receipt), Date.now());
+    this.enqueue(to, 'receipt', null, receipt);
     setImmediate(() => this.kick());
+  }
+
+  /**
+   * Inside the caller's transaction: one outbox row for `toHive`, its envelope carrying the outbox
+   * id of the one written to that hive before it (`prev`), so the receiver can keep their order.
+   */
+  private enqueue(toHive: string, kind: 'message' | 'receipt', messageId: number | null, envelope: Envelope): void {
+    const prev = this.lastOut.get(toHive)?.last_id ?? null;
+    const { id } = this.addOutbox.get(toHive, kind, messageId, JSON.stringify({ ...envelope, prev }), Date.now())!;
+    this.setLastOut.run(toHive, id);
   }
 
   // ── the connection ─────────────────────────────────────────────────────────
@@ -394,25 +445,43 @@ export class Federation {
         } else if (s.type === 'error') this.lastError = String(s.error);
       }
     })();
-    const jsm = await jetstreamManager(nc);
-    try {
-      await jsm.streams.info(STREAM);
-    } catch {
+    const durable = `hive-${hive}`;
+    // the stream, this hive's consumer and the presence bucket; a cluster still electing its leaders
+    // refuses them for a while, so they are tried again until they are there
+    for (let wait = BACKOFF_MIN_MS; ; wait = Math.min(wait * 2, BACKOFF_MAX_MS)) {
       try {
-        await jsm.streams.add({ name: STREAM, subjects: [STREAM_SUBJECTS], storage: StorageType.File, num_replicas: nats.replicas, duplicate_window: DUPLICATE_WINDOW_NS });
-        log(`federation: created the JetStream stream ${STREAM} (${nats.replicas} replica${nats.replicas === 1 ? '' : 's'})`);
+        const jsm = await jetstreamManager(nc);
+        try {
+          await jsm.streams.info(STREAM);
+        } catch {
+          try {
+            await jsm.streams.add({ name: STREAM, subjects: [STREAM_SUBJECTS], storage: StorageType.File, num_replicas: nats.replicas, duplicate_window: DUPLICATE_WINDOW_NS });
+            log(`federation: created the JetStream stream ${STREAM} (${nats.replicas} replica${nats.replicas === 1 ? '' : 's'})`);
+          } catch (err) {
+            // another hive made it meanwhile
+            await jsm.streams.info(STREAM).catch(() => {
+              throw err;
+            });
+          }
+        }
+        await jsm.consumers.add(STREAM, { durable_name: durable, filter_subject: subjectFor(hive, '>'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30e9 });
+        this.js = jetstream(nc);
+        break;
       } catch (err) {
-        // another hive made it meanwhile
-        await jsm.streams.info(STREAM).catch(() => {
-          throw err;
+        if (this.closed) return;
+        this.setLink('down', `JetStream: ${(err as Error).message}`);
+        log(`federation: the stream or this hive's consumer is not ready (${(err as Error).message}); trying again in ${wait} ms`);
+        await new Promise<void>((resolve) => {
+          this.wakeConnect = resolve;
+          this.retry = setTimeout(resolve, wait);
         });
+        this.retry = null;
+        this.wakeConnect = null;
+        if (this.closed) return;
       }
     }
-    const durable = `hive-${hive}`;
-    await jsm.consumers.add(STREAM, { durable_name: durable, filter_subject: subjectFor(hive, '>'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30e9 });
-    this.js = jetstream(nc);
     this.kick();
-    await this.presence.start(nc, nats.replicas);
+    await this.startPresence(nc);
     const consumer = await this.js.consumers.get(STREAM, durable);
     const messages = await consumer.consume();
     // what arrives in one turn of the event loop is stored in one commit, then acknowledged
@@ -420,9 +489,9 @@ export class Federation {
     const flush = () => {
       const taken = batch;
       batch = [];
-      let outcomes: Array<Error | null>;
+      let outcomes: Array<Error | null | 'later'>;
       try {
-        outcomes = this.receiveBatch(taken.map((m) => ({ subject: m.subject, text: m.string() })));
+        outcomes = this.receiveBatch(taken.map((m) => ({ subject: m.subject, text: m.string(), msgId: m.headers?.get('Nats-Msg-Id'), deliveries: m.info.deliveryCount })));
       } catch (err) {
         log(`federation: could not store ${taken.length} envelope(s): ${(err as Error).message}`);
         for (const m of taken) m.nak(1000);
@@ -431,6 +500,7 @@ export class Federation {
       taken.forEach((m, i) => {
         const err = outcomes[i];
         if (!err) return m.ack();
+        if (err === 'later') return m.nak(WAIT_REDELIVERY_MS);
         const bad = err instanceof HiveError && err.code === 'bad_request';
         log(`federation: ${bad ? 'refused' : 'could not store'} an envelope on ${m.subject}: ${err.message}`);
         if (bad) m.term();
@@ -439,6 +509,18 @@ export class Federation {
     };
     for await (const m of messages) {
       if (batch.push(m) === 1) setImmediate(flush);
+    }
+  }
+
+  /** Starts presence, trying again (in the background) while the cluster refuses the bucket. */
+  private async startPresence(nc: NatsConnection, wait = BACKOFF_MIN_MS): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.presence.start(nc, this.deps.nats.replicas);
+    } catch (err) {
+      if (this.closed) return;
+      this.deps.log(`federation: the presence bucket is not ready (${(err as Error).message}); trying again in ${wait} ms`);
+      setTimeout(() => void this.startPresence(nc, Math.min(wait * 2, BACKOFF_MAX_MS)), wait);
     }
   }
 

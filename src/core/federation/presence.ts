@@ -72,8 +72,10 @@ export class Presence {
   /**
    * Opens (creating when missing) the bucket, writes this hive's agents and heartbeat, follows its
    * own agents' changes and starts watching the others'.
+   * @throws the client's error when the bucket cannot be opened or watched (the caller tries again).
    */
   async start(nc: NatsConnection, replicas: number): Promise<void> {
+    this.stop(); // a start tried again after a refusal begins afresh
     const { Kvm } = await import('@nats-io/kv');
     const kv = await new Kvm(nc).create(BUCKET, { history: 1, replicas });
     this.kv = kv;
