@@ -419,12 +419,7 @@ export class Federation {
       } catch (err) {
         if (this.closed) return;
         this.setLink('down', `connect: ${(err as Error).message}`);
-        await new Promise<void>((resolve) => {
-          this.wakeConnect = resolve;
-          this.retry = setTimeout(resolve, wait);
-        });
-        this.retry = null;
-        this.wakeConnect = null;
+        await this.pause(wait);
         if (this.closed) return;
         wait = Math.min(wait * 2, BACKOFF_MAX_MS);
       }
@@ -471,12 +466,7 @@ export class Federation {
         if (this.closed) return;
         this.setLink('down', `JetStream: ${(err as Error).message}`);
         log(`federation: the stream or this hive's consumer is not ready (${(err as Error).message}); trying again in ${wait} ms`);
-        await new Promise<void>((resolve) => {
-          this.wakeConnect = resolve;
-          this.retry = setTimeout(resolve, wait);
-        });
-        this.retry = null;
-        this.wakeConnect = null;
+        await this.pause(wait);
         if (this.closed) return;
       }
     }
@@ -510,6 +500,16 @@ export class Federation {
     for await (const m of messages) {
       if (batch.push(m) === 1) setImmediate(flush);
     }
+  }
+
+  /** Waits `ms` before the next try to connect or set up, or until {@link stop}. */
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.wakeConnect = resolve;
+      this.retry = setTimeout(resolve, ms);
+    });
+    this.retry = null;
+    this.wakeConnect = null;
   }
 
   /** Starts presence, trying again (in the background) while the cluster refuses the bucket. */
