@@ -129,7 +129,16 @@ describe('a JetStream cluster of three, one hive per host', () => {
     }
     for (let i = 0; i < 3; i++) {
       const to = (i + 1) % 3;
-      await waitFor(`${HIVES[i]} → ${HIVES[to]} delivered`, () => received(to, HIVES[i]!).filter((b) => b !== 'hello').length >= acked[i]!.length, 150_000);
+      await waitFor(
+        `${HIVES[i]} → ${HIVES[to]} delivered`,
+        () => {
+          const got = received(to, HIVES[i]!).filter((b) => b !== 'hello').length;
+          if (got >= acked[i]!.length) return true;
+          // said when the wait times out: how far it got, and both hives' links
+          throw new Error(`${got} of ${acked[i]!.length}; ${HIVES[i]}: ${JSON.stringify(ctlJson(dirs[i]!, 'status').federation)}; ${HIVES[to]}: ${JSON.stringify(ctlJson(dirs[to]!, 'status').federation)}`);
+        },
+        150_000,
+      );
       expect(received(to, HIVES[i]!).filter((b) => b !== 'hello')).toEqual(acked[i]!);
     }
     for (const d of dirs) await waitFor('outbox empty', () => ctlJson(d, 'status').federation.outbox === 0, 30_000);

@@ -84,6 +84,8 @@ const PUBLISH_WINDOW = 64;
 const BACKOFF_MIN_MS = 500;
 /** How long an envelope that came before an earlier one waits before it is delivered again, ms. */
 const WAIT_REDELIVERY_MS = 200;
+/** Envelopes delivered and not yet acknowledged that the consumer allows. */
+const MAX_ACK_PENDING = 20_000;
 /** Deliveries after which an envelope is taken although the one before it has not come (about 60 s). */
 const MAX_WAITS = 300;
 const BACKOFF_MAX_MS = 5000;
@@ -117,6 +119,8 @@ export class Federation {
   private retry: ReturnType<typeof setTimeout> | null = null;
   private backoff = BACKOFF_MIN_MS;
   private closed = false;
+  /** The running consume, stopped on {@link stop}. */
+  private consuming: { stop(): void } | null = null;
   /** Ends the wait between two first-connection tries (on stop). */
   private wakeConnect: (() => void) | null = null;
   private readonly addOutbox: Statement<{ id: number }, [string, string, number | null, string, number]>;
@@ -180,6 +184,7 @@ export class Federation {
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     this.wakeConnect?.();
+    this.consuming?.stop();
     this.deps.broker.remote = null;
     this.presence.stop();
     await this.nc?.close().catch(() => {});
@@ -459,7 +464,15 @@ export class Federation {
             });
           }
         }
-        await jsm.consumers.add(STREAM, { durable_name: durable, filter_subject: subjectFor(hive, '>'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30e9 });
+        await jsm.consumers.add(STREAM, {
+          durable_name: durable,
+          filter_subject: subjectFor(hive, '>'),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: 30e9,
+          // envelopes that wait for an earlier one stay pending: room enough that the earlier one still comes
+          max_ack_pending: MAX_ACK_PENDING,
+        });
         this.js = jetstream(nc);
         break;
       } catch (err) {
@@ -472,8 +485,6 @@ export class Federation {
     }
     this.kick();
     await this.startPresence(nc);
-    const consumer = await this.js.consumers.get(STREAM, durable);
-    const messages = await consumer.consume();
     // what arrives in one turn of the event loop is stored in one commit, then acknowledged
     let batch: JsMsg[] = [];
     const flush = () => {
@@ -497,8 +508,24 @@ export class Federation {
         else m.nak(1000);
       });
     };
-    for await (const m of messages) {
-      if (batch.push(m) === 1) setImmediate(flush);
+    // consuming goes on until the stop: a consume that ends or fails (its consumer lost while the
+    // cluster was split, say) is begun again
+    for (let wait = BACKOFF_MIN_MS; !this.closed; wait = Math.min(wait * 2, BACKOFF_MAX_MS)) {
+      try {
+        const consumer = await this.js!.consumers.get(STREAM, durable);
+        const messages = await consumer.consume();
+        this.consuming = messages;
+        for await (const m of messages) {
+          wait = BACKOFF_MIN_MS;
+          if (batch.push(m) === 1) setImmediate(flush);
+        }
+        if (this.closed) return;
+        log(`federation: consuming ${durable} ended; beginning again in ${wait} ms`);
+      } catch (err) {
+        if (this.closed) return;
+        log(`federation: consuming ${durable} failed (${(err as Error).message}); beginning again in ${wait} ms`);
+      }
+      await this.pause(wait);
     }
   }
 
