@@ -41,7 +41,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { createHash } from 'node:crypto';
 import { HiveError } from './errors.ts';
-import { parseAddress } from './names.ts';
+import { isAddress } from './names.ts';
 import { allowEntryProblem } from './egress.ts';
 import { absolutePathProblem, envNameProblem, MAX_ENV_TOTAL, MAX_ENV_VALUE, MAX_ENV_VARS, MAX_MOUNT_PATH, MAX_MOUNTS, mountTargetProblem, pathsOverlap } from './sandbox-options.ts';
 import {
@@ -161,17 +161,6 @@ export type AgentConfigFile = Static<typeof AgentConfigSchema>;
 const check = TypeCompiler.Compile(AgentConfigSchema);
 
 
-/** Whether `r` is a recipient an agent can be allowed: a name here, or `name@hive` of another hive. */
-function isRecipientAddress(r: string): boolean {
-  try {
-    // any hive name is "another" here: the config does not know which hive it runs in
-    parseAddress(r, '');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Parses and validates the text of an `agent.toml`.
  * @param source the file's name for messages, e.g. `agents/alice/config/agent.toml`.
@@ -208,7 +197,7 @@ export function parseAgentConfig(text: string, source = AGENT_CONFIG_FILE): Load
   };
   const recipients = file.allowedRecipients ?? null;
   recipients?.forEach((r, i) => {
-    if (!isRecipientAddress(r)) fail(`allowedRecipients.${i}`, `"${r}" is not an agent name, "manager" or "operator", or one of those @hive for another hive of a federation`);
+    if (!isAddress(r)) fail(`allowedRecipients.${i}`, `"${r}" is not an agent name, "manager" or "operator", or one of those @hive for another hive of a federation`);
     if (recipients.indexOf(r) !== i) fail(`allowedRecipients.${i}`, `"${r}" is listed twice`);
   });
   const extra: Record<string, ExtraMcpServer> = {};

@@ -67,6 +67,16 @@ export function isAgentName(name: string): boolean {
   }
 }
 
+/** True when `name` passes {@link validateRecipient}: an agent name, `manager` or `operator`. */
+export function isRecipient(name: string): boolean {
+  try {
+    validateRecipient(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks a broker recipient: an agent name, `manager` or `operator`.
  * @throws HiveError `bad_name` when it is none of those.
@@ -128,4 +138,17 @@ export function parseAddress(to: string, here: string): Address {
   const name = validateRecipient(to.slice(0, at));
   const hive = validateHiveName(to.slice(at + 1));
   return { name, hive: hive === here ? null : hive };
+}
+
+/**
+ * True when `text` is a recipient as written anywhere: `name`, or `name@hive` with a valid hive
+ * name (which hive is not checked: a config does not know which hive it runs in).
+ */
+export function isAddress(text: string): boolean {
+  try {
+    parseAddress(text, '');
+    return true;
+  } catch {
+    return false;
+  }
 }

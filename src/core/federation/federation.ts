@@ -27,7 +27,7 @@ import { readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { HiveError } from '../../shared/errors.ts';
-import { OPERATOR, SYSTEM, validateRecipient } from '../../shared/names.ts';
+import { OPERATOR, SYSTEM, isRecipient } from '../../shared/names.ts';
 import type { MessageRecord, QuestionRecord } from '../../shared/wire.ts';
 import type { Registry } from '../agents/registry.ts';
 import type { Broker } from '../broker/store.ts';
@@ -94,16 +94,6 @@ interface OutboxRow {
   id: number;
   to_hive: string;
   payload: string;
-}
-
-/** Whether `name` is an agent name, `manager` or `operator`. */
-function isRecipientName(name: string): boolean {
-  try {
-    validateRecipient(name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** One hive's membership in a federation. */
@@ -335,7 +325,7 @@ export class Federation {
   private take(from: string, env: Envelope, effects: Array<() => void>): void {
     const { broker, registry, questions, hive, log } = this.deps;
     if (env.type === 'message') {
-      if (!isRecipientName(env.from)) throw new HiveError('bad_request', `an envelope from ${from} with the sender "${env.from}", which is not an agent name, "manager" or "operator"`);
+      if (!isRecipient(env.from)) throw new HiveError('bad_request', `an envelope from ${from} with the sender "${env.from}", which is not an agent name, "manager" or "operator"`);
       const origin = `${from}:${env.id}`;
       if (broker.hasOrigin(origin)) return; // a redelivery: stored, and its receipt queued, before
       const sender = `${env.from}@${from}`;
