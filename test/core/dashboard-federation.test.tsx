@@ -11,6 +11,7 @@
  */
 import { describe as plainDescribe, expect, test as plainTest } from 'bun:test';
 import { createDashboard } from '../../src/core/dashboard/dashboard.tsx';
+import { OPERATOR, SYSTEM } from '../../src/shared/names.ts';
 import { FederationLink, OtherHives, type FederationLinkState, type RemoteAgentItem, type RemoteHiveItem } from '../../views/dashboard/federation.tsx';
 import { DashboardClient } from '../support/dashboard.ts';
 import { openTestHive } from '../support/hive.ts';
@@ -201,7 +202,9 @@ withGit.describe('a hive with --nats whose NATS cannot be reached', () => {
     t.hive.db.run("INSERT INTO outbox (to_hive, kind, message_id, payload, queued_at) VALUES ('hb', 'receipt', NULL, '{}', 0)");
     const depth = t.hive.federation!.status().outbox;
     expect(depth).toBeGreaterThanOrEqual(2);
-    await Bun.sleep(100);
+    // a change the stream does send (a notice for the operator) shows it has caught up with the store
+    t.hive.broker.send(SYSTEM, OPERATOR, 'outbox marker');
+    await a.until('outbox marker');
     expect(a.text).not.toContain(`data-outbox="${depth}"`);
     let renders = 0;
     const status = t.hive.federation!.status.bind(t.hive.federation!);

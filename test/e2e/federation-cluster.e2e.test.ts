@@ -118,10 +118,10 @@ describe('a JetStream cluster of three, one hive per host', () => {
       await waitFor('h1 queueing', () => acked[0]!.length > before + 50 && ctlJson(dirs[0]!, 'status').federation.outbox > 20, 30_000);
       // the other two keep sending and acknowledging meanwhile (whether their traffic flows on at once
       // depends on where the cut-off server led: NATS elects anew, which took up to a minute here)
-      await Bun.sleep(3000);
+      const [h2, h3] = [acked[1]!.length, acked[2]!.length];
+      await waitFor('h2 and h3 sending on', () => acked[1]!.length > h2 + 100 && acked[2]!.length > h3 + 100, 30_000);
       net.heal(0);
       await waitFor('h1 back', () => ctlJson(dirs[0]!, 'status').federation.link === 'up', 60_000);
-      await Bun.sleep(500);
     } finally {
       running = false;
       await Promise.all(load);
