@@ -199,8 +199,6 @@ export class Federation {
       if (q && origin && origin[0] === toHive && q.answer !== null) envelope = { ...base, kind: 'answer', ref: Number(origin[1]), body: q.answer };
     }
     this.enqueue(toHive, 'message', msg.id, envelope);
-    // after the caller's commit (a rolled-back row is simply not there for the pump)
-    setImmediate(() => this.kick());
   }
 
   /** Starts the pump unless it runs, waits for a retry, or there is no connection yet. */
@@ -329,7 +327,7 @@ export class Federation {
       const origin = `${from}:${env.id}`;
       if (broker.hasOrigin(origin)) return; // a redelivery: stored, and its receipt queued, before
       const sender = `${env.from}@${from}`;
-      const refuse = (error: string) => this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: false, error, at: Date.now() });
+      const refuse = (error: string) => this.enqueue(from, 'receipt', null, { v: 1, type: 'receipt', id: env.id, ok: false, error, at: Date.now() });
       if (env.to !== OPERATOR && !registry.has(env.to)) return refuse(`no agent named "${env.to}" in hive ${hive}`);
       let msg: MessageRecord | null;
       let question: QuestionRecord | null = null;
@@ -345,7 +343,7 @@ export class Federation {
         msg = broker.insertRemote(sender, env.to, env.body, origin);
       }
       if (!msg) return;
-      this.queueReceipt(from, { v: 1, type: 'receipt', id: env.id, ok: true, at: msg.created_at });
+      this.enqueue(from, 'receipt', null, { v: 1, type: 'receipt', id: env.id, ok: true, at: msg.created_at });
       const stored = msg;
       const asked = question;
       effects.push(() => {
@@ -376,11 +374,6 @@ export class Federation {
     });
   }
 
-  private queueReceipt(to: string, receipt: Envelope): void {
-    this.enqueue(to, 'receipt', null, receipt);
-    setImmediate(() => this.kick());
-  }
-
   /**
    * Inside the caller's transaction: one outbox row for `toHive`, its envelope carrying the outbox
    * id of the one written to that hive before it (`prev`), so the receiver can keep their order.
@@ -389,6 +382,8 @@ export class Federation {
     const prev = this.lastOut.get(toHive)?.last_id ?? null;
     const { id } = this.addOutbox.get(toHive, kind, messageId, JSON.stringify({ ...envelope, prev }), Date.now())!;
     this.setLastOut.run(toHive, id);
+    // the pump runs after the caller's commit (a rolled-back row is simply not there for it)
+    setImmediate(() => this.kick());
   }
 
   // ── the connection ─────────────────────────────────────────────────────────
