@@ -68,6 +68,8 @@ options (flag, env, default):
                                          creates it
   --hive-unreachable-minutes M  HIVE_UNREACHABLE_MINUTES  5: another hive unheard this long (or
                                          this one cut off from NATS) raises hive_unreachable
+  --standby-seconds N  HIVE_STANDBY_SECONDS  30: after a turn, an agent keeps its next turn's
+                                         claude started for this long (0: never)
 
 Agents never see credentials. Their claude reaches the model through the core's model gateway
 (a unix socket in each agent's socket dir), which forwards to ANTHROPIC_BASE_URL (default
@@ -214,6 +216,7 @@ async function main(argv: string[]): Promise<void> {
         'nats-creds': { type: 'string' },
         'nats-replicas': { type: 'string' },
         'hive-unreachable-minutes': { type: 'string' },
+        'standby-seconds': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,

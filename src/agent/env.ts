@@ -14,6 +14,7 @@
  * | HIVE_LOGS_DIR      | the manager's view of every agent's log and build output | unset (other agents) |
  * | HIVE_SHARED_DIR    | the hive-wide shared directory              | unset (`shared = false`) |
  * | HIVE_CONFIG_ENV    | names of the config's `env` variables, comma-separated: passed on to claude | unset |
+ * | HIVE_STANDBY_SECONDS | how long a claude started ahead of the next turn is kept (0: none) | 30 |
  * The name, role and model come from the core (`hello`), so they cannot drift.
  *
  * No credential is read here or handed to claude: claude reaches the model through the core's
@@ -23,6 +24,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SOCKET_NAMES } from '../shared/paths.ts';
 import { defaultClaudeBin } from '../shared/version.ts';
+import { DEFAULT_STANDBY_SECONDS, MAX_STANDBY_SECONDS } from '../shared/wire.ts';
 
 /** Where an agent finds its socket, state and claude. */
 export interface AgentEnv {
@@ -48,6 +50,8 @@ export interface AgentEnv {
   exitWithCore: boolean;
   /** Environment handed on to claude (locale, PATH, home, the config's `env`; never credentials). */
   passEnv: Record<string, string>;
+  /** How long a claude started ahead of the next turn is kept, seconds; 0: none (see `claude/standby.ts`). */
+  standbySeconds: number;
 }
 
 /** The only variables of the harness's environment that claude inherits. */
@@ -84,5 +88,16 @@ export function loadAgentEnv(env: Record<string, string | undefined> = process.e
     logsDir: env.HIVE_LOGS_DIR || null,
     sharedDir: env.HIVE_SHARED_DIR || null,
     passEnv,
+    standbySeconds: standbySeconds(env.HIVE_STANDBY_SECONDS),
   };
+}
+
+/**
+ * `HIVE_STANDBY_SECONDS` as a number of seconds: the default when unset, 0 (off) when it is not a
+ * whole number from 0 to {@link MAX_STANDBY_SECONDS} (the core checked it; a peer's own setting may not be).
+ */
+function standbySeconds(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_STANDBY_SECONDS;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 && n <= MAX_STANDBY_SECONDS ? n : 0;
 }

@@ -14,8 +14,14 @@
  * stored session take turns on one queue ({@link TurnLoop.exclusive}), so a job never runs beside a
  * turn and a message that arrives meanwhile waits for it. After each turn the notes size is checked
  * (`notes.ts`).
+ *
+ * A turn's claude reads its wake prompt on stdin (`--input-format stream-json`), so after a turn the
+ * loop starts the next turn's claude ahead of time and keeps it for `standbySeconds`
+ * (`claude/standby.ts`): a turn within that window skips claude's start-up. Anything else on the
+ * queue (a job, a session change) ends the standby first, and a turn whose claude would differ
+ * (another model, prompt, session or transcript) ends it and starts its own.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HiveError } from '../shared/errors.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
@@ -25,7 +31,8 @@ import { HIVE_MCP_KEY, type AgentConfig } from '../shared/agent-config-shape.ts'
 import { allowedToolsFor, buildClaudeArgv, claudeEnv, renderMcpConfig, stdioHiveServer, type McpServerEntry } from './claude/argv.ts';
 import { isInit, isResult, type ClaudeEvent, type ResultEvent } from '../shared/stream-json.ts';
 import { toolCalls } from './claude/stream.ts';
-import { runClaude, type ClaudeExit } from './claude/run.ts';
+import { runClaude, userMessageLine, type ClaudeExit, type ClaudeProcess, type ClaudeSpec } from './claude/run.ts';
+import { Standby, standbyKey, transcriptStamp } from './claude/standby.ts';
 import { workDirs, type AgentEnv } from './env.ts';
 import type { History } from './history.ts';
 import { renderPrompt, renderSystemPrompt, wakePromptVars } from './prompts.ts';
@@ -79,6 +86,10 @@ export class TurnLoop {
   proxyPort: number | null = null;
   /** How claude reaches the hive's tools: the harness's HTTP endpoint; null starts `hive mcp` per turn. */
   hiveMcp: McpServerEntry | null = null;
+  /** The claude started ahead of the next turn, if any (see {@link prepareStandby}). */
+  readonly standby: Standby;
+  /** The MCP config last written, so an unchanged one is not rewritten under a waiting standby. */
+  private mcpWritten: string | null = null;
 
   constructor(
     readonly env: AgentEnv,
@@ -89,6 +100,7 @@ export class TurnLoop {
   ) {
     this.model = identity.model;
     this.notes = new NotesCompactor(this);
+    this.standby = new Standby(log);
   }
 
   /** True while a claude turn runs. */
@@ -111,6 +123,15 @@ export class TurnLoop {
    * any queued after it. A failure of `fn` is its caller's; the queue goes on.
    */
   exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.enqueue(() => {
+      // a job or a session change may rewrite the session a standby claude has loaded
+      this.standby.discard();
+      return fn();
+    });
+  }
+
+  /** Puts `fn` on the queue (see {@link exclusive}); only turns use it directly. */
+  private enqueue<T>(fn: () => Promise<T> | T): Promise<T> {
     this.queued++;
     const run = this.queue.then(async () => {
       this.queued--;
@@ -139,6 +160,7 @@ export class TurnLoop {
       if (msg && !this.stopped) {
         await this.turn(msg);
         if (!this.stopped) await this.notes.afterTurn().catch((err) => this.log(`notes size check: ${(err as Error).message}`));
+        this.prepareStandby();
       }
     }
   }
@@ -146,6 +168,7 @@ export class TurnLoop {
   /** Ends the loop after the current turn; `cancel` also aborts a running turn or job. */
   stop(cancel = false): void {
     this.stopped = true;
+    this.standby.discard();
     if (cancel) {
       this.current?.abort();
       this.job?.abort.abort();
@@ -172,7 +195,31 @@ export class TurnLoop {
    * failures end the turn with status `error`.
    */
   turn(msg: MessageRecord): Promise<void> {
-    return this.exclusive(() => this.runTurn(msg));
+    return this.enqueue(() => this.runTurn(msg));
+  }
+
+  /**
+   * Starts the next turn's claude now, to be handed the next wake prompt (see `claude/standby.ts`),
+   * when standbys are on, the loop is not stopping and nothing waits on the queue, and the agent has
+   * a session the next turn would resume (a new session's id is only made by the turn). Never throws.
+   */
+  prepareStandby(): void {
+    if (this.env.standbySeconds <= 0 || this.stopped || this.occupied) return;
+    try {
+      const id = this.history.getKv('session');
+      if (!id || this.history.getKv('session_prompt') !== this.promptHash()) return;
+      const session = { id, resume: true };
+      const { spec, key } = this.turnSpec(session);
+      this.standby.start(spec, key, transcriptStamp(this.env.claudeDir, id), this.env.standbySeconds);
+    } catch (err) {
+      this.log(`standby claude not prepared: ${(err as Error).message}`);
+    }
+  }
+
+  /** The spawn spec of a turn's claude in `session` (prompt on stdin), and its standby key. */
+  private turnSpec(session: { id: string; resume: boolean }): { spec: ClaudeSpec; key: string } {
+    const spec: ClaudeSpec = { argv: this.sessionArgv(null, session), env: this.claudeEnvironment(), cwd: this.env.stateDir };
+    return { spec, key: standbyKey(spec, this.mcpWritten ?? '') };
   }
 
   private async runTurn(msg: MessageRecord): Promise<void> {
@@ -192,13 +239,20 @@ export class TurnLoop {
     let exitCode: number | null = null;
     let error: string | null = null;
     let cost: number | null = null;
+    let standbyMs: number | null = null;
     try {
       const session = this.session();
-      const argv = this.sessionArgv(this.wakePrompt(msg), session);
+      const { spec, key } = this.turnSpec(session);
+      const taken = this.standby.take(key, session.resume ? transcriptStamp(this.env.claudeDir, session.id) : null);
+      let proc: ClaudeProcess | undefined;
+      if ('proc' in taken) {
+        proc = taken.proc;
+        standbyMs = taken.waitedMs;
+      } else if (taken.miss !== 'none') this.log(`turn ${turnId}: the standby claude was not used (${taken.miss}); starting one`);
       const exit = await runClaude({
-        argv,
-        env: this.claudeEnvironment(),
-        cwd: this.env.stateDir,
+        ...spec,
+        proc,
+        stdin: userMessageLine(this.wakePrompt(msg)),
         signal: abort.signal,
         onEvent: (e: ClaudeEvent) => {
           h.append(turnId, 'claude', e);
@@ -250,7 +304,7 @@ export class TurnLoop {
       result: (error ?? r?.result ?? '').slice(0, MAX_TURN_RESULT_CHARS) || null,
     };
     h.endTurn(summary);
-    h.append(turnId, 'turn_end', { ...summary, tools });
+    h.append(turnId, 'turn_end', { ...summary, tools, standby_ms: standbyMs });
     const { session_id: _s, id, ...rest } = summary;
     await this.report('turn_end', { ...rest, turn_id: id, trigger_message_id: msg.id, tools: tools.slice(0, MAX_TURN_TOOLS) });
     if (error) this.log(`turn ${turnId} failed: ${error.slice(0, 500)}`);
@@ -283,7 +337,7 @@ export class TurnLoop {
    */
   private session(): { id: string; resume: boolean } {
     const id = this.history.getKv('session');
-    const prompt = Bun.hash(this.systemPrompt()).toString(36);
+    const prompt = this.promptHash();
     const began = this.history.getKv('session_prompt');
     if (id && began && began !== prompt) {
       this.history.setKv('session', '');
@@ -343,11 +397,17 @@ export class TurnLoop {
     if (!ok) this.log(`${kind} job failed: ${text.slice(0, 500)}`);
   }
 
+  /** A hash of the system prompt, kept with the session it began (`session_prompt`). */
+  private promptHash(): string {
+    return Bun.hash(this.systemPrompt()).toString(36);
+  }
+
   /**
    * The argv of a claude run in the agent's own session, as its turns run it: same model, tools,
-   * MCP servers and system prompt. (The MCP config file is rewritten.)
+   * MCP servers and system prompt. `prompt` null: the prompt comes on stdin, as a turn's does. (The
+   * MCP config file is written when it changed.)
    */
-  sessionArgv(prompt: string, session: { id: string; resume: boolean }): string[] {
+  sessionArgv(prompt: string | null, session: { id: string; resume: boolean }): string[] {
     return buildClaudeArgv({
       claudeBin: this.env.claudeBin,
       model: this.model,
@@ -380,9 +440,13 @@ export class TurnLoop {
     const path = join(dir, 'mcp.json');
     const hive = this.hiveMcp ?? stdioHiveServer(selfCommand(), this.env.socket, this.identity.role);
     const { config } = renderMcpConfig(hive, this.identity.config.extraMcpServers);
+    const text = JSON.stringify(config, null, 2);
+    // A standby claude may be about to read it: rewrite it only when it changed (or is not as written).
+    if (text === this.mcpWritten && readIfExists(path) === text) return path;
     // it holds the endpoint's bearer token
-    writeFileSync(path, JSON.stringify(config, null, 2), { mode: 0o600 });
+    writeFileSync(path, text, { mode: 0o600 });
     chmodSync(path, 0o600);
+    this.mcpWritten = text;
     return path;
   }
 
@@ -397,5 +461,14 @@ export class TurnLoop {
       if (!(err instanceof HiveError && err.code === 'unavailable')) this.log(`${op} report refused: ${(err as Error).message}`);
       return null;
     }
+  }
+}
+
+/** A file's text, or null when it cannot be read. */
+function readIfExists(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null; // absent or unreadable: the caller writes it
   }
 }

@@ -219,6 +219,7 @@ export class Hive {
       runtime,
       claudeBin: config.claudeBin,
       defaultModel: config.defaultModel,
+      standbySeconds: config.standbySeconds,
       mounts,
       images,
       log,

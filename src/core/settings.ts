@@ -28,6 +28,7 @@
  * | --nats-creds  | HIVE_NATS_CREDS     | none: a NATS credentials file (user JWT and nkey seed) this hive authenticates with |
  * | --nats-replicas | HIVE_NATS_REPLICAS | 1: replicas of the federation's JetStream stream when this hive creates it (1–5) |
  * | --hive-unreachable-minutes | HIVE_UNREACHABLE_MINUTES | 5: another hive unheard (or this one without NATS) this long raises `hive_unreachable` |
+ * | --standby-seconds | HIVE_STANDBY_SECONDS | 30: how long an agent keeps a claude started ahead of its next turn after a turn (0: never; see `agent/claude/standby.ts`) |
  *
  * The model gateway's upstream and credentials come from the core's environment and never reach an
  * agent: `ANTHROPIC_BASE_URL` (default https://api.anthropic.com), and one of `ANTHROPIC_API_KEY`,
@@ -42,7 +43,7 @@ import { hiveNameFromHost, validateHiveName } from '../shared/names.ts';
 import { resolveDataDir } from '../shared/paths.ts';
 import { parseInternalDestination } from '../shared/egress.ts';
 import { defaultClaudeBin } from '../shared/version.ts';
-import { MAX_RETENTION_DAYS } from '../shared/wire.ts';
+import { DEFAULT_STANDBY_SECONDS, MAX_RETENTION_DAYS, MAX_STANDBY_SECONDS } from '../shared/wire.ts';
 
 /** The Anthropic Messages API, where the model gateway forwards when `ANTHROPIC_BASE_URL` is not set. */
 export const DEFAULT_UPSTREAM = 'https://api.anthropic.com';
@@ -95,6 +96,8 @@ export interface CoreConfig {
   nats: { servers: string[]; credsFile: string | null; replicas: number } | null;
   /** How long another hive may go unheard (or this one without NATS) before `hive_unreachable`, ms. */
   hiveUnreachableMs: number;
+  /** How long an agent keeps a claude started ahead of its next turn, seconds (0: never). */
+  standbySeconds: number;
   /**
    * The operator token the dashboard asks for, or null (then it answers anyone who reaches it,
    * which only loopback allows). See `dashboard/auth.ts`.
@@ -136,6 +139,7 @@ export interface CoreFlags {
   'nats-creds'?: string;
   'nats-replicas'?: string;
   'hive-unreachable-minutes'?: string;
+  'standby-seconds'?: string;
 }
 
 /**
@@ -208,12 +212,25 @@ export function loadCoreConfig(flags: CoreFlags, env: Record<string, string | un
     hive: readHiveName(flags.hive ?? env.HIVE_NAME),
     nats: readNats(flags.nats ?? env.HIVE_NATS, flags['nats-creds'] ?? env.HIVE_NATS_CREDS, flags['nats-replicas'] ?? env.HIVE_NATS_REPLICAS),
     hiveUnreachableMs: minutes('hive-unreachable-minutes', flags['hive-unreachable-minutes'] ?? env.HIVE_UNREACHABLE_MINUTES ?? '5'),
+    standbySeconds: readStandbySeconds(flags['standby-seconds'] ?? env.HIVE_STANDBY_SECONDS),
     listen,
     runtime: runtime as RuntimeName,
     defaultModel: flags.model ?? env.HIVE_DEFAULT_MODEL ?? 'haiku',
     claudeBin: isAbsolute(claudeBin) || !claudeBin.includes('/') ? claudeBin : resolve(claudeBin),
     manager: !(flags['no-manager'] || env.HIVE_NO_MANAGER === '1'),
   };
+}
+
+/**
+ * `--standby-seconds`: a whole number of seconds from 0 to {@link MAX_STANDBY_SECONDS}, default
+ * {@link DEFAULT_STANDBY_SECONDS}.
+ * @throws HiveError `bad_request` naming the flag otherwise.
+ */
+function readStandbySeconds(value: string | undefined): number {
+  const v = value ?? String(DEFAULT_STANDBY_SECONDS);
+  if (!/^\d+$/.test(v) || Number(v) > MAX_STANDBY_SECONDS)
+    throw new HiveError('bad_request', `--standby-seconds ${v}: expected a whole number of seconds (0 to ${MAX_STANDBY_SECONDS}; 0 turns standby claudes off)`);
+  return Number(v);
 }
 
 /**

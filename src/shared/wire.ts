@@ -20,6 +20,13 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 export const MAX_BODY_CHARS = 64 * 1024;
 /** Longest `recv` long-poll, in seconds. Larger requests are clamped to it. */
 export const MAX_WAIT_SECONDS = 180;
+/**
+ * How long an agent keeps a claude started ahead of its next turn after a turn ends, seconds
+ * (`--standby-seconds`; 0 turns standbys off; see `agent/claude/standby.ts`).
+ */
+export const DEFAULT_STANDBY_SECONDS = 30;
+/** The longest `--standby-seconds` accepted. */
+export const MAX_STANDBY_SECONDS = 3600;
 /** Longest question text, in characters. */
 export const MAX_QUESTION_CHARS = 8192;
 /** Most options a choice question may offer (and so most choices an answer may pick). */

@@ -88,8 +88,11 @@ export function allowedToolsFor(config: Pick<AgentConfig, 'allowedTools' | 'extr
 export interface ClaudeInvocation {
   claudeBin: string;
   model: string;
-  /** The wake prompt (user turn). */
-  prompt: string;
+  /**
+   * The prompt, last after `--`; or null for a turn's claude, which reads its prompt on stdin as a
+   * stream-json user message (`--input-format stream-json`, see `run.ts`).
+   */
+  prompt: string | null;
   /** Appended to claude's system prompt: who the agent is and how it works. */
   systemPrompt: string;
   mcpConfigPath: string;
@@ -100,11 +103,12 @@ export interface ClaudeInvocation {
   addDirs?: string[];
 }
 
-/** The argv for one headless turn, prompt last after `--`. */
+/** The argv for one headless run: the prompt last after `--`, or stream-json input when it is null. */
 export function buildClaudeArgv(inv: ClaudeInvocation): string[] {
   return [
     inv.claudeBin,
     '-p',
+    ...(inv.prompt === null ? ['--input-format', 'stream-json'] : []),
     '--output-format',
     'stream-json',
     '--verbose',
@@ -121,8 +125,7 @@ export function buildClaudeArgv(inv: ClaudeInvocation): string[] {
     inv.systemPrompt,
     ...(inv.addDirs ?? []).flatMap((d) => ['--add-dir', d]),
     ...(inv.session.resume ? ['--resume', inv.session.id] : ['--session-id', inv.session.id]),
-    '--',
-    inv.prompt,
+    ...(inv.prompt === null ? [] : ['--', inv.prompt]),
   ];
 }
 

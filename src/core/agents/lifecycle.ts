@@ -61,6 +61,8 @@ export interface LifecycleDeps {
   claudeBin: string;
   /** The model of an agent whose config names none. */
   defaultModel: string;
+  /** How long each harness keeps a claude started ahead of its next turn, seconds (`--standby-seconds`). */
+  standbySeconds: number;
   /** What this host allows of an agent's `mounts` (default: none). */
   mounts?: MountPolicy;
   /**
@@ -372,6 +374,7 @@ export class Lifecycle {
       HIVE_AGENT_NAME: name,
       HIVE_ROLE: a.role,
       HIVE_CLAUDE_BIN: claudeBin,
+      HIVE_STANDBY_SECONDS: String(this.deps.standbySeconds),
       ...(a.role === 'manager' ? { HIVE_AGENTS_DIR: runtime.sandboxed ? '/agents' : layout.proposedDir } : {}),
       ...(a.role === 'manager' ? { HIVE_LOGS_DIR: runtime.sandboxed ? INSIDE.logs : layout.logsDir } : {}),
       ...(shared ? { HIVE_SHARED_DIR: runtime.sandboxed ? INSIDE.shared : layout.sharedDir } : {}),
