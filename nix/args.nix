@@ -26,6 +26,7 @@ in
 ++ flag "stuck-turn-minutes" cfg.stuck.turnMinutes
 ++ flag "stuck-inbox-minutes" cfg.stuck.inboxMinutes
 ++ flag "stats-raw-days" cfg.statsRawDays
+++ flag "standby-seconds" cfg.standbySeconds
 ++ builtins.concatMap (dir: flag "allow-mount" dir) cfg.allowMounts
 ++ when (cfg.imagesDir != null) (flag "images-dir" cfg.imagesDir)
 ++ when cfg.hostRoot [ "--host-root" ]

@@ -215,6 +215,12 @@ in
       };
     };
 
+    standbySeconds = mkOption {
+      type = types.ints.between 0 3600;
+      default = 30;
+      description = "`--standby-seconds`: after a turn, each agent keeps a claude started for its next turn this long, so a turn in a conversation skips claude's start-up (about 170 MiB per waiting agent; 0 turns it off).";
+    };
+
     hiveUnreachableMinutes = mkOption {
       type = types.ints.between 1 10000;
       default = 5;

@@ -59,6 +59,7 @@ const FLAG_OF: Record<string, string> = {
   'nats.credsFile': 'nats-creds',
   'nats.replicas': 'nats-replicas',
   hiveUnreachableMinutes: 'hive-unreachable-minutes',
+  standbySeconds: 'standby-seconds',
 };
 
 /** One option's declaration as the stub `lib` returns it. */
@@ -117,6 +118,7 @@ function sampleSettings(dir: string, port: number, runtime = 'process') {
     hive: 'lab',
     nats: { servers: ['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223'], credsFile: '/run/secrets/nats.creds', replicas: 3 },
     hiveUnreachableMinutes: 2,
+    standbySeconds: 5,
     extraArgs: [],
   };
 }
@@ -178,6 +180,7 @@ describe('nix files', () => {
     expect(options.manager!.default).toBe(core.manager);
     expect(options.hostRoot!.default).toBe(core.hostRoot);
     expect(options.hiveUnreachableMinutes!.default).toBe(core.hiveUnreachableMs / 60_000);
+    expect(options.standbySeconds!.default).toBe(core.standbySeconds);
     expect(options.imagesDir!.default).toBeNull(); // the core's default, <dataDir>/images
     expect(options.tagRetentionDays!.default).toBe(core.tagRetentionDays);
     expect(options['stuck.turnMinutes']!.default).toBe(core.stuck.turnMs / 60_000);
@@ -212,6 +215,7 @@ describe('nix files', () => {
       '--stuck-turn-minutes', '45',
       '--stuck-inbox-minutes', '3',
       '--stats-raw-days', '9',
+      '--standby-seconds', '5',
       '--allow-mount', '/srv/hv/mounts-a',
       '--allow-mount', '/srv/hv/mounts-b',
       '--images-dir', '/srv/hv/images',
@@ -226,7 +230,7 @@ describe('nix files', () => {
     expect([...new Set(flags)].sort()).toEqual(coreFlags());
     // the defaults give only what has a value
     const minimal = renderArgs({ ...sampleSettings(dir, 7000), claudeBin: null, manager: true, tokenFile: null, allowedHosts: [], egressAllowInternal: [], notify: { url: null, tokenFile: null }, allowMounts: [], imagesDir: null, hostRoot: false, hive: null, nats: { servers: [], credsFile: null, replicas: 1 } });
-    expect(minimal.filter((a) => typeof a === 'string' && a.startsWith('--'))).toEqual(['--data-dir', '--listen', '--runtime', '--model', '--tag-retention-days', '--stuck-turn-minutes', '--stuck-inbox-minutes', '--stats-raw-days']);
+    expect(minimal.filter((a) => typeof a === 'string' && a.startsWith('--'))).toEqual(['--data-dir', '--listen', '--runtime', '--model', '--tag-retention-days', '--stuck-turn-minutes', '--stuck-inbox-minutes', '--stats-raw-days', '--standby-seconds']);
   });
 
   const dirs: string[] = [];
