@@ -9,10 +9,13 @@
  * - the harness killed mid-turn: the supervisor restarts it and the message is re-run;
  * - interrupted twice: the manager is told, and there is no third run;
  * - the operator stopping the agent mid-turn cancels the turn, which is not re-run;
- * - a graceful core restart (SIGTERM) mid-turn interrupts it, and it is re-run.
+ * - a graceful core restart (SIGTERM) mid-turn interrupts it, and it is re-run;
+ * - a host reboot, as the core and every process under it (harnesses, claudes, standby claudes)
+ *   dying at once with SIGKILL: after the core starts again every agent that was running is back,
+ *   the interrupted turn is re-run in the same conversation, and `hive ctl turns` shows it.
  */
 import { expect, setDefaultTimeout } from 'bun:test';
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { isMainTurn, lastUserPrompt, systemText, startModelServer, type ModelServer } from '../support/model-server.ts';
 import { ctlJson, hive, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
@@ -36,6 +39,24 @@ const turnsOf = (id: number) =>
   (ctlJson(dir, 'turns', '--agent', 'alice', '--limit', '100').turns as any[]).filter((t) => t.trigger_message_id === id).reverse();
 const messageOf = (id: number) => (ctlJson(dir, 'messages', '--agent', 'alice', '--limit', '1000').messages as any[]).find((m) => m.id === id);
 const heldFor = (marker: string) => held.filter((h) => h.prompt.includes(marker));
+
+/** `pid` and every process below it, read from /proc (parents before children). */
+function processTree(pid: number): number[] {
+  const parent = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(ppid, [...(parent.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // the process ended while being read
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(parent.get(out[i]!) ?? []));
+  return out;
+}
 
 /** Waits until alice runs with a harness other than `oldPid` and is idle. @returns her record. */
 const aliceBack = (oldPid: number | null) => waitFor('alice back and idle', () => {
@@ -178,5 +199,48 @@ describe('a turn interrupted by a crash is re-run once', () => {
     const turns = turnsOf(sent.id);
     expect(turns.map((t) => t.status)).toEqual(['interrupted', 'ok']);
     expect(turns[0].result).toMatch(/^interrupted: .*; re-queued as attempt 2$/);
+  });
+
+  test('a host reboot: everything dies at once; after the core starts, every agent is back and the interrupted turn is re-run in its conversation', async () => {
+    await aliceBack(null);
+    ctlJson(dir, 'spawn', 'bob');
+    await waitFor('bob idle', () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name === 'bob' && a.status === 'idle'), 60_000);
+    const earlier = ctlJson(dir, 'send', 'alice', 'remember the word PELICAN');
+    expect((await turnFor(dir, 'alice', earlier.id)).status).toBe('ok');
+    const sent = ctlJson(dir, 'send', 'alice', 'HOLD-ONCE power cut');
+    await waitFor('alice thinking on it', () => heldFor('power cut').length === 1);
+
+    // the power goes: the core and everything it started, at once
+    const all = processTree(core.proc.pid);
+    expect(all.length).toBeGreaterThan(4); // the core, three harnesses, alice's claude
+    for (const pid of all) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await core.proc.exited;
+    await waitFor('every process of the hive gone', () => all.every((pid) => !processAlive(pid)), 15_000);
+
+    core = await startCoreProcess(dir, [], model.env);
+    const back = await waitFor('every agent back and idle or re-running', () => {
+      const agents = ctlJson(dir, 'list').agents as any[];
+      return ['manager', 'alice', 'bob'].every((n) => agents.find((a) => a.name === n && a.pid && !all.includes(a.pid) && ['idle', 'thinking'].includes(a.status)))
+        ? agents
+        : null;
+    }, 60_000);
+    expect(back.map((a: any) => a.name).sort()).toEqual(['alice', 'bob', 'manager']);
+
+    const rerun = await waitFor('the re-run to finish', () => turnsOf(sent.id).find((t) => t.status === 'ok'), 60_000);
+    expect(rerun.result).toBe('done on the re-run');
+    expect(turnsOf(sent.id).map((t) => t.status)).toEqual(['interrupted', 'ok']);
+    // the same conversation: the re-run's request carries the exchange from before the reboot
+    const req = model.requests.filter((r) => isMainTurn(r.body) && lastUserPrompt(r.body).includes('power cut')).at(-1)!;
+    expect(lastUserPrompt(req.body)).toContain(RETRY_TEXT);
+    expect(JSON.stringify(req.body.messages)).toContain('remember the word PELICAN');
+    // and the operator sees it
+    const text = hive(['ctl', 'turns', '--agent', 'alice', '--data-dir', dir]).stdout;
+    expect(text).toMatch(/interrupted: core restarted; re-queued as attempt 2/);
   });
 });
