@@ -6,7 +6,8 @@
  *
  * - the core killed with SIGKILL mid-turn: after a restart the same message starts a new turn,
  *   whose prompt says the previous attempt was interrupted;
- * - the harness killed mid-turn: the supervisor restarts it and the message is re-run;
+ * - the harness killed mid-turn: its claude is ended with it, the supervisor restarts it and the
+ *   message is re-run;
  * - interrupted twice: the manager is told, and there is no third run;
  * - the operator stopping the agent mid-turn cancels the turn, which is not re-run;
  * - a graceful core restart (SIGTERM) mid-turn interrupts it, and it is re-run;
@@ -124,7 +125,11 @@ describe('a turn interrupted by a crash is re-run once', () => {
     const sent = ctlJson(dir, 'send', 'alice', 'HOLD-ONCE harness kill');
     await waitFor('alice thinking on it', () => heldFor('harness kill').length === 1);
     const pid = alice().pid as number;
+    const below = processTree(pid).filter((p) => p !== pid);
+    expect(below.length).toBeGreaterThan(0); // the turn's claude
     process.kill(pid, 'SIGKILL');
+    // the core ends what the harness left: no claude of the killed harness goes on
+    await waitFor("the killed harness's claude gone", () => below.every((p) => !processAlive(p)), 15_000);
 
     const rerun = await waitFor('the re-run to finish', () => turnsOf(sent.id).find((t) => t.status === 'ok'), 60_000);
     expect(rerun.result).toBe('done on the re-run');

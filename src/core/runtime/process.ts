@@ -24,9 +24,11 @@ export class ProcessRuntime implements Runtime {
   /** @throws Error when the spec asks for binds, which a plain process cannot have. */
   async start(spec: SandboxSpec): Promise<RunningSandbox> {
     if (spec.binds?.length) throw new Error(`the process runtime cannot bind ${spec.binds.map((b) => b.dst).join(', ')}`);
+    // its own session: what the harness started dies with it (see child.ts)
     return spawnLogged(spec.command, {
       cwd: spec.paths.state,
       logPath: spec.paths.log,
+      group: true,
       env: {
         ...spec.env,
         ...spec.configEnv,
