@@ -12,9 +12,13 @@
  * process, so its memory is not the core's; counted open when each has its catch-up). The baseline,
  * measured alongside, is a bare `bun -e` holding two connected sockets (a listener and a client of
  * it), which is what a harness is at the least.
+ *
+ * RSS counts every page a process maps, including the `bun` executable's code, which all Bun
+ * processes on the host share. So the harness and the baseline are also given by their
+ * proportional share (PSS) and their private pages (what one more agent adds), from smaps_rollup.
  */
 import { parseArgs } from 'node:util';
-import { kindOf, pct, pickRuntime, sample, sampleAll, startSwarm } from './lib/swarm.ts';
+import { kindOf, memoryOf, pct, pickRuntime, sample, sampleAll, startSwarm } from './lib/swarm.ts';
 
 const { values } = parseArgs({
   options: {
@@ -64,10 +68,18 @@ const coreRss = () => sample(swarm.corePid)!.rssKiB;
 try {
   await Bun.sleep(5000); // start-up allocations settle
   const procs = [...sampleAll(swarm.pids()).values()];
-  const harness = procs.filter((s) => kindOf(s, swarm.corePid) === 'harness').map((s) => s.rssKiB).sort((a, b) => a - b);
+  const harnesses = procs.filter((s) => kindOf(s, swarm.corePid) === 'harness');
+  const harness = harnesses.map((s) => s.rssKiB).sort((a, b) => a - b);
+  const split = harnesses.map((s) => memoryOf(s.pid)).filter((m) => m !== null);
+  const p50 = (f: (m: NonNullable<ReturnType<typeof memoryOf>>) => number) => mib(pct(split.map(f).sort((a, b) => a - b), 50));
+  const base = memoryOf(baseline.pid)!;
+  console.log(`| process | RSS | PSS | private | shared file pages |`);
+  console.log(`|---|---|---|---|---|`);
+  console.log(`| baseline: bare \`bun -e\` with two connected sockets | ${mib(base.rss)} | ${mib(base.pss)} | ${mib(base.private)} | ${mib(base.sharedFile)} |`);
+  console.log(`| harness, idle, p50 over ${split.length} | ${p50((m) => m.rss)} | ${p50((m) => m.pss)} | ${p50((m) => m.private)} | ${p50((m) => m.sharedFile)} |`);
+  console.log('');
   console.log(`| measure | RSS |`);
   console.log(`|---|---|`);
-  console.log(`| baseline: bare \`bun -e\` with two connected sockets | ${mib(sample(baseline.pid)!.rssKiB)} |`);
   console.log(`| harness, idle, p50 / max over ${harness.length} | ${mib(pct(harness, 50))} / ${mib(harness.at(-1)!)} |`);
   console.log(`| core with ${AGENTS} idle agents, no page loaded | ${mib(coreRss())} |`);
   const marks = new Set([1, 10, 100, 250, 500, 1000, 2000, LOADS]);

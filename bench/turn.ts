@@ -9,10 +9,14 @@
  * dropped):
  * - bare: `claude -p` with no MCP servers (`--strict-mcp-config`, no config), spawned by this
  *   process; the clock starts just before the spawn.
- * - hive: a real `hive core serve` (process runtime, no manager) with one idle agent; the clock
- *   starts just before the operator's `send` is written to host.sock, and the turn runs the way
- *   every turn does (recv wake, turn_start, history, `--resume` after the first, the model gateway,
- *   the hive's tools from the harness's HTTP endpoint).
+ * - hive: a real `hive core serve` (process runtime, no manager, the default `--standby-seconds`)
+ *   with one idle agent; the clock starts just before the operator's `send` is written to
+ *   host.sock, and the turn runs the way every turn does (recv wake, turn_start, history, `--resume`
+ *   after the first, the model gateway, the hive's tools from the harness's HTTP endpoint). Each
+ *   run follows the agent's previous turn by about a second, so it runs on the claude its harness
+ *   started after that turn (`agent/claude/standby.ts`): an agent in a conversation.
+ * - cold: the same in a second core started with `--standby-seconds 0`: every turn starts its own
+ *   claude, as the first turn after a quiet spell does.
  * - stdio: as bare, plus `--mcp-config` naming `hive mcp` over stdio on the same agent's socket:
  *   what each turn paid before the harness served the tools itself.
  * - http: as bare, plus `--mcp-config` naming an HTTP endpoint (`src/mcp/http.ts`) served by this
@@ -32,14 +36,15 @@ import { AgentOps, HostOps } from '../src/shared/wire.ts';
 import { serveMcpHttp } from '../src/mcp/http.ts';
 import { lastUserPrompt, startModelServer, toolNames } from '../test/support/model-server.ts';
 import { startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
+import { cpuNsBetween, sample, switchesBetween, tree, type ProcSample } from './lib/swarm.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-stdio': { type: 'boolean' } } });
 const RUNS = Number(values.runs ?? 20);
 const AGENT = 'bench';
 const CLAUDE = defaultClaudeBin();
 
-type Variant = 'bare' | 'hive' | 'stdio' | 'http';
-const VARIANTS: Variant[] = values['no-stdio'] ? ['bare', 'hive', 'http'] : ['bare', 'hive', 'stdio', 'http'];
+type Variant = 'bare' | 'hive' | 'cold' | 'stdio' | 'http';
+const VARIANTS: Variant[] = values['no-stdio'] ? ['bare', 'hive', 'cold', 'http'] : ['bare', 'hive', 'cold', 'stdio', 'http'];
 
 /** First request per marker: when it arrived (performance.now()) and the tools it offered. */
 const first = new Map<string, { at: number; tools: string[] }>();
@@ -49,13 +54,20 @@ const model = await startModelServer((req) => {
   return [{ type: 'text', text: 'ok' }];
 });
 
-const dir = tempDir('hv-bt-');
-const layout = new DataLayout(dir);
-const core = await startCoreProcess(dir, ['--no-manager'], model.env);
-const host = new JsonLineClient(layout.hostSocket, HostOps);
-await host.call('spawn', { name: AGENT });
-await waitFor('the agent idle', async () => (await host.call('list', {})).agents.find((a) => a.name === AGENT && a.status === 'idle'));
-const agentSocket = layout.agent(AGENT).socket;
+/** A core with one idle agent, started with `flags`. */
+async function hiveWith(flags: string[]) {
+  const dir = tempDir('hv-bt-');
+  const layout = new DataLayout(dir);
+  const core = await startCoreProcess(dir, ['--no-manager', ...flags], model.env);
+  const host = new JsonLineClient(layout.hostSocket, HostOps);
+  await host.call('spawn', { name: AGENT });
+  await waitFor('the agent idle', async () => (await host.call('list', {})).agents.find((a) => a.name === AGENT && a.status === 'idle'));
+  return { dir, layout, core, host };
+}
+const warm = await hiveWith([]);
+const cold = await hiveWith(['--standby-seconds', '0']);
+const { dir, host } = warm;
+const agentSocket = warm.layout.agent(AGENT).socket;
 
 // claude as the harness runs it, minus the gateway: straight at the stand-in
 const scratch = join(dir, 'bare');
@@ -94,8 +106,8 @@ async function direct(marker: string, extra: string[]): Promise<number> {
   return f.at - t0;
 }
 
-/** One hive turn: the operator's send through the first request, then waits for the turn to end. */
-async function hiveTurn(marker: string): Promise<number> {
+/** One hive turn on `host`'s agent: the operator's send through the first request, then waits for the turn to end. */
+async function hiveTurn(host: JsonLineClient<typeof HostOps>, marker: string): Promise<number> {
   const t0 = performance.now();
   const { id } = await host.call('send', { to: AGENT, body: `${marker} ping` });
   await waitFor(`the turn for #${id}`, async () =>
@@ -110,12 +122,15 @@ async function hiveTurn(marker: string): Promise<number> {
 
 const run: Record<Variant, (marker: string) => Promise<number>> = {
   bare: (m) => direct(m, []),
-  hive: hiveTurn,
+  hive: (m) => hiveTurn(warm.host, m),
+  cold: (m) => hiveTurn(cold.host, m),
   stdio: (m) => direct(m, ['--mcp-config', stdioConfig]),
   http: (m) => direct(m, ['--mcp-config', httpConfig]),
 };
 
-const samples: Record<Variant, number[]> = { bare: [], hive: [], stdio: [], http: [] };
+const samples: Record<Variant, number[]> = { bare: [], hive: [], cold: [], stdio: [], http: [] };
+/** What the warm hive's standby claude holds while it waits: RSS (KiB) and CPU over the window. */
+let standbyCost: Awaited<ReturnType<typeof measureStandby>> | null = null;
 try {
   for (let round = 0; round <= RUNS; round++) {
     for (const v of VARIANTS) {
@@ -127,13 +142,40 @@ try {
       if (round > 0) samples[v].push(ms);
     }
   }
+  standbyCost = await measureStandby();
 } finally {
   await endpoint.close();
   endpointClient.close();
-  host.close();
-  await core.stop();
+  for (const h of [warm, cold]) {
+    h.host.close();
+    await h.core.stop();
+    rmSync(h.dir, { recursive: true, force: true });
+  }
   await model.close();
-  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Samples the warm hive's standby claude (the harness's child reading stream-json on stdin) from
+ * when it is found: its CPU time and context switches (all threads) per second over its first 15 s
+ * (its start-up, and the work it defers to a few seconds later) and over the 10 s after that (what
+ * it costs while it just waits), and its RSS at the end. The default 30 s standby outlives both.
+ */
+async function measureStandby() {
+  const harness = (await host.call('list', {})).agents.find((a) => a.name === AGENT)!.pid!;
+  const pid = await waitFor('the standby claude', () =>
+    tree(harness).find((p) => p !== harness && sample(p)?.cmdline.includes('--input-format stream-json')),
+  );
+  const at = async (ms: number) => {
+    await Bun.sleep(ms);
+    const s = sample(pid);
+    if (!s) throw new Error('the standby claude ended while it was measured');
+    return s;
+  };
+  const a = await at(0);
+  const b = await at(15_000);
+  const c = await at(10_000);
+  const rate = (x: ProcSample, y: ProcSample, seconds: number) => ({ cpuPct: (cpuNsBetween(x, y) / (seconds * 1e9)) * 100, switchesPerS: switchesBetween(x, y) / seconds });
+  return { rssKiB: c.rssKiB, first: rate(a, b, 15), then: rate(b, c, 10) };
 }
 
 const pct = (xs: number[], p: number) => {
@@ -150,4 +192,8 @@ for (const v of VARIANTS) {
   console.log(
     `| ${v} | ${p50.toFixed(0)} ms | ${pct(samples[v], 90).toFixed(0)} ms | ${Math.min(...samples[v]).toFixed(0)} ms | ${v === 'bare' ? '–' : `${d >= 0 ? '+' : ''}${d.toFixed(0)} ms`} | ${(p50 / base).toFixed(2)}× |`,
   );
+}
+if (standbyCost) {
+  const r = (x: { cpuPct: number; switchesPerS: number }) => `${x.cpuPct.toFixed(2)} % of one core, ${x.switchesPerS.toFixed(0)} context switches/s`;
+  console.log(`\nthe standby claude: its first 15 s ${r(standbyCost.first)}; the 10 s after ${r(standbyCost.then)}; RSS ${(standbyCost.rssKiB / 1024).toFixed(0)} MiB`);
 }

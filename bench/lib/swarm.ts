@@ -76,6 +76,23 @@ export function sample(pid: number): ProcSample | null {
   }
 }
 
+/**
+ * How one process's resident memory splits (KiB, from /proc/<pid>/smaps_rollup): `rss`; `pss`, its
+ * proportional share, where each page shared with N processes counts 1/N; `private`, the pages no
+ * other process maps (Private_Clean + Private_Dirty: what starting one more such process adds); and
+ * `sharedFile`, the file-backed pages it shares (Shared_Clean, mostly the `bun` executable's code).
+ * Null when the process is gone.
+ */
+export function memoryOf(pid: number): { rss: number; pss: number; private: number; sharedFile: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+    return { rss: kib('Rss'), pss: kib('Pss'), private: kib('Private_Clean') + kib('Private_Dirty'), sharedFile: kib('Shared_Clean') };
+  } catch {
+    return null;
+  }
+}
+
 /** Samples every pid that is still there. */
 export function sampleAll(pids: number[]): Map<number, ProcSample> {
   const out = new Map<number, ProcSample>();
