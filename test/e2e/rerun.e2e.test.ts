@@ -16,9 +16,9 @@
  *   the interrupted turn is re-run in the same conversation, and `hive ctl turns` shows it.
  */
 import { expect, setDefaultTimeout } from 'bun:test';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { isMainTurn, lastUserPrompt, systemText, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, processAlive, processTree, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('interrupted turns e2e', 'git');
@@ -40,24 +40,6 @@ const turnsOf = (id: number) =>
   (ctlJson(dir, 'turns', '--agent', 'alice', '--limit', '100').turns as any[]).filter((t) => t.trigger_message_id === id).reverse();
 const messageOf = (id: number) => (ctlJson(dir, 'messages', '--agent', 'alice', '--limit', '1000').messages as any[]).find((m) => m.id === id);
 const heldFor = (marker: string) => held.filter((h) => h.prompt.includes(marker));
-
-/** `pid` and every process below it, read from /proc (parents before children). */
-function processTree(pid: number): number[] {
-  const parent = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parent.set(ppid, [...(parent.get(ppid) ?? []), Number(d)]);
-    } catch {
-      // the process ended while being read
-    }
-  }
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) out.push(...(parent.get(out[i]!) ?? []));
-  return out;
-}
 
 /** Waits until alice runs with a harness other than `oldPid` and is idle. @returns her record. */
 const aliceBack = (oldPid: number | null) => waitFor('alice back and idle', () => {

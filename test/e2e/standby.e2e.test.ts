@@ -18,7 +18,7 @@ import { Database } from 'bun:sqlite';
 import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainTurn, lastUserPrompt, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, processAlive, processTree, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 import { DashboardClient } from '../support/dashboard.ts';
 
@@ -34,22 +34,15 @@ let core: Awaited<ReturnType<typeof startCoreProcess>>;
 
 const alice = () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name === 'alice');
 
-/** The pids of `parent`'s children whose command line holds `--input-format stream-json`: standby or turn claudes. */
-function streamClaudes(parent: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
+/** The pids of the processes under `harness` whose command line holds `--input-format stream-json`: standby or turn claudes. */
+const streamClaudes = (harness: number): number[] =>
+  processTree(harness).filter((p) => {
     try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== parent) continue;
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').includes('--input-format stream-json')) out.push(Number(d));
+      return p !== harness && readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes('--input-format stream-json');
     } catch {
-      // the process ended while being read
+      return false; // it ended while being read
     }
-  }
-  return out;
-}
+  });
 
 /** Waits for alice's harness to hold exactly one standby claude; returns its pid. */
 const standbyOf = (harness: number, not?: number) =>

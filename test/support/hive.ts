@@ -2,7 +2,7 @@
  * Test harness: a real core in a temp data dir, in-process ({@link openTestHive}) or as the real
  * `hive core serve` subprocess ({@link startCoreProcess}), plus small waiting helpers.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCoreConfig, type CoreFlags } from '../../src/core/settings.ts';
@@ -67,6 +67,24 @@ export function processAlive(pid: number): boolean {
     // ESRCH: no such process
     return false;
   }
+}
+
+/** `pid` and every process below it, read from /proc (parents before children). */
+export function processTree(pid: number): number[] {
+  const parent = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parent.set(ppid, [...(parent.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // the process ended while being read
+    }
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(parent.get(out[i]!) ?? []));
+  return out;
 }
 
 /** Runs `hive <args>` to completion and returns its output. */
