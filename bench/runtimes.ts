@@ -11,32 +11,12 @@
  * one after another; p50 and max are over `--agents` spawns.
  */
 import { parseArgs } from 'node:util';
-import { readdirSync, readFileSync } from 'node:fs';
-import { openTestHive, waitFor } from '../test/support/hive.ts';
+import { readFileSync } from 'node:fs';
+import { openTestHive, processTree, waitFor } from '../test/support/hive.ts';
 
 const { values } = parseArgs({ options: { runtimes: { type: 'string' }, agents: { type: 'string' } } });
 const RUNTIMES = (values.runtimes ?? 'process,bwrap,nspawn').split(',');
 const AGENTS = Number(values.agents ?? 5);
-
-/** The pid and every descendant, from /proc/<pid>/task/<tid>/children. */
-function tree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    const p = out[i]!;
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    for (const t of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) out.push(Number(c));
-      } catch {}
-    }
-  }
-  return out;
-}
 
 /** Resident memory of one process in KiB (0 when it is gone). */
 function rssKiB(pid: number): number {
@@ -64,7 +44,7 @@ for (const runtime of RUNTIMES) {
       await waitFor(`${name} idle`, () => t.hive.registry.get(name)?.status === 'idle', 60_000);
       times.push(performance.now() - t0);
       await Bun.sleep(500); // let start-up allocations settle
-      const pids = tree(t.hive.registry.get(name)!.pid!);
+      const pids = processTree(t.hive.registry.get(name)!.pid!);
       procs = pids.length;
       rss.push(pids.reduce((sum, p) => sum + rssKiB(p), 0));
     }

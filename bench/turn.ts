@@ -35,8 +35,8 @@ import { ENTRY, defaultClaudeBin } from '../src/shared/version.ts';
 import { AgentOps, HostOps } from '../src/shared/wire.ts';
 import { serveMcpHttp } from '../src/mcp/http.ts';
 import { lastUserPrompt, startModelServer, toolNames } from '../test/support/model-server.ts';
-import { startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
-import { cpuNsBetween, sample, switchesBetween, tree, type ProcSample } from './lib/swarm.ts';
+import { processTree, startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
+import { cpuNsBetween, sample, switchesBetween, type ProcSample } from './lib/swarm.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-stdio': { type: 'boolean' } } });
 const RUNS = Number(values.runs ?? 20);
@@ -163,7 +163,7 @@ try {
 async function measureStandby() {
   const harness = (await host.call('list', {})).agents.find((a) => a.name === AGENT)!.pid!;
   const pid = await waitFor('the standby claude', () =>
-    tree(harness).find((p) => p !== harness && sample(p)?.cmdline.includes('--input-format stream-json')),
+    processTree(harness).find((p) => p !== harness && sample(p)?.cmdline.includes('--input-format stream-json')),
   );
   const at = async (ms: number) => {
     await Bun.sleep(ms);

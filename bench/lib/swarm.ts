@@ -6,31 +6,10 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { JsonLineClient } from '../../src/shared/jsonl.ts';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { HostOps } from '../../src/shared/wire.ts';
-import { startCoreProcess, tempDir, waitFor } from '../../test/support/hive.ts';
+import { processTree, startCoreProcess, tempDir, waitFor } from '../../test/support/hive.ts';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every Linux this runs on). */
 export const CLK_TCK = 100;
-
-/** The pid and every descendant, from /proc/<pid>/task/<tid>/children. */
-export function tree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${out[i]}/task`);
-    } catch {
-      continue; // the process is gone
-    }
-    for (const t of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) out.push(Number(c));
-      } catch {
-        // the thread ended between the listing and the read
-      }
-    }
-  }
-  return out;
-}
 
 /** One process's counters. */
 export interface ProcSample {
@@ -169,7 +148,7 @@ export async function startSwarm(runtime: string, agents: number, parallel = 4, 
     corePid: core.proc.pid,
     url: core.url,
     host,
-    pids: () => tree(core.proc.pid),
+    pids: () => processTree(core.proc.pid),
     async close() {
       host.close();
       await core.stop();
