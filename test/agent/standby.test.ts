@@ -74,7 +74,6 @@ describe('Standby', () => {
     s.start({ ...cat(), argv: ['true'] }, 'k', '10', 30);
     const pid = s.pid!;
     await waitFor('the process to exit', () => !processAlive(pid), 10_000);
-    await Bun.sleep(0);
     expect(s.take('k', '10')).toEqual({ miss: 'exited' });
   });
 

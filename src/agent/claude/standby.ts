@@ -8,9 +8,9 @@
  *
  * The turn loop starts one after a turn ends, with the argv and environment the next turn would
  * have, and keeps it for a while (`--standby-seconds`, default 30): conversations come in bursts,
- * and an agent that just turned is the one likely to turn again. While it waits, a standby costs
- * about 160 MiB and 0.4 % of one core (docs/performance.md), which is why it does not outlive that
- * window, and why an agent that has been idle longer has none.
+ * and an agent that just turned is the one likely to turn again. While it waits, a standby holds
+ * about 170 MiB and, once its own start-up is over, about 0.35 % of one core (docs/performance.md),
+ * which is why it does not outlive that window, and why an agent that has been idle longer has none.
  *
  * A standby is taken only when nothing it was started with has changed: the {@link StandbyKey}
  * (argv, environment and the MCP config's content, so the model, the system prompt, the session and
@@ -28,7 +28,7 @@ export type StandbyKey = string;
 
 /**
  * The key of a claude run: its argv, environment and working dir, plus `extra` (the content of
- * files the argv names, such as the MCP config, which is rewritten before every run).
+ * files the argv names, such as the MCP config, whose path stays the same when its content changes).
  */
 export function standbyKey(spec: ClaudeSpec, extra = ''): StandbyKey {
   const env = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -57,7 +57,7 @@ export function transcriptStamp(claudeDir: string, id: string): string | null {
   return null;
 }
 
-/** Why a standby was not taken; `null` when it was. */
+/** Why {@link Standby.take} handed over no process: none was held, it had exited, or what it was started with changed. */
 export type StandbyMiss = 'none' | 'exited' | 'changed' | 'transcript';
 
 /**
