@@ -59,6 +59,7 @@ import { createRuntime } from './runtime/detect.ts';
 import { codePaths } from './runtime/sandbox.ts';
 import type { Runtime } from './runtime/runtime.ts';
 import { Images, imageUsers } from './images/images.ts';
+import { HarnessBundle } from './agents/harness-bundle.ts';
 import { Federation } from './federation/federation.ts';
 import type { CoreConfig } from './settings.ts';
 import { agentOps } from './sockets/agent-ops.ts';
@@ -113,6 +114,8 @@ export class Hive {
   readonly stats: StatsStore;
   readonly statsRecorder: StatsRecorder;
   readonly stuck: StuckWatch;
+  /** The bundled harness every agent runs (built at start-up). */
+  readonly harness: HarnessBundle;
   /** Agents' root filesystems, or null when sandboxes show the host's (`--host-root`, or a runtime without images). */
   readonly images: Images | null;
   /** This hive's membership in a federation (`--nats`), or null for a hive on its own. */
@@ -165,12 +168,14 @@ export class Hive {
       internal: config.egressInternal,
       log: (line) => log(`egress: ${line}`),
     });
+    const harness = (this.harness = new HarnessBundle({ dir: layout.harnessDir, log }));
     this.supervisor = new Supervisor({
       registry,
       runtime,
       broker,
       turns,
       layout,
+      harnessCommand: () => harness.command(),
       agentEnv: (name) => this.lifecycle.env(name),
       prepare: (name) => this.lifecycle.prepare(name),
       sandboxExtras: (name) => this.lifecycle.sandboxExtras(name),

@@ -12,8 +12,14 @@ import { existsSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
 
+/**
+ * Set by `bun build --define` when the harness is bundled (`core/agents/harness-bundle.ts`): the
+ * bundle lives in the data dir, so its own location says nothing about where the package is.
+ */
+declare const HIVE_PACKAGE_ROOT: string | undefined;
+
 /** The package root directory (holds package.json, prompts/, static/, views/). */
-export const PACKAGE_ROOT = resolve(import.meta.dir, '../..');
+export const PACKAGE_ROOT: string = typeof HIVE_PACKAGE_ROOT === 'string' ? HIVE_PACKAGE_ROOT : resolve(import.meta.dir, '../..');
 
 /** What {@link codeId} hashes, relative to the package root: what an agent's harness runs. */
 export const CODE_PATHS = { dirs: ['src', 'prompts'], files: ['package.json', 'bun.lock'] } as const;

@@ -30,7 +30,7 @@ import {
 import { bwrapArgs } from '../../src/core/runtime/bwrap.ts';
 import { nspawnArgs } from '../../src/core/runtime/nspawn.ts';
 import type { SandboxSpec } from '../../src/core/runtime/runtime.ts';
-import { codePaths, sandboxLayout, type SandboxLayout } from '../../src/core/runtime/sandbox.ts';
+import { codePaths, INSIDE, sandboxLayout, type SandboxLayout } from '../../src/core/runtime/sandbox.ts';
 import { loadCoreConfig } from '../../src/core/settings.ts';
 import { CtlUsageError, parseCtlArgs } from '../../src/ctl/ctl.ts';
 import { DEFAULT_AGENT_CONFIG, MAX_PACKAGES, parseAgentConfig } from '../../src/shared/agent-config.ts';
@@ -653,6 +653,23 @@ describe('sandboxLayout on the host (--host-root)', () => {
     }
     for (const c of codePaths(CLAUDE_BIN, true)) expect(c.startsWith('/usr/')).toBe(false);
     expect(l.mounts.filter((m) => m.dst.startsWith('/usr/'))).toEqual([]);
+  });
+
+  test('a harness bundle in the data dir is shown at /run/hive-harness, and the command runs it there', () => {
+    const { sandbox: plain, layout, spec } = sandboxFor(null);
+    expect(plain.command).toEqual(['true']);
+    expect(plain.mounts.some((m) => m.dst === INSIDE.harness)).toBe(false);
+    const bundle = join(layout.harnessDir, '0123456789ab');
+    const harnessSpec = { ...spec, command: [process.execPath, join(bundle, 'main.js'), 'agent', 'serve'] };
+    const l = sandboxLayout(harnessSpec, { runDir: layout.sandboxDir('alice'), dataDir: layout.dataDir, claudeBin: CLAUDE_BIN, proposedDir: layout.proposedDir });
+    expect(l.command).toEqual([process.execPath, '/run/hive-harness/main.js', 'agent', 'serve']);
+    expect(l.mounts.filter((m) => m.dst === INSIDE.harness)).toEqual([{ src: bundle, dst: '/run/hive-harness', rw: false }]);
+    // the data dir itself is not bound anywhere
+    expect(l.mounts.some((m) => m.src === layout.dataDir || m.src === layout.harnessDir)).toBe(false);
+    // the source entry point is left as it is
+    const source = sandboxLayout({ ...spec, command: [process.execPath, join(PACKAGE_ROOT, 'src', 'main.ts'), 'agent', 'serve'] }, { runDir: layout.sandboxDir('alice'), dataDir: layout.dataDir, claudeBin: CLAUDE_BIN, proposedDir: layout.proposedDir });
+    expect(source.command[1]).toBe(join(PACKAGE_ROOT, 'src', 'main.ts'));
+    expect(source.mounts.some((m) => m.dst === INSIDE.harness)).toBe(false);
   });
 });
 

@@ -212,7 +212,7 @@ export function agentOptionsSuite(runtime: 'bwrap' | 'nspawn'): void {
       // from matching its own command line)
       const scheduled = await bash(
         'alice',
-        `setsid sh -c 'sleep 4; for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null | grep -q "main.ts agen[t] serve" && kill -9 \${p#/proc/}; done' >/dev/null 2>&1 < /dev/null & echo SCHEDULED`,
+        `setsid sh -c 'sleep 4; for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null | grep -q " agen[t] serve" && kill -9 \${p#/proc/}; done' >/dev/null 2>&1 < /dev/null & echo SCHEDULED`,
       );
       expect(scheduled).toContain('SCHEDULED');
       const notice = await waitFor(

@@ -6,11 +6,21 @@
  */
 import { expect } from 'bun:test';
 import { Database } from 'bun:sqlite';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer, lastUserPrompt, toolResults, isMainTurn, systemText, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, hive, processAlive, processTree, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { CODE_ID } from '../../src/shared/version.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
+
+/** A process's argv, or [] once it has ended. */
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
 
 /**
  * Registers the suite for one runtime.
@@ -72,6 +82,21 @@ export function relaySuite(runtime: 'process' | 'bwrap' | 'nspawn'): void {
         const s = ctlJson(dir, 'list').agents.filter((a: any) => a.status === 'idle').map((a: any) => a.name);
         return s.includes('alice') && s.includes('bob');
       });
+    });
+
+    test("every agent's harness runs the bundle built for this code", () => {
+      expect(existsSync(join(dir, 'harness', CODE_ID, 'main.js'))).toBe(true);
+      // a sandbox shows the bundle's directory, not the data dir
+      const main = runtime === 'process' ? join(dir, 'harness', CODE_ID, 'main.js') : '/run/hive-harness/main.js';
+      const agents = ctlJson(dir, 'list').agents as any[];
+      expect(agents.map((a) => a.name).sort()).toEqual(['alice', 'bob', 'manager']);
+      for (const a of agents) {
+        const harness = processTree(a.pid)
+          .map((pid) => cmdline(pid))
+          // the sandbox's wrappers (bwrap, systemd-nspawn) carry the command too, after their own
+          .filter((argv) => argv[0] === process.execPath && argv.slice(-2).join(' ') === 'agent serve');
+        expect(harness).toEqual([[process.execPath, main, 'agent', 'serve']]);
+      }
     });
 
     test("an operator message runs alice's claude turn, whose send wakes bob's turn", async () => {

@@ -11,7 +11,6 @@ import { mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DataLayout } from '../../shared/paths.ts';
 import { MANAGER, SYSTEM } from '../../shared/names.ts';
-import { selfCommand } from '../../shared/version.ts';
 import { CRASH_LOOP_AFTER, type Alerts } from '../alerts.ts';
 import type { Broker } from '../broker/store.ts';
 import type { Registry } from './registry.ts';
@@ -33,6 +32,8 @@ export interface SupervisorDeps {
   broker: Broker;
   turns: Turns;
   layout: DataLayout;
+  /** The command that runs the hive's harness, before `agent serve` (see `harness-bundle.ts`). */
+  harnessCommand: () => Promise<string[]>;
   /** Environment every agent gets (passthrough credentials, claude binary, ports…). */
   agentEnv: (name: string) => Record<string, string>;
   /** Runs before every start (reads the agent's config); a throw keeps the agent from starting. */
@@ -107,6 +108,8 @@ export class Supervisor {
       registry.setLive(name, { status: 'failed', pid: null, problem: (err as Error).message });
       throw err;
     }
+    // never throws: a harness that could not be bundled runs from the source tree
+    const harness = await this.deps.harnessCommand();
     if (this.closed) return;
     registry.setLive(name, { status, pid: null, problem: null });
     let sandbox: RunningSandbox;
@@ -115,7 +118,7 @@ export class Supervisor {
         name,
         role: agent.role,
         paths,
-        command: [...selfCommand(), 'agent', 'serve'],
+        command: [...harness, 'agent', 'serve'],
         env: this.deps.agentEnv(name),
         ...this.deps.sandboxExtras?.(name),
       });

@@ -70,7 +70,7 @@ export class BwrapRuntime implements Runtime {
 
   async start(spec: SandboxSpec): Promise<RunningSandbox> {
     const layout = sandboxLayout(spec, { ...this.opts, runDir: this.opts.sandboxDir(spec.name) });
-    const argv = [this.opts.bin, ...bwrapArgs(spec.name, layout), '--', ...spec.command];
+    const argv = [this.opts.bin, ...bwrapArgs(spec.name, layout), '--', ...layout.command];
     return spawnLogged(argv, { cwd: '/', env: layout.env, logPath: spec.paths.log });
   }
 }

@@ -269,7 +269,7 @@ export function containerConf(input: ContainerConfInput): string {
  */
 export function containerFiles(spec: NixosSandboxSpec, layout: SandboxLayout): { config: string; conf: string } {
   return {
-    config: containerConfig({ name: spec.name, command: spec.command, env: containerEnv(layout), cwd: layout.cwd, packages: [...BASE_PACKAGES, ...(spec.packages ?? [])] }),
+    config: containerConfig({ name: spec.name, command: layout.command, env: containerEnv(layout), cwd: layout.cwd, packages: [...BASE_PACKAGES, ...(spec.packages ?? [])] }),
     conf: containerConf({ name: spec.name, mounts: containerMounts(layout), logFile: spec.paths.log }),
   };
 }

@@ -123,7 +123,7 @@ export class NspawnRuntime implements Runtime {
 
   async start(spec: SandboxSpec): Promise<RunningSandbox> {
     const layout = sandboxLayout(spec, { ...this.opts, runDir: this.opts.sandboxDir(spec.name) });
-    const argv = [this.opts.bin, ...nspawnArgs(spec.name, layout, this.opts.userns), '--', ...spec.command];
+    const argv = [this.opts.bin, ...nspawnArgs(spec.name, layout, this.opts.userns), '--', ...layout.command];
     return spawnLogged(argv, { cwd: '/', env: { PATH: layout.env.PATH ?? '/usr/bin:/bin' }, logPath: spec.paths.log });
   }
 }

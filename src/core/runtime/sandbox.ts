@@ -21,8 +21,9 @@
  * | /tmp, /root         | fresh tmpfs                           | rw   |
  */
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { HiveError } from '../../shared/errors.ts';
+import { DataLayout } from '../../shared/paths.ts';
 import { PACKAGE_ROOT } from '../../shared/version.ts';
 import type { SandboxSpec } from './runtime.ts';
 import { imageEtc } from '../images/images.ts';
@@ -46,6 +47,8 @@ export const INSIDE = {
   shared: '/shared',
   /** Every agent's log and last build output (`<data>/logs`), read-only, in the manager's sandbox. */
   logs: '/logs',
+  /** The harness bundle the agent runs (`<data>/harness/<code id>`, see `agents/harness-bundle.ts`), read-only. */
+  harness: '/run/hive-harness',
 } as const;
 
 /** Host files under /etc an agent needs to resolve names, verify TLS and know the time. */
@@ -69,6 +72,8 @@ export interface SandboxLayout {
   configEnv: Record<string, string>;
   /** Working directory inside. */
   cwd: string;
+  /** The command to run inside: the spec's, with a harness bundle's path as the sandbox sees it. */
+  command: string[];
 }
 
 /**
@@ -141,6 +146,14 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
     mounts.push({ src: opts.proposedDir, dst: INSIDE.agents, rw: true });
   }
   for (const c of code) mounts.push({ src: c, dst: c, rw: false });
+  // a harness bundle (`bun <data>/harness/<code id>/main.js …`) is shown at INSIDE.harness, so the
+  // sandbox sees no path of the data dir
+  const command = [...spec.command];
+  const script = command[1];
+  if (script && dirname(dirname(script)) === new DataLayout(opts.dataDir).harnessDir) {
+    mounts.push({ src: dirname(script), dst: INSIDE.harness, rw: false });
+    command[1] = join(INSIDE.harness, basename(script));
+  }
   mounts.push(...(spec.binds ?? []));
   if (image) for (const m of mounts) if (m.dst !== '/usr' && m.dst !== '/etc') ensureMountPoint(image, m);
   return {
@@ -149,6 +162,7 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
     symlinks,
     mounts,
     cwd: INSIDE.state,
+    command,
     env: {
       ...spec.env,
       HIVE_SOCKET: INSIDE.socket,

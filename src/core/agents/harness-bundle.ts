@@ -1,0 +1,122 @@
+/**
+ * @module core/agents/harness-bundle
+ * The harness agents run, bundled. Started from the source tree, every harness transpiles and
+ * keeps some eighty TypeScript modules; bundled once by the core (`bun build --splitting`), it
+ * loads one file and the chunk `agent serve` needs, which takes about 10 MiB off each harness's
+ * resident set (docs/performance.md#memory-benchmemoryts).
+ *
+ * The bundle goes to `<data>/harness/<code id>/` (`DataLayout.harnessDir`), which a sandboxed
+ * runtime binds read-only at `/run/hive-harness` (`runtime/sandbox.ts` `sandboxLayout`). It is
+ * built when the core first starts an agent, unless a directory for this code id is there already;
+ * other code ids' directories are removed then, before that agent starts. If the build fails, or the bundle
+ * does not report this core's {@link VERSION}, agents run from the source tree as before and the
+ * log says why.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CODE_ID, ENTRY, PACKAGE_ROOT, VERSION, selfCommand } from '../../shared/version.ts';
+
+/** How long `bun build` (and the bundle's version check) may take before the source tree is used, ms. */
+export const BUNDLE_TIMEOUT_MS = 60_000;
+
+/** Where a bundle comes from and goes; the defaults are this package's. */
+export interface HarnessBundleOptions {
+  /** `<data>/harness`: one directory per code id. */
+  dir: string;
+  /** The code id the bundle is named after; default this package's {@link CODE_ID}. */
+  codeId?: string;
+  /** The entry point to bundle; default `src/main.ts`. */
+  entry?: string;
+  /** The package the bundle's `PACKAGE_ROOT` names (prompts, static files); default this one. */
+  packageRoot?: string;
+  /** The version the bundle must print for `version`; default this core's {@link VERSION}. */
+  version?: string;
+  log: (line: string) => void;
+}
+
+/**
+ * Builds the harness bundle once per code id and says how to start a harness.
+ * {@link command} never throws: a bundle that cannot be built means the source tree.
+ */
+export class HarnessBundle {
+  private building: Promise<string[]> | null = null;
+
+  constructor(private readonly opts: HarnessBundleOptions) {}
+
+  /** The directory this code id's bundle lives in. */
+  get outDir(): string {
+    return join(this.opts.dir, this.opts.codeId ?? CODE_ID);
+  }
+
+  /**
+   * The command that runs the hive for a harness: `[bun, <bundle>/main.js]`, or
+   * `[bun, src/main.ts]` when the bundle could not be built. The first call builds (about 0.2 s);
+   * later calls share its result.
+   */
+  command(): Promise<string[]> {
+    this.building ??= this.build().then(
+      (entry) => [process.execPath, entry],
+      (err) => {
+        this.opts.log(`WARN harness bundle: ${(err as Error).message}; agents run from the source tree`);
+        return selfCommand();
+      },
+    );
+    return this.building;
+  }
+
+  private async build(): Promise<string> {
+    const { dir, log } = this.opts;
+    const out = this.outDir;
+    const main = join(out, 'main.js');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    // other code ids' bundles and builds a crash left half done; no harness runs them any more,
+    // because the core starts every agent after this
+    for (const name of readdirSync(dir)) if (join(dir, name) !== out) rmSync(join(dir, name), { recursive: true, force: true });
+    if (existsSync(main)) return main;
+    const tmp = `${out}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    const started = performance.now();
+    const root = this.opts.packageRoot ?? PACKAGE_ROOT;
+    await run(
+      [
+        process.execPath,
+        'build',
+        this.opts.entry ?? ENTRY,
+        '--target=bun',
+        '--splitting',
+        '--sourcemap=linked',
+        `--outdir=${tmp}`,
+        `--define=HIVE_PACKAGE_ROOT=${JSON.stringify(root)}`,
+      ],
+      root,
+      'bun build',
+    );
+    try {
+      const printed = (await run([process.execPath, join(tmp, 'main.js'), 'version'], root, 'the bundle')).trim();
+      const want = this.opts.version ?? VERSION;
+      if (printed !== want) throw new Error(`the bundle reports version ${JSON.stringify(printed.slice(0, 80))}, not ${want}`);
+      rmSync(out, { recursive: true, force: true }); // a directory without main.js is no bundle
+      renameSync(tmp, out);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    log(`harness bundle: built ${out} in ${Math.round(performance.now() - started)} ms`);
+    return main;
+  }
+}
+
+/**
+ * Runs `argv` to its end.
+ * @returns its stdout.
+ * @throws Error naming `what` and the end of its stderr when it exits non-zero or outlasts
+ *   {@link BUNDLE_TIMEOUT_MS}.
+ */
+async function run(argv: string[], cwd: string, what: string): Promise<string> {
+  const child = Bun.spawn(argv, { cwd, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', timeout: BUNDLE_TIMEOUT_MS, env: { ...process.env, NO_COLOR: '1' } });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) {
+    const why = child.signalCode ? `was killed (${child.signalCode})` : `exited ${code}`;
+    throw new Error(`${what} ${why}: ${stderr.trim().split('\n').slice(-3).join(' / ').slice(0, 400) || '(no output)'}`);
+  }
+  return stdout;
+}
