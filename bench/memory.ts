@@ -8,8 +8,10 @@
  * printed note) in a temp data dir, spawns N agents and waits until every one is idle. Then reads
  * VmRSS from /proc: of each harness (the `agent serve` Bun process alone, not its sandbox's
  * wrappers), and of the core as the page loads go on (`GET /` over real HTTP on loopback, one at
- * a time, each body read whole) and once `--streams` pages hold `GET /events` open (in a second
- * process, so its memory is not the core's; counted open when each has its catch-up). The baseline,
+ * a time, each body read whole) and once `--streams` pages hold their live stream open (in a second
+ * process, so its memory is not the core's; counted open when each has its first chunk): first
+ * with the URL the page's `hx-sse:connect` names, as a browser opens it, then with a bare
+ * `GET /events`, whose catch-up carries every section. The baseline,
  * measured alongside, is a bare `bun -e` holding two connected sockets (a listener and a client of
  * it), which is what a harness is at the least.
  *
@@ -84,32 +86,44 @@ try {
   console.log(`| core with ${AGENTS} idle agents, no page loaded | ${mib(coreRss())} |`);
   const marks = new Set([1, 10, 100, 250, 500, 1000, 2000, LOADS]);
   const t0 = performance.now();
-  let bytes = 0;
+  let page = '';
   for (let i = 1; i <= LOADS; i++) {
     const res = await fetch(`${swarm.url}/`);
     if (res.status !== 200) throw new Error(`GET / answered ${res.status}`);
-    bytes = (await res.text()).length;
+    page = await res.text();
     if (marks.has(i)) console.log(`| core after ${i} page loads | ${mib(coreRss())} |`);
   }
   const perLoad = (performance.now() - t0) / LOADS;
   await Bun.sleep(5000);
   console.log(`| core 5 s after the last load | ${mib(coreRss())} |`);
-  const child = Bun.spawn([process.execPath, import.meta.path, '--child', `${swarm.url}/events`, '--streams', String(STREAMS)], {
-    stdout: 'pipe',
-    stderr: 'inherit',
-    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(Math.max(256, STREAMS + 16)) },
-  });
-  streams = child;
-  const reader = child.stdout.getReader();
-  const dec = new TextDecoder();
-  for (let out = ''; !out.includes('open'); ) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error('the stream client ended before its streams were open');
-    out += dec.decode(value);
+  // the stream a page opens names what the page has (`seen`); a bare /events gets every section
+  const connect = /hx-sse:connect="([^"]+)"/.exec(page)?.[1]?.replaceAll('&amp;', '&');
+  if (!connect) throw new Error('the page names no stream (hx-sse:connect)');
+  for (const [what, path] of [
+    ["the page's stream URL", connect],
+    ['bare /events: every section in each catch-up', '/events'],
+  ] as const) {
+    const child = Bun.spawn([process.execPath, import.meta.path, '--child', `${swarm.url}${path}`, '--streams', String(STREAMS)], {
+      stdout: 'pipe',
+      stderr: 'inherit',
+      env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(Math.max(256, STREAMS + 16)) },
+    });
+    streams = child;
+    const reader = child.stdout.getReader();
+    const dec = new TextDecoder();
+    for (let out = ''; !out.includes('open'); ) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the stream client ended before its streams were open');
+      out += dec.decode(value);
+    }
+    await Bun.sleep(2000);
+    console.log(`| core with ${STREAMS} live streams open (${what}) | ${mib(coreRss())} |`);
+    child.kill();
+    await child.exited;
+    streams = null;
+    await Bun.sleep(5000);
   }
-  await Bun.sleep(2000);
-  console.log(`| core with ${STREAMS} live streams open | ${mib(coreRss())} |`);
-  console.log(`page: ${(bytes / 1024).toFixed(0)} KiB, ${perLoad.toFixed(1)} ms per load on average`);
+  console.log(`page: ${(page.length / 1024).toFixed(0)} KiB, ${perLoad.toFixed(1)} ms per load on average`);
 } finally {
   streams?.kill();
   await streams?.exited;

@@ -18,8 +18,12 @@ export interface SseEvent {
 
 /** What a stream's producer writes to. */
 export interface SseSink {
-  /** @throws Error when `event` or `id` contains a newline. */
-  send(ev: SseEvent): void;
+  /**
+   * Sends one event, or one already framed by {@link encodeSseEvent} (what many streams send alike
+   * is framed once and shared; the bytes must not change afterwards).
+   * @throws Error when `event` or `id` contains a newline.
+   */
+  send(ev: SseEvent | Uint8Array): void;
   /** Aborted when the client goes away or the stream is closed. */
   signal: AbortSignal;
   /**
@@ -32,12 +36,35 @@ export interface SseSink {
 /** Heartbeat comment interval, ms. */
 export const SSE_HEARTBEAT_MS = 15_000;
 
+const encoder = new TextEncoder();
+const CONNECTED = encoder.encode(': connected\n\n');
+const PING = encoder.encode(': ping\n\n');
+
+/**
+ * One event as it goes on the wire: its fields, one `data:` line per line of `data`, and the blank
+ * line that ends it, UTF-8 encoded.
+ * @throws Error when `event` or `id` contains a newline.
+ */
+export function encodeSseEvent(ev: SseEvent): Uint8Array {
+  let out = '';
+  if (ev.event !== undefined) {
+    if (/[\r\n]/.test(ev.event)) throw new Error('SSE event name contains a newline');
+    out += `event: ${ev.event}\n`;
+  }
+  if (ev.id !== undefined) {
+    if (/[\r\n]/.test(String(ev.id))) throw new Error('SSE id contains a newline');
+    out += `id: ${ev.id}\n`;
+  }
+  if (ev.retry !== undefined) out += `retry: ${Math.max(0, Math.round(ev.retry))}\n`;
+  for (const line of ev.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
+  return encoder.encode(`${out}\n`);
+}
+
 /**
  * Opens an SSE response. `start` runs once with the sink and may return a cleanup function that
  * runs when the client disconnects.
  */
 export function sseResponse(start: (sink: SseSink) => (() => void) | void, headers: Record<string, string> = {}): Response {
-  const enc = new TextEncoder();
   const abort = new AbortController();
   let cleanup: (() => void) | void;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -53,10 +80,10 @@ export function sseResponse(start: (sink: SseSink) => (() => void) | void, heade
   };
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
-      const write = (text: string) => {
+      const write = (bytes: Uint8Array) => {
         if (abort.signal.aborted) return;
         try {
-          controller.enqueue(enc.encode(text));
+          controller.enqueue(bytes);
         } catch {
           finish();
         }
@@ -73,22 +100,11 @@ export function sseResponse(start: (sink: SseSink) => (() => void) | void, heade
           }
         },
         send(ev) {
-          let out = '';
-          if (ev.event !== undefined) {
-            if (/[\r\n]/.test(ev.event)) throw new Error('SSE event name contains a newline');
-            out += `event: ${ev.event}\n`;
-          }
-          if (ev.id !== undefined) {
-            if (/[\r\n]/.test(String(ev.id))) throw new Error('SSE id contains a newline');
-            out += `id: ${ev.id}\n`;
-          }
-          if (ev.retry !== undefined) out += `retry: ${Math.max(0, Math.round(ev.retry))}\n`;
-          for (const line of ev.data.split(/\r\n|\r|\n/)) out += `data: ${line}\n`;
-          write(out + '\n');
+          write(ev instanceof Uint8Array ? ev : encodeSseEvent(ev));
         },
       };
-      write(': connected\n\n');
-      heartbeat = setInterval(() => write(': ping\n\n'), SSE_HEARTBEAT_MS);
+      write(CONNECTED);
+      heartbeat = setInterval(() => write(PING), SSE_HEARTBEAT_MS);
       try {
         cleanup = start(sink);
       } catch (err) {

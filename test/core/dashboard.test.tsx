@@ -35,11 +35,31 @@ describe('dashboard', () => {
     expect(html).toStartWith('<!doctype html>');
     expect(html).toContain('id="agent-manager"');
     expect(html).toContain('hm1nd');
-    expect(html).toMatch(/hx-sse:connect="\/events\?after=\d+"/);
+    expect(html).toMatch(/hx-sse:connect="\/events\?after=\d+&seen=[0-9a-f]{8}\.\d+"/);
     expect(html).toContain('unsandboxed');
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<img src=x');
     expect(html).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+  });
+
+  test("a page load shows the swarm table's rows as the fragment renders them, and a change to an agent at once", async () => {
+    // ages ("12s") are left out: kept rows say what they said when rendered, and the page's script ticks them
+    const ageless = (html: string) => html.replace(/(<time class="age"[^>]*>)[^<]*/g, '$1');
+    const rows = async (html: string | Promise<string>) => ageless(/<tbody id="agents-body">([\s\S]*?)<\/tbody>/.exec(await html)![1]!);
+    const page = async () => (await app.handle(new Request(ORIGIN + '/'))).text();
+    const before = await rows(page());
+    expect(before).toBe(ageless(await fragment('agents')));
+    expect(before).not.toContain('rowmodel');
+    // the rows are kept between changes; an agent's change is an event that makes them stale
+    t.hive.registry.setModelOverride('manager', 'rowmodel');
+    try {
+      const after = await rows(page());
+      expect(after).toContain('rowmodel');
+      expect(after).toBe(ageless(await fragment('agents')));
+    } finally {
+      t.hive.registry.setModelOverride('manager', null);
+    }
+    expect(await rows(page())).not.toContain('rowmodel');
   });
 
   test('fragments render on their own', async () => {

@@ -138,4 +138,30 @@ describe('SSE', () => {
       await c.close();
     }
   });
+
+  test("a page's stream sends only the sections that changed after the page was rendered; a mark from another run gets them all", async () => {
+    const html = await (await fetch(base + '/')).text();
+    const connect = /hx-sse:connect="([^"]+)"/.exec(html)![1]!.replaceAll('&amp;', '&');
+    expect(connect).toMatch(/^\/events\?after=\d+&seen=[0-9a-f]{8}\.\d+$/);
+    const seen = new URL(connect, base).searchParams.get('seen')!;
+    const partials = (c: Client) => [...c.text.matchAll(/hx-target="(#[a-z-]+)"/g)].map((m) => m[1]);
+    // nothing changed since the page: the stream sends no section, only what comes next
+    const quiet = new Client(connect);
+    await waitFor('the quiet stream connected', () => quiet.text.includes(': connected'));
+    // a change to bob touches the swarm table and the names
+    t.hive.registry.setModelOverride('bob', 'sonnet');
+    const changed = new Client(connect);
+    await waitFor('both streams have the change', () => [quiet, changed].every((c) => c.text.includes('#agents-body')));
+    expect(partials(quiet)).toEqual(['#agents-body', '#agent-names']);
+    // opened after the change: the two sections it touched, and nothing else
+    expect(partials(changed)).toEqual(['#agents-body', '#agent-names']);
+    for (const other of [`${seen.split('.')[0] === '00000000' ? '11111111' : '00000000'}.0`, 'garbage', `${seen.split('.')[0]}.999999999`]) {
+      const all = new Client(`/events?seen=${other}`);
+      await waitFor('a full catch-up', () => all.text.includes('#approvals-body'));
+      expect(partials(all)).toEqual(['#agents-body', '#agent-names', '#turns-body', '#questions-body', '#kept-body', '#reminders-body', '#images-body', '#banners', '#alert-count', '#inbox-body', '#waiting', '#approvals-body']);
+      await all.close();
+    }
+    t.hive.registry.setModelOverride('bob', null);
+    await Promise.all([quiet.close(), changed.close()]);
+  });
 });

@@ -47,6 +47,11 @@ export interface DashboardData {
   agents: AgentRecord[];
   /** The peers among `agents` (socket dirs and policy). */
   peers?: PeerRecord[];
+  /**
+   * The swarm table's rows as HTML, already rendered from the same `agents`, `spend` and `peers`
+   * (the dashboard keeps them between changes); rendered here when absent.
+   */
+  agentRows?: string;
   messages: MessageRecord[];
   turns: TurnRecord[];
   questions: QuestionsState;
@@ -60,6 +65,8 @@ export interface DashboardData {
   reminders: ReminderRecord[];
   alerts: AlertRecord[];
   lastMessageId: number;
+  /** Where the live updates stood when this page was rendered (`LiveUpdates.mark`), passed back by its stream as `seen`. */
+  seen?: string;
   /** Messages to the operator, newest first, with their read state. */
   inbox: InboxEntry[];
   unread: number;
@@ -196,7 +203,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
         </>
       }
     >
-      <div hx-sse:connect={`/events?after=${d.lastMessageId}`} hx-swap="none" id="sse"></div>
+      <div hx-sse:connect={`/events?after=${d.lastMessageId}${d.seen ? `&seen=${d.seen}` : ''}`} hx-swap="none" id="sse"></div>
       <datalist id="agent-names">
         <AgentNames agents={d.agents} remote={d.federation?.agents} />
       </datalist>
@@ -282,7 +289,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
                 <table>
                   <TableHead columns={['agent', 'state', 'model', 'runtime', 'spend', 'wanted', 'actions']} />
                   <tbody id="agents-body">
-                    <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} peers={d.peers} />
+                    {d.agentRows ?? <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} peers={d.peers} />}
                   </tbody>
                 </table>
               </Panel>

@@ -1,23 +1,27 @@
 /**
  * @module dashboard/live
- * The dashboard's live updates: one SSE stream per open page (`GET /events[?after=<message id>]`;
- * a reconnect's `Last-Event-ID` wins over `after`) carrying `<hx-partial>` fragments that htmx
- * swaps into the page. A stream first catches up (every section whole, then the messages after the
- * last one the page has), then follows the hive's event bus.
+ * The dashboard's live updates: one SSE stream per open page (`GET /events[?after=<message
+ * id>][&seen=<mark>]`; a reconnect's `Last-Event-ID` wins over `after`) carrying `<hx-partial>`
+ * fragments that htmx swaps into the page. A stream first catches up (every section the page does
+ * not have as it is now, then the messages after the last one the page has), then follows the
+ * hive's event bus. The page names what it has with `seen`, the {@link LiveUpdates.mark} it was
+ * rendered at: a section no event has touched since is already current there and is not sent
+ * again. A mark from another run of the core means nothing, and every section is sent.
  *
- * Each section is rendered at most once per change and shared by every open stream: a change marks
- * the sections it touches stale, and the first stream to need a stale section renders it. Events
- * that carry their own content (a message, a delivery, a rebuild line) are rendered once per event.
- * The recent rebuild output is kept here too ({@link RecentBuilds}), for page loads.
+ * Each section is rendered and framed at most once per change and shared by every open stream (and
+ * the swarm table by page loads too): a change marks the sections it touches stale, and the first
+ * stream to need a stale section renders it. Events that carry their own content (a message, a
+ * delivery, a rebuild line) are rendered and framed once per event. The recent rebuild output is
+ * kept here too ({@link RecentBuilds}), for page loads.
  */
 import type { AnyElysia } from 'elysia';
 import { OPERATOR } from '../../shared/names.ts';
-import { sseResponse, type SseEvent } from '../../shared/sse.ts';
+import { encodeSseEvent, sseResponse } from '../../shared/sse.ts';
 import { htmxPartial } from '../../shared/web.ts';
 import type { BuildLineItem } from '../../../views/dashboard/builds.tsx';
 import type { EventBus, HiveEvent } from '../bus.ts';
 import type { Hive } from '../hive.ts';
-import { FLOW_LIMIT, type Sections } from './sections.tsx';
+import { FLOW_LIMIT, utcStarts, type Sections } from './sections.tsx';
 
 /** Rebuild output lines kept for page loads. */
 const BUILD_LINES = 300;
@@ -29,11 +33,18 @@ const BUILD_LINES = 300;
 class Memo<T> {
   private value: T | undefined;
   private valid = false;
-  constructor(private readonly compute: () => T) {}
+  /**
+   * @param expired checked on each use: true makes the value stale although no event said so (the
+   *   swarm table's spend "today" after midnight UTC).
+   */
+  constructor(
+    private readonly compute: () => T,
+    private readonly expired: () => boolean = () => false,
+  ) {}
 
   /** The current value, computed now if stale. */
   get(): T {
-    if (this.valid) return this.value as T;
+    if (this.valid && !this.expired()) return this.value as T;
     const v = this.compute();
     this.value = v;
     this.valid = true;
@@ -76,14 +87,33 @@ export class RecentBuilds {
   }
 }
 
+/** A section's partial as a stream sends it: the HTML (to tell a change) and its SSE frame. */
+interface Partial {
+  html: string;
+  frame: Uint8Array;
+}
+
+/** A partial with its frame. */
+function partial(html: string): Partial {
+  return { html, frame: encodeSseEvent({ data: html }) };
+}
+
 /** The live-update fan-out of one dashboard. */
 export class LiveUpdates {
   /** Each section as the partial that replaces it on the page. */
-  private readonly partials: Record<Section, Memo<string | Promise<string>>>;
+  private readonly partials: Record<Section, Memo<Partial | Promise<Partial>>>;
+  /** The swarm table's rows (`#agents-body`), for streams and page loads alike. */
+  private readonly agentRows: Memo<string>;
   /** Frames of events that carry their own content, rendered once per event. */
-  private readonly ownFrames = new WeakMap<HiveEvent, SseEvent>();
+  private readonly ownFrames = new WeakMap<HiveEvent, Uint8Array>();
   /** The sections a stream gets and keeps current, in order: without `--nats`, none of the federation's. */
   private readonly sent: ReadonlySet<Section>;
+  /** This run of the core, in {@link mark}s: a page from an earlier run has seen nothing of this one. */
+  private readonly run = crypto.randomUUID().slice(0, 8);
+  /** Events seen on the bus so far. */
+  private seq = 0;
+  /** The {@link seq} of the last event that touched each section. */
+  private readonly touchedAt = new Map<Section, number>();
 
   /**
    * Subscribes to the hive's bus at once, so the shared renderings are marked stale before any
@@ -93,67 +123,108 @@ export class LiveUpdates {
     private readonly hive: Hive,
     private readonly sections: Sections,
   ) {
+    // the rows show each agent's spend today: a new UTC day makes them stale
+    let day = utcStarts().day;
+    const agentRows = (this.agentRows = new Memo(
+      () => {
+        day = utcStarts().day;
+        return sections.agents();
+      },
+      () => utcStarts().day !== day,
+    ));
+    const agentsPartial = () => partial(htmxPartial('#agents-body', 'innerHTML', agentRows.get()));
     this.partials = {
-      agents: new Memo(() => htmxPartial('#agents-body', 'innerHTML', sections.agents())),
-      names: new Memo(() => htmxPartial('#agent-names', 'innerHTML', sections.names())),
-      turns: new Memo(() => htmxPartial('#turns-body', 'innerHTML', sections.turns())),
-      questions: new Memo(() => htmxPartial('#questions-body', 'innerHTML', sections.questions())),
-      kept: new Memo(() => htmxPartial('#kept-body', 'innerHTML', sections.kept())),
-      reminders: new Memo(() => htmxPartial('#reminders-body', 'innerHTML', sections.reminders())),
-      images: new Memo(() => htmxPartial('#images-body', 'innerHTML', sections.images())),
+      agents: new Memo(agentsPartial, () => utcStarts().day !== day),
+      names: new Memo(() => partial(htmxPartial('#agent-names', 'innerHTML', sections.names()))),
+      turns: new Memo(() => partial(htmxPartial('#turns-body', 'innerHTML', sections.turns()))),
+      questions: new Memo(() => partial(htmxPartial('#questions-body', 'innerHTML', sections.questions()))),
+      kept: new Memo(() => partial(htmxPartial('#kept-body', 'innerHTML', sections.kept()))),
+      reminders: new Memo(() => partial(htmxPartial('#reminders-body', 'innerHTML', sections.reminders()))),
+      images: new Memo(() => partial(htmxPartial('#images-body', 'innerHTML', sections.images()))),
       alerts: new Memo(() => {
         const alerts = hive.alerts.list();
-        return htmxPartial('#banners', 'innerHTML', sections.alerts(alerts)) + htmxPartial('#alert-count', 'innerHTML', sections.alertCount(alerts.length));
+        return partial(htmxPartial('#banners', 'innerHTML', sections.alerts(alerts)) + htmxPartial('#alert-count', 'innerHTML', sections.alertCount(alerts.length)));
       }),
-      inbox: new Memo(() => htmxPartial('#inbox-body', 'innerHTML', sections.inbox())),
-      waiting: new Memo(() => htmxPartial('#waiting', 'innerHTML', sections.waiting())),
-      approvals: new Memo(async () => htmxPartial('#approvals-body', 'innerHTML', await sections.approvals())),
-      federation: new Memo(() => htmxPartial('#federation-link', 'innerHTML', sections.federation())),
-      hives: new Memo(() => htmxPartial('#hives-body', 'innerHTML', sections.hives())),
+      inbox: new Memo(() => partial(htmxPartial('#inbox-body', 'innerHTML', sections.inbox()))),
+      waiting: new Memo(() => partial(htmxPartial('#waiting', 'innerHTML', sections.waiting()))),
+      approvals: new Memo(async () => partial(htmxPartial('#approvals-body', 'innerHTML', await sections.approvals()))),
+      federation: new Memo(() => partial(htmxPartial('#federation-link', 'innerHTML', sections.federation()))),
+      hives: new Memo(() => partial(htmxPartial('#hives-body', 'innerHTML', sections.hives()))),
     };
     // a hive on its own has no federation parts on its page: its streams send none
     this.sent = new Set(hive.federation ? SECTIONS : SECTIONS.filter((k) => !FEDERATION_SECTIONS.includes(k)));
     hive.bus.on((ev) => {
-      for (const k of touches(ev)) this.partials[k].invalidate();
+      this.seq++;
+      for (const k of touches(ev)) {
+        this.touchedAt.set(k, this.seq);
+        this.partials[k].invalidate();
+        if (k === 'agents') agentRows.invalidate();
+      }
     });
   }
 
+  /**
+   * Where the sections stand now, as `<run>.<event count>` (`3f2a9c1e.1042`): a page rendered now
+   * passes it back as `seen`, and its stream sends only the sections that changed after.
+   */
+  mark(): string {
+    return `${this.run}.${this.seq}`;
+  }
+
+  /** The event count in a page's `seen` mark, or null when it is absent, malformed or from another run. */
+  private seenSeq(seen: string | null): number | null {
+    const m = seen ? /^([0-9a-f]{8})\.(\d{1,15})$/.exec(seen) : null;
+    if (!m || m[1] !== this.run) return null;
+    const n = Number(m[2]);
+    return n <= this.seq ? n : null;
+  }
+
+  /**
+   * The swarm table's rows as streams last got them (`#agents-body`), rendered now if something
+   * changed since: a page load takes them from here rather than rendering its own.
+   */
+  swarmRows(): string {
+    return this.agentRows.get();
+  }
+
   /** The frame of an event that carries its own content, or null for one that only touches sections. */
-  private ownFrame(ev: HiveEvent): SseEvent | null {
+  private ownFrame(ev: HiveEvent): Uint8Array | null {
     let f = this.ownFrames.get(ev);
     if (f) return f;
-    if (ev.type === 'message') f = { id: ev.message.id, data: htmxPartial('#flow', 'afterbegin', this.sections.message(ev.message)) };
-    else if (ev.type === 'delivered') f = { data: htmxPartial(`#msg-${ev.message.id} .state`, 'innerHTML', '✓') };
-    else if (ev.type === 'build') f = { data: htmxPartial('#builds', 'beforeend', this.sections.buildLine(ev)) };
+    if (ev.type === 'message') f = encodeSseEvent({ id: ev.message.id, data: htmxPartial('#flow', 'afterbegin', this.sections.message(ev.message)) });
+    else if (ev.type === 'delivered') f = encodeSseEvent({ data: htmxPartial(`#msg-${ev.message.id} .state`, 'innerHTML', '✓') });
+    else if (ev.type === 'build') f = encodeSseEvent({ data: htmxPartial('#builds', 'beforeend', this.sections.buildLine(ev)) });
     else return null;
     this.ownFrames.set(ev, f);
     return f;
   }
 
   /**
-   * One page's stream: every section, then the messages after `lastSeen` (when the page named
+   * One page's stream: every section the page does not have as it is now (all of them unless
+   * `seen` is a {@link mark} of this run), then the messages after `lastSeen` (when the page named
    * one), then each change as it happens, until the page goes away.
    */
-  stream(lastSeen: number | null): Response {
+  stream(lastSeen: number | null, seen: string | null = null): Response {
+    const since = this.seenSeq(seen);
     return sseResponse((sink) => {
       // A section is sent only when it differs from what this page last got. Git-backed sections
       // are sent in order, one at a time, so a slow render never lands after a newer one.
       const shown = new Map<Section, string>();
-      const put = (k: Section, html: string) => {
-        if (sink.signal.aborted || shown.get(k) === html) return;
-        shown.set(k, html);
-        sink.send({ data: html });
+      const put = (k: Section, p: Partial) => {
+        if (sink.signal.aborted || shown.get(k) === p.html) return;
+        shown.set(k, p.html);
+        sink.send(p.frame);
       };
       let queue = Promise.resolve();
       const send = (k: Section) => {
         const v = this.partials[k].get();
-        if (typeof v === 'string') put(k, v);
+        if (!(v instanceof Promise)) put(k, v);
         else
           queue = queue
             .then(async () => put(k, await v))
             .catch((err) => this.hive.log(`dashboard: ${k}: ${(err as Error).message}`));
       };
-      for (const k of this.sent) send(k);
+      for (const k of this.sent) if (since === null || (this.touchedAt.get(k) ?? 0) > since) send(k);
       if (lastSeen !== null)
         for (const m of this.hive.broker.list({ afterId: lastSeen, limit: FLOW_LIMIT }))
           sink.send({ id: m.id, data: htmxPartial('#flow', 'afterbegin', this.sections.message(m)) });
@@ -216,6 +287,9 @@ function touches(ev: HiveEvent): Section[] {
 export function liveRoutes(live: LiveUpdates) {
   return (app: AnyElysia) =>
     app.get('/events', ({ request, query }) =>
-      live.stream(messageIdParam(request.headers.get('last-event-id')) ?? messageIdParam(typeof query.after === 'string' ? query.after : undefined)),
+      live.stream(
+        messageIdParam(request.headers.get('last-event-id')) ?? messageIdParam(typeof query.after === 'string' ? query.after : undefined),
+        typeof query.seen === 'string' ? query.seen : null,
+      ),
     );
 }

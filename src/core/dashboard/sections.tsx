@@ -40,8 +40,8 @@ const INBOX_LIMIT = 50;
 /** Approvals whose diff or tag chain is read from the config repos. */
 const APPROVAL_DETAILS = 30;
 
-/** Start of the UTC day and month of `now`, unix ms. */
-function utcStarts(now = Date.now()): { day: number; month: number } {
+/** Start of the UTC day and month of `now` (unix ms), unix ms. */
+export function utcStarts(now = Date.now()): { day: number; month: number } {
   const d = new Date(now);
   return { day: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()), month: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) };
 }
@@ -254,8 +254,14 @@ export class Sections {
     return String(<BuildLine b={b} />);
   }
 
-  /** The whole page, its forms carrying the session's CSRF token `csrf`. */
-  async page(csrf: string): Promise<string> {
+  /**
+   * The whole page, its forms carrying the session's CSRF token `csrf`.
+   * @param kept.agentRows the swarm table's rows as {@link agents} renders them, when kept from an
+   *   earlier rendering; else rendered now.
+   * @param kept.seen the live updates' mark taken before this rendering, for the page's stream.
+   */
+  async page(csrf: string, kept: { agentRows?: string; seen?: string } = {}): Promise<string> {
+    const { agentRows, seen } = kept;
     const hive = this.hive;
     const approvals = hive.approvals.list(true);
     const details = await this.approvalDetails(approvals);
@@ -264,13 +270,15 @@ export class Sections {
         version={VERSION}
         runtime={hive.runtime.name}
         facts={this.facts}
-        spend={this.spend()}
+        spend={agentRows === undefined ? this.spend() : new Map()}
         csrf={csrf}
         dataDir={hive.config.dataDir}
         notify={hive.notifier !== null}
         credentials={hive.credentials.status()}
         agents={hive.registry.list()}
         peers={hive.peers.list()}
+        agentRows={agentRows}
+        seen={seen}
         messages={hive.broker.list({ limit: FLOW_LIMIT })}
         turns={hive.turns.list({ limit: TURN_LIMIT })}
         questions={this.questionsState()}
@@ -292,16 +300,26 @@ export class Sections {
   }
 }
 
+/** What a page load takes from the live updates (`live.ts` `LiveUpdates`). */
+export interface PageLive {
+  /** Where the sections stand now, for the page's stream (`seen`). */
+  mark(): string;
+  /** The swarm table's rows as kept between changes. */
+  swarmRows(): string;
+}
+
 /**
  * The read-only routes: the page (rendered with the request's CSRF session, setting its cookie when
  * new) and each section as a fragment.
  */
-export function sectionRoutes(sections: Sections, guard: RequestGuard) {
+export function sectionRoutes(sections: Sections, guard: RequestGuard, live: PageLive) {
   return (app: AnyElysia) =>
     app
       .get('/', async ({ request }) => {
         const session = guard.session(request);
-        const res = htmlResponse(await sections.page(session.token));
+        // the mark first: whatever changes while the page renders is sent by its stream
+        const seen = live.mark();
+        const res = htmlResponse(await sections.page(session.token, { agentRows: live.swarmRows(), seen }));
         if (session.setCookie) res.headers.append('set-cookie', session.setCookie);
         return res;
       })
