@@ -82,7 +82,7 @@ export function toastHeader(text: string, ok = true): string {
 }
 
 /** An HTML response. */
-export function htmlResponse(body: string, init: ResponseInit = {}): Response {
+export function htmlResponse(body: BodyInit, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers);
   headers.set('content-type', 'text/html; charset=utf-8');
   return new Response(body, { ...init, headers });

@@ -62,6 +62,29 @@ describe('dashboard', () => {
     expect(await rows(page())).not.toContain('rowmodel');
   });
 
+  test("each load carries its own session's CSRF token in a page otherwise the same until something changes", async () => {
+    const load = async () => {
+      const res = await app.handle(new Request(ORIGIN + '/'));
+      const html = await res.text();
+      const token = /<meta name="csrf-token" content="([^"]+)"\/>/.exec(html)![1]!;
+      return { html, token, cookie: res.headers.get('set-cookie') ?? '' };
+    };
+    const a = await load();
+    const b = await load();
+    // two sessions (no cookie sent): two tokens, each in its own cookie, and one token per page
+    expect(a.token).not.toBe(b.token);
+    expect(a.cookie).not.toBe('');
+    expect(b.cookie).not.toBe(a.cookie);
+    for (const p of [a, b]) expect(p.html.split(p.token)).toHaveLength(2);
+    expect(b.html.replace(b.token, 'T')).toBe(a.html.replace(a.token, 'T'));
+    // a message changes the page: it is in the flow, and the stream's starting point moves on
+    const m = t.hive.policy.send('operator', 'manager', 'a page-changing message');
+    const c = await load();
+    expect(c.html).toContain('a page-changing message');
+    expect(c.html).toContain(`/events?after=${m.id}&`);
+    expect(c.html.replace(c.token, 'T')).not.toBe(a.html.replace(a.token, 'T'));
+  });
+
   test('fragments render on their own', async () => {
     for (const f of ['agents', 'turns', 'flow', 'questions', 'approvals']) {
       const res = await app.handle(new Request(`${ORIGIN}/fragments/${f}`));

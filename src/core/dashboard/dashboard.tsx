@@ -69,7 +69,7 @@ export function createDashboard(hive: Hive) {
     .use(agentPageRoutes(hive, guard))
     .use(agentStatusRoutes(hive))
     .use(terminalRoutes(hive, guard))
-    .use(sectionRoutes(sections, guard, live))
+    .use(sectionRoutes(sections, guard, live, hive))
     .use(liveRoutes(live))
     .use(repoRoutes(hive, guard))
     .use(sharedRoutes(hive))

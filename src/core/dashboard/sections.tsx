@@ -6,6 +6,7 @@
  * approvals|kept|reminders|alerts|inbox|waiting|images|federation|hives`; the last two are empty for a
  * hive without `--nats`). The live updates (`live.ts`) send the same renderings.
  */
+import { statSync } from 'node:fs';
 import type { AnyElysia } from 'elysia';
 import { OPERATOR } from '../../shared/names.ts';
 import { stageRank } from '../../shared/repo-tags.ts';
@@ -300,6 +301,44 @@ export class Sections {
   }
 }
 
+/**
+ * Whatever a page shows that no bus event announces when it changes: the UTC day (each agent's
+ * spend today), the model credentials (the login link), the images directory (an image added or
+ * removed by hand changes its mtime) and, with `--nats`, the federation's link and the other hives
+ * as last heard. With the live updates' mark, it says whether a page rendered earlier is still the
+ * page.
+ */
+function unannounced(sections: Sections, hive: Hive): string {
+  let images: number | null = null;
+  try {
+    if (hive.images) images = statSync(hive.images.dir).mtimeMs;
+  } catch {
+    // no images dir yet: the page says so, and its creation changes this
+  }
+  return JSON.stringify([utcStarts().day, hive.credentials.status(), images, hive.federation ? sections.federationView() : null]);
+}
+
+/** A rendered page split around its CSRF token, UTF-8 encoded, and what it was rendered from. */
+interface KeptPage {
+  key: string;
+  head: Uint8Array;
+  tail: Uint8Array;
+}
+
+/**
+ * The page's bytes with `token` between the kept halves, as a stream of the three parts: joining
+ * them into one buffer per load would copy the whole page each time.
+ */
+function pageBody(page: KeptPage, token: string): ReadableStream<Uint8Array> {
+  const parts = [page.head, new TextEncoder().encode(token), page.tail];
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const p of parts) controller.enqueue(p);
+      controller.close();
+    },
+  });
+}
+
 /** What a page load takes from the live updates (`live.ts` `LiveUpdates`). */
 export interface PageLive {
   /** Where the sections stand now, for the page's stream (`seen`). */
@@ -309,17 +348,38 @@ export interface PageLive {
 }
 
 /**
- * The read-only routes: the page (rendered with the request's CSRF session, setting its cookie when
- * new) and each section as a fragment.
+ * The read-only routes: the page (with the request's CSRF session, setting its cookie when new)
+ * and each section as a fragment.
+ *
+ * The page is rendered once per change, not per load: it is kept split around its CSRF token until
+ * the live updates' mark or anything {@link unannounced} moves on, and each load sends the kept
+ * bytes with its own token between them. At 100 agents the page is about 240 KiB; rendered per
+ * load, a burst of loads held some 40 MiB of the core's memory in garbage (docs/performance.md).
+ * @param hive the hive the page shows (for what no event announces).
  */
-export function sectionRoutes(sections: Sections, guard: RequestGuard, live: PageLive) {
+export function sectionRoutes(sections: Sections, guard: RequestGuard, live: PageLive, hive: Hive) {
+  const encoder = new TextEncoder();
+  let kept: KeptPage | null = null;
+  /** The page for `token`: the kept one, or one rendered now (and kept, unless something changed meanwhile). */
+  const page = async (token: string): Promise<ReadableStream<Uint8Array>> => {
+    // the mark first: whatever changes while the page renders is sent by its stream
+    const seen = live.mark();
+    const key = `${seen} ${unannounced(sections, hive)}`;
+    if (kept?.key === key) return pageBody(kept, token);
+    // a placeholder that nothing on the page can contain, replaced by each load's token
+    const placeholder = `csrf-${crypto.randomUUID()}`;
+    const html = await sections.page(placeholder, { agentRows: live.swarmRows(), seen });
+    const at = html.indexOf(placeholder);
+    if (at < 0 || html.indexOf(placeholder, at + 1) >= 0) throw new Error('the page must carry its CSRF token exactly once');
+    const rendered: KeptPage = { key, head: encoder.encode(html.slice(0, at)), tail: encoder.encode(html.slice(at + placeholder.length)) };
+    if (`${live.mark()} ${unannounced(sections, hive)}` === key) kept = rendered;
+    return pageBody(rendered, token);
+  };
   return (app: AnyElysia) =>
     app
       .get('/', async ({ request }) => {
         const session = guard.session(request);
-        // the mark first: whatever changes while the page renders is sent by its stream
-        const seen = live.mark();
-        const res = htmlResponse(await sections.page(session.token, { agentRows: live.swarmRows(), seen }));
+        const res = htmlResponse(await page(session.token));
         if (session.setCookie) res.headers.append('set-cookie', session.setCookie);
         return res;
       })
