@@ -328,8 +328,10 @@ interface KeptPage {
 /**
  * The page's bytes with `token` between the kept halves, as a stream of the three parts: joining
  * them into one buffer per load would copy the whole page each time.
+ * @throws Error when `token` is not base64url: it goes into an attribute unescaped.
  */
 function pageBody(page: KeptPage, token: string): ReadableStream<Uint8Array> {
+  if (!/^[\w-]+$/.test(token)) throw new Error('a CSRF token must be base64url');
   const parts = [page.head, new TextEncoder().encode(token), page.tail];
   return new ReadableStream<Uint8Array>({
     start(controller) {
