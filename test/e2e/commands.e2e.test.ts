@@ -91,6 +91,8 @@ beforeAll(async () => {
   await t.hive.lifecycle.spawn('alice');
   await waitFor('alice idle', () => t.hive.registry.require('alice').status === 'idle', 60_000);
   page = await DashboardClient.open(createDashboard(t.hive));
+  // the harness says hello before its page listens: wait until the page answers through the proxy
+  await waitFor("alice's page", async () => (await page.get('/agents/alice/page/')).status === 200);
 });
 
 afterAll(async () => {

@@ -161,6 +161,8 @@ function LiveCount(p: { n: number; noun?: string; selector: string; attr?: strin
 export function DashboardPage(d: DashboardData): JSX.Element {
   const questions = 'questions' in d.questions ? d.questions.questions.length : 0;
   const pending = d.approvals.filter((a) => a.status === 'pending').length;
+  // rendered by AgentRows from these same records, escaped there
+  const safeAgentRows = d.agentRows;
   return (
     <Layout
       title={titleWithCount('hyperhive', d.waiting)}
@@ -289,7 +291,7 @@ export function DashboardPage(d: DashboardData): JSX.Element {
                 <table>
                   <TableHead columns={['agent', 'state', 'model', 'runtime', 'spend', 'wanted', 'actions']} />
                   <tbody id="agents-body">
-                    {d.agentRows ?? <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} peers={d.peers} />}
+                    {safeAgentRows ?? <AgentRows agents={d.agents} runtime={d.facts} spend={d.spend} peers={d.peers} />}
                   </tbody>
                 </table>
               </Panel>
