@@ -2,7 +2,7 @@
  * @module core/agents/harness-bundle
  * The harness agents run, bundled. Started from the source tree, every harness transpiles and
  * keeps some eighty TypeScript modules; bundled once by the core (`bun build --splitting`), it
- * loads one file and the chunk `agent serve` needs, which takes about 10 MiB off each harness's
+ * loads one file and the chunk `agent serve` needs, which takes 8–9 MiB off each harness's
  * resident set (docs/performance.md#memory-benchmemoryts).
  *
  * The bundle goes to `<data>/harness/<code id>/` (`DataLayout.harnessDir`), which a sandboxed
