@@ -43,6 +43,22 @@ describe('the harness bundle', () => {
     expect(statSync(main).ino).toBe(before.ino);
   });
 
+  test('under a umask of 0077 (the NixOS service) the bundle is still readable by every user', async () => {
+    const dir = harnessDir();
+    const before = process.umask(0o077);
+    try {
+      const [, main] = await new HarnessBundle({ dir, log: () => {} }).command();
+      const out = join(dir, CODE_ID);
+      expect(main).toBe(join(out, 'main.js'));
+      expect(statSync(out).mode & 0o777).toBe(0o755);
+      const files = readdirSync(out);
+      expect(files.length).toBeGreaterThan(2);
+      for (const f of files) expect({ f, mode: statSync(join(out, f)).mode & 0o777 }).toEqual({ f, mode: 0o644 });
+    } finally {
+      process.umask(before);
+    }
+  });
+
   test('a build that fails leaves the source tree to run, says why, and leaves nothing behind', async () => {
     const dir = harnessDir();
     const logs: string[] = [];

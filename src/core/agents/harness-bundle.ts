@@ -12,7 +12,7 @@
  * does not report this core's {@link VERSION}, agents run from the source tree as before and the
  * log says why.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODE_ID, ENTRY, PACKAGE_ROOT, VERSION, selfCommand } from '../../shared/version.ts';
 
@@ -95,6 +95,7 @@ export class HarnessBundle {
       const printed = (await run([process.execPath, join(tmp, 'main.js'), 'version'], root, 'the bundle')).trim();
       const want = this.opts.version ?? VERSION;
       if (printed !== want) throw new Error(`the bundle reports version ${JSON.stringify(printed.slice(0, 80))}, not ${want}`);
+      readableByAll(tmp);
       rmSync(out, { recursive: true, force: true }); // a directory without main.js is no bundle
       renameSync(tmp, out);
     } finally {
@@ -102,6 +103,20 @@ export class HarnessBundle {
     }
     log(`harness bundle: built ${out} in ${Math.round(performance.now() - started)} ms`);
     return main;
+  }
+}
+
+/**
+ * Makes `dir` and everything in it readable by every user (directories 0755, files 0644), whatever
+ * the core's umask (the NixOS service's is 0077): a sandbox with its own user range sees the
+ * bundle's files as owned by nobody, so only the permissions for others let its harness read them.
+ */
+function readableByAll(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) readableByAll(path);
+    else chmodSync(path, 0o644);
   }
 }
 
