@@ -14,7 +14,7 @@
  * <data>/logs/<name>.log              the agent process's stdout/stderr
  * <data>/logs/<name>.build.log        the output of the agent's last rebuild or deploy
  * <data>/shared/                      the hive-wide directory, /shared in every sandbox (kept across purges)
- * <data>/harness/<code id>/           the harness bundled from this code (main.js and its chunks); /run/hive-harness in a sandbox
+ * <data>/harness/<code id>-<build>/   the harness bundled from this code (main.js and its chunks); /run/hive-harness in a sandbox
  * <data>/run/sandboxes/<name>/        generated files of a sandboxed runtime (/etc/passwd, …)
  * <data>/run/host.sock                admin socket
  * <data>/run/manager/…               the manager's socket dir (as below)
@@ -102,7 +102,7 @@ export class DataLayout {
   get logsDir(): string {
     return join(this.dataDir, 'logs');
   }
-  /** Bundles of the harness, one directory per code id (see `core/agents/harness-bundle.ts`); a sandbox shows its agent's at `/run/hive-harness`. */
+  /** Bundles of the harness, one directory per code id, package path and Bun (see `core/agents/harness-bundle.ts`); a sandbox shows its agent's at `/run/hive-harness`. */
   get harnessDir(): string {
     return join(this.dataDir, 'harness');
   }

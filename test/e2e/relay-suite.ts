@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer, lastUserPrompt, toolResults, isMainTurn, systemText, type ModelServer } from '../support/model-server.ts';
 import { ctlJson, hive, processAlive, processTree, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
-import { CODE_ID } from '../../src/shared/version.ts';
+import { HarnessBundle } from '../../src/core/agents/harness-bundle.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
 
 /** A process's argv, or [] once it has ended. */
@@ -85,9 +85,10 @@ export function relaySuite(runtime: 'process' | 'bwrap' | 'nspawn'): void {
     });
 
     test("every agent's harness runs the bundle built for this code", () => {
-      expect(existsSync(join(dir, 'harness', CODE_ID, 'main.js'))).toBe(true);
+      const bundle = join(new HarnessBundle({ dir: join(dir, 'harness'), log: () => {} }).outDir, 'main.js');
+      expect(existsSync(bundle)).toBe(true);
       // a sandbox shows the bundle's directory, not the data dir
-      const main = runtime === 'process' ? join(dir, 'harness', CODE_ID, 'main.js') : '/run/hive-harness/main.js';
+      const main = runtime === 'process' ? bundle : '/run/hive-harness/main.js';
       const agents = ctlJson(dir, 'list').agents as any[];
       expect(agents.map((a) => a.name).sort()).toEqual(['alice', 'bob', 'manager']);
       for (const a of agents) {

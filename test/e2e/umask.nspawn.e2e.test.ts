@@ -6,7 +6,8 @@
 import { expect } from 'bun:test';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CODE_ID, ENTRY } from '../../src/shared/version.ts';
+import { HarnessBundle } from '../../src/core/agents/harness-bundle.ts';
+import { ENTRY } from '../../src/shared/version.ts';
 import { ctlJson, hive, processTree, tempDir, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
@@ -39,8 +40,9 @@ describe('a core with umask 0077 (nspawn runtime)', () => {
     const alice = await waitFor('alice idle', () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name === 'alice' && a.status === 'idle'), 60_000);
     // what the core made itself under its umask stays private; the bundle does not
     expect(statSync(join(dir, 'run')).mode & 0o777).toBe(0o700);
-    expect(statSync(join(dir, 'harness', CODE_ID)).mode & 0o777).toBe(0o755);
-    expect(statSync(join(dir, 'harness', CODE_ID, 'main.js')).mode & 0o777).toBe(0o644);
+    const out = new HarnessBundle({ dir: join(dir, 'harness'), log: () => {} }).outDir;
+    expect(statSync(out).mode & 0o777).toBe(0o755);
+    expect(statSync(join(out, 'main.js')).mode & 0o777).toBe(0o644);
     const harness = processTree(alice.pid)
       .map((pid) => {
         try {

@@ -5,12 +5,15 @@
  * loads one file and the chunk `agent serve` needs, which takes 8–9 MiB off each harness's
  * resident set (docs/performance.md#memory-benchmemoryts).
  *
- * The bundle goes to `<data>/harness/<code id>/` (`DataLayout.harnessDir`), which a sandboxed
- * runtime binds read-only at `/run/hive-harness` (`runtime/sandbox.ts` `sandboxLayout`). It is
- * built when the core first starts an agent, unless a directory for this code id is there already;
- * other code ids' directories are removed then, before that agent starts. If the build fails, or the bundle
- * does not report this core's {@link VERSION}, agents run from the source tree as before and the
- * log says why.
+ * The bundle goes to `<data>/harness/<code id>-<build>/` (`DataLayout.harnessDir`), where
+ * `<build>` hashes what else a bundle depends on: the package's path, which the bundle names for
+ * its prompts and static files (a NixOS rebuild moves it without changing the code id), and the
+ * Bun version. A sandboxed runtime binds that directory read-only at `/run/hive-harness`
+ * (`runtime/sandbox.ts` `sandboxLayout`). It is built when the core first starts an agent, unless
+ * it is there already; other bundles are removed then. A harness still running one of those (a
+ * container that outlived a core) has loaded all its code at start-up; it loses only the source
+ * maps of its stack traces. If the build fails, or the bundle does not report this core's
+ * {@link VERSION}, agents run from the source tree as before and the log says why.
  */
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,9 +46,14 @@ export class HarnessBundle {
 
   constructor(private readonly opts: HarnessBundleOptions) {}
 
-  /** The directory this code id's bundle lives in. */
+  /** The directory this bundle lives in: `<dir>/<code id>-<hash of the package path and the Bun version>`. */
   get outDir(): string {
-    return join(this.opts.dir, this.opts.codeId ?? CODE_ID);
+    const build = new Bun.CryptoHasher('sha256').update(`${this.packageRoot}\0${Bun.version}`).digest('hex').slice(0, 8);
+    return join(this.opts.dir, `${this.opts.codeId ?? CODE_ID}-${build}`);
+  }
+
+  private get packageRoot(): string {
+    return this.opts.packageRoot ?? PACKAGE_ROOT;
   }
 
   /**
@@ -69,29 +77,29 @@ export class HarnessBundle {
     const out = this.outDir;
     const main = join(out, 'main.js');
     mkdirSync(dir, { recursive: true, mode: 0o755 });
-    // other code ids' bundles and builds a crash left half done; no harness runs them any more,
-    // because the core starts every agent after this
+    // other bundles, and builds a crash left half done (see the module's note on harnesses that
+    // may still run one)
     for (const name of readdirSync(dir)) if (join(dir, name) !== out) rmSync(join(dir, name), { recursive: true, force: true });
     if (existsSync(main)) return main;
     const tmp = `${out}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     const started = performance.now();
-    const root = this.opts.packageRoot ?? PACKAGE_ROOT;
-    await run(
-      [
-        process.execPath,
-        'build',
-        this.opts.entry ?? ENTRY,
-        '--target=bun',
-        '--splitting',
-        '--sourcemap=linked',
-        `--outdir=${tmp}`,
-        `--define=HIVE_PACKAGE_ROOT=${JSON.stringify(root)}`,
-      ],
-      root,
-      'bun build',
-    );
+    const root = this.packageRoot;
     try {
+      await run(
+        [
+          process.execPath,
+          'build',
+          this.opts.entry ?? ENTRY,
+          '--target=bun',
+          '--splitting',
+          '--sourcemap=linked',
+          `--outdir=${tmp}`,
+          `--define=HIVE_PACKAGE_ROOT=${JSON.stringify(root)}`,
+        ],
+        root,
+        'bun build',
+      );
       const printed = (await run([process.execPath, join(tmp, 'main.js'), 'version'], root, 'the bundle')).trim();
       const want = this.opts.version ?? VERSION;
       if (printed !== want) throw new Error(`the bundle reports version ${JSON.stringify(printed.slice(0, 80))}, not ${want}`);

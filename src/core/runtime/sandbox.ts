@@ -47,7 +47,7 @@ export const INSIDE = {
   shared: '/shared',
   /** Every agent's log and last build output (`<data>/logs`), read-only, in the manager's sandbox. */
   logs: '/logs',
-  /** The harness bundle the agent runs (`<data>/harness/<code id>`, see `agents/harness-bundle.ts`), read-only. */
+  /** The harness bundle the agent runs (`<data>/harness/<code id>-<build>`, see `agents/harness-bundle.ts`), read-only. */
   harness: '/run/hive-harness',
 } as const;
 
@@ -146,7 +146,7 @@ export function sandboxLayout(spec: SandboxSpec, opts: { runDir: string; dataDir
     mounts.push({ src: opts.proposedDir, dst: INSIDE.agents, rw: true });
   }
   for (const c of code) mounts.push({ src: c, dst: c, rw: false });
-  // a harness bundle (`bun <data>/harness/<code id>/main.js …`) is shown at INSIDE.harness, so the
+  // a harness bundle (`bun <data>/harness/<code id>-<build>/main.js …`) is shown at INSIDE.harness, so the
   // sandbox sees no path of the data dir
   const command = [...spec.command];
   const script = command[1];
