@@ -35,7 +35,7 @@ describe('dashboard', () => {
     expect(html).toStartWith('<!doctype html>');
     expect(html).toContain('id="agent-manager"');
     expect(html).toContain('hm1nd');
-    expect(html).toMatch(/hx-sse:connect="\/events\?after=\d+&seen=[0-9a-f]{8}\.\d+"/);
+    expect(html).toMatch(/hx-sse:connect="\/events\?after=\d+&seen=[0-9a-f]{8}\.\d+\.[0-9a-f]{8}"/);
     expect(html).toContain('unsandboxed');
     expect(html).not.toContain('<script>alert');
     expect(html).not.toContain('<img src=x');

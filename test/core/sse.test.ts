@@ -142,8 +142,9 @@ describe('SSE', () => {
   test("a page's stream sends only the sections that changed after the page was rendered; a mark from another run gets them all", async () => {
     const html = await (await fetch(base + '/')).text();
     const connect = /hx-sse:connect="([^"]+)"/.exec(html)![1]!.replaceAll('&amp;', '&');
-    expect(connect).toMatch(/^\/events\?after=\d+&seen=[0-9a-f]{8}\.\d+$/);
+    expect(connect).toMatch(/^\/events\?after=\d+&seen=[0-9a-f]{8}\.\d+\.[0-9a-f]{8}$/);
     const seen = new URL(connect, base).searchParams.get('seen')!;
+    const [run, seq, fingerprint] = seen.split('.') as [string, string, string];
     const partials = (c: Client) => [...c.text.matchAll(/hx-target="(#[a-z-]+)"/g)].map((m) => m[1]);
     // nothing changed since the page: the stream sends no section, only what comes next
     const quiet = new Client(connect);
@@ -155,7 +156,10 @@ describe('SSE', () => {
     expect(partials(quiet)).toEqual(['#agents-body', '#agent-names']);
     // opened after the change: the two sections it touched, and nothing else
     expect(partials(changed)).toEqual(['#agents-body', '#agent-names']);
-    for (const other of [`${seen.split('.')[0] === '00000000' ? '11111111' : '00000000'}.0`, 'garbage', `${seen.split('.')[0]}.999999999`]) {
+    const otherHex = (h: string) => (h === '00000000' ? '11111111' : '00000000');
+    // another run; nonsense; an event count this run has not reached; the same place, but taken
+    // before something no event announces (the credentials, the day, the images dir) changed
+    for (const other of [`${otherHex(run)}.${seq}.${fingerprint}`, 'garbage', `${run}.999999999.${fingerprint}`, `${run}.${seq}.${otherHex(fingerprint)}`, `${run}.${seq}`]) {
       const all = new Client(`/events?seen=${other}`);
       await waitFor('a full catch-up', () => all.text.includes('#approvals-body'));
       expect(partials(all)).toEqual(['#agents-body', '#agent-names', '#turns-body', '#questions-body', '#kept-body', '#reminders-body', '#images-body', '#banners', '#alert-count', '#inbox-body', '#waiting', '#approvals-body']);

@@ -41,7 +41,7 @@ import { LiveUpdates, liveRoutes, RecentBuilds } from './live.ts';
 import { loginRoutes } from './login.tsx';
 import { repoRoutes } from './repo-browser.tsx';
 import { sharedRoutes } from './shared-browser.tsx';
-import { Sections, sectionRoutes } from './sections.tsx';
+import { Sections, sectionRoutes, unannounced } from './sections.tsx';
 import { statsRoutes } from './stats-api.ts';
 import { TERMINAL_WEBSOCKET, terminalRoutes } from './terminal.ts';
 
@@ -52,7 +52,7 @@ export function createDashboard(hive: Hive) {
   const onError = errorResponder(hive.log);
   const builds = new RecentBuilds(hive.bus);
   const sections = new Sections(hive, () => builds.list());
-  const live = new LiveUpdates(hive, sections);
+  const live = new LiveUpdates(hive, sections, () => unannounced(sections, hive));
 
   return new Elysia({ name: 'dashboard', websocket: TERMINAL_WEBSOCKET })
     .onRequest(async ({ request }) => {
@@ -69,7 +69,7 @@ export function createDashboard(hive: Hive) {
     .use(agentPageRoutes(hive, guard))
     .use(agentStatusRoutes(hive))
     .use(terminalRoutes(hive, guard))
-    .use(sectionRoutes(sections, guard, live, hive))
+    .use(sectionRoutes(sections, guard, live))
     .use(liveRoutes(live))
     .use(repoRoutes(hive, guard))
     .use(sharedRoutes(hive))

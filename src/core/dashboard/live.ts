@@ -6,7 +6,9 @@
  * not have as it is now, then the messages after the last one the page has), then follows the
  * hive's event bus. The page names what it has with `seen`, the {@link LiveUpdates.mark} it was
  * rendered at: a section no event has touched since is already current there and is not sent
- * again. A mark from another run of the core means nothing, and every section is sent.
+ * again. A mark from another run of the core, or taken before something no event announces
+ * changed (the UTC day, the credentials, the images dir, the federation's view), means nothing, and
+ * every section is sent.
  *
  * Each section is rendered and framed at most once per change and shared by every open stream (and
  * the swarm table by page loads too): a change marks the sections it touches stale, and the first
@@ -119,22 +121,32 @@ export class LiveUpdates {
    * Subscribes to the hive's bus at once, so the shared renderings are marked stale before any
    * stream hears of a change.
    */
+  /**
+   * @param unannounced what the page shows that no bus event announces when it changes, as one
+   *   string (`sections.tsx` `unannounced`); a mark carries a hash of it.
+   */
   constructor(
     private readonly hive: Hive,
     private readonly sections: Sections,
+    private readonly unannounced: () => string,
   ) {
-    // the rows show each agent's spend today: a new UTC day makes them stale
-    let day = utcStarts().day;
+    // the rows show each agent's spend today: a new UTC day makes them stale, and the frame made
+    // of them (each keeps the day it was made on)
+    let rowsDay = utcStarts().day;
     const agentRows = (this.agentRows = new Memo(
       () => {
-        day = utcStarts().day;
+        rowsDay = utcStarts().day;
         return sections.agents();
       },
-      () => utcStarts().day !== day,
+      () => utcStarts().day !== rowsDay,
     ));
-    const agentsPartial = () => partial(htmxPartial('#agents-body', 'innerHTML', agentRows.get()));
+    let frameDay = rowsDay;
+    const agentsPartial = () => {
+      frameDay = utcStarts().day;
+      return partial(htmxPartial('#agents-body', 'innerHTML', agentRows.get()));
+    };
     this.partials = {
-      agents: new Memo(agentsPartial, () => utcStarts().day !== day),
+      agents: new Memo(agentsPartial, () => utcStarts().day !== frameDay),
       names: new Memo(() => partial(htmxPartial('#agent-names', 'innerHTML', sections.names()))),
       turns: new Memo(() => partial(htmxPartial('#turns-body', 'innerHTML', sections.turns()))),
       questions: new Memo(() => partial(htmxPartial('#questions-body', 'innerHTML', sections.questions()))),
@@ -164,17 +176,26 @@ export class LiveUpdates {
   }
 
   /**
-   * Where the sections stand now, as `<run>.<event count>` (`3f2a9c1e.1042`): a page rendered now
-   * passes it back as `seen`, and its stream sends only the sections that changed after.
+   * Where the sections stand now, as `<run>.<event count>.<hash of the unannounced state>`
+   * (`3f2a9c1e.1042.9b1c27d0`): a page rendered now passes it back as `seen`, and its stream sends
+   * only the sections that changed after. The page keeps its rendering for as long as this stays.
    */
   mark(): string {
-    return `${this.run}.${this.seq}`;
+    return `${this.run}.${this.seq}.${this.fingerprint()}`;
   }
 
-  /** The event count in a page's `seen` mark, or null when it is absent, malformed or from another run. */
+  /** 8 hex digits of a hash of {@link unannounced}. */
+  private fingerprint(): string {
+    return Bun.hash.wyhash(this.unannounced()).toString(16).padStart(16, '0').slice(0, 8);
+  }
+
+  /**
+   * The event count in a page's `seen` mark, or null when it is absent, malformed, from another
+   * run, or taken before the unannounced state changed.
+   */
   private seenSeq(seen: string | null): number | null {
-    const m = seen ? /^([0-9a-f]{8})\.(\d{1,15})$/.exec(seen) : null;
-    if (!m || m[1] !== this.run) return null;
+    const m = seen ? /^([0-9a-f]{8})\.(\d{1,15})\.([0-9a-f]{8})$/.exec(seen) : null;
+    if (!m || m[1] !== this.run || m[3] !== this.fingerprint()) return null;
     const n = Number(m[2]);
     return n <= this.seq ? n : null;
   }

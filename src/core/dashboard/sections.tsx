@@ -308,7 +308,7 @@ export class Sections {
  * as last heard. With the live updates' mark, it says whether a page rendered earlier is still the
  * page.
  */
-function unannounced(sections: Sections, hive: Hive): string {
+export function unannounced(sections: Sections, hive: Hive): string {
   let images: number | null = null;
   try {
     if (hive.images) images = statSync(hive.images.dir).mtimeMs;
@@ -318,7 +318,7 @@ function unannounced(sections: Sections, hive: Hive): string {
   return JSON.stringify([utcStarts().day, hive.credentials.status(), images, hive.federation ? sections.federationView() : null]);
 }
 
-/** A rendered page split around its CSRF token, UTF-8 encoded, and what it was rendered from. */
+/** A rendered page split around its CSRF token, UTF-8 encoded, and the mark it was rendered at. */
 interface KeptPage {
   key: string;
   head: Uint8Array;
@@ -343,7 +343,7 @@ function pageBody(page: KeptPage, token: string): ReadableStream<Uint8Array> {
 
 /** What a page load takes from the live updates (`live.ts` `LiveUpdates`). */
 export interface PageLive {
-  /** Where the sections stand now, for the page's stream (`seen`). */
+  /** Where the sections stand now, for the page's stream (`seen`); it moves with every bus event and with anything {@link unannounced}. */
   mark(): string;
   /** The swarm table's rows as kept between changes. */
   swarmRows(): string;
@@ -354,27 +354,25 @@ export interface PageLive {
  * and each section as a fragment.
  *
  * The page is rendered once per change, not per load: it is kept split around its CSRF token until
- * the live updates' mark or anything {@link unannounced} moves on, and each load sends the kept
- * bytes with its own token between them. At 100 agents the page is about 240 KiB; rendered per
- * load, a burst of loads held some 40 MiB of the core's memory in garbage (docs/performance.md).
- * @param hive the hive the page shows (for what no event announces).
+ * the live updates' mark moves on, and each load sends the kept bytes with its own token between
+ * them. At 100 agents the page is about 240 KiB; rendered per load, a burst of loads held some
+ * 40 MiB of the core's memory in garbage (docs/performance.md).
  */
-export function sectionRoutes(sections: Sections, guard: RequestGuard, live: PageLive, hive: Hive) {
+export function sectionRoutes(sections: Sections, guard: RequestGuard, live: PageLive) {
   const encoder = new TextEncoder();
   let kept: KeptPage | null = null;
   /** The page for `token`: the kept one, or one rendered now (and kept, unless something changed meanwhile). */
   const page = async (token: string): Promise<ReadableStream<Uint8Array>> => {
     // the mark first: whatever changes while the page renders is sent by its stream
     const seen = live.mark();
-    const key = `${seen} ${unannounced(sections, hive)}`;
-    if (kept?.key === key) return pageBody(kept, token);
+    if (kept?.key === seen) return pageBody(kept, token);
     // a placeholder that nothing on the page can contain, replaced by each load's token
     const placeholder = `csrf-${crypto.randomUUID()}`;
     const html = await sections.page(placeholder, { agentRows: live.swarmRows(), seen });
     const at = html.indexOf(placeholder);
     if (at < 0 || html.indexOf(placeholder, at + 1) >= 0) throw new Error('the page must carry its CSRF token exactly once');
-    const rendered: KeptPage = { key, head: encoder.encode(html.slice(0, at)), tail: encoder.encode(html.slice(at + placeholder.length)) };
-    if (`${live.mark()} ${unannounced(sections, hive)}` === key) kept = rendered;
+    const rendered: KeptPage = { key: seen, head: encoder.encode(html.slice(0, at)), tail: encoder.encode(html.slice(at + placeholder.length)) };
+    if (live.mark() === seen) kept = rendered;
     return pageBody(rendered, token);
   };
   return (app: AnyElysia) =>
