@@ -6,21 +6,12 @@
  */
 import { expect } from 'bun:test';
 import { Database } from 'bun:sqlite';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer, lastUserPrompt, toolResults, isMainTurn, systemText, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, hive, processAlive, processTree, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, harnessesUnder, hive, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { HarnessBundle } from '../../src/core/agents/harness-bundle.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
-
-/** A process's argv, or [] once it has ended. */
-function cmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}
 
 /**
  * Registers the suite for one runtime.
@@ -91,13 +82,7 @@ export function relaySuite(runtime: 'process' | 'bwrap' | 'nspawn'): void {
       const main = runtime === 'process' ? bundle : '/run/hive-harness/main.js';
       const agents = ctlJson(dir, 'list').agents as any[];
       expect(agents.map((a) => a.name).sort()).toEqual(['alice', 'bob', 'manager']);
-      for (const a of agents) {
-        const harness = processTree(a.pid)
-          .map((pid) => cmdline(pid))
-          // the sandbox's wrappers (bwrap, systemd-nspawn) carry the command too, after their own
-          .filter((argv) => argv[0] === process.execPath && argv.slice(-2).join(' ') === 'agent serve');
-        expect(harness).toEqual([[process.execPath, main, 'agent', 'serve']]);
-      }
+      for (const a of agents) expect(harnessesUnder(a.pid)).toEqual([[process.execPath, main, 'agent', 'serve']]);
     });
 
     test("an operator message runs alice's claude turn, whose send wakes bob's turn", async () => {

@@ -18,7 +18,7 @@ import { Database } from 'bun:sqlite';
 import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMainTurn, lastUserPrompt, startModelServer, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, processAlive, processTree, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { argvOf, ctlJson, processAlive, processTree, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 import { DashboardClient } from '../support/dashboard.ts';
 
@@ -36,13 +36,7 @@ const alice = () => (ctlJson(dir, 'list').agents as any[]).find((a) => a.name ==
 
 /** The pids of the processes under `harness` whose command line holds `--input-format stream-json`: standby or turn claudes. */
 const streamClaudes = (harness: number): number[] =>
-  processTree(harness).filter((p) => {
-    try {
-      return p !== harness && readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').join(' ').includes('--input-format stream-json');
-    } catch {
-      return false; // it ended while being read
-    }
-  });
+  processTree(harness).filter((p) => p !== harness && argvOf(p).join(' ').includes('--input-format stream-json'));
 
 /** Waits for alice's harness to hold exactly one standby claude; returns its pid. */
 const standbyOf = (harness: number, not?: number) =>

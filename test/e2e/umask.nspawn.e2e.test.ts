@@ -4,11 +4,11 @@
  * so reads the bundle's files only through the permissions for others.
  */
 import { expect } from 'bun:test';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { HarnessBundle } from '../../src/core/agents/harness-bundle.ts';
 import { ENTRY } from '../../src/shared/version.ts';
-import { ctlJson, hive, processTree, tempDir, waitFor } from '../support/hive.ts';
+import { ctlJson, harnessesUnder, hive, tempDir, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('umask 0077 nspawn e2e', 'git', 'nspawn');
@@ -43,15 +43,6 @@ describe('a core with umask 0077 (nspawn runtime)', () => {
     const out = new HarnessBundle({ dir: join(dir, 'harness'), log: () => {} }).outDir;
     expect(statSync(out).mode & 0o777).toBe(0o755);
     expect(statSync(join(out, 'main.js')).mode & 0o777).toBe(0o644);
-    const harness = processTree(alice.pid)
-      .map((pid) => {
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-        } catch {
-          return [];
-        }
-      })
-      .filter((argv) => argv[0] === process.execPath && argv.slice(-2).join(' ') === 'agent serve');
-    expect(harness).toEqual([[process.execPath, '/run/hive-harness/main.js', 'agent', 'serve']]);
+    expect(harnessesUnder(alice.pid)).toEqual([[process.execPath, '/run/hive-harness/main.js', 'agent', 'serve']]);
   });
 });

@@ -87,6 +87,25 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/** A process's argv from `/proc/<pid>/cmdline`, or [] once it has ended. */
+export function argvOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return []; // it ended while being read
+  }
+}
+
+/**
+ * The argv of each harness (`<bun> <entry> agent serve`) in the process tree under `pid`. The
+ * sandbox's wrappers (bwrap, systemd-nspawn) carry the command too, after their own, and are left out.
+ */
+export function harnessesUnder(pid: number): string[][] {
+  return processTree(pid)
+    .map(argvOf)
+    .filter((argv) => argv[0] === process.execPath && argv.slice(-2).join(' ') === 'agent serve');
+}
+
 /** Runs `hive <args>` to completion and returns its output. */
 export function hive(args: string[], env: Record<string, string | undefined> = {}) {
   const r = Bun.spawnSync([process.execPath, ENTRY, ...args], { env: { ...process.env, ...env }, stdout: 'pipe', stderr: 'pipe' });
