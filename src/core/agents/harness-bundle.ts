@@ -81,8 +81,7 @@ export class HarnessBundle {
     // may still run one)
     for (const name of readdirSync(dir)) if (join(dir, name) !== out) rmSync(join(dir, name), { recursive: true, force: true });
     if (existsSync(main)) return main;
-    const tmp = `${out}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
+    const tmp = `${out}.tmp-${process.pid}`; // a leftover of that name went with the others above
     const started = performance.now();
     const root = this.packageRoot;
     try {

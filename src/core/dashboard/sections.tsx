@@ -318,6 +318,8 @@ export function unannounced(sections: Sections, hive: Hive): string {
   return JSON.stringify([utcStarts().day, hive.credentials.status(), images, hive.federation ? sections.federationView() : null]);
 }
 
+const encoder = new TextEncoder();
+
 /** A rendered page split around its CSRF token, UTF-8 encoded, and the mark it was rendered at. */
 interface KeptPage {
   key: string;
@@ -332,7 +334,7 @@ interface KeptPage {
  */
 function pageBody(page: KeptPage, token: string): ReadableStream<Uint8Array> {
   if (!/^[\w-]+$/.test(token)) throw new Error('a CSRF token must be base64url');
-  const parts = [page.head, new TextEncoder().encode(token), page.tail];
+  const parts = [page.head, encoder.encode(token), page.tail];
   return new ReadableStream<Uint8Array>({
     start(controller) {
       for (const p of parts) controller.enqueue(p);
@@ -359,7 +361,6 @@ export interface PageLive {
  * 40 MiB of the core's memory in garbage (docs/performance.md).
  */
 export function sectionRoutes(sections: Sections, guard: RequestGuard, live: PageLive) {
-  const encoder = new TextEncoder();
   let kept: KeptPage | null = null;
   /** The page for `token`: the kept one, or one rendered now (and kept, unless something changed meanwhile). */
   const page = async (token: string): Promise<ReadableStream<Uint8Array>> => {
