@@ -285,7 +285,8 @@ const TOOLS: ToolSpecs = {
 interface ServedTool {
   definition: Tool;
   schema: TObject;
-  check: TypeCheck<TObject>;
+  /** The compiled input checker, compiled on the tool's first call (a process calls few of them). */
+  check(): TypeCheck<TObject>;
   run(client: Client, args: unknown): Promise<string>;
 }
 
@@ -298,16 +299,17 @@ function toolInputSchema(op: ToolOp): TObject {
   return { ...(AgentOps[op].args as TObject), additionalProperties: false };
 }
 
-/** Builds every tool once per process: input schemas closed and compiled, definitions rendered. */
+/** Builds every tool once per process: input schemas closed, definitions rendered; checkers compile on first call. */
 function buildTools(): Map<string, ServedTool> {
   const out = new Map<string, ServedTool>();
   for (const [op, spec] of Object.entries(TOOLS) as [ToolOp, ToolSpec<ToolOp>][]) {
     const schema = toolInputSchema(op);
+    let check: TypeCheck<TObject> | undefined;
     out.set(op, {
       // JSON round trip: the plain JSON Schema, without TypeBox's symbol-keyed bookkeeping.
       definition: { name: op, title: spec.title, description: spec.description, inputSchema: JSON.parse(JSON.stringify(schema)) },
       schema,
-      check: TypeCompiler.Compile(schema),
+      check: () => (check ??= TypeCompiler.Compile(schema)),
       run: (client, args) => spec.run(client, args as never),
     });
   }
@@ -369,7 +371,8 @@ export function createHiveMcpServer(client: Client, role = 'agent'): Server {
     const tool = tools.get(name);
     return run(async () => {
       if (!tool) throw new HiveError('not_found', `no tool named "${name.slice(0, 64)}"; the tools are ${[...tools.keys()].join(', ')}`);
-      if (!tool.check.Check(args)) throw describeArgumentErrors(name, tool.schema, tool.check, args);
+      const check = tool.check();
+      if (!check.Check(args)) throw describeArgumentErrors(name, tool.schema, check, args);
       return tool.run(client, args);
     });
   });

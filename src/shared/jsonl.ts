@@ -68,7 +68,7 @@ export interface JsonLineServer {
  */
 export async function serveJsonLines<T extends OpTable>(opts: JsonLineServerOptions<T>): Promise<JsonLineServer> {
   const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
-  const results = compileOps(opts.table).result;
+  const checks = compileOps(opts.table);
   mkdirSync(dirname(opts.path), { recursive: true });
   removeStaleSocket(opts.path);
   const sockets = new Set<net.Socket>();
@@ -101,7 +101,7 @@ export async function serveJsonLines<T extends OpTable>(opts: JsonLineServerOpti
         // parseRequest checked `args` against this op's schema, which is what the handler's type says
         const handler = opts.handlers[op as OpName<T>] as (args: unknown, conn: ConnectionContext) => unknown;
         const result = await handler(args, { signal: abort.signal });
-        const check = results.get(op)!;
+        const check = checks.result(op)!;
         if (!check.Check(result)) {
           throw new Error(`reply to ${op} does not match its schema (${describeFirstError(check, result)})`);
         }
@@ -234,7 +234,7 @@ export class JsonLineClient<T extends OpTable> {
     const checks = compileOps(this.table);
     const id = this.nextId++;
     const req = { ...(args as object), id, op };
-    const check = checks.args.get(op);
+    const check = checks.args(op);
     if (!check) throw new HiveError('bad_request', `unknown op ${op}`);
     if (!check.Check(req)) throw new HiveError('bad_request', `${op}: ${describeFirstError(check, req)}`);
     const sock = await this.connect();
@@ -320,7 +320,7 @@ export class JsonLineClient<T extends OpTable> {
         p.reject(new HiveError(reply.error.code as ErrorCode, reply.error.message));
         continue;
       }
-      const check = compileOps(this.table).result.get(p.op)!;
+      const check = compileOps(this.table).result(p.op)!;
       if (check.Check(reply.result)) p.resolve(reply.result);
       else p.reject(new HiveError('internal', `reply to ${p.op} does not match its schema: ${describeFirstError(check, reply.result)}`));
     }

@@ -748,28 +748,51 @@ export type OpName<T extends OpTable> = keyof T & string;
 export type OpArgs<T extends OpTable, K extends OpName<T>> = Static<T[K]['args']>;
 export type OpResult<T extends OpTable, K extends OpName<T>> = Static<T[K]['result']>;
 
-/** Compiled checkers for one op table, built once per process. */
+/**
+ * Compiled checkers for one op table. Each op's checkers are compiled the first time that op is
+ * used: a compiled checker is generated code, and a process that uses a few ops of a large table
+ * (a harness calls about a dozen of `AgentOps`) would otherwise hold every op's (about 6 MiB for
+ * `AgentOps`, measured in docs/performance.md#memory-benchmemoryts).
+ */
 export interface CompiledOps {
-  args: Map<string, TypeCheck<TSchema>>;
-  result: Map<string, TypeCheck<TSchema>>;
+  /** The checker for `op`'s request (its arguments plus the `id`/`op` envelope); undefined for an unknown op. */
+  args(op: string): TypeCheck<TSchema> | undefined;
+  /** The checker for `op`'s result; undefined for an unknown op. */
+  result(op: string): TypeCheck<TSchema> | undefined;
 }
 const compiledCache = new WeakMap<OpTable, CompiledOps>();
 
-/** Compiles (once) the argument and result checkers of an op table. */
+/**
+ * The checkers of an op table (one object per table and process), compiling each op's on first use.
+ * @throws Error when an op's arguments name `id` or `op`, which the request envelope uses.
+ */
 export function compileOps(table: OpTable): CompiledOps {
   let c = compiledCache.get(table);
   if (!c) {
-    c = { args: new Map(), result: new Map() };
-    for (const [name, spec] of Object.entries(table)) {
+    for (const [name, spec] of Object.entries(table))
       for (const reserved of ['id', 'op'])
         if (reserved in spec.args.properties) throw new Error(`op ${name}: argument "${reserved}" would collide with the request envelope`);
-      // Requests may carry `id` and `op` beside the arguments.
-      const withEnvelope = Type.Composite([spec.args, Type.Object({ id: Type.Integer(), op: Type.String() })], {
-        additionalProperties: false,
-      });
-      c.args.set(name, TypeCompiler.Compile(withEnvelope));
-      c.result.set(name, TypeCompiler.Compile(spec.result));
-    }
+    const args = new Map<string, TypeCheck<TSchema>>();
+    const result = new Map<string, TypeCheck<TSchema>>();
+    const known = (op: string) => Object.hasOwn(table, op);
+    c = {
+      args(op) {
+        let check = args.get(op);
+        if (!check && known(op)) {
+          // requests may carry `id` and `op` beside the arguments
+          const withEnvelope = Type.Composite([table[op]!.args, Type.Object({ id: Type.Integer(), op: Type.String() })], {
+            additionalProperties: false,
+          });
+          args.set(op, (check = TypeCompiler.Compile(withEnvelope)));
+        }
+        return check;
+      },
+      result(op) {
+        let check = result.get(op);
+        if (!check && known(op)) result.set(op, (check = TypeCompiler.Compile(table[op]!.result)));
+        return check;
+      },
+    };
     compiledCache.set(table, c);
   }
   return c;
@@ -807,7 +830,7 @@ export function parseRequest(table: OpTable, value: unknown): { op: string; req:
   if (!Number.isSafeInteger(v.id)) throw new HiveError('bad_request', 'request needs an integer "id"');
   if (typeof v.op !== 'string') throw new HiveError('bad_request', 'request needs a string "op"');
   const op = v.op;
-  const check = compileOps(table).args.get(op);
+  const check = compileOps(table).args(op);
   if (!check)
     throw new HiveError('bad_request', `unknown op "${op.slice(0, 40)}"; known: ${Object.keys(table).join(', ')}`);
   if (!check.Check(v)) throw new HiveError('bad_request', `${op}: ${describeFirstError(check, v)}`);

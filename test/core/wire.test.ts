@@ -2,7 +2,8 @@ import { expect } from 'bun:test';
 import net from 'node:net';
 import { DataLayout } from '../../src/shared/paths.ts';
 import { JsonLineClient } from '../../src/shared/jsonl.ts';
-import { AgentOps, HostOps, MAX_LINE_BYTES } from '../../src/shared/wire.ts';
+import { Type } from '@sinclair/typebox';
+import { AgentOps, HostOps, MAX_LINE_BYTES, compileOps, parseRequest } from '../../src/shared/wire.ts';
 import { HiveError } from '../../src/shared/errors.ts';
 import { openTestHive, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
@@ -211,5 +212,30 @@ describe('the client validates too', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('op tables compile their checkers per op', () => {
+  test('one checker per op, kept; unknown ops and inherited names have none', () => {
+    const checks = compileOps(AgentOps);
+    expect(compileOps(AgentOps)).toBe(checks);
+    const send = checks.args('send')!;
+    expect(checks.args('send')).toBe(send);
+    expect(send.Check({ id: 1, op: 'send', to: 'bob', body: 'hi' })).toBe(true);
+    expect(send.Check({ id: 1, op: 'send', to: 'bob' })).toBe(false);
+    expect(checks.result('send')!.Check({ id: 3 })).toBe(true);
+    for (const op of ['nope', 'toString', '__proto__', 'constructor']) {
+      expect(checks.args(op)).toBeUndefined();
+      expect(checks.result(op)).toBeUndefined();
+      expect(() => parseRequest(AgentOps, { id: 1, op })).toThrow(/unknown op/);
+    }
+  });
+
+  test('a table whose op takes an `id` or `op` argument is refused whole', () => {
+    const table = {
+      ok: { args: Type.Object({}), result: Type.Object({}) },
+      bad: { args: Type.Object({ op: Type.String() }), result: Type.Object({}) },
+    };
+    expect(() => compileOps(table)).toThrow(/op bad: argument "op" would collide with the request envelope/);
   });
 });
