@@ -17,7 +17,7 @@ import { AgentOps } from '../shared/wire.ts';
 import { loadAgentEnv } from './env.ts';
 import { History } from './history.ts';
 import { TurnLoop, type Identity } from './loop.ts';
-import { createAgentPage, listenWithRetry } from './page/server.tsx';
+import { LazyPage, listenWithRetry, stateClock } from './page/listen.ts';
 import { shellEnv, startTerminals } from './terminal.ts';
 
 /** A running agent; `stop` ends the loop (cancelling a running turn) and the page. */
@@ -60,7 +60,12 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
   // aborted first thing on stop: the page's open event streams end then (a page left open must
   // not hold the stop up), and serving stops retrying
   const pageAbort = new AbortController();
-  const app = createAgentPage(loop, history, log, { shutdown: pageAbort.signal });
+  // the page's code loads on its first request; its badge's clock runs from now
+  const stateNow = stateClock(loop, history);
+  const app = new LazyPage(async () => {
+    const { createAgentPage } = await import('./page/server.tsx');
+    return createAgentPage(loop, history, log, { shutdown: pageAbort.signal, stateNow });
+  }, log);
   if (!peer)
     void listenWithRetry(app, { unix: env.pageSocket, log, signal: pageAbort.signal })
       .then(() => log(`page on ${env.pageSocket}`))
@@ -95,7 +100,7 @@ export async function startAgent(log: (line: string) => void = console.log): Pro
       await terminals?.close().catch((err) => log(`terminal: close failed: ${(err as Error).message}`));
       loop.stop(true);
       // the page's event streams ended with pageAbort; this also drops any other open connection
-      if (!peer) await app.stop?.(true).catch((err) => log(`page: stop failed: ${(err as Error).message}`));
+      if (!peer) await app.stop(true).catch((err) => log(`page: stop failed: ${(err as Error).message}`));
       await egress?.close().catch((err) => log(`egress forwarder: close failed: ${(err as Error).message}`));
       await Promise.race([done, Bun.sleep(6000)]);
       await mcp?.close().catch((err) => log(`mcp endpoint: close failed: ${(err as Error).message}`));

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { Elysia } from 'elysia';
 import { mkdirSync, rmSync, writeFileSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { listenWithRetry } from '../../src/agent/page/server.tsx';
+import { LazyPage, listenWithRetry } from '../../src/agent/page/listen.ts';
 import { tempDir, waitFor } from '../support/hive.ts';
 
 describe('page serving on a unix socket', () => {
@@ -50,5 +50,35 @@ describe('page serving on a unix socket', () => {
     await expect(attempt).rejects.toThrow(/aborted/);
     expect(lstatSync(plain).isFile()).toBe(true);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the page's code loads on the first request, once; a failed load is a 500 naming why, and the next request loads again", async () => {
+    const dir = tempDir('hv-page-');
+    const path = join(dir, 'page.sock');
+    const logs: string[] = [];
+    let loads = 0;
+    let fail = true;
+    const page = new LazyPage(async () => {
+      loads++;
+      if (fail) throw new Error('the views would not load');
+      return new Elysia().get('/', () => `page, load ${loads}`);
+    }, (l) => logs.push(l));
+    try {
+      expect(await listenWithRetry(page, { unix: path, log: (l) => logs.push(l) })).toBe(1);
+      expect(loads).toBe(0);
+      const get = () => fetch('http://agent/', { unix: path } as RequestInit);
+      const failed = await get();
+      expect(failed.status).toBe(500);
+      expect(await failed.text()).toContain('the views would not load');
+      expect(logs).toEqual(['page: the views would not load']);
+      fail = false;
+      const texts = await Promise.all([get(), get(), get()].map(async (r) => (await r).text()));
+      expect(texts).toEqual(['page, load 2', 'page, load 2', 'page, load 2']);
+      expect(loads).toBe(2);
+    } finally {
+      await page.stop(true);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await expect(fetch('http://agent/', { unix: path } as RequestInit)).rejects.toThrow();
   });
 });

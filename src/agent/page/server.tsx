@@ -15,12 +15,9 @@
  * When the harness shuts down ({@link AgentPageOptions.shutdown}) every open event stream ends at
  * once, so a stop never waits for a page left open; the page then asks the core what became of
  * the agent (`static/agent.js`).
- *
- * Serving retries forever with backoff capped at 2 s; the first dozen failures are logged as
- * warnings, later ones quietly, and the eventual success once.
+ * It is loaded on the page's first request (`listen.ts`).
  */
 import { Elysia } from 'elysia';
-import { removeStaleSocket } from '../../shared/jsonl.ts';
 import { HiveError } from '../../shared/errors.ts';
 import { sseResponse, type SseSink } from '../../shared/sse.ts';
 import { CSRF_FORWARD_HEADER, errorResponder, htmlResponse, htmxPartial, staticFiles, toastHeader } from '../../shared/web.ts';
@@ -29,6 +26,7 @@ import type { TurnLoop } from '../loop.ts';
 import { handleSend } from '../commands.ts';
 import { AgentPage, StateBadge, type StateSince } from '../../../views/agent/page.tsx';
 import { EventLines, HistoryEdge } from '../../../views/agent/tail.tsx';
+import { stateClock } from './listen.ts';
 
 /** Events rendered at page load. */
 const BACKFILL = 200;
@@ -45,6 +43,8 @@ export interface AgentPageOptions {
    * response), and a stream asked for afterwards ends at once.
    */
   shutdown?: AbortSignal;
+  /** The state badge's clock (see {@link stateClock}); by default one started with the app. */
+  stateNow?: () => StateSince;
 }
 
 /** An event id from a query or header value (a positive integer), or null. */
@@ -53,21 +53,9 @@ function eventId(raw: unknown): number | null {
   return Number(raw);
 }
 
-/**
- * The harness's state and since when: `thinking` from a turn's wake, `idle` from its end, or from
- * when the page was made before any turn. Follows the history from now on.
- */
-function stateClock(loop: TurnLoop, history: History): () => StateSince {
-  let since = Date.now();
-  history.subscribe((ev) => {
-    if (ev.kind === 'wake' || ev.kind === 'turn_end') since = ev.ts;
-  });
-  return () => ({ state: loop.busy ? 'thinking' : 'idle', since });
-}
-
 /** Builds the agent page app. */
 export function createAgentPage(loop: TurnLoop, history: History, log: (line: string) => void = console.log, opts: AgentPageOptions = {}) {
-  const stateNow = stateClock(loop, history);
+  const stateNow = opts.stateNow ?? stateClock(loop, history);
   const eventPartial = (ev: HistoryEvent) => htmxPartial('#tail', 'beforeend', String(<EventLines ev={ev} />));
   const badgePartial = () => htmxPartial('#state', 'outerHTML', String(<StateBadge {...stateNow()} />));
   const streams = new Set<SseSink>();
@@ -79,7 +67,7 @@ export function createAgentPage(loop: TurnLoop, history: History, log: (line: st
     { once: true },
   );
 
-  return new Elysia({ name: 'agent-page' })
+  return new Elysia({ name: 'agent-page', aot: false })
     .use(staticFiles())
     .onError(errorResponder(log))
     .get('/', ({ request }) => {
@@ -143,46 +131,4 @@ export function createAgentPage(loop: TurnLoop, history: History, log: (line: st
       // the button shows only during a turn; one that ended as it was clicked is not an error
       return new Response(null, { status: 204, headers: { 'HX-Trigger': toastHeader(was ? 'turn cancelled' : 'no turn is running any more') } });
     });
-}
-
-/** Options of {@link listenWithRetry}. */
-export interface RetryOptions {
-  /** Path of the unix socket to serve on; a stale socket file there is removed first. */
-  unix: string;
-  log: (line: string) => void;
-  /** First delay, ms (default 100); doubles up to `maxDelayMs`. */
-  firstDelayMs?: number;
-  /** Backoff cap, ms (default 2000). */
-  maxDelayMs?: number;
-  /** Failures logged as warnings before going quiet (default 12). */
-  loudAttempts?: number;
-  signal?: AbortSignal;
-}
-
-/**
- * Serves `app` on a unix socket, retrying any failure to bind forever (until `signal` aborts): the
- * socket dir can be missing or unwritable for a while (a sandbox being set up), and an agent must
- * never end up without its page.
- * @returns the number of attempts it took.
- * @throws when aborted.
- */
-export async function listenWithRetry(app: { listen: (o: { unix: string }) => unknown }, o: RetryOptions): Promise<number> {
-  const first = o.firstDelayMs ?? 100;
-  const max = o.maxDelayMs ?? 2000;
-  const loud = o.loudAttempts ?? 12;
-  for (let attempt = 1; ; attempt++) {
-    if (o.signal?.aborted) throw new Error('aborted while waiting to serve the page');
-    try {
-      removeStaleSocket(o.unix);
-      app.listen({ unix: o.unix });
-      if (attempt > 1) o.log(`page: serving ${o.unix} after ${attempt} attempts`);
-      return attempt;
-    } catch (err) {
-      const delay = Math.min(first * 2 ** (attempt - 1), max);
-      const why = (err as Error).message;
-      if (attempt <= loud) o.log(`WARN page: cannot serve ${o.unix} (attempt ${attempt}): ${why}; retrying in ${delay}ms`);
-      else if (attempt % 30 === 0) o.log(`page: still cannot serve ${o.unix} after ${attempt} attempts: ${why}`);
-      await Bun.sleep(delay);
-    }
-  }
 }
