@@ -17,7 +17,7 @@ import { PACKAGE_ROOT } from '../../src/shared/version.ts';
 import { MAX_ENV_VALUE, MAX_ENV_VARS, RESERVED_TARGETS } from '../../src/shared/sandbox-options.ts';
 import { resolveMounts, type MountPolicy } from '../../src/core/configs/mounts.ts';
 import { loadCoreConfig } from '../../src/core/settings.ts';
-import { openTestHive, tempDir, waitFor } from '../support/hive.ts';
+import { jitPools, openTestHive, tempDir, waitFor } from '../support/hive.ts';
 import { requires } from '../support/prereq.ts';
 
 const { describe, test, beforeAll, afterAll } = requires('agent env, mounts and /shared (core)', 'git');
@@ -247,6 +247,10 @@ describe('a real core (process runtime): request-time refusals, env, /shared, lo
     expect(environ).toContain('TZ=UTC');
     expect(environ).toContain('HIVE_CONFIG_ENV=GREETING,TZ');
     expect(environ).toContain(`HIVE_SHARED_DIR=${layout.sharedDir}`);
+    // the harness runs without the JIT and with a slow idle GC timer (claude does not inherit them: below)
+    expect(environ).toContain('BUN_JSC_useJIT=0');
+    expect(environ).toContain('BUN_GC_TIMER_INTERVAL=30000');
+    expect(jitPools(pid)).toBe(0);
     expect(environ.some((e) => e.startsWith('HIVE_LOGS_DIR='))).toBe(false);
     expect(t.hive.lifecycle.env('manager').HIVE_LOGS_DIR).toBe(layout.logsDir);
     expect(t.hive.lifecycle.sandboxExtras('alice')).toEqual({ binds: [], configEnv: { GREETING: 'hello from agent.toml', TZ: 'UTC' }, root: null, packages: [] });
@@ -284,6 +288,8 @@ describe('a real core (process runtime): request-time refusals, env, /shared, lo
       PATH: '/usr/bin',
       GREETING: 'hi',
       OTHER: 'not from the config',
+      BUN_JSC_useJIT: '0',
+      BUN_GC_TIMER_INTERVAL: '30000',
       HIVE_CONFIG_ENV: 'GREETING',
       HIVE_SHARED_DIR: layout.sharedDir,
       HIVE_LOGS_DIR: layout.logsDir,

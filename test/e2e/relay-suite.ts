@@ -9,7 +9,7 @@ import { Database } from 'bun:sqlite';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer, lastUserPrompt, toolResults, isMainTurn, systemText, type ModelServer } from '../support/model-server.ts';
-import { ctlJson, harnessesUnder, hive, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
+import { ctlJson, harnessesUnder, hive, jitPools, processAlive, startCoreProcess, tempDir, turnFor, waitFor } from '../support/hive.ts';
 import { HarnessBundle } from '../../src/core/agents/harness-bundle.ts';
 import { requires, type Prereq } from '../support/prereq.ts';
 
@@ -75,14 +75,20 @@ export function relaySuite(runtime: 'process' | 'bwrap' | 'nspawn'): void {
       });
     });
 
-    test("every agent's harness runs the bundle built for this code", () => {
+    test("every agent's harness runs the bundle built for this code, without the JIT", () => {
       const bundle = join(new HarnessBundle({ dir: join(dir, 'harness'), log: () => {} }).outDir, 'main.js');
       expect(existsSync(bundle)).toBe(true);
       // a sandbox shows the bundle's directory, not the data dir
       const main = runtime === 'process' ? bundle : '/run/hive-harness/main.js';
       const agents = ctlJson(dir, 'list').agents as any[];
       expect(agents.map((a) => a.name).sort()).toEqual(['alice', 'bob', 'manager']);
-      for (const a of agents) expect(harnessesUnder(a.pid)).toEqual([[process.execPath, main, 'agent', 'serve']]);
+      for (const a of agents) {
+        const [harness, ...more] = harnessesUnder(a.pid);
+        expect(more).toEqual([]);
+        expect(harness!.argv).toEqual([process.execPath, main, 'agent', 'serve']);
+        // and without the JIT (core/agents/harness-jit.ts), inside the sandbox as under process
+        expect(jitPools(harness!.pid)).toBe(0);
+      }
     });
 
     test("an operator message runs alice's claude turn, whose send wakes bob's turn", async () => {

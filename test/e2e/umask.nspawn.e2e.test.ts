@@ -43,6 +43,6 @@ describe('a core with umask 0077 (nspawn runtime)', () => {
     const out = new HarnessBundle({ dir: join(dir, 'harness'), log: () => {} }).outDir;
     expect(statSync(out).mode & 0o777).toBe(0o755);
     expect(statSync(join(out, 'main.js')).mode & 0o777).toBe(0o644);
-    expect(harnessesUnder(alice.pid)).toEqual([[process.execPath, '/run/hive-harness/main.js', 'agent', 'serve']]);
+    expect(harnessesUnder(alice.pid).map((h) => h.argv)).toEqual([[process.execPath, '/run/hive-harness/main.js', 'agent', 'serve']]);
   });
 });

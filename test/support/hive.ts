@@ -97,13 +97,26 @@ export function argvOf(pid: number): string[] {
 }
 
 /**
- * The argv of each harness (`<bun> <entry> agent serve`) in the process tree under `pid`. The
+ * How many JIT pools process `pid` maps: anonymous executable mappings, where JavaScriptCore puts
+ * the code it compiles (one pool, reserved at start-up, unless the JIT is off).
+ */
+export function jitPools(pid: number): number {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .filter((line) => {
+      const [, perms, , , , path] = line.split(/\s+/);
+      return !!perms?.includes('x') && !path;
+    }).length;
+}
+
+/**
+ * Each harness (`<bun> <entry> agent serve`) in the process tree under `pid`: its pid and argv. The
  * sandbox's wrappers (bwrap, systemd-nspawn) carry the command too, after their own, and are left out.
  */
-export function harnessesUnder(pid: number): string[][] {
+export function harnessesUnder(pid: number): { pid: number; argv: string[] }[] {
   return processTree(pid)
-    .map(argvOf)
-    .filter((argv) => argv[0] === process.execPath && argv.slice(-2).join(' ') === 'agent serve');
+    .map((p) => ({ pid: p, argv: argvOf(p) }))
+    .filter(({ argv }) => argv[0] === process.execPath && argv.slice(-2).join(' ') === 'agent serve');
 }
 
 /** Runs `hive <args>` to completion and returns its output. */

@@ -27,6 +27,7 @@ import type { Images } from '../images/images.ts';
 import type { Registry } from './registry.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { TurnEnd, Turns } from './turns.ts';
+import { HARNESS_JIT_OFF, HARNESS_JIT_VAR, jitOffWorks } from './harness-jit.ts';
 
 /**
  * Period of Bun's idle GC timer in a harness, ms (Bun's default is 1,000). The core passes its own
@@ -351,7 +352,8 @@ export class Lifecycle {
 
   /**
    * The environment `name`'s harness starts with: a few of the core's variables (with Bun's GC timer
-   * at {@link HARNESS_GC_TIMER_MS} unless the core sets it), who it is, and where its shared places
+   * at {@link HARNESS_GC_TIMER_MS} and the JIT off, `harness-jit.ts`, unless the core sets them),
+   * who it is, and where its shared places
    * are: `HIVE_SHARED_DIR` (unless `shared = false`), the manager's `HIVE_LOGS_DIR`, as the sandbox
    * shows them or, under the process runtime, as host paths; `HIVE_CONFIG_ENV` lists the names of
    * the config's `env` (set by the runtime, see {@link sandboxExtras}) for the harness to pass on to claude.
@@ -365,11 +367,12 @@ export class Lifecycle {
     const shared = runtime.sandboxed ? extras.binds.some((b) => b.dst === INSIDE.shared) : this.deps.configs.get(name).config.shared;
     const configEnv = Object.keys(extras.configEnv);
     const base: Record<string, string> = {};
-    for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR', 'BUN_GC_TIMER_DISABLE', 'BUN_GC_TIMER_INTERVAL']) if (process.env[k]) base[k] = process.env[k]!;
+    for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR', 'BUN_GC_TIMER_DISABLE', 'BUN_GC_TIMER_INTERVAL', HARNESS_JIT_VAR]) if (process.env[k]) base[k] = process.env[k]!;
     return {
       // Bun's idle GC timer wakes every process once a second; an idle harness allocates nothing, so
       // every 30 s is enough (docs/performance.md, "Idle CPU"); the core's own setting wins
       BUN_GC_TIMER_INTERVAL: HARNESS_GC_TIMER_MS,
+      ...(jitOffWorks(this.deps.log) ? { [HARNESS_JIT_VAR]: HARNESS_JIT_OFF } : {}),
       ...base,
       HIVE_AGENT_NAME: name,
       HIVE_ROLE: a.role,

@@ -1,0 +1,37 @@
+/**
+ * @module core/agents/harness-jit
+ * Harnesses run with JavaScriptCore's JIT off (`BUN_JSC_useJIT=0`, JSC's `useJIT` option, which
+ * Bun reads from `BUN_JSC_`-prefixed variables at start-up; see Bun's docs on JSC options and
+ * WebKit's `Source/JavaScriptCore/runtime/OptionsList.h`). A harness waits on sockets and hands
+ * work to native code (JSON, sqlite, subprocesses); nothing it runs is hot enough for compiled code
+ * to pay for the JIT's memory: with it off, an idle harness holds 45 MiB instead of 54, one that
+ * has run turns and served its page 49–51 instead of 64–81, and neither its CPU time per turn nor
+ * a turn's start nor its page's load time moves (docs/performance.md#memory-benchmemoryts).
+ *
+ * Claude, the agent's terminals and the tools they run do not inherit it: the harness hands them
+ * only the variables `agent/env.ts` passes on. The core itself keeps the JIT (the broker and the
+ * dashboard are hot paths).
+ */
+
+/** The variable, and the value a harness gets. */
+export const HARNESS_JIT_VAR = 'BUN_JSC_useJIT';
+export const HARNESS_JIT_OFF = '0';
+
+const probed = new Map<string, boolean>();
+
+/**
+ * Whether the Bun at `bun` starts with {@link HARNESS_JIT_VAR}=0. Bun refuses to start on a JSC
+ * option it does not know, and JSC's options are not a stable API, so a harness gets the variable
+ * only where this holds. Runs `bun -e ''` once per executable per process (about 15 ms); a refusal
+ * is logged once through `log`.
+ */
+export function jitOffWorks(log: (line: string) => void, bun = process.execPath): boolean {
+  let ok = probed.get(bun);
+  if (ok === undefined) {
+    const r = Bun.spawnSync([bun, '-e', ''], { env: { PATH: process.env.PATH ?? '', [HARNESS_JIT_VAR]: HARNESS_JIT_OFF }, stdout: 'ignore', stderr: 'pipe' });
+    ok = r.exitCode === 0;
+    if (!ok) log(`WARN harnesses keep the JIT: ${bun} refuses ${HARNESS_JIT_VAR}=${HARNESS_JIT_OFF} (${r.stderr.toString().trim().split('\n')[0]?.slice(0, 200) ?? `exit ${r.exitCode}`})`);
+    probed.set(bun, ok);
+  }
+  return ok;
+}
