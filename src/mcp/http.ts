@@ -8,18 +8,25 @@
  * - Every request must carry `Authorization: Bearer <token>`, a random token made at start: under
  *   the `process` runtime loopback is the host's, and any local process could otherwise call the
  *   tools as this agent. Without it: 401, before anything is parsed.
- * - Stateless: each POST gets its own MCP server and transport (the SDK's web-standard transport,
- *   JSON responses, no sessions), so claude processes never share state. GET (a server-to-client
- *   event stream) and DELETE are answered 405, which the transport spec allows; the tools send no
- *   notifications. Every response says `Allow: POST`, from which claude learns not to try the GET.
+ * - Stateless: each POST gets its own MCP server (`protocol.ts`) and a JSON response (no event
+ *   streams, no sessions), so claude processes never share state. GET (a server-to-client event
+ *   stream) and DELETE are answered 405, which the transport spec allows; the tools send no
+ *   notifications. Every response says `Allow: POST` (claude still tries one GET after `initialize`).
+ * - As the Streamable HTTP transport asks (MCP specification, basic/transports): a POST must
+ *   accept both `application/json` and `text/event-stream` (else 406) and send
+ *   `application/json` (else 415); an `MCP-Protocol-Version` header must name a supported
+ *   revision (else 400, which is how a client newer than this server learns to fall back); a body
+ *   that is not JSON, or not a JSON-RPC message, gets 400 with the JSON-RPC error (-32700,
+ *   -32600); one of only notifications gets 202 and no body. Bodies over {@link MAX_BODY_BYTES}
+ *   get 413.
  * - Tool calls go to the core through the caller's client on the agent's socket. A `recv` that
  *   waits gets a connection of its own, closed when the HTTP request goes away (claude ended or
  *   was cancelled), so the core drops the wait instead of handing the next message to nobody.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { AgentOps } from '../shared/wire.ts';
+import { MAX_BODY_BYTES, RpcError, SUPPORTED_PROTOCOL_VERSIONS } from './protocol.ts';
 import { createHiveMcpServer, type HiveCaller } from './server.ts';
 
 /** The path the endpoint answers on. */
@@ -48,8 +55,11 @@ export interface McpHttpOptions {
   log?: (line: string) => void;
 }
 
-const jsonRpcError = (status: number, message: string, headers: Record<string, string> = {}) =>
-  Response.json({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }, { status, headers });
+/** Every response's headers: the endpoint takes POST alone. */
+const ALLOW = { Allow: 'POST' };
+
+const jsonRpcError = (status: number, message: string, code: number = -32000) =>
+  Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status, headers: ALLOW });
 
 /**
  * A caller for one HTTP request: calls go through `shared`, except a `recv` with a positive
@@ -94,20 +104,30 @@ export async function serveMcpHttp(opts: McpHttpOptions): Promise<McpHttpServer>
   async function handle(req: Request): Promise<Response> {
     if (new URL(req.url).pathname !== MCP_HTTP_PATH) return jsonRpcError(404, 'not found');
     if (!authorized(req.headers.get('authorization'), expected)) return jsonRpcError(401, 'unauthorized');
-    if (req.method !== 'POST') return jsonRpcError(405, 'method not allowed', { Allow: 'POST' });
-    const server = createHiveMcpServer(requestCaller(opts.client, opts.socket, req.signal), opts.role);
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    transport.onerror = (err) => log(`mcp http: ${err.message}`);
-    await server.connect(transport);
+    if (req.method !== 'POST') return jsonRpcError(405, 'method not allowed');
+    const accept = req.headers.get('accept') ?? '';
+    if (!accept.includes('application/json') || !accept.includes('text/event-stream'))
+      return jsonRpcError(406, 'Not Acceptable: the client must accept both application/json and text/event-stream');
+    if (!(req.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json'))
+      return jsonRpcError(415, 'Unsupported Media Type: Content-Type must be application/json');
+    const version = req.headers.get('mcp-protocol-version');
+    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version))
+      return jsonRpcError(400, `Bad Request: Unsupported protocol version: ${version.slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
+    if (Number(req.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return jsonRpcError(413, `Payload Too Large: over ${MAX_BODY_BYTES} bytes`);
+    const bytes = await req.arrayBuffer();
+    if (bytes.byteLength > MAX_BODY_BYTES) return jsonRpcError(413, `Payload Too Large: over ${MAX_BODY_BYTES} bytes`);
+    let body: unknown;
     try {
-      const res = await transport.handleRequest(req);
-      // Tells claude the endpoint has no listen stream, so it does not try a GET after initialize.
-      res.headers.set('Allow', 'POST');
-      return res;
-    } finally {
-      // The response is complete (JSON mode), so the per-request server has nothing left to do.
-      void server.close().catch((err: Error) => log(`mcp http: close failed: ${err.message}`));
+      body = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return jsonRpcError(400, 'Parse error: Invalid JSON', RpcError.parse);
     }
+    const server = createHiveMcpServer(requestCaller(opts.client, opts.socket, req.signal), opts.role);
+    const response = await server.answer(body);
+    if (response === null) return new Response(null, { status: 202, headers: ALLOW });
+    // a body that is no valid message (an invalid request, a bad batch) is refused as a whole
+    const refused = !Array.isArray(response) && 'error' in response && response.error.code === RpcError.invalidRequest;
+    return Response.json(response, { status: refused ? 400 : 200, headers: ALLOW });
   }
 
   const http = Bun.serve({

@@ -10,21 +10,19 @@
  * Every tool is one operation of {@link AgentOps}, under the same name: its input schema is that
  * operation's argument schema from `shared/wire.ts`, advertised as JSON Schema (TypeBox schemas
  * are JSON Schema) and checked with the same schema before the call goes out. Parameter
- * descriptions come from the schema's `description` fields. The SDK's low-level `Server` serves
- * them: its `McpServer` takes tool schemas only as zod, and the low-level server does not check
- * arguments against the advertised schema itself, so this module does.
+ * descriptions come from the schema's `description` fields. The protocol itself (the handshake,
+ * `tools/list`, `tools/call`) is `protocol.ts`.
  */
 import type { TObject } from '@sinclair/typebox';
 import { TypeCompiler, ValueErrorType, type TypeCheck } from '@sinclair/typebox/compiler';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { HiveError, toErrorInfo, type ErrorCode } from '../shared/errors.ts';
 import { describeMessage } from '../shared/messages.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
 import { MAX_NAME_LENGTH } from '../shared/names.ts';
 import { repeatText } from '../shared/reminders.ts';
 import { VERSION } from '../shared/version.ts';
+import { MAX_BODY_BYTES, RpcError, ToolServer, rpcError } from './protocol.ts';
 import {
   AgentOps,
   MANAGER_OPS,
@@ -356,39 +354,72 @@ function describeArgumentErrors(tool: string, schema: TObject, check: TypeCheck<
 /**
  * Builds the MCP server with the agent tools, talking to the core through `client`; with
  * `role: 'manager'` also the manager's tools. The core refuses manager tools on any other socket,
- * so offering them is a convenience, not the guard. Not yet connected: attach any transport
- * (stdio, Streamable HTTP, in-memory) with `connect`.
+ * so offering them is a convenience, not the guard. Serve it with `answer` (one parsed body, as
+ * the HTTP endpoint does) or `connect` (a transport: stdio, an in-memory pair in tests).
  */
-export function createHiveMcpServer(client: Client, role = 'agent'): Server {
+export function createHiveMcpServer(client: Client, role = 'agent'): ToolServer {
   served ??= buildTools();
   const tools = new Map<string, ServedTool>(toolNames(role).map((name) => [name, served!.get(name)!]));
-  const server = new Server({ name: 'hyperhive', version: VERSION }, { capabilities: { tools: {} } });
-
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...tools.values()].map((t) => t.definition) }));
-
-  server.setRequestHandler(CallToolRequestSchema, (req) => {
-    const { name, arguments: args = {} } = req.params;
-    const tool = tools.get(name);
-    return run(async () => {
-      if (!tool) throw new HiveError('not_found', `no tool named "${name.slice(0, 64)}"; the tools are ${[...tools.keys()].join(', ')}`);
-      const check = tool.check();
-      if (!check.Check(args)) throw describeArgumentErrors(name, tool.schema, check, args);
-      return tool.run(client, args);
-    });
-  });
-  return server;
+  return new ToolServer(
+    { name: 'hyperhive', version: VERSION },
+    {
+      tools: () => [...tools.values()].map((t) => t.definition),
+      call: (name, args) => {
+        const tool = tools.get(name);
+        return run(async () => {
+          if (!tool) throw new HiveError('not_found', `no tool named "${name.slice(0, 64)}"; the tools are ${[...tools.keys()].join(', ')}`);
+          const check = tool.check();
+          if (!check.Check(args)) throw describeArgumentErrors(name, tool.schema, check, args);
+          return tool.run(client, args);
+        });
+      },
+    },
+  );
 }
 
-/** `hive mcp`: serves the tools on stdin/stdout until stdin closes. */
+/**
+ * `hive mcp`: serves the tools on stdin/stdout until stdin closes. One JSON-RPC message (or batch)
+ * per line each way (the MCP stdio transport); a line that is not JSON gets a parse error with a
+ * null id. Requests are answered concurrently, each as soon as it is done.
+ */
 export async function runMcpStdio(socket: string, role = 'agent'): Promise<void> {
   const client = new JsonLineClient(socket, AgentOps);
   const server = createHiveMcpServer(client, role);
-  const transport = new StdioServerTransport();
-  const closed = new Promise<void>((resolve) => {
-    transport.onclose = () => resolve();
-  });
-  await server.connect(transport);
-  process.stdin.on('end', () => void server.close());
-  await closed;
+  const write = (response: unknown) => {
+    if (response !== null) process.stdout.write(JSON.stringify(response) + '\n');
+  };
+  const pending = new Set<Promise<void>>();
+  let buf = '';
+  let discarding = false; // the rest of a line over MAX_BODY_BYTES
+  const decoder = new TextDecoder();
+  for await (const chunk of process.stdin as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).replace(/\r$/, '');
+      buf = buf.slice(nl + 1);
+      if (discarding) {
+        discarding = false;
+        continue;
+      }
+      if (!line.trim()) continue;
+      let body: unknown;
+      try {
+        body = JSON.parse(line);
+      } catch {
+        write(rpcError(null, RpcError.parse, 'Parse error: a line that is not JSON'));
+        continue;
+      }
+      const p = server.answer(body).then(write);
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    }
+    if (buf.length > MAX_BODY_BYTES) {
+      if (!discarding) write(rpcError(null, RpcError.invalidRequest, `Invalid Request: a line of more than ${MAX_BODY_BYTES} characters`));
+      discarding = true;
+      buf = '';
+    }
+  }
+  await Promise.all(pending);
   client.close();
 }

@@ -2,7 +2,8 @@
  * The hive's MCP tools come from the harness's own HTTP endpoint: a real core, a real agent and
  * real `claude` turns against the scripted model. The first model request of a turn lists the
  * hive's tools while no `hive mcp` process runs for the hive's server (an extra server from
- * agent.toml still runs as configured); the endpoint refuses requests without its token; and a
+ * agent.toml still runs as configured); the endpoint refuses requests without its token; it keeps
+ * to the Streamable HTTP transport's rules and JSON-RPC's, as `hive mcp` does on stdio; and a
  * waiting `recv` whose HTTP request goes away does not take the next message with it.
  */
 import { expect, setDefaultTimeout } from 'bun:test';
@@ -156,5 +157,85 @@ describe('the hive MCP endpoint', () => {
     // core would take the second, which then would never start a turn.
     const ids = [ctlJson(dir, 'send', 'alice', 'after the abort, 1').id, ctlJson(dir, 'send', 'alice', 'after the abort, 2').id];
     for (const id of ids) expect((await turnFor(dir, 'alice', id)).status).toBe('ok');
+  });
+
+  test("the endpoint keeps to the transport's rules and JSON-RPC's", async () => {
+    const { url, headers } = mcpJson().mcpServers.hyperhive;
+    const base = { ...headers, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const post = (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(url, { method: 'POST', headers: { ...base, ...extra }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const ping = { jsonrpc: '2.0', id: 1, method: 'ping' };
+
+    // the transport: what the client accepts and sends, the protocol revision, the size
+    expect((await post(ping, { accept: 'application/json' })).status).toBe(406);
+    expect((await post(ping, { 'content-type': 'text/plain' })).status).toBe(415);
+    const newer = await post(ping, { 'mcp-protocol-version': '2099-01-01' });
+    expect(newer.status).toBe(400);
+    expect((await newer.json()).error.message).toContain('Unsupported protocol version: 2099-01-01 (supported versions: 2025-11-25, 2025-06-18');
+    expect((await post(ping, { 'mcp-protocol-version': '2025-06-18' })).status).toBe(200);
+    expect((await post(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(4 * 1024 * 1024)}"}}`)).status).toBe(413);
+    const garbled = await post('{"jsonrpc":');
+    expect(garbled.status).toBe(400);
+    expect((await garbled.json()).error.code).toBe(-32700);
+
+    // messages: a notification needs no answer; a batch gets one answer per request, in order
+    const note = await post({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    expect(note.status).toBe(202);
+    expect(await note.text()).toBe('');
+    const batch = await post([ping, { jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', id: 'b', method: 'tools/list' }]);
+    const answers = (await batch.json()) as any[];
+    expect(answers.map((a) => a.id)).toEqual([1, 'b']);
+    expect(answers[0].result).toEqual({});
+    expect(answers[1].result.tools.map((t: any) => t.name)).toContain('send');
+
+    // errors name what was wrong
+    const invalid = await post({ id: 1, method: 'ping' });
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).error).toMatchObject({ code: -32600, message: expect.stringContaining('jsonrpc') });
+    expect((await (await post({ jsonrpc: '2.0', id: 2, method: 'resources/list' })).json()).error).toEqual({ code: -32601, message: 'Method not found: resources/list' });
+    const badParams = await (await post({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { arguments: {} } })).json();
+    expect(badParams.error).toMatchObject({ code: -32602, message: expect.stringContaining('Invalid params for tools/call: name') });
+    const noTool = await (await post({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'rm', arguments: {} } })).json();
+    expect(noTool.result.isError).toBe(true);
+    expect(noTool.result.content[0].text).toContain('error (not_found): no tool named "rm"');
+
+    // the handshake settles on the client's revision when it is one of ours, else on the newest
+    const init = (protocolVersion: string) =>
+      post({ jsonrpc: '2.0', id: 5, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 't', version: '1' } } }).then((r) => r.json() as Promise<any>);
+    expect((await init('2024-11-05')).result).toMatchObject({ protocolVersion: '2024-11-05', capabilities: { tools: {} }, serverInfo: { name: 'hyperhive' } });
+    expect((await init('2099-01-01')).result.protocolVersion).toBe('2025-11-25');
+  });
+
+  test('hive mcp on stdio answers line by line, a line that is not JSON included', async () => {
+    const proc = Bun.spawn([process.execPath, ENTRY, 'mcp'], {
+      env: { PATH: process.env.PATH!, HIVE_SOCKET: layout.agent('alice').socket, HIVE_ROLE: 'agent' },
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'ignore',
+    });
+    const lines: any[] = [];
+    const reading = (async () => {
+      let buf = '';
+      const reader = proc.stdout.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        buf += new TextDecoder().decode(r.value);
+        for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) lines.push(JSON.parse(buf.slice(0, nl)));
+      }
+    })();
+    proc.stdin.write('not json\n');
+    proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
+    proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send', arguments: { to: 'operator', body: 'through stdio' } } }) + '\n');
+    proc.stdin.write(JSON.stringify([{ jsonrpc: '2.0', id: 2, method: 'ping' }]) + '\n');
+    await waitFor('three answers', () => lines.length >= 3);
+    proc.stdin.end();
+    await proc.exited;
+    await reading;
+    expect(proc.exitCode).toBe(0);
+    expect(lines).toHaveLength(3);
+    expect(lines).toContainEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: a line that is not JSON' } });
+    expect(lines).toContainEqual([{ jsonrpc: '2.0', id: 2, result: {} }]);
+    const sent = lines.find((l) => l.id === 1);
+    expect(sent.result.content[0].text).toMatch(/^sent message #\d+ to operator$/);
+    expect(ctlJson(dir, 'messages').messages.filter((x: any) => x.body === 'through stdio')).toEqual([expect.objectContaining({ from: 'alice', to: 'operator' })]);
   });
 });
