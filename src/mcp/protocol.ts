@@ -13,7 +13,8 @@
  * test/core/peers.test.ts), and so does the real claude in every e2e turn.
  *
  * The hive serves this itself rather than through the SDK's server: the SDK builds its zod schemas
- * as it loads, which cost each harness about 5 MiB of its 45 (docs/performance.md#memory-benchmemoryts).
+ * as it loads, which cost each harness about 5 MiB of its 45, and it ran them over every message,
+ * which cost half of a harness's CPU time per turn (docs/performance.md#memory-benchmemoryts).
  *
  * The server is stateless, like the harness's endpoint: any request may come first, and
  * `initialize` only negotiates the version.
@@ -30,7 +31,7 @@ export const LATEST_PROTOCOL_VERSION = '2025-11-25';
 export const SUPPORTED_PROTOCOL_VERSIONS: readonly string[] = [LATEST_PROTOCOL_VERSION, '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07'];
 /** The most messages one batch (a JSON array, allowed before 2025-06-18) may hold. */
 export const MAX_BATCH = 100;
-/** The largest body (an HTTP request, or a stdio line) accepted, in bytes. */
+/** The largest body accepted: an HTTP request in bytes, a stdio line in characters. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** JSON-RPC 2.0 error codes (jsonrpc.org/specification#error_object). */

@@ -3,7 +3,7 @@
  * Where the agent's page listens: its unix socket, bound from the harness's start (retrying until
  * the socket dir can take it), with the page's code (`server.tsx`: Elysia, the views, the slash
  * commands) loaded on the first request. Most agents' pages are never opened; that code is about
- * 5 MiB of a harness's memory (docs/performance.md#memory-benchmemoryts). The state badge's clock
+ * 3.5 MiB of a harness's memory (docs/performance.md#memory-benchmemoryts). The state badge's clock
  * runs from the start, so a page opened later still shows since when the agent has been idle.
  *
  * Serving retries forever with backoff capped at 2 s; the first dozen failures are logged as

@@ -4,9 +4,9 @@
  * Bun reads from `BUN_JSC_`-prefixed variables at start-up; see Bun's docs on JSC options and
  * WebKit's `Source/JavaScriptCore/runtime/OptionsList.h`). A harness waits on sockets and hands
  * work to native code (JSON, sqlite, subprocesses); nothing it runs is hot enough for compiled code
- * to pay for the JIT's memory: with it off, an idle harness holds 45 MiB instead of 54, one that
- * has run turns and served its page 49–51 instead of 64–81, and neither its CPU time per turn nor
- * a turn's start nor its page's load time moves (docs/performance.md#memory-benchmemoryts).
+ * to pay for the JIT's memory: with it off, an idle harness held 45.5 MiB instead of 53.8, and
+ * 49.3 instead of 64.4 after ten turns, with the same CPU time per turn and the same turn start;
+ * its page renders about 1 ms slower (`bench/harness.ts`, docs/performance.md#memory-benchmemoryts).
  *
  * Claude, the agent's terminals and the tools they run do not inherit it: the harness hands them
  * only the variables `agent/env.ts` passes on. The core itself keeps the JIT (the broker and the
