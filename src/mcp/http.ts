@@ -14,8 +14,9 @@
  *   notifications. Every response says `Allow: POST` (claude still tries one GET after `initialize`).
  * - As the Streamable HTTP transport asks (MCP specification, basic/transports): a POST must
  *   accept both `application/json` and `text/event-stream` (else 406) and send
- *   `application/json` (else 415); an `MCP-Protocol-Version` header must name a supported
- *   revision (else 400, which is how a client newer than this server learns to fall back); a body
+ *   `application/json` (else 415); an `MCP-Protocol-Version` header on any request but
+ *   `initialize` must name a supported revision (else 400: claude's `server/discover` probe, sent
+ *   with a newer revision, is refused so, and claude then falls back to `initialize`); a body
  *   that is not JSON, or not a JSON-RPC message, gets 400 with the JSON-RPC error (-32700,
  *   -32600); one of only notifications gets 202 and no body. Bodies over {@link MAX_BODY_BYTES}
  *   get 413.
@@ -84,6 +85,12 @@ function requestCaller(shared: HiveCaller, socket: string, signal: AbortSignal):
   };
 }
 
+/** Whether a parsed body is, or (a batch) holds, an `initialize` request. */
+function isInitialize(body: unknown): boolean {
+  const one = (m: unknown) => typeof m === 'object' && m !== null && (m as { method?: unknown }).method === 'initialize';
+  return Array.isArray(body) ? body.some(one) : one(body);
+}
+
 /** True when `header` is exactly `Bearer <token>`, compared in constant time. */
 function authorized(header: string | null, expected: Buffer): boolean {
   if (!header) return false;
@@ -110,18 +117,17 @@ export async function serveMcpHttp(opts: McpHttpOptions): Promise<McpHttpServer>
       return jsonRpcError(406, 'Not Acceptable: the client must accept both application/json and text/event-stream');
     if (!(req.headers.get('content-type') ?? '').toLowerCase().startsWith('application/json'))
       return jsonRpcError(415, 'Unsupported Media Type: Content-Type must be application/json');
-    const version = req.headers.get('mcp-protocol-version');
-    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version))
-      return jsonRpcError(400, `Bad Request: Unsupported protocol version: ${version.slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
     if (Number(req.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return jsonRpcError(413, `Payload Too Large: over ${MAX_BODY_BYTES} bytes`);
-    const bytes = await req.arrayBuffer();
-    if (bytes.byteLength > MAX_BODY_BYTES) return jsonRpcError(413, `Payload Too Large: over ${MAX_BODY_BYTES} bytes`);
     let body: unknown;
     try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
+      body = JSON.parse(await req.text());
     } catch {
       return jsonRpcError(400, 'Parse error: Invalid JSON', RpcError.parse);
     }
+    // the revision is negotiated by initialize; every later request names it in this header
+    const version = req.headers.get('mcp-protocol-version');
+    if (version !== null && !SUPPORTED_PROTOCOL_VERSIONS.includes(version) && !isInitialize(body))
+      return jsonRpcError(400, `Bad Request: Unsupported protocol version: ${version.slice(0, 40)} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`);
     const server = createHiveMcpServer(requestCaller(opts.client, opts.socket, req.signal), opts.role);
     const response = await server.answer(body);
     if (response === null) return new Response(null, { status: 202, headers: ALLOW });
@@ -133,6 +139,8 @@ export async function serveMcpHttp(opts: McpHttpOptions): Promise<McpHttpServer>
   const http = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
+    // Bun answers 413 itself for a longer body, with or without Content-Length
+    maxRequestBodySize: MAX_BODY_BYTES,
     // A `recv` tool call may wait up to 180 s without a byte on the wire.
     idleTimeout: 0,
     fetch: handle,

@@ -44,9 +44,8 @@ export const RpcError = {
 } as const;
 
 const Id = Type.Union([Type.String(), Type.Integer()]);
-const Params = Type.Optional(Type.Record(Type.String(), Type.Unknown()));
-/** A request (`id`) or a notification (no `id`). */
-const Call = Type.Object({ jsonrpc: Type.Literal('2.0'), id: Type.Optional(Id), method: Type.String(), params: Params });
+/** A request (`id`) or a notification (no `id`); MCP's params are objects (checked per method). */
+const Call = Type.Object({ jsonrpc: Type.Literal('2.0'), id: Type.Optional(Id), method: Type.String(), params: Type.Optional(Type.Unknown()) });
 /** A reply to a request this server never sends; accepted and ignored. */
 const Reply = Type.Union([
   Type.Object({ jsonrpc: Type.Literal('2.0'), id: Id, result: Type.Record(Type.String(), Type.Unknown()) }),
@@ -124,6 +123,8 @@ export class ToolServer {
     if (message.id === undefined) return null; // notifications: initialized, cancelled, … need nothing back
     const { id, method } = message;
     const params = message.params ?? {};
+    if (typeof params !== 'object' || params === null || Array.isArray(params))
+      return rpcError(id, RpcError.invalidParams, `Invalid params for ${method.slice(0, 80)}: params must be an object`);
     try {
       switch (method) {
         case 'initialize': {
@@ -159,10 +160,9 @@ export class ToolServer {
   async connect(transport: Transport): Promise<void> {
     this.transport = transport;
     transport.onmessage = (message: unknown) => {
-      void this.answerOne(message).then(
-        (response) => response && transport.send(response as JSONRPCMessage),
-        (err: Error) => transport.onerror?.(err),
-      );
+      void this.answerOne(message)
+        .then((response) => response && transport.send(response as JSONRPCMessage))
+        .catch((err: Error) => transport.onerror?.(err));
     };
     await transport.start();
   }

@@ -380,14 +380,19 @@ export function createHiveMcpServer(client: Client, role = 'agent'): ToolServer 
 /**
  * `hive mcp`: serves the tools on stdin/stdout until stdin closes. One JSON-RPC message (or batch)
  * per line each way (the MCP stdio transport); a line that is not JSON gets a parse error with a
- * null id. Requests are answered concurrently, each as soon as it is done.
+ * null id, and one longer than {@link MAX_BODY_BYTES} characters an invalid-request error.
+ * Requests are answered concurrently, each as soon as it is done. When stdin closes, the
+ * connection to the core closes at once, so a `recv` still waiting there is dropped instead of
+ * taking a message nobody would read; answers still in flight are not written.
  */
 export async function runMcpStdio(socket: string, role = 'agent'): Promise<void> {
   const client = new JsonLineClient(socket, AgentOps);
   const server = createHiveMcpServer(client, role);
+  let open = true;
   const write = (response: unknown) => {
-    if (response !== null) process.stdout.write(JSON.stringify(response) + '\n');
+    if (open && response !== null) process.stdout.write(JSON.stringify(response) + '\n');
   };
+  const tooLong = () => write(rpcError(null, RpcError.invalidRequest, `Invalid Request: a line of more than ${MAX_BODY_BYTES} characters`));
   const pending = new Set<Promise<void>>();
   let buf = '';
   let discarding = false; // the rest of a line over MAX_BODY_BYTES
@@ -402,6 +407,10 @@ export async function runMcpStdio(socket: string, role = 'agent'): Promise<void>
         discarding = false;
         continue;
       }
+      if (line.length > MAX_BODY_BYTES) {
+        tooLong();
+        continue;
+      }
       if (!line.trim()) continue;
       let body: unknown;
       try {
@@ -410,16 +419,22 @@ export async function runMcpStdio(socket: string, role = 'agent'): Promise<void>
         write(rpcError(null, RpcError.parse, 'Parse error: a line that is not JSON'));
         continue;
       }
-      const p = server.answer(body).then(write);
+      const p = server
+        .answer(body)
+        .then(write)
+        .catch((err: Error) => {
+          process.stderr.write(`hive mcp: ${err.message}\n`);
+        })
+        .finally(() => pending.delete(p));
       pending.add(p);
-      void p.finally(() => pending.delete(p));
     }
     if (buf.length > MAX_BODY_BYTES) {
-      if (!discarding) write(rpcError(null, RpcError.invalidRequest, `Invalid Request: a line of more than ${MAX_BODY_BYTES} characters`));
+      if (!discarding) tooLong();
       discarding = true;
       buf = '';
     }
   }
-  await Promise.all(pending);
+  open = false;
   client.close();
+  await Promise.all(pending);
 }

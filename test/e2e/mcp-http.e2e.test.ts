@@ -204,38 +204,75 @@ describe('the hive MCP endpoint', () => {
       post({ jsonrpc: '2.0', id: 5, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 't', version: '1' } } }).then((r) => r.json() as Promise<any>);
     expect((await init('2024-11-05')).result).toMatchObject({ protocolVersion: '2024-11-05', capabilities: { tools: {} }, serverInfo: { name: 'hyperhive' } });
     expect((await init('2099-01-01')).result.protocolVersion).toBe('2025-11-25');
+    // an initialize that already names a newer revision in the header is negotiated, not refused
+    const early = await post(
+      { jsonrpc: '2.0', id: 6, method: 'initialize', params: { protocolVersion: '2099-01-01', capabilities: {}, clientInfo: { name: 't', version: '1' } } },
+      { 'mcp-protocol-version': '2099-01-01' },
+    );
+    expect(early.status).toBe(200);
+    expect(((await early.json()) as any).result.protocolVersion).toBe('2025-11-25');
+    // MCP's params are objects
+    expect((await (await post({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: [] })).json()).error).toEqual({
+      code: -32602,
+      message: 'Invalid params for tools/list: params must be an object',
+    });
   });
 
-  test('hive mcp on stdio answers line by line, a line that is not JSON included', async () => {
-    const proc = Bun.spawn([process.execPath, ENTRY, 'mcp'], {
-      env: { PATH: process.env.PATH!, HIVE_SOCKET: layout.agent('alice').socket, HIVE_ROLE: 'agent' },
-      stdin: 'pipe',
-      stdout: 'pipe',
-      stderr: 'ignore',
-    });
-    const lines: any[] = [];
-    const reading = (async () => {
-      let buf = '';
-      const reader = proc.stdout.getReader();
-      for (let r = await reader.read(); !r.done; r = await reader.read()) {
-        buf += new TextDecoder().decode(r.value);
-        for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) lines.push(JSON.parse(buf.slice(0, nl)));
-      }
-    })();
+  test('hive mcp on stdio answers line by line, a line that is not JSON or too long included', async () => {
+    const { proc, lines, reading } = stdioMcp();
+    proc.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'ping', params: { pad: 'x'.repeat(4 * 1024 * 1024) } })}\n`);
     proc.stdin.write('not json\n');
     proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) + '\n');
     proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'send', arguments: { to: 'operator', body: 'through stdio' } } }) + '\n');
     proc.stdin.write(JSON.stringify([{ jsonrpc: '2.0', id: 2, method: 'ping' }]) + '\n');
-    await waitFor('three answers', () => lines.length >= 3);
+    await waitFor('four answers', () => lines.length >= 4);
     proc.stdin.end();
     await proc.exited;
     await reading;
     expect(proc.exitCode).toBe(0);
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request: a line of more than 4194304 characters' } });
     expect(lines).toContainEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: a line that is not JSON' } });
     expect(lines).toContainEqual([{ jsonrpc: '2.0', id: 2, result: {} }]);
     const sent = lines.find((l) => l.id === 1);
     expect(sent.result.content[0].text).toMatch(/^sent message #\d+ to operator$/);
     expect(ctlJson(dir, 'messages').messages.filter((x: any) => x.body === 'through stdio')).toEqual([expect.objectContaining({ from: 'alice', to: 'operator' })]);
   });
+
+  test("a waiting recv on hive mcp's stdio is dropped when stdin closes, and takes no message with it", async () => {
+    const { proc, lines, reading } = stdioMcp();
+    proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'recv', arguments: { wait_seconds: 60 } } }) + '\n');
+    // a call after it on the same connection: once that is answered, the core has read the recv
+    // (it reads a connection's lines in order) and parked it, as alice's inbox is empty
+    proc.stdin.write(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'agents', arguments: {} } }) + '\n');
+    await waitFor('the call after the recv', () => lines.some((l) => l.id === 2));
+    proc.stdin.end();
+    await proc.exited;
+    await reading;
+    expect(proc.exitCode).toBe(0);
+    expect(lines.map((l) => l.id)).toEqual([2]);
+    // as over HTTP: a recv left waiting would take the second message, which then never starts a turn
+    const ids = [ctlJson(dir, 'send', 'alice', 'after stdin closed, 1').id, ctlJson(dir, 'send', 'alice', 'after stdin closed, 2').id];
+    for (const id of ids) expect((await turnFor(dir, 'alice', id)).status).toBe('ok');
+  });
 });
+
+/** `hive mcp` on alice's socket, with its answers collected from stdout as they come. */
+function stdioMcp() {
+  const proc = Bun.spawn([process.execPath, ENTRY, 'mcp'], {
+    env: { PATH: process.env.PATH!, HIVE_SOCKET: layout.agent('alice').socket, HIVE_ROLE: 'agent' },
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'ignore',
+  });
+  const lines: any[] = [];
+  const reading = (async () => {
+    let buf = '';
+    const reader = proc.stdout.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      buf += new TextDecoder().decode(r.value);
+      for (let nl; (nl = buf.indexOf('\n')) >= 0; buf = buf.slice(nl + 1)) lines.push(JSON.parse(buf.slice(0, nl)));
+    }
+  })();
+  return { proc, lines, reading };
+}

@@ -39,8 +39,10 @@ export interface PageHandler {
 }
 
 /**
- * A page served on a unix socket whose handler is made by `load` on the first request (and made
- * again on the next request if that failed: the failed request gets a 500 naming why).
+ * A page served on a unix socket whose handler is made by `load` on the first request. If that
+ * fails, the request gets a 500 naming why and the next request calls `load` again (which helps
+ * when building the handler failed; a module that failed to evaluate keeps failing the same way
+ * until the harness restarts).
  * `listen` binds at once; `stop(true)` also ends open connections, such as event streams.
  */
 export class LazyPage {

@@ -17,6 +17,9 @@
 export const HARNESS_JIT_VAR = 'BUN_JSC_useJIT';
 export const HARNESS_JIT_OFF = '0';
 
+/** How long the probe may take before the JIT stays on, ms (it blocks the core's event loop). */
+const PROBE_TIMEOUT_MS = 5000;
+
 const probed = new Map<string, boolean>();
 
 /**
@@ -28,9 +31,21 @@ const probed = new Map<string, boolean>();
 export function jitOffWorks(log: (line: string) => void, bun = process.execPath): boolean {
   let ok = probed.get(bun);
   if (ok === undefined) {
-    const r = Bun.spawnSync([bun, '-e', ''], { env: { PATH: process.env.PATH ?? '', [HARNESS_JIT_VAR]: HARNESS_JIT_OFF }, stdout: 'ignore', stderr: 'pipe' });
-    ok = r.exitCode === 0;
-    if (!ok) log(`WARN harnesses keep the JIT: ${bun} refuses ${HARNESS_JIT_VAR}=${HARNESS_JIT_OFF} (${r.stderr.toString().trim().split('\n')[0]?.slice(0, 200) ?? `exit ${r.exitCode}`})`);
+    let why: string;
+    try {
+      const r = Bun.spawnSync([bun, '-e', ''], {
+        env: { PATH: process.env.PATH ?? '', [HARNESS_JIT_VAR]: HARNESS_JIT_OFF },
+        stdout: 'ignore',
+        stderr: 'pipe',
+        timeout: PROBE_TIMEOUT_MS,
+      });
+      ok = r.exitCode === 0;
+      why = r.signalCode ? `killed by ${r.signalCode} after ${PROBE_TIMEOUT_MS} ms at most` : r.stderr.toString().trim().split('\n')[0]?.slice(0, 200) || `exit ${r.exitCode}`;
+    } catch (err) {
+      ok = false;
+      why = (err as Error).message;
+    }
+    if (!ok) log(`WARN harnesses keep the JIT: ${bun} refuses ${HARNESS_JIT_VAR}=${HARNESS_JIT_OFF} (${why})`);
     probed.set(bun, ok);
   }
   return ok;
