@@ -129,6 +129,36 @@ describe('every socket rejects bad requests with a clear error and keeps serving
   });
 });
 
+describe("a stopped agent's harness", () => {
+  test('a hello or a turn read after the stop leaves the agent stopped', async () => {
+    // as a line its harness wrote just before the stop, read after it
+    const client = new JsonLineClient(layout.agent('alice').socket, AgentOps);
+    try {
+      expect(t.hive.registry.require('alice').status).toBe('offline');
+      await expect(client.call('hello', { pid: 1 })).rejects.toThrow(/alice is not running here; its harness should exit/);
+      const turn = crypto.randomUUID();
+      await client.call('turn_start', { turn_id: turn, trigger_message_id: null });
+      expect(t.hive.registry.require('alice').status).toBe('offline');
+      await client.call('turn_end', {
+        turn_id: turn,
+        ended_at: Date.now(),
+        trigger_message_id: null,
+        status: 'error',
+        exit_code: null,
+        duration_ms: 1,
+        cost_usd: null,
+        input_tokens: null,
+        output_tokens: null,
+        tools: [],
+        result: 'late',
+      });
+      expect(t.hive.registry.require('alice')).toMatchObject({ status: 'offline', desired: 'stopped' });
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('identity is the socket', () => {
   test('a sender field is refused; the stored sender is the socket owner', async () => {
     const c = await RawConn.open(layout.agent('alice').socket);

@@ -79,6 +79,16 @@ export class Supervisor {
   }
 
   /**
+   * True while the agent's sandbox exists or is being started: when a report from its harness
+   * (hello, a turn's start or end) can be current. A line its harness wrote just before it was
+   * stopped can still be read after the stop; the agent is neither then.
+   */
+  isLive(name: string): boolean {
+    const slot = this.slots.get(name);
+    return !!slot && (!!slot.sandbox || !!slot.starting);
+  }
+
+  /**
    * Starts the agent's sandbox if it is not running (a pending crash restart happens now).
    * `status` is what the agent shows until its harness says hello (`building` during a rebuild).
    * @throws HiveError `bad_config` when its config is invalid (the agent is marked `failed` with the
