@@ -21,13 +21,16 @@
  *   what each turn paid before the harness served the tools itself.
  * - http: as bare, plus `--mcp-config` naming an HTTP endpoint (`src/mcp/http.ts`) served by this
  *   process on the agent's socket: the cost of the tools alone, without the rest of a hive turn.
+ * - resume: as bare, plus `--resume` of a copy of the cold agent's conversation as it is at that
+ *   moment: what claude itself spends taking up a conversation of that length, which a cold turn
+ *   pays and bare does not.
  *
- * Every variant but bare must list `mcp__hyperhive__send` in its first request, or the bench fails.
+ * Every variant but bare and resume must list `mcp__hyperhive__send` in its first request, or the bench fails.
  * The stand-in is `test/support/model-server.ts`; it timestamps the first request that carries the
  * run's marker. Each run waits for claude to finish (or the turn to end) before the next starts.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { JsonLineClient } from '../src/shared/jsonl.ts';
 import { DataLayout } from '../src/shared/paths.ts';
@@ -43,8 +46,9 @@ const RUNS = Number(values.runs ?? 20);
 const AGENT = 'bench';
 const CLAUDE = defaultClaudeBin();
 
-type Variant = 'bare' | 'hive' | 'cold' | 'stdio' | 'http';
-const VARIANTS: Variant[] = values['no-stdio'] ? ['bare', 'hive', 'cold', 'http'] : ['bare', 'hive', 'cold', 'stdio', 'http'];
+type Variant = 'bare' | 'hive' | 'cold' | 'resume' | 'stdio' | 'http';
+// resume follows cold, whose conversation it copies
+const VARIANTS: Variant[] = values['no-stdio'] ? ['bare', 'hive', 'cold', 'resume', 'http'] : ['bare', 'hive', 'cold', 'resume', 'stdio', 'http'];
 
 /** First request per marker: when it arrived (performance.now()) and the tools it offered. */
 const first = new Map<string, { at: number; tools: string[] }>();
@@ -120,15 +124,34 @@ async function hiveTurn(host: JsonLineClient<typeof HostOps>, marker: string): P
   return f.at - t0;
 }
 
+/**
+ * Copies the cold agent's newest conversation to where a claude started in `scratch` finds it
+ * (claude keeps a conversation under `projects/<its cwd, every other character a dash>/`).
+ * @returns its session id.
+ */
+function copyColdConversation(): string {
+  const projects = join(cold.layout.agent(AGENT).claude, 'projects');
+  const newest = readdirSync(projects)
+    .flatMap((d) => readdirSync(join(projects, d)).filter((f) => f.endsWith('.jsonl')).map((f) => join(projects, d, f)))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (!newest) throw new Error(`no conversation of the cold agent under ${projects}`);
+  const dest = join(scratch, 'claude', 'projects', scratch.replace(/[^a-zA-Z0-9]/g, '-'));
+  mkdirSync(dest, { recursive: true });
+  const id = basename(newest, '.jsonl');
+  copyFileSync(newest, join(dest, `${id}.jsonl`));
+  return id;
+}
+
 const run: Record<Variant, (marker: string) => Promise<number>> = {
   bare: (m) => direct(m, []),
   hive: (m) => hiveTurn(warm.host, m),
   cold: (m) => hiveTurn(cold.host, m),
   stdio: (m) => direct(m, ['--mcp-config', stdioConfig]),
   http: (m) => direct(m, ['--mcp-config', httpConfig]),
+  resume: (m) => direct(m, ['--resume', copyColdConversation()]),
 };
 
-const samples: Record<Variant, number[]> = { bare: [], hive: [], cold: [], stdio: [], http: [] };
+const samples: Record<Variant, number[]> = { bare: [], hive: [], cold: [], resume: [], stdio: [], http: [] };
 /** What the warm hive's standby claude holds while it waits: RSS (KiB) and CPU over the window. */
 let standbyCost: Awaited<ReturnType<typeof measureStandby>> | null = null;
 try {
@@ -136,7 +159,7 @@ try {
     for (const v of VARIANTS) {
       const marker = `BENCH-${v}-${round}-${crypto.randomUUID().slice(0, 8)}`;
       const ms = await run[v](marker);
-      if (v !== 'bare' && !first.get(marker)!.tools.includes('mcp__hyperhive__send')) {
+      if (v !== 'bare' && v !== 'resume' && !first.get(marker)!.tools.includes('mcp__hyperhive__send')) {
         throw new Error(`${v}: the first request did not list the hive's tools (${first.get(marker)!.tools.join(', ')})`);
       }
       if (round > 0) samples[v].push(ms);
