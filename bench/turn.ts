@@ -3,18 +3,19 @@
  * `POST /v1/messages` at a loopback Messages API stand-in, against a bare `claude -p` started
  * directly against the same stand-in.
  *
- *   bun bench/turn.ts [--runs 20] [--no-stdio]
+ *   bun bench/turn.ts [--runs 20] [--no-stdio] [--pace-ms 3000]
  *
  * Variants, run round-robin so drift on the machine hits all of them alike (one warm-up round is
- * dropped):
+ * dropped), except hive, whose runs come after all the others: its standby claude works for
+ * seconds after it starts (docs/performance.md) and would slow whatever ran beside it:
  * - bare: `claude -p` with no MCP servers (`--strict-mcp-config`, no config), spawned by this
  *   process; the clock starts just before the spawn.
  * - hive: a real `hive core serve` (process runtime, no manager, the default `--standby-seconds`)
  *   with one idle agent; the clock starts just before the operator's `send` is written to
  *   host.sock, and the turn runs the way every turn does (recv wake, turn_start, history, `--resume`
  *   after the first, the model gateway, the hive's tools from the harness's HTTP endpoint). Each
- *   run follows the agent's previous turn by about a second, so it runs on the claude its harness
- *   started after that turn (`agent/claude/standby.ts`): an agent in a conversation.
+ *   run follows the agent's previous turn by `--pace-ms` (3,000), so it runs on the claude its
+ *   harness started after that turn (`agent/claude/standby.ts`): an agent in a conversation.
  * - cold: the same in a second core started with `--standby-seconds 0`: every turn starts its own
  *   claude, as the first turn after a quiet spell does.
  * - stdio: as bare, plus `--mcp-config` naming `hive mcp` over stdio on the same agent's socket:
@@ -41,8 +42,10 @@ import { lastUserPrompt, startModelServer, toolNames } from '../test/support/mod
 import { processTree, startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
 import { cpuNsBetween, sample, switchesBetween, type ProcSample } from './lib/swarm.ts';
 
-const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-stdio': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string' }, 'no-stdio': { type: 'boolean' }, 'pace-ms': { type: 'string' } } });
 const RUNS = Number(values.runs ?? 20);
+/** How long after a hive turn ends the next message comes: the pace of a conversation, ms. */
+const PACE_MS = Number(values['pace-ms'] ?? 3000);
 const AGENT = 'bench';
 const CLAUDE = defaultClaudeBin();
 
@@ -155,15 +158,19 @@ const samples: Record<Variant, number[]> = { bare: [], hive: [], cold: [], resum
 /** What the warm hive's standby claude holds while it waits: RSS (KiB) and CPU over the window. */
 let standbyCost: Awaited<ReturnType<typeof measureStandby>> | null = null;
 try {
-  for (let round = 0; round <= RUNS; round++) {
-    for (const v of VARIANTS) {
-      const marker = `BENCH-${v}-${round}-${crypto.randomUUID().slice(0, 8)}`;
-      const ms = await run[v](marker);
-      if (v !== 'bare' && v !== 'resume' && !first.get(marker)!.tools.includes('mcp__hyperhive__send')) {
-        throw new Error(`${v}: the first request did not list the hive's tools (${first.get(marker)!.tools.join(', ')})`);
-      }
-      if (round > 0) samples[v].push(ms);
+  const measure = async (v: Variant, round: number) => {
+    const marker = `BENCH-${v}-${round}-${crypto.randomUUID().slice(0, 8)}`;
+    const ms = await run[v](marker);
+    if (v !== 'bare' && v !== 'resume' && !first.get(marker)!.tools.includes('mcp__hyperhive__send')) {
+      throw new Error(`${v}: the first request did not list the hive's tools (${first.get(marker)!.tools.join(', ')})`);
     }
+    if (round > 0) samples[v].push(ms);
+  };
+  // no standby claude is alive during these: the cold core keeps none, the warm one has had no turn
+  for (let round = 0; round <= RUNS; round++) for (const v of VARIANTS) if (v !== 'hive') await measure(v, round);
+  for (let round = 0; round <= RUNS; round++) {
+    await measure('hive', round);
+    await Bun.sleep(PACE_MS);
   }
   standbyCost = await measureStandby();
 } finally {
