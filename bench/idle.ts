@@ -1,7 +1,11 @@
 /**
  * Idle CPU: what a core with N idle agents costs while nothing happens.
  *
- *   bun bench/idle.ts [--agents 100] [--seconds 60] [--runtime nspawn] [--parallel 4]
+ *   bun bench/idle.ts [--agents 100] [--seconds 60] [--runtime nspawn] [--parallel 4] [--core-env K=V ...]
+ *
+ * `--core-env` puts a variable in the core's environment; the core passes Bun's and the
+ * allocator's settings on to harnesses (`MIMALLOC_PURGE_DELAY=100` measures them with Bun's own
+ * default instead of the hive's, see `HARNESS_PURGE_DELAY_MS` in src/core/agents/lifecycle.ts).
  *
  * Starts the real `hive core serve` (no manager, dashboard on a loopback port, runtime `nspawn`,
  * else bwrap, else process, with a printed note) in a temp data dir, spawns N agents and waits
@@ -17,8 +21,22 @@ import { HARNESS_GC_TIMER_MS } from '../src/core/agents/lifecycle.ts';
 import { CLK_TCK, cpuNsBetween, kindOf, pickRuntime, sample, sampleAll, startSwarm, switchesBetween, type ProcSample } from './lib/swarm.ts';
 
 const { values } = parseArgs({
-  options: { agents: { type: 'string' }, seconds: { type: 'string' }, runtime: { type: 'string' }, parallel: { type: 'string' }, settle: { type: 'string' } },
+  options: {
+    agents: { type: 'string' },
+    seconds: { type: 'string' },
+    runtime: { type: 'string' },
+    parallel: { type: 'string' },
+    settle: { type: 'string' },
+    'core-env': { type: 'string', multiple: true },
+  },
 });
+const coreEnv = Object.fromEntries(
+  (values['core-env'] ?? []).map((kv) => {
+    const at = kv.indexOf('=');
+    if (at < 1) throw new Error(`--core-env ${kv}: expected NAME=VALUE`);
+    return [kv.slice(0, at), kv.slice(at + 1)];
+  }),
+);
 const AGENTS = Number(values.agents ?? 100);
 const SECONDS = Number(values.seconds ?? 60);
 const SETTLE = Number(values.settle ?? 10);
@@ -26,7 +44,7 @@ const runtime = pickRuntime(values.runtime ?? 'nspawn');
 
 console.log(`idle CPU: core + ${AGENTS} idle agents (runtime ${runtime}), ${SECONDS} s window, Bun ${Bun.version}`);
 const t0 = performance.now();
-const swarm = await startSwarm(runtime, AGENTS, Number(values.parallel ?? 4), console.log);
+const swarm = await startSwarm(runtime, AGENTS, Number(values.parallel ?? 4), console.log, coreEnv);
 const baseline = Bun.spawn([process.execPath, '-e', 'setInterval(() => {}, 2 ** 31 - 1)'], { stdout: 'ignore', stderr: 'inherit' });
 // Bun's floor for a process that, like a harness, holds a connected socket: with Bun's default GC
 // timer, and with the harness's (see HARNESS_GC_TIMER_MS in src/core/agents/lifecycle.ts)

@@ -34,12 +34,12 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * they carry the agent's identity and sockets (`HIVE_*`), the model gateway (`ANTHROPIC_*`) and
  * claude's own settings (`CLAUDE_*`, `DISABLE_AUTOUPDATER`, `ENABLE_TOOL_SEARCH`), the egress path
  * (every `*_PROXY`), where programs and home are (`PATH`, `HOME`, `USER`), and how the hive's own
- * binaries load and run (`LD_*`, `BUN_*`, `NODE_OPTIONS`). `LANG`, `TZ` and `TMPDIR`, which the core
+ * binaries load and run (`LD_*`, `BUN_*`, `MIMALLOC_*`, `NODE_OPTIONS`). `LANG`, `TZ` and `TMPDIR`, which the core
  * only passes on from its own environment, may be set and then win.
  */
 export const RESERVED_ENV = {
   names: ['PATH', 'HOME', 'USER', 'NODE_OPTIONS', 'DISABLE_AUTOUPDATER', 'ENABLE_TOOL_SEARCH'],
-  prefixes: ['HIVE_', 'ANTHROPIC_', 'CLAUDE_', 'LD_', 'BUN_'],
+  prefixes: ['HIVE_', 'ANTHROPIC_', 'CLAUDE_', 'LD_', 'BUN_', 'MIMALLOC_'],
   suffixes: ['_PROXY'],
 } as const;
 

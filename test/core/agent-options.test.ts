@@ -60,6 +60,7 @@ describe('env in agent.toml', () => {
     'ALL_PROXY',
     'LD_PRELOAD',
     'BUN_GC_TIMER_INTERVAL',
+    'MIMALLOC_PURGE_DELAY',
     'NODE_OPTIONS',
     'DISABLE_AUTOUPDATER',
     'ENABLE_TOOL_SEARCH',
@@ -247,9 +248,10 @@ describe('a real core (process runtime): request-time refusals, env, /shared, lo
     expect(environ).toContain('TZ=UTC');
     expect(environ).toContain('HIVE_CONFIG_ENV=GREETING,TZ');
     expect(environ).toContain(`HIVE_SHARED_DIR=${layout.sharedDir}`);
-    // the harness runs without the JIT and with a slow idle GC timer (claude does not inherit them: below)
+    // the harness runs without the JIT, with a slow idle GC timer and no allocator scavenger wake-ups (claude does not inherit them: below)
     expect(environ).toContain('BUN_JSC_useJIT=0');
     expect(environ).toContain('BUN_GC_TIMER_INTERVAL=30000');
+    expect(environ).toContain('MIMALLOC_PURGE_DELAY=0');
     expect(jitPools(pid)).toBe(0);
     expect(environ.some((e) => e.startsWith('HIVE_LOGS_DIR='))).toBe(false);
     expect(t.hive.lifecycle.env('manager').HIVE_LOGS_DIR).toBe(layout.logsDir);
@@ -290,6 +292,7 @@ describe('a real core (process runtime): request-time refusals, env, /shared, lo
       OTHER: 'not from the config',
       BUN_JSC_useJIT: '0',
       BUN_GC_TIMER_INTERVAL: '30000',
+      MIMALLOC_PURGE_DELAY: '0',
       HIVE_CONFIG_ENV: 'GREETING',
       HIVE_SHARED_DIR: layout.sharedDir,
       HIVE_LOGS_DIR: layout.logsDir,

@@ -35,6 +35,17 @@ import { HARNESS_JIT_OFF, HARNESS_JIT_VAR, jitOffWorks } from './harness-jit.ts'
  */
 export const HARNESS_GC_TIMER_MS = '30000';
 
+/**
+ * How long Bun's allocator (mimalloc) waits before it gives freed memory back to the system in a
+ * harness, ms (`MIMALLOC_PURGE_DELAY`; Bun's mimalloc waits a few ms, and its `mi-scavenger`
+ * thread then wakes 1.6 times a second for good). At 0 it gives memory back as it is freed and
+ * the thread never wakes: an idle harness wakes 2 times a second instead of 4, with the same
+ * memory and CPU per turn (docs/performance.md, "Idle CPU"; mimalloc's options:
+ * github.com/microsoft/mimalloc, `include/mimalloc.h`). The core passes its own on instead when
+ * it has one.
+ */
+export const HARNESS_PURGE_DELAY_MS = '0';
+
 /** An agent's sockets (its JSON-lines socket, model gateway and egress proxy), opened and closed together. */
 export interface AgentEndpoints {
   /** Opens `name`'s sockets (no-op when open). @throws when a socket path is taken by a non-socket. */
@@ -357,7 +368,8 @@ export class Lifecycle {
 
   /**
    * The environment `name`'s harness starts with: a few of the core's variables (with Bun's GC timer
-   * at {@link HARNESS_GC_TIMER_MS} and the JIT off, `harness-jit.ts`, unless the core sets them),
+   * at {@link HARNESS_GC_TIMER_MS}, the allocator's purge delay at {@link HARNESS_PURGE_DELAY_MS}
+   * and the JIT off, `harness-jit.ts`, unless the core sets them),
    * who it is, and where its shared places
    * are: `HIVE_SHARED_DIR` (unless `shared = false`), the manager's `HIVE_LOGS_DIR`, as the sandbox
    * shows them or, under the process runtime, as host paths; `HIVE_CONFIG_ENV` lists the names of
@@ -372,11 +384,13 @@ export class Lifecycle {
     const shared = runtime.sandboxed ? extras.binds.some((b) => b.dst === INSIDE.shared) : this.deps.configs.get(name).config.shared;
     const configEnv = Object.keys(extras.configEnv);
     const base: Record<string, string> = {};
-    for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR', 'BUN_GC_TIMER_DISABLE', 'BUN_GC_TIMER_INTERVAL', HARNESS_JIT_VAR]) if (process.env[k]) base[k] = process.env[k]!;
+    for (const k of ['PATH', 'LANG', 'TZ', 'TMPDIR', 'BUN_GC_TIMER_DISABLE', 'BUN_GC_TIMER_INTERVAL', 'MIMALLOC_PURGE_DELAY', HARNESS_JIT_VAR])
+      if (process.env[k]) base[k] = process.env[k]!;
     return {
       // Bun's idle GC timer wakes every process once a second; an idle harness allocates nothing, so
       // every 30 s is enough (docs/performance.md, "Idle CPU"); the core's own setting wins
       BUN_GC_TIMER_INTERVAL: HARNESS_GC_TIMER_MS,
+      MIMALLOC_PURGE_DELAY: HARNESS_PURGE_DELAY_MS,
       ...(jitOffWorks(this.deps.log) ? { [HARNESS_JIT_VAR]: HARNESS_JIT_OFF } : {}),
       ...base,
       HIVE_AGENT_NAME: name,
