@@ -175,6 +175,8 @@ describe('the dashboard layout in a browser', () => {
 
     // the chrome's waiting count links to the inbox
     await live.page.locator('#waiting a').click();
+    // the tab follows the link's hashchange, an event of its own after the click
+    await live.page.locator('[role="tab"][data-tab="inbox"][aria-selected="true"]').waitFor({ timeout: 10_000 });
     expect(await selected(live.page)).toBe('inbox');
     expect(live.page.url()).toBe(`${live.url}/#inbox`);
     // choosing another tab drops the link, so a reload keeps the choice
