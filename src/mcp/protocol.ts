@@ -20,10 +20,9 @@
  * `initialize` only negotiates the version.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, JSONRPCMessage, Tool } from '@modelcontextprotocol/sdk/types.js';
-import { describeFirstError } from '../shared/wire.ts';
+import { compiled, describeFirstError } from '../shared/wire.ts';
 
 /** The newest protocol revision this server speaks; offered when a client asks for one it does not know. */
 export const LATEST_PROTOCOL_VERSION = '2025-11-25';
@@ -61,15 +60,9 @@ const CallToolParams = Type.Object({ name: Type.String(), arguments: Type.Option
 type Call = Static<typeof Call>;
 type Id = Static<typeof Id>;
 
-/** Compiles each schema on first use (a harness that never sees a batch or a reply needs few). */
-const checks = new Map<TSchema, TypeCheck<TSchema>>();
+/** Whether `value` fits `schema` (compiled on first use: a harness that never sees a batch or a reply needs few). */
 function check<T extends TSchema>(schema: T, value: unknown): value is Static<T> {
-  let c = checks.get(schema);
-  if (!c) checks.set(schema, (c = TypeCompiler.Compile(schema)));
-  return c.Check(value);
-}
-function problem(schema: TSchema, value: unknown): string {
-  return describeFirstError(checks.get(schema) ?? TypeCompiler.Compile(schema), value);
+  return compiled(schema).Check(value);
 }
 
 /** A response this server sends. */
@@ -118,7 +111,7 @@ export class ToolServer {
     if (!check(Call, message)) {
       if (check(Reply, message)) return null;
       const id = typeof message === 'object' && message !== null && check(Id, (message as { id?: unknown }).id) ? (message as { id: Id }).id : null;
-      return rpcError(id, RpcError.invalidRequest, `Invalid Request: ${problem(Call, message)}`);
+      return rpcError(id, RpcError.invalidRequest, `Invalid Request: ${describeFirstError(compiled(Call), message)}`);
     }
     if (message.id === undefined) return null; // notifications: initialized, cancelled, … need nothing back
     const { id, method } = message;
@@ -128,7 +121,7 @@ export class ToolServer {
     try {
       switch (method) {
         case 'initialize': {
-          if (!check(InitializeParams, params)) return rpcError(id, RpcError.invalidParams, `Invalid params for initialize: ${problem(InitializeParams, params)}`);
+          if (!check(InitializeParams, params)) return rpcError(id, RpcError.invalidParams, `Invalid params for initialize: ${describeFirstError(compiled(InitializeParams), params)}`);
           const asked = params.protocolVersion;
           return this.result(id, {
             protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION,
@@ -141,7 +134,7 @@ export class ToolServer {
         case 'tools/list':
           return this.result(id, { tools: this.host.tools() });
         case 'tools/call': {
-          if (!check(CallToolParams, params)) return rpcError(id, RpcError.invalidParams, `Invalid params for tools/call: ${problem(CallToolParams, params)}`);
+          if (!check(CallToolParams, params)) return rpcError(id, RpcError.invalidParams, `Invalid params for tools/call: ${describeFirstError(compiled(CallToolParams), params)}`);
           return this.result(id, await this.host.call(params.name, params.arguments ?? {}));
         }
         default:

@@ -14,7 +14,7 @@
  * `tools/list`, `tools/call`) is `protocol.ts`.
  */
 import type { TObject } from '@sinclair/typebox';
-import { TypeCompiler, ValueErrorType, type TypeCheck } from '@sinclair/typebox/compiler';
+import { ValueErrorType, type TypeCheck } from '@sinclair/typebox/compiler';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { HiveError, toErrorInfo, type ErrorCode } from '../shared/errors.ts';
 import { describeMessage } from '../shared/messages.ts';
@@ -25,6 +25,7 @@ import { VERSION } from '../shared/version.ts';
 import { MAX_BODY_BYTES, RpcError, ToolServer, rpcError } from './protocol.ts';
 import {
   AgentOps,
+  compiled,
   MANAGER_OPS,
   MAX_BODY_CHARS,
   MAX_OPEN_QUESTIONS,
@@ -283,8 +284,6 @@ const TOOLS: ToolSpecs = {
 interface ServedTool {
   definition: Tool;
   schema: TObject;
-  /** The compiled input checker, compiled on the tool's first call (a process calls few of them). */
-  check(): TypeCheck<TObject>;
   run(client: Client, args: unknown): Promise<string>;
 }
 
@@ -297,17 +296,15 @@ function toolInputSchema(op: ToolOp): TObject {
   return { ...(AgentOps[op].args as TObject), additionalProperties: false };
 }
 
-/** Builds every tool once per process: input schemas closed, definitions rendered; checkers compile on first call. */
+/** Builds every tool once per process: input schemas closed, definitions rendered (their checkers compile on first call). */
 function buildTools(): Map<string, ServedTool> {
   const out = new Map<string, ServedTool>();
   for (const [op, spec] of Object.entries(TOOLS) as [ToolOp, ToolSpec<ToolOp>][]) {
     const schema = toolInputSchema(op);
-    let check: TypeCheck<TObject> | undefined;
     out.set(op, {
       // JSON round trip: the plain JSON Schema, without TypeBox's symbol-keyed bookkeeping.
       definition: { name: op, title: spec.title, description: spec.description, inputSchema: JSON.parse(JSON.stringify(schema)) },
       schema,
-      check: () => (check ??= TypeCompiler.Compile(schema)),
       run: (client, args) => spec.run(client, args as never),
     });
   }
@@ -368,7 +365,7 @@ export function createHiveMcpServer(client: Client, role = 'agent'): ToolServer 
         const tool = tools.get(name);
         return run(async () => {
           if (!tool) throw new HiveError('not_found', `no tool named "${name.slice(0, 64)}"; the tools are ${[...tools.keys()].join(', ')}`);
-          const check = tool.check();
+          const check = compiled(tool.schema);
           if (!check.Check(args)) throw describeArgumentErrors(name, tool.schema, check, args);
           return tool.run(client, args);
         });

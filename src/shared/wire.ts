@@ -748,12 +748,21 @@ export type OpName<T extends OpTable> = keyof T & string;
 export type OpArgs<T extends OpTable, K extends OpName<T>> = Static<T[K]['args']>;
 export type OpResult<T extends OpTable, K extends OpName<T>> = Static<T[K]['result']>;
 
+const compiledSchemas = new WeakMap<TSchema, TypeCheck<TSchema>>();
+
 /**
- * Compiled checkers for one op table. Each op's checkers are compiled the first time that op is
- * used: a compiled checker is generated code, and a process that uses a few ops of a large table
- * (a harness calls about a dozen of `AgentOps`) would otherwise hold every op's (about 6 MiB for
- * `AgentOps`, measured in docs/performance.md#memory-benchmemoryts).
+ * `schema`'s compiled checker, compiled on first use and kept for as long as the schema object
+ * lives. A compiled checker is generated code: a process that checks a few of the schemas it
+ * knows (a harness calls about a dozen of `AgentOps`' ops) would otherwise hold every one's
+ * (about 6 MiB for `AgentOps`, docs/performance.md#memory-benchmemoryts).
  */
+export function compiled<T extends TSchema>(schema: T): TypeCheck<T> {
+  let check = compiledSchemas.get(schema);
+  if (!check) compiledSchemas.set(schema, (check = TypeCompiler.Compile(schema)));
+  return check as TypeCheck<T>;
+}
+
+/** The checkers of one op table, each compiled on its op's first use (see {@link compiled}). */
 export interface CompiledOps {
   /** The checker for `op`'s request (its arguments plus the `id`/`op` envelope); undefined for an unknown op. */
   args(op: string): TypeCheck<TSchema> | undefined;
@@ -763,34 +772,29 @@ export interface CompiledOps {
 const compiledCache = new WeakMap<OpTable, CompiledOps>();
 
 /**
- * The checkers of an op table (one object per table and process), compiling each op's on first use.
+ * The checkers of an op table (one object per table and process).
  * @throws Error when an op's arguments name `id` or `op`, which the request envelope uses.
  */
 export function compileOps(table: OpTable): CompiledOps {
   let c = compiledCache.get(table);
   if (!c) {
-    for (const [name, spec] of Object.entries(table))
+    const ops = new Map(Object.entries(table));
+    for (const [name, spec] of ops)
       for (const reserved of ['id', 'op'])
         if (reserved in spec.args.properties) throw new Error(`op ${name}: argument "${reserved}" would collide with the request envelope`);
-    const args = new Map<string, TypeCheck<TSchema>>();
-    const result = new Map<string, TypeCheck<TSchema>>();
-    const known = (op: string) => Object.hasOwn(table, op);
+    const requests = new Map<string, TSchema>();
     c = {
       args(op) {
-        let check = args.get(op);
-        if (!check && known(op)) {
-          // requests may carry `id` and `op` beside the arguments
-          const withEnvelope = Type.Composite([table[op]!.args, Type.Object({ id: Type.Integer(), op: Type.String() })], {
-            additionalProperties: false,
-          });
-          args.set(op, (check = TypeCompiler.Compile(withEnvelope)));
-        }
-        return check;
+        const spec = ops.get(op);
+        if (!spec) return undefined;
+        let request = requests.get(op);
+        // requests may carry `id` and `op` beside the arguments
+        if (!request) requests.set(op, (request = Type.Composite([spec.args, Type.Object({ id: Type.Integer(), op: Type.String() })], { additionalProperties: false })));
+        return compiled(request);
       },
-      result(op) {
-        let check = result.get(op);
-        if (!check && known(op)) result.set(op, (check = TypeCompiler.Compile(table[op]!.result)));
-        return check;
+      result: (op) => {
+        const spec = ops.get(op);
+        return spec && compiled(spec.result);
       },
     };
     compiledCache.set(table, c);
