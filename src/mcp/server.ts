@@ -19,6 +19,7 @@ import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { HiveError, toErrorInfo, type ErrorCode } from '../shared/errors.ts';
 import { describeMessage } from '../shared/messages.ts';
 import { JsonLineClient } from '../shared/jsonl.ts';
+import { eachLine } from '../shared/lines.ts';
 import { MAX_NAME_LENGTH } from '../shared/names.ts';
 import { repeatText } from '../shared/reminders.ts';
 import { VERSION } from '../shared/version.ts';
@@ -389,48 +390,29 @@ export async function runMcpStdio(socket: string, role = 'agent'): Promise<void>
   const write = (response: unknown) => {
     if (open && response !== null) process.stdout.write(JSON.stringify(response) + '\n');
   };
-  const tooLong = () => write(rpcError(null, RpcError.invalidRequest, `Invalid Request: a line of more than ${MAX_BODY_BYTES} characters`));
   const pending = new Set<Promise<void>>();
-  let buf = '';
-  let discarding = false; // the rest of a line over MAX_BODY_BYTES
-  const decoder = new TextDecoder();
-  for await (const chunk of process.stdin as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).replace(/\r$/, '');
-      buf = buf.slice(nl + 1);
-      if (discarding) {
-        discarding = false;
-        continue;
-      }
-      if (line.length > MAX_BODY_BYTES) {
-        tooLong();
-        continue;
-      }
-      if (!line.trim()) continue;
-      let body: unknown;
-      try {
-        body = JSON.parse(line);
-      } catch {
-        write(rpcError(null, RpcError.parse, 'Parse error: a line that is not JSON'));
-        continue;
-      }
-      const p = server
-        .answer(body)
-        .then(write)
-        .catch((err: Error) => {
-          process.stderr.write(`hive mcp: ${err.message}\n`);
-        })
-        .finally(() => pending.delete(p));
-      pending.add(p);
+  const answer = (text: string) => {
+    const line = text.replace(/\r$/, '');
+    if (!line.trim()) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(line);
+    } catch {
+      return write(rpcError(null, RpcError.parse, 'Parse error: a line that is not JSON'));
     }
-    if (buf.length > MAX_BODY_BYTES) {
-      if (!discarding) tooLong();
-      discarding = true;
-      buf = '';
-    }
-  }
+    const p = server
+      .answer(body)
+      .then(write)
+      .catch((err: Error) => {
+        process.stderr.write(`hive mcp: ${err.message}\n`);
+      })
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  };
+  await eachLine(Bun.stdin.stream(), answer, {
+    maxChars: MAX_BODY_BYTES,
+    onTooLong: () => write(rpcError(null, RpcError.invalidRequest, `Invalid Request: a line of more than ${MAX_BODY_BYTES} characters`)),
+  });
   open = false;
   client.close();
   await Promise.all(pending);
