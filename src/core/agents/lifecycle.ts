@@ -270,20 +270,29 @@ export class Lifecycle {
    * @returns its record and config.
    */
   hello(name: string, pid: number): { agent: AgentRecord; config: LoadedAgentConfig } {
-    const { registry, configs, supervisor } = this.deps;
+    const { registry, configs } = this.deps;
     if (registry.require(name).role === 'peer') return { agent: registry.setLive(name, { status: 'connected', pid: null }), config: configs.get(name) };
     // a hello read after the agent's sandbox was stopped (or from a harness this core did not
     // start) must not make a stopped agent look up
-    if (!supervisor.isLive(name)) throw new HiveError('conflict', `${name} is not running here; its harness should exit`);
+    if (!this.reportsCount(name)) throw new HiveError('conflict', `${name} is not running here; its harness should exit`);
     registry.setBuilt(name, this.startedCommit.get(name) ?? null, VERSION);
     const agent = registry.setLive(name, { status: 'idle', pid: registry.require(name).pid ?? pid });
     return { agent, config: configs.get(name) };
   }
 
+  /**
+   * Whether a report from `name`'s harness may set its status: a peer's always (the hive does not
+   * run it), another agent's while its sandbox exists or is starting. A line its harness wrote
+   * just before a stop can be read after it, and must leave the agent as the stop left it.
+   */
+  private reportsCount(name: string): boolean {
+    return this.deps.registry.require(name).role === 'peer' || this.deps.supervisor.isLive(name);
+  }
+
   /** A turn of `name` began. @returns the turn record and the model the turn must use. */
   turnStart(name: string, id: string, trigger: number | null): { turn: TurnRecord; model: string } {
-    const { registry, supervisor } = this.deps;
-    const agent = registry.require(name).role === 'peer' || supervisor.isLive(name) ? registry.setLive(name, { status: 'thinking' }) : registry.require(name);
+    const { registry } = this.deps;
+    const agent = this.reportsCount(name) ? registry.setLive(name, { status: 'thinking' }) : registry.require(name);
     this.runningTurn.set(name, id);
     return { turn: this.deps.turns.start(name, id, trigger), model: agent.model };
   }
@@ -293,8 +302,7 @@ export class Lifecycle {
     const rec = this.deps.turns.end(name, turn);
     if (this.runningTurn.get(name) === turn.id) this.runningTurn.delete(name);
     const peer = this.deps.registry.require(name).role === 'peer';
-    // a turn's end read after the sandbox stopped leaves the agent as the stop left it
-    if (peer || this.deps.supervisor.isLive(name)) this.deps.registry.setLive(name, { status: peer ? 'connected' : 'idle' });
+    if (this.reportsCount(name)) this.deps.registry.setLive(name, { status: peer ? 'connected' : 'idle' });
     return rec;
   }
 
