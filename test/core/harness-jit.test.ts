@@ -2,10 +2,13 @@ import { describe, expect, test } from 'bun:test';
 import { HARNESS_JIT_OFF, HARNESS_JIT_VAR, jitOffWorks } from '../../src/core/agents/harness-jit.ts';
 import { jitPools } from '../support/hive.ts';
 
-/** Starts `bun -e` with `env`, runs a hot loop in it, and counts its JIT pools once the loop is done. */
+/**
+ * Starts `bun -e` with `env`, runs a hot loop in it, and counts its JIT pools once the loop is
+ * done (the process then waits for its stdin to end, which is never before it is killed).
+ */
 async function poolsAfterHotLoop(env: Record<string, string>): Promise<number> {
-  const hot = 'function f(x) { return x + 1 } for (let i = 0; i < 1e6; i++) f(i); console.log("ready"); await Bun.sleep(60_000)';
-  const p = Bun.spawn([process.execPath, '-e', hot], { env: { PATH: process.env.PATH!, ...env }, stdout: 'pipe' });
+  const hot = 'function f(x) { return x + 1 } for (let i = 0; i < 1e6; i++) f(i); console.log("ready"); await Bun.stdin.text()';
+  const p = Bun.spawn([process.execPath, '-e', hot], { env: { PATH: process.env.PATH!, ...env }, stdin: 'pipe', stdout: 'pipe' });
   try {
     const first = await p.stdout.getReader().read();
     expect(new TextDecoder().decode(first.value)).toBe('ready\n');
