@@ -12,14 +12,14 @@
  * utime + stime come from /proc; the baseline alongside is a bare `bun -e` holding two connected
  * sockets.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { JsonLineClient } from '../src/shared/jsonl.ts';
 import { DataLayout } from '../src/shared/paths.ts';
 import { HostOps } from '../src/shared/wire.ts';
 import { startModelServer } from '../test/support/model-server.ts';
 import { argvOf, processTree, startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
-import { CLK_TCK, pct, sample } from './lib/swarm.ts';
+import { CLK_TCK, SOCKET_PAIR_SCRIPT, pct, sample } from './lib/swarm.ts';
 
 const { values } = parseArgs({ options: { agents: { type: 'string' }, turns: { type: 'string' }, loads: { type: 'string' } } });
 const AGENTS = Number(values.agents ?? 3);
@@ -36,21 +36,12 @@ const dir = tempDir('hv-bh-');
 const layout = new DataLayout(dir);
 const core = await startCoreProcess(dir, ['--no-manager', '--standby-seconds', '0'], model.env);
 const host = new JsonLineClient(layout.hostSocket, HostOps);
-const baseline = Bun.spawn(
-  [process.execPath, '-e', 'const net = require("net"); const s = net.createServer((c) => c.on("data", () => {})).listen(0, "127.0.0.1", () => net.createConnection(s.address().port, "127.0.0.1").on("data", () => {}));'],
-  { stdout: 'ignore', stderr: 'inherit' },
-);
+const baseline = Bun.spawn([process.execPath, '-e', SOCKET_PAIR_SCRIPT], { stdout: 'ignore', stderr: 'inherit' });
 const allIdle = async () => (await host.call('list', {})).agents.filter((a) => names.includes(a.name) && a.status === 'idle').length === AGENTS;
 /** The harness pids, in `names` order. */
 const harnesses = async () => {
   const agents = (await host.call('list', {})).agents;
   return names.map((n) => processTree(agents.find((a) => a.name === n)!.pid!).find((p) => argvOf(p).slice(-2).join(' ') === 'agent serve')!);
-};
-/** utime + stime of `pid` itself (not of the claude processes it reaped), clock ticks. */
-const ownTicks = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
 };
 const rss = (pids: number[]) => pids.map((p) => sample(p)!.rssKiB).sort((a, b) => a - b);
 const row = (what: string, kib: number[]) => console.log(`| ${what} | ${mib(pct(kib, 50))} | ${mib(kib.at(-1)!)} |`);
@@ -66,13 +57,13 @@ try {
   row('baseline: bare `bun -e` with two connected sockets', rss([baseline.pid]));
   row('idle, before any turn', rss(pids));
 
-  const ticks0 = pids.map(ownTicks);
+  const ticks0 = pids.map((p) => sample(p)!.ownTicks);
   for (let round = 0; round < TURNS; round++) {
     for (const to of names) await host.call('send', { to, body: `round ${round}` });
     await waitFor('the turn to start', async () => !(await allIdle()), 10_000).catch(() => {}); // a fast turn may be over already
     await waitFor('the agents idle again', allIdle, 120_000);
   }
-  const cpuMs = pids.map((p, i) => ((ownTicks(p) - ticks0[i]!) * 1000) / CLK_TCK / TURNS).sort((a, b) => a - b);
+  const cpuMs = pids.map((p, i) => ((sample(p)!.ownTicks - ticks0[i]!) * 1000) / CLK_TCK / TURNS).sort((a, b) => a - b);
   await Bun.sleep(3000);
   row(`after ${TURNS} turns`, rss(pids));
 

@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 import { HARNESS_GC_TIMER_MS } from '../src/core/agents/lifecycle.ts';
-import { CLK_TCK, cpuNsBetween, kindOf, pickRuntime, sample, sampleAll, startSwarm, switchesBetween, type ProcSample } from './lib/swarm.ts';
+import { CLK_TCK, SOCKET_PAIR_SCRIPT, cpuNsBetween, kindOf, pickRuntime, sample, sampleAll, startSwarm, switchesBetween, type ProcSample } from './lib/swarm.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,10 +48,9 @@ const swarm = await startSwarm(runtime, AGENTS, Number(values.parallel ?? 4), co
 const baseline = Bun.spawn([process.execPath, '-e', 'setInterval(() => {}, 2 ** 31 - 1)'], { stdout: 'ignore', stderr: 'inherit' });
 // Bun's floor for a process that, like a harness, holds a connected socket: with Bun's default GC
 // timer, and with the harness's (see HARNESS_GC_TIMER_MS in src/core/agents/lifecycle.ts)
-const SOCKET_PAIR = 'const net = require("net"); const s = net.createServer((c) => c.on("data", () => {})).listen(0, "127.0.0.1", () => net.createConnection(s.address().port, "127.0.0.1").on("data", () => {}));';
 const floors = new Map([
-  ['bun -e with a connected socket', Bun.spawn([process.execPath, '-e', SOCKET_PAIR], { stdout: 'ignore', stderr: 'inherit' })],
-  ['the same, GC timer 30 s', Bun.spawn([process.execPath, '-e', SOCKET_PAIR], { stdout: 'ignore', stderr: 'inherit', env: { ...process.env, BUN_GC_TIMER_INTERVAL: HARNESS_GC_TIMER_MS } })],
+  ['bun -e with a connected socket', Bun.spawn([process.execPath, '-e', SOCKET_PAIR_SCRIPT], { stdout: 'ignore', stderr: 'inherit' })],
+  ['the same, GC timer 30 s', Bun.spawn([process.execPath, '-e', SOCKET_PAIR_SCRIPT], { stdout: 'ignore', stderr: 'inherit', env: { ...process.env, BUN_GC_TIMER_INTERVAL: HARNESS_GC_TIMER_MS } })],
 ]);
 try {
   console.log(`${AGENTS} agents idle after ${((performance.now() - t0) / 1000).toFixed(1)} s; settling ${SETTLE} s`);

@@ -20,7 +20,7 @@
  * proportional share (PSS) and their private pages (what one more agent adds), from smaps_rollup.
  */
 import { parseArgs } from 'node:util';
-import { kindOf, memoryOf, pct, pickRuntime, sample, sampleAll, startSwarm } from './lib/swarm.ts';
+import { SOCKET_PAIR_SCRIPT, kindOf, memoryOf, pct, pickRuntime, sample, sampleAll, startSwarm } from './lib/swarm.ts';
 
 const { values } = parseArgs({
   options: {
@@ -61,10 +61,7 @@ const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
 
 console.log(`memory: core + ${AGENTS} idle agents (runtime ${runtime}), ${LOADS} page loads, ${STREAMS} live streams; Bun ${Bun.version}`);
 const swarm = await startSwarm(runtime, AGENTS, Number(values.parallel ?? 4), console.log);
-const baseline = Bun.spawn(
-  [process.execPath, '-e', 'const net = require("net"); const s = net.createServer((c) => c.on("data", () => {})).listen(0, "127.0.0.1", () => net.createConnection(s.address().port, "127.0.0.1").on("data", () => {}));'],
-  { stdout: 'ignore', stderr: 'inherit' },
-);
+const baseline = Bun.spawn([process.execPath, '-e', SOCKET_PAIR_SCRIPT], { stdout: 'ignore', stderr: 'inherit' });
 let streams: { kill(): void; exited: Promise<number> } | null = null;
 const coreRss = () => sample(swarm.corePid)!.rssKiB;
 try {

@@ -11,6 +11,13 @@ import { processTree, startCoreProcess, tempDir, waitFor } from '../../test/supp
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every Linux this runs on). */
 export const CLK_TCK = 100;
 
+/**
+ * A `bun -e` script that only holds one connected loopback socket pair: the baseline a harness is
+ * measured against (Bun's own floor for a process that, like a harness, holds a connected socket).
+ */
+export const SOCKET_PAIR_SCRIPT =
+  'const net = require("net"); const s = net.createServer((c) => c.on("data", () => {})).listen(0, "127.0.0.1", () => net.createConnection(s.address().port, "127.0.0.1").on("data", () => {}));';
+
 /** One process's counters. */
 export interface ProcSample {
   pid: number;
@@ -20,6 +27,8 @@ export interface ProcSample {
   cmdline: string;
   /** utime + stime + cutime + cstime, clock ticks (children it reaped are included). */
   ticks: number;
+  /** utime + stime, clock ticks: the process's own, without the children it reaped. */
+  ownTicks: number;
   /** Voluntary + involuntary context switches of each of its threads, by thread id: one per wake-up, about. */
   switches: Map<string, number>;
   /** Time on a CPU of each of its threads, by thread id, ns (from /proc/<pid>/task/<tid>/schedstat). */
@@ -35,7 +44,8 @@ export function sample(pid: number): ProcSample | null {
     const close = stat.lastIndexOf(')');
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     const f = stat.slice(close + 2).split(' '); // f[0] is field 3 (state)
-    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    const ownTicks = Number(f[11]) + Number(f[12]);
+    const ticks = ownTicks + Number(f[13]) + Number(f[14]);
     const switches = new Map<string, number>();
     const cpuNs = new Map<string, number>();
     for (const t of readdirSync(`/proc/${pid}/task`)) {
@@ -49,7 +59,7 @@ export function sample(pid: number): ProcSample | null {
     }
     const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-    return { pid, comm, cmdline, ticks, switches, cpuNs, rssKiB };
+    return { pid, comm, cmdline, ticks, ownTicks, switches, cpuNs, rssKiB };
   } catch {
     return null;
   }
