@@ -18,7 +18,7 @@ import { JsonLineClient } from '../src/shared/jsonl.ts';
 import { DataLayout } from '../src/shared/paths.ts';
 import { HostOps } from '../src/shared/wire.ts';
 import { startModelServer } from '../test/support/model-server.ts';
-import { argvOf, processTree, startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
+import { harnessesUnder, startCoreProcess, tempDir, waitFor } from '../test/support/hive.ts';
 import { CLK_TCK, SOCKET_PAIR_SCRIPT, pct, sample } from './lib/swarm.ts';
 
 const { values } = parseArgs({ options: { agents: { type: 'string' }, turns: { type: 'string' }, loads: { type: 'string' } } });
@@ -41,7 +41,7 @@ const allIdle = async () => (await host.call('list', {})).agents.filter((a) => n
 /** The harness pids, in `names` order. */
 const harnesses = async () => {
   const agents = (await host.call('list', {})).agents;
-  return names.map((n) => processTree(agents.find((a) => a.name === n)!.pid!).find((p) => argvOf(p).slice(-2).join(' ') === 'agent serve')!);
+  return names.map((n) => harnessesUnder(agents.find((a) => a.name === n)!.pid!)[0]!.pid);
 };
 const rss = (pids: number[]) => pids.map((p) => sample(p)!.rssKiB).sort((a, b) => a - b);
 const row = (what: string, kib: number[]) => console.log(`| ${what} | ${mib(pct(kib, 50))} | ${mib(kib.at(-1)!)} |`);
