@@ -120,8 +120,6 @@ export class LiveUpdates {
   /**
    * Subscribes to the hive's bus at once, so the shared renderings are marked stale before any
    * stream hears of a change.
-   */
-  /**
    * @param unannounced what the page shows that no bus event announces when it changes, as one
    *   string (`sections.tsx` `unannounced`); a mark carries a hash of it.
    */
